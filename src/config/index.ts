@@ -1,0 +1,5 @@
+export { DEFAULTS, ROLES, DISCOVERY_METHODS, LOG_LEVELS } from './defaults.js'
+export type { PmzConfig, Role, DiscoveryMethod, LogLevel } from './defaults.js'
+export { loadConfig, resolveGateway, DEFAULT_CONFIG_FILE, DEFAULT_GATEWAY } from './load.js'
+export type { LoadConfigInit, LoadedConfig } from './load.js'
+export { OPTIONS } from './options.js'

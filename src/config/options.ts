@@ -1,0 +1,132 @@
+import { DISCOVERY_METHODS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
+
+/** Thrown by a parser; the loader adds the key and the source. */
+export class InvalidValue extends Error {}
+
+/**
+ * One configuration option: where it lives in the typed config, in
+ * `server.conf`, in the environment and on the command line, and how a raw
+ * string becomes a value.
+ */
+export interface OptionSpec {
+  /** `section.field` in PmzConfig. */
+  path: string
+  /** `section.key` in server.conf (Pulzar's names where Pulzar has the key). */
+  ini: string
+  /** Environment variable. */
+  env: string
+  /** Commander's camelCase name of the `pmz node` flag, when there is one. */
+  flag?: string
+  parse: (raw: string) => unknown
+}
+
+const int = (min: number, max: number) => (raw: string): number => {
+  const s = raw.trim()
+  if (!/^-?\d+$/.test(s)) throw new InvalidValue(`expected an integer from ${min} to ${max}, got "${raw}"`)
+  const n = Number(s)
+  if (n < min || n > max) throw new InvalidValue(`expected an integer from ${min} to ${max}, got ${n}`)
+  return n
+}
+
+const positiveNumber = (raw: string): number => {
+  const s = raw.trim()
+  const n = Number(s)
+  if (s === '' || !Number.isFinite(n) || n <= 0) throw new InvalidValue(`expected a positive number, got "${raw}"`)
+  return n
+}
+
+const nonEmpty = (what: string) => (raw: string): string => {
+  const s = raw.trim()
+  if (s === '') throw new InvalidValue(`expected ${what}, got an empty value`)
+  return s
+}
+
+const port = int(0, 65535)
+
+const PEER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+const peerId = (raw: string): string => {
+  const s = raw.trim()
+  if (s !== '' && !PEER_ID.test(s)) throw new InvalidValue(`expected 1-64 of [A-Za-z0-9._-] starting with a letter or digit, got "${raw}"`)
+  return s
+}
+
+const clusterName = (raw: string): string => {
+  const s = raw.trim()
+  if (!PEER_ID.test(s)) throw new InvalidValue(`expected 1-64 of [A-Za-z0-9._-], got "${raw}"`)
+  return s
+}
+
+const list = (raw: string): string[] => raw.split(',').map(s => s.trim()).filter(s => s !== '')
+
+const roles = (raw: string): Role[] => {
+  const items = list(raw)
+  if (items.length === 1 && items[0] === 'all') return [...ROLES]
+  if (items.length === 0) throw new InvalidValue(`expected "all" or a list of ${ROLES.join(', ')}`)
+  for (const r of items) {
+    if (!ROLES.includes(r as Role)) throw new InvalidValue(`unknown role "${r}"; expected "all" or a list of ${ROLES.join(', ')}`)
+  }
+  return [...new Set(items)] as Role[]
+}
+
+const discovery = (raw: string): DiscoveryMethod[] => {
+  const items = list(raw)
+  if (items.length === 1 && items[0] === 'none') return []
+  if (items.length === 0) throw new InvalidValue(`expected "none" or a list of ${DISCOVERY_METHODS.join(', ')}`)
+  for (const d of items) {
+    if (!DISCOVERY_METHODS.includes(d as DiscoveryMethod)) {
+      throw new InvalidValue(`unknown discovery method "${d}"; expected "none" or a list of ${DISCOVERY_METHODS.join(', ')}`)
+    }
+  }
+  return [...new Set(items)] as DiscoveryMethod[]
+}
+
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/
+const joinList = (raw: string): string[] => {
+  const items = list(raw)
+  for (const item of items) {
+    const m = HOST_PORT.exec(item)
+    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new InvalidValue(`expected HOST:MESHPORT entries, got "${item}"`)
+  }
+  return items
+}
+
+const storeSync = (raw: string): string => {
+  const s = raw.trim().toLowerCase()
+  if (!STORE_SYNC.includes(s as never)) throw new InvalidValue(`expected one of ${STORE_SYNC.join(', ')}, got "${raw}"`)
+  return s
+}
+
+const logLevel = (raw: string): string => {
+  const s = raw.trim().toLowerCase()
+  if (!LOG_LEVELS.includes(s as never)) throw new InvalidValue(`expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)
+  return s
+}
+
+/** Every option pmz reads. `config/server.conf` documents each `ini` key. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { path: 'node.id', ini: 'node.id', env: 'PMZ_ID', flag: 'id', parse: peerId },
+  { path: 'node.roles', ini: 'node.roles', env: 'PMZ_ROLE', flag: 'role', parse: roles },
+  { path: 'node.host', ini: 'server.host', env: 'PMZ_HOST', flag: 'host', parse: nonEmpty('a host name or address') },
+  { path: 'node.dataDir', ini: 'volume.dir', env: 'PMZ_DATA', flag: 'data', parse: nonEmpty('a directory') },
+  { path: 'node.seedsDir', ini: 'jobs.dir', env: 'PMZ_SEEDS', flag: 'seeds', parse: nonEmpty('a directory') },
+  { path: 'http.port', ini: 'server.port', env: 'PMZ_HTTP_PORT', flag: 'httpPort', parse: port },
+  { path: 'http.maxsizeMb', ini: 'general.maxsize', env: 'PMZ_MAXSIZE', flag: 'maxsize', parse: positiveNumber },
+  { path: 'mesh.port', ini: 'volume.port', env: 'PMZ_MESH_PORT', flag: 'meshPort', parse: port },
+  { path: 'mesh.cluster', ini: 'mesh.cluster', env: 'PMZ_CLUSTER', flag: 'cluster', parse: clusterName },
+  { path: 'mesh.clusterKey', ini: 'server.key', env: 'PMZ_KEY', flag: 'key', parse: nonEmpty('a secret') },
+  { path: 'mesh.discovery', ini: 'mesh.discovery', env: 'PMZ_DISCOVERY', flag: 'discovery', parse: discovery },
+  { path: 'mesh.join', ini: 'mesh.join', env: 'PMZ_JOIN', flag: 'join', parse: joinList },
+  { path: 'mesh.broadcastPort', ini: 'mesh.broadcast_port', env: 'PMZ_BROADCAST_PORT', flag: 'broadcastPort', parse: int(1, 65535) },
+  { path: 'store.replicas', ini: 'store.replicas', env: 'PMZ_REPLICAS', flag: 'replicas', parse: int(1, 16) },
+  { path: 'store.writeQuorum', ini: 'store.write_quorum', env: 'PMZ_WRITE_QUORUM', flag: 'writeQuorum', parse: int(1, 16) },
+  { path: 'store.tombstoneGraceHours', ini: 'store.tombstone_grace_hours', env: 'PMZ_TOMBSTONE_GRACE_HOURS', parse: positiveNumber },
+  { path: 'store.sweepIntervalS', ini: 'store.sweep_interval_s', env: 'PMZ_SWEEP_INTERVAL_S', parse: positiveNumber },
+  { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
+  { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
+  { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel }
+]
+
+/** Keys of Pulzar's server.conf that pmz reads and deliberately ignores. */
+export const IGNORED_INI_KEYS: readonly string[] = [
+  'server.cors', 'backup.active', 'backup.type', 'backup.address', 'backup.user', 'backup.psw'
+]

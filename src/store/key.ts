@@ -1,0 +1,44 @@
+import { PmzError } from '../common/errors.js'
+import { MAX_KEY_BYTES, MAX_SEGMENT_BYTES } from './constants.js'
+
+const SEGMENT = /^[A-Za-z0-9._~+|{}-]+$/
+
+const invalid = (why: string): PmzError => new PmzError('ERR_KEY_INVALID', `invalid key: ${why}`, { details: { reason: why } })
+
+/**
+ * Turns the raw (still percent-encoded) path after a storage verb into a key
+ * with its leading `/`, or throws ERR_KEY_INVALID. A superset of Pulzar's keys
+ * (pulzar-api.md §3.1): segments of `[A-Za-z0-9._~+|{}-]`, 1-255 bytes each,
+ * never `.` or `..`, no empty segment, at most 1024 bytes in all; escapes are
+ * decoded once before the check.
+ */
+export function parseKey (rawPath: string): string {
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(rawPath)
+  } catch {
+    throw invalid('malformed percent-escape')
+  }
+  const key = decoded.startsWith('/') ? decoded : `/${decoded}`
+  validateKey(key)
+  return key
+}
+
+/** Throws ERR_KEY_INVALID unless `key` (with its leading `/`) is a valid key. */
+export function validateKey (key: string): void {
+  if (!key.startsWith('/')) throw invalid('a key starts with /')
+  if (key.length === 1) throw invalid('empty key')
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw invalid(`longer than ${MAX_KEY_BYTES} bytes`)
+  const segments = key.slice(1).split('/')
+  for (const s of segments) {
+    if (s === '') throw invalid('empty segment')
+    if (s === '.' || s === '..') throw invalid('. and .. are not allowed as segments')
+    if (s.length > MAX_SEGMENT_BYTES) throw invalid(`segment longer than ${MAX_SEGMENT_BYTES} bytes`)
+    if (!SEGMENT.test(s)) throw invalid('segments may hold only A-Z a-z 0-9 . _ ~ + | { } -')
+  }
+}
+
+/** The key as a URL path (without the leading `/`), escaping what URLs reserve. */
+export function keyToUrlPath (key: string): string {
+  return key.slice(1).split('/').map(s => s.replace(/[|{}]/g, c => encodeURIComponent(c))).join('/')
+}

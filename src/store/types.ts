@@ -1,0 +1,80 @@
+import type { Readable } from 'node:stream'
+import type { Clock } from '../common/clock.js'
+import type { Logger } from '../common/logger.js'
+import type { Startable } from '../common/startable.js'
+import type { ValueMeta } from './record.js'
+
+/** A value read from the store: small values come whole, large ones as a stream. */
+export interface StoredValue {
+  meta: ValueMeta
+  /**
+   * The bytes. A stream ends with an error (never short) when the content
+   * fails its sha256 check or the read fails midway.
+   */
+  body: Buffer | Readable
+}
+
+export interface PutOptions {
+  /** Days until the key expires (`temporal`); undefined or -1 = permanent; 0 = expires at once. */
+  temporalDays?: number
+  /** @default 'application/octet-stream' */
+  contentType?: string
+  /** Refuse (ERR_TOO_LARGE) once more than this many bytes arrive. */
+  maxBytes?: number
+  /** Refuse (ERR_CONFLICT) when the key holds a live value (Pulzar's duplicate rule). */
+  ifAbsent?: boolean
+  /** Expected size (Content-Length), so a small value does not get a whole chunk buffer. */
+  sizeHint?: number
+  signal?: AbortSignal
+}
+
+export interface ListOptions {
+  /** Only keys starting with this. */
+  prefix?: string
+  /** Only keys after this one (paging). */
+  after?: string
+  /** @default 1000 */
+  limit?: number
+}
+
+/** LMDB statistics of the key index plus the live key count (Pulzar's admin/status). */
+export interface StoreStats {
+  psize: number
+  depth: number
+  branch_pages: number
+  leaf_pages: number
+  overflow_pages: number
+  /** Live keys (tombstones and expired keys excluded). */
+  entries: number
+}
+
+/** Keys and their values. Every method is safe to call concurrently. */
+export interface Store extends Startable {
+  /** The live value's metadata, or undefined. */
+  stat(key: string): Promise<ValueMeta | undefined>
+  /** The live value; ERR_NOT_FOUND when there is none (or it expired). */
+  get(key: string, options?: { signal?: AbortSignal }): Promise<StoredValue>
+  /** Streams `body` in; the value becomes visible only once complete. */
+  put(key: string, body: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<ValueMeta>
+  /** Deletes with a tombstone; ERR_NOT_FOUND when there is no live value. */
+  delete(key: string): Promise<void>
+  list(options?: ListOptions): Promise<ValueMeta[]>
+  stats(): Promise<StoreStats>
+}
+
+export interface StoreComponents { clock: Clock, log: Logger }
+
+export interface StoreInit {
+  /** Directory of the LMDB environment. */
+  dir: string
+  /** Stamped into every version this peer issues. */
+  peerId: string
+  /** @default 168 hours */
+  tombstoneGraceMs?: number
+  /** @default 60 s */
+  sweepIntervalMs?: number
+  /** @default 256 KiB */
+  chunkBytes?: number
+  /** `flush`: fsync every commit before it resolves; `os`: leave write-back to the OS. @default 'flush' */
+  sync?: 'flush' | 'os'
+}

@@ -1,0 +1,75 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { badRequest, notFound } from '../common/errors.js'
+import type { Store } from '../store/index.js'
+import { ok, sendEnvelope } from './envelope.js'
+import type { NetworkView, PeerSelf } from './types.js'
+import { mountRoute } from './routes.js'
+
+const MAX_LIST_LIMIT = 10_000
+
+/** `admin/status`, `admin/network[/{node}]` (pulzar-api.md §9.1-9.2) and pmz's `admin/keys`. */
+export function mountAdminRoutes (app: FastifyInstance, store: Store, network: NetworkView, self: PeerSelf): void {
+  mountRoute(app, {
+    url: '/admin/status',
+    handlers: {
+      GET: async (_req, reply) => {
+        const stats = await store.stats()
+        return sendEnvelope(reply, 200, ok({ ...stats, peer: self.id, version: self.version }))
+      }
+    }
+  })
+
+  mountRoute(app, {
+    url: '/admin/network',
+    handlers: {
+      GET: async (_req, reply) => {
+        const peers = await network.peers()
+        return sendEnvelope(reply, 200, ok(peers, peers.length === 0 ? 'No nodes online' : ''))
+      }
+    }
+  })
+
+  mountRoute(app, {
+    url: '/admin/network/:node',
+    handlers: {
+      GET: async (req, reply) => {
+        const { node } = req.params as { node: string }
+        const peer = (await network.peers()).find(p => p.node === node)
+        if (peer === undefined) throw notFound('node not found')
+        return sendEnvelope(reply, 200, ok(peer))
+      }
+    }
+  })
+
+  mountRoute(app, {
+    url: '/admin/keys',
+    handlers: {
+      GET: async (req, reply) => {
+        const { prefix, after, limit } = listQuery(req)
+        const keys = await store.list({ prefix, after, limit })
+        return sendEnvelope(reply, 200, ok(keys.map(m => ({
+          key: m.key,
+          size: m.size,
+          sha256: m.sha256,
+          created: new Date(m.created).toISOString(),
+          expires: m.expires === null ? null : new Date(m.expires).toISOString()
+        }))))
+      }
+    }
+  })
+}
+
+function listQuery (req: FastifyRequest): { prefix?: string, after?: string, limit: number } {
+  const q = req.query as Record<string, unknown>
+  const str = (name: string): string | undefined => {
+    const v = q[name]
+    if (v === undefined) return undefined
+    if (typeof v !== 'string') throw badRequest(`${name} must appear once`)
+    return v
+  }
+  const rawLimit = str('limit')
+  const limit = rawLimit === undefined ? 1000 : Number(rawLimit)
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) throw badRequest(`limit must be an integer from 1 to ${MAX_LIST_LIMIT}`)
+  const prefix = str('prefix')
+  return { prefix: prefix === undefined || prefix.startsWith('/') ? prefix : `/${prefix}`, after: str('after'), limit }
+}

@@ -1,0 +1,27 @@
+import type { FastifyReply } from 'fastify'
+
+/** Pulzar's answer shape: every JSON answer is exactly these three keys. */
+export interface Envelope<T = unknown> { data: T | null, status: 'ok' | 'ko', msg: string }
+
+export const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET,HEAD,OPTIONS,POST,PUT,DELETE'
+} as const
+
+export const OPTIONS_HEADERS = {
+  ...CORS_HEADERS,
+  'access-control-allow-headers': 'Origin, X-Requested-With, Content-Type, Accept'
+} as const
+
+export function ok<T> (data: T | null, msg = ''): Envelope<T> {
+  return { data, status: 'ok', msg }
+}
+
+export function ko (msg: string, data: unknown = null): Envelope {
+  return { data, status: 'ko', msg }
+}
+
+/** Sends an envelope as JSON with the given status. */
+export function sendEnvelope (reply: FastifyReply, status: number, body: Envelope): FastifyReply {
+  return reply.code(status).type('application/json').send(JSON.stringify(body))
+}

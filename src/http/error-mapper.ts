@@ -1,0 +1,38 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { isPmzError } from '../common/errors.js'
+import type { Logger } from '../common/logger.js'
+import { ko, sendEnvelope } from './envelope.js'
+
+/**
+ * The one place an error becomes an HTTP answer: PmzErrors keep their status
+ * and message; framework errors with a 4xx status keep theirs; anything else
+ * is a 500 "internal error" whose stack goes to the log, never to the client.
+ */
+export function mapError (err: unknown): { status: number, msg: string, headers?: Record<string, string> } {
+  if (isPmzError(err)) {
+    if (err.code === 'ERR_TOO_LARGE' && typeof err.details?.maxsizeMb === 'number') {
+      return { status: 413, msg: `max size allowed is ${err.details.maxsizeMb}MB` }
+    }
+    if (err.code === 'ERR_METHOD_NOT_ALLOWED' && Array.isArray(err.details?.allow)) {
+      return { status: 405, msg: err.message, headers: { allow: (err.details.allow as string[]).join(', ') } }
+    }
+    return { status: err.status, msg: err.message }
+  }
+  const status = (err as FastifyError)?.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, msg: (err as Error).message }
+  }
+  return { status: 500, msg: 'internal error' }
+}
+
+export function errorHandler (log: Logger) {
+  return (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const { status, msg, headers } = mapError(err)
+    if (status >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed')
+    else log.debug({ code: (err as { code?: string }).code, status, method: req.method, url: req.url }, 'request refused')
+    if (headers !== undefined) reply.headers(headers)
+    // An unread body (refused before it was read) is not worth draining: close instead.
+    if (!req.raw.complete) reply.header('connection', 'close')
+    return sendEnvelope(reply, status, ko(msg))
+  }
+}

@@ -1,0 +1,51 @@
+import type { Clock } from '../common/clock.js'
+import type { Logger } from '../common/logger.js'
+import type { Startable } from '../common/startable.js'
+import type { Store } from '../store/index.js'
+
+/** One row of `admin/network`: Pulzar's fields (node, percent, load, synch) plus pmz's. */
+export interface PeerView {
+  /** Peer id. */
+  node: string
+  /** Percent of the disk holding the peer's data that is used, 0-100. */
+  percent: number
+  /** 15-minute load average / CPU count x 100. */
+  load: number
+  /** Alive in the membership view. */
+  synch: boolean
+  roles: string[]
+  state: 'alive' | 'suspect' | 'dead' | 'left'
+  /** HTTP base URL of the peer's gateway. */
+  http: string
+  /** Mesh address, host:port. */
+  mesh: string
+  /** When this peer last heard from it (ISO time); null for itself. */
+  last_heard: string | null
+}
+
+/** What `admin/network` lists. */
+export interface NetworkView { peers(): Promise<PeerView[]> }
+
+/** Facts about the peer serving the gateway. */
+export interface PeerSelf { id: string, version: string }
+
+export interface Gateway extends Startable {
+  /** The base URL once listening, e.g. `http://127.0.0.1:31414`. */
+  url(): string
+  /** The port actually bound (useful with port 0). */
+  port(): number
+}
+
+export interface GatewayComponents { store: Store, network: NetworkView, clock: Clock, log: Logger }
+
+export interface GatewayInit {
+  self: PeerSelf
+  /** Address to bind. @default 0.0.0.0 */
+  host?: string
+  /** Port; 0 picks a free one. @default 31414 */
+  port?: number
+  /** Largest accepted value, in MiB. @default 5 */
+  maxsizeMb?: number
+  /** How long stop() waits for in-flight requests before closing them. @default 10 s */
+  stopGraceMs?: number
+}

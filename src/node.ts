@@ -1,0 +1,107 @@
+import { mkdirSync, statfsSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
+import { join } from 'node:path'
+import { systemClock, type Clock } from './common/clock.js'
+import { createLogger, type Logger } from './common/logger.js'
+import { resolvePeerId } from './common/peer-id.js'
+import { startAll, stopAll, type Startable } from './common/startable.js'
+import { VERSION } from './common/version.js'
+import type { PmzConfig } from './config/index.js'
+import { createGateway, type Gateway, type NetworkView, type PeerView } from './http/index.js'
+import { createStore, type Store } from './store/index.js'
+
+export { VERSION }
+
+export interface PmzNode extends Startable {
+  readonly id: string
+  readonly log: Logger
+  /** The gateway's base URL, once started. */
+  httpUrl(): string
+}
+
+export interface NodeOptions {
+  clock?: Clock
+  /** Root logger; one bound to the peer id is built from the config when absent. */
+  log?: Logger
+  /** Lines to log once at start (e.g. ignored config keys). */
+  warnings?: string[]
+}
+
+/**
+ * The composition root: builds every component from the config, starts them
+ * in layer order and stops them in reverse.
+ */
+export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNode {
+  mkdirSync(config.node.dataDir, { recursive: true })
+  const id = resolvePeerId(config.node.id, config.node.dataDir)
+  const clock = options.clock ?? systemClock
+  const log = (options.log ?? createLogger({ level: config.log.level })).child({ peer: id })
+
+  const store: Store = createStore({ clock, log: log.child({ component: 'store' }) }, {
+    dir: join(config.node.dataDir, 'store'),
+    peerId: id,
+    tombstoneGraceMs: config.store.tombstoneGraceHours * 3_600_000,
+    sweepIntervalMs: config.store.sweepIntervalS * 1000,
+    sync: config.store.sync
+  })
+
+  let gateway: Gateway | undefined
+  const network: NetworkView = {
+    peers: async () => [selfView(id, config, gateway?.url() ?? '')]
+  }
+  gateway = createGateway({ store, network, clock, log: log.child({ component: 'http' }) }, {
+    self: { id, version: VERSION },
+    host: config.node.host,
+    port: config.http.port,
+    maxsizeMb: config.http.maxsizeMb
+  })
+
+  const components: Startable[] = [store, gateway]
+  let stopping: Promise<void> | undefined
+
+  return {
+    id,
+    log,
+    httpUrl: () => gateway?.url() ?? '',
+    async start () {
+      for (const w of options.warnings ?? []) log.warn(w)
+      await startAll(components, err => log.error({ err }, 'stop after a failed start failed'))
+      log.info({ http: gateway?.url(), roles: config.node.roles, cluster: config.mesh.cluster, version: VERSION }, 'pmz ready')
+    },
+    async stop () {
+      stopping ??= (async () => {
+        log.info('pmz stopping')
+        await stopAll(components, err => log.error({ err }, 'component failed to stop'))
+        log.info('pmz stopped')
+      })()
+      return await stopping
+    }
+  }
+}
+
+function selfView (id: string, config: PmzConfig, httpUrl: string): PeerView {
+  return {
+    node: id,
+    percent: diskPercent(config.node.dataDir),
+    load: Math.round(loadavg()[2] / Math.max(1, cpus().length) * 10000) / 100,
+    synch: true,
+    roles: [...config.node.roles],
+    state: 'alive',
+    http: httpUrl,
+    mesh: `${config.node.host}:${config.mesh.port}`,
+    last_heard: null
+  }
+}
+
+/** Percent of the file system holding `dir` that is in use, 0-100. */
+export function diskPercent (dir: string): number {
+  try {
+    const s = statfsSync(dir)
+    // As df computes Use%: used / (used + available to unprivileged users).
+    const used = s.blocks - s.bfree
+    const usable = used + s.bavail
+    return usable > 0 ? Math.round(used / usable * 100) : 0
+  } catch {
+    return 0
+  }
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest'
+import { isPmzError } from '../../../src/common/errors.js'
+import { keyToUrlPath, parseKey } from '../../../src/store/index.js'
+
+const rejects = (raw: string): boolean => {
+  try {
+    parseKey(raw)
+    return false
+  } catch (err) {
+    return isPmzError(err, 'ERR_KEY_INVALID')
+  }
+}
+
+describe('parseKey', () => {
+  it('keeps the leading / and accepts a superset of Pulzar keys', () => {
+    expect(parseKey('/a/b/c.txt')).toBe('/a/b/c.txt')
+    expect(parseKey('c.txt')).toBe('/c.txt')
+    for (const k of ['/v1.2/f.txt', '/my-file.txt', '/a~b/c+d', '/x|y/{z}', '/A_b/9']) expect(parseKey(k)).toBe(k)
+  })
+
+  it('decodes percent-escapes exactly once', () => {
+    expect(parseKey('/a%2Fb')).toBe('/a/b')
+    expect(parseKey('/%7Bx%7D')).toBe('/{x}')
+    expect(rejects('/a%252Fb')).toBe(true) // decodes to /a%2Fb: % is not allowed
+  })
+
+  it('rejects empty keys and segments, dot segments, bad characters and long keys', () => {
+    for (const k of ['/', '', '//a', '/a//b', '/a/', '/.', '/a/..', '/./a', '/a b', '/a%00b', '/a\u0001', '/caf\u00e9', '/a:b', '/a@b', '/a,b', '/50%', '/a%zz']) {
+      expect(rejects(k), JSON.stringify(k)).toBe(true)
+    }
+    expect(rejects(`/${'x'.repeat(255)}`)).toBe(false)
+    expect(rejects(`/${'x'.repeat(256)}`)).toBe(true)
+    const long = `/${Array.from({ length: 5 }, () => 'y'.repeat(200)).join('/')}`
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(1024)
+    expect(rejects(long)).toBe(false)
+    expect(rejects(`${long}/zzzzzzzzzzzzzzzzzzzz`)).toBe(true)
+  })
+
+  it('turns a key back into a URL path', () => {
+    expect(keyToUrlPath('/a/b|c/{d}.txt')).toBe('a/b%7Cc/%7Bd%7D.txt')
+    expect(parseKey(`/${keyToUrlPath('/a/b|c/{d}.txt')}`)).toBe('/a/b|c/{d}.txt')
+  })
+})

@@ -1,0 +1,16 @@
+// npm run bench [-- suite ...]: prints each suite's figures as ratios against a reference measured in the same run.
+import { storageBench } from './storage.js'
+
+const SUITES: Record<string, () => Promise<void>> = {
+  storage: storageBench
+}
+
+const wanted = process.argv.slice(2)
+for (const name of wanted.length > 0 ? wanted : Object.keys(SUITES)) {
+  const suite = SUITES[name]
+  if (suite === undefined) {
+    console.error(`unknown suite "${name}"; suites: ${Object.keys(SUITES).join(', ')}`)
+    process.exit(2)
+  }
+  await suite()
+}

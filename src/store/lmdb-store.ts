@@ -7,7 +7,7 @@ import { HybridLogicalClock } from '../common/hlc.js'
 import type { Logger } from '../common/logger.js'
 import { ChunkReader, chunkKey, chunkRange } from './chunk-reader.js'
 import { CHUNK_BYTES, DAY_MS, MAX_INFLIGHT_CHUNKS, MAX_READERS, SWEEP_BATCH } from './constants.js'
-import type { ListOptions, PutOptions, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
+import type { KeyChange, ListOptions, PutOptions, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { validateKey } from './key.js'
 import { isLive, toMeta, type ValueMeta, type ValueRecord } from './record.js'
 
@@ -47,6 +47,7 @@ export class LmdbStore implements Store {
   private sweeping: Promise<void> | undefined
   private started = false
   private stopping: Promise<void> | undefined
+  private readonly listeners = new Set<(change: KeyChange) => void>()
 
   constructor (components: StoreComponents, private readonly init: StoreInit) {
     this.clock = components.clock
@@ -150,7 +151,9 @@ export class LmdbStore implements Store {
         return true
       })
       if (!stored) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
-      return toMeta(key, record)
+      const meta = toMeta(key, record)
+      this.emit({ type: 'put', meta })
+      return meta
     } catch (err) {
       await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
       throw err
@@ -189,6 +192,22 @@ export class LmdbStore implements Store {
       return true
     })
     if (!deleted) throw notFound('key not found')
+    this.emit({ type: 'delete', key, reason: 'deleted' })
+  }
+
+  on (_event: 'key:change', fn: (change: KeyChange) => void): () => void {
+    this.listeners.add(fn)
+    return () => { this.listeners.delete(fn) }
+  }
+
+  private emit (change: KeyChange): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(change)
+      } catch (err) {
+        this.log.error({ err, change: change.type }, 'key:change listener failed')
+      }
+    }
   }
 
   async list (options: ListOptions = {}): Promise<ValueMeta[]> {
@@ -228,7 +247,8 @@ export class LmdbStore implements Store {
     if (this.stopping !== undefined) return
     this.sweeping = (async () => {
       try {
-        await this.sweepIndex(this.expiry, this.clock.now(), r => !r.deleted && r.expires !== null)
+        const expired = await this.sweepIndex(this.expiry, this.clock.now(), r => !r.deleted && r.expires !== null)
+        for (const key of expired) this.emit({ type: 'delete', key, reason: 'expired' })
         await this.sweepIndex(this.graves, this.clock.now() - this.tombstoneGraceMs, r => r.deleted)
       } finally {
         this.sweeping = undefined
@@ -237,10 +257,13 @@ export class LmdbStore implements Store {
     return await this.sweeping
   }
 
-  private async sweepIndex (index: Database<null, IndexKey>, until: number, stillDue: (r: ValueRecord) => boolean): Promise<void> {
+  /** Returns the keys whose records it removed. */
+  private async sweepIndex (index: Database<null, IndexKey>, until: number, stillDue: (r: ValueRecord) => boolean): Promise<string[]> {
+    const removed: string[] = []
     for (;;) {
       const due = [...index.getKeys({ end: [until + 1], limit: SWEEP_BATCH })]
-      if (due.length === 0) return
+      if (due.length === 0) return removed
+      const batch: string[] = []
       await this.env.transaction(() => {
         for (const [at, key] of due) {
           index.remove([at, key])
@@ -248,9 +271,11 @@ export class LmdbStore implements Store {
           if (record === undefined || !stillDue(record) || (record.deleted ? record.deletedAt : record.expires) !== at) continue
           this.dropRecord(key, record)
           this.meta.remove(key)
+          batch.push(key)
         }
       })
-      if (due.length < SWEEP_BATCH) return
+      removed.push(...batch)
+      if (due.length < SWEEP_BATCH) return removed
     }
   }
 

@@ -48,6 +48,15 @@ export interface StoreStats {
   entries: number
 }
 
+/**
+ * A change to the live keys, emitted once the change is committed. `put`
+ * carries the new value's metadata; `delete` covers both a client's delete and
+ * an expired value the sweeper removed.
+ */
+export type KeyChange =
+  | { type: 'put', meta: ValueMeta }
+  | { type: 'delete', key: string, reason: 'deleted' | 'expired' }
+
 /** Keys and their values. Every method is safe to call concurrently. */
 export interface Store extends Startable {
   /** The live value's metadata, or undefined. */
@@ -60,6 +69,13 @@ export interface Store extends Startable {
   delete(key: string): Promise<void>
   list(options?: ListOptions): Promise<ValueMeta[]>
   stats(): Promise<StoreStats>
+  /**
+   * Calls `fn` after every committed change of a live key (synchronously,
+   * in commit order; a throwing listener is logged, never fails the write).
+   * With `list` this is enough to keep a derived index (e.g. the search
+   * extension's) exact. Returns the unsubscribe function.
+   */
+  on(event: 'key:change', fn: (change: KeyChange) => void): () => void
 }
 
 export interface StoreComponents { clock: Clock, log: Logger }

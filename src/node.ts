@@ -7,7 +7,9 @@ import { resolvePeerId } from './common/peer-id.js'
 import { startAll, stopAll, type Startable } from './common/startable.js'
 import { VERSION } from './common/version.js'
 import type { PmzConfig } from './config/index.js'
+import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView, type PeerView } from './http/index.js'
+import { createSeedCatalog } from './seeds/index.js'
 import { createStore, type Store } from './store/index.js'
 
 export { VERSION }
@@ -45,18 +47,21 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     sync: config.store.sync
   })
 
+  const seeds = createSeedCatalog({ clock, log: log.child({ component: 'seeds' }) }, { dir: config.node.seedsDir })
+  const extensions = createExtensions({ store, seeds, clock, log: log.child({ component: 'extensions' }) })
+
   let gateway: Gateway | undefined
   const network: NetworkView = {
     peers: async () => [selfView(id, config, gateway?.url() ?? '')]
   }
-  gateway = createGateway({ store, network, clock, log: log.child({ component: 'http' }) }, {
+  gateway = createGateway({ store, network, extensions, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION },
     host: config.node.host,
     port: config.http.port,
     maxsizeMb: config.http.maxsizeMb
   })
 
-  const components: Startable[] = [store, gateway]
+  const components: Startable[] = [store, seeds, extensions, gateway]
   let stopping: Promise<void> | undefined
 
   return {

@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
+import { mountExtensionRoutes } from './extension-routes.js'
 import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 import { sendOptions } from './routes.js'
 import { mountStorageRoutes } from './storage-routes.js'
@@ -55,6 +56,10 @@ export class FastifyGateway implements Gateway {
       selfUrl: () => this.boundUrl
     })
     mountAdminRoutes(this.app, components.store, components.network, init.self)
+    mountExtensionRoutes(this.app, components.extensions, {
+      maxsizeMb: init.maxsizeMb ?? DEFAULT_MAXSIZE_MB,
+      selfUrl: () => this.boundUrl
+    })
   }
 
   url (): string { return this.boundUrl }

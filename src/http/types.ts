@@ -1,6 +1,7 @@
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
+import type { Extensions } from '../extensions/index.js'
 import type { Store } from '../store/index.js'
 
 /** One row of `admin/network`: Pulzar's fields (node, percent, load, synch) plus pmz's. */
@@ -36,7 +37,7 @@ export interface Gateway extends Startable {
   port(): number
 }
 
-export interface GatewayComponents { store: Store, network: NetworkView, clock: Clock, log: Logger }
+export interface GatewayComponents { store: Store, network: NetworkView, extensions: Extensions, clock: Clock, log: Logger }
 
 export interface GatewayInit {
   self: PeerSelf

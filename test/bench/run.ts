@@ -1,8 +1,10 @@
 // npm run bench [-- suite ...]: prints each suite's figures as ratios against a reference measured in the same run.
+import { extensionsBench } from './extensions.js'
 import { storageBench } from './storage.js'
 
 const SUITES: Record<string, () => Promise<void>> = {
-  storage: storageBench
+  storage: storageBench,
+  extensions: extensionsBench
 }
 
 const wanted = process.argv.slice(2)

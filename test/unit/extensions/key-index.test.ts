@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest'
+import { localDay } from '../../../src/extensions/search/dates.js'
+import { KeyIndex, type IndexedKey } from '../../../src/extensions/search/key-index.js'
+
+const DAY = 86_400_000
+const at = (y: number, m: number, d: number, h = 12): number => new Date(y, m - 1, d, h).getTime()
+
+/** A seeded PRNG (mulberry32), so failures replay. */
+function prng (seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** What a query must return, computed the slow, obvious way. */
+function expected (items: Map<string, IndexedKey>, text: string, from: number, to: number, now: number, limit = Infinity): string[] {
+  return [...items.values()]
+    .filter(i => i.key.includes(text) && localDay(i.created) >= from && localDay(i.created) <= to && (i.expires === null || i.expires > now))
+    .map(i => i.key).sort().slice(0, limit)
+}
+
+describe('KeyIndex', () => {
+  it('answers text, date and limit queries in key order', () => {
+    const index = new KeyIndex()
+    index.upsert({ key: '/b/report.txt', created: at(2021, 3, 1), expires: null })
+    index.upsert({ key: '/a/report.bin', created: at(2021, 3, 15), expires: null })
+    index.upsert({ key: '/c/photo.png', created: at(2021, 6, 30), expires: null })
+    const now = at(2022, 1, 1)
+    expect(index.query({ text: 'report', now })).toEqual(['/a/report.bin', '/b/report.txt'])
+    expect(index.query({ text: '', now, limit: 2 })).toEqual(['/a/report.bin', '/b/report.txt'])
+    expect(index.query({ text: '', now, range: { from: localDay(at(2021, 3, 15)) } })).toEqual(['/a/report.bin', '/c/photo.png'])
+    expect(index.query({ text: '', now, range: { to: localDay(at(2021, 3, 15)) } })).toEqual(['/a/report.bin', '/b/report.txt'])
+    expect(index.query({ text: 'o', now, range: { from: localDay(at(2021, 6, 30)), to: localDay(at(2021, 6, 30)) } })).toEqual(['/c/photo.png'])
+    expect(index.query({ text: 'Report', now })).toEqual([]) // case-sensitive, as Pulzar
+    expect(index.query({ text: '', now, limit: 0 })).toEqual([])
+  })
+
+  it('follows updates and removals, and leaves out expired keys', () => {
+    const index = new KeyIndex()
+    const now = at(2021, 3, 10)
+    index.upsert({ key: '/k', created: at(2021, 3, 1), expires: null })
+    index.upsert({ key: '/k', created: at(2021, 3, 5), expires: null }) // rewritten later
+    expect(index.size).toBe(1)
+    expect(index.query({ text: '', now, range: { from: localDay(at(2021, 3, 1)), to: localDay(at(2021, 3, 1)) } })).toEqual([])
+    expect(index.query({ text: '', now, range: { from: localDay(at(2021, 3, 5)), to: localDay(at(2021, 3, 5)) } })).toEqual(['/k'])
+    index.upsert({ key: '/tmp', created: at(2021, 3, 1), expires: at(2021, 3, 2) })
+    expect(index.query({ text: '', now })).toEqual(['/k'])
+    expect(index.query({ text: '', now: at(2021, 3, 1, 13) })).toEqual(['/k', '/tmp'])
+    index.remove('/k')
+    index.remove('/never-there')
+    expect(index.query({ text: '', now: at(2021, 3, 1, 13) })).toEqual(['/tmp'])
+    expect(index.size).toBe(1)
+  })
+
+  it('agrees with a plain filter on random keys, dates and queries (bucket and scan paths alike)', () => {
+    const rnd = prng(42)
+    const index = new KeyIndex()
+    const items = new Map<string, IndexedKey>()
+    const start = at(2021, 1, 1)
+    const words = ['alpha', 'beta', 'gamma', 'delta']
+    for (let i = 0; i < 3000; i++) {
+      const key = `/${words[Math.floor(rnd() * 4)]}/${Math.floor(rnd() * 500)}.${rnd() < 0.5 ? 'txt' : 'bin'}`
+      const created = start + Math.floor(rnd() * 60) * DAY + Math.floor(rnd() * DAY)
+      const item = { key, created, expires: rnd() < 0.1 ? created + 5 * DAY : null }
+      if (rnd() < 0.15) {
+        index.remove(key)
+        items.delete(key)
+      } else {
+        index.upsert(item)
+        items.set(key, item)
+      }
+    }
+    expect(index.size).toBe(items.size)
+    const now = start + 30 * DAY
+    for (let q = 0; q < 300; q++) {
+      const text = ['', 'alpha', 'ta/', '.txt', '1', 'zzz'][Math.floor(rnd() * 6)]
+      const a = localDay(start) + Math.floor(rnd() * 70) - 5
+      const width = rnd() < 0.5 ? 0 : Math.floor(rnd() * 40)
+      const from = rnd() < 0.2 ? -Infinity : a
+      const to = rnd() < 0.2 ? Infinity : a + width
+      const limit = rnd() < 0.3 ? Math.floor(rnd() * 20) : undefined
+      const range = { from: from === -Infinity ? undefined : from, to: to === Infinity ? undefined : to }
+      expect(index.query({ text, range, limit, now }), JSON.stringify({ text, range, limit })).toEqual(expected(items, text, from, to, now, limit))
+    }
+  })
+
+  it('builds and answers fast on 100,000 keys', () => {
+    const index = new KeyIndex()
+    const start = at(2021, 1, 1)
+    const t0 = performance.now()
+    for (let i = 0; i < 100_000; i++) {
+      index.upsert({ key: `/data/${String(i).padStart(6, '0')}/file.bin`, created: start + (i % 365) * DAY, expires: null })
+    }
+    const built = performance.now() - t0
+    const t1 = performance.now()
+    const hits = index.query({ text: '/0424', now: start + 400 * DAY })
+    const oneDay = index.query({ text: '', range: { from: localDay(start + 10 * DAY), to: localDay(start + 10 * DAY) }, now: start + 400 * DAY })
+    const scanned = index.query({ text: 'file', limit: 100, now: start + 400 * DAY })
+    const queried = performance.now() - t1
+    expect(hits).toHaveLength(100)
+    expect(oneDay.length).toBeGreaterThanOrEqual(273)
+    expect(scanned).toHaveLength(100)
+    // Generous bounds for a shared machine; the bench prints the real figures.
+    expect(built).toBeLessThan(3000)
+    expect(queried).toBeLessThan(500)
+  })
+})

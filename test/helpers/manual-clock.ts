@@ -2,11 +2,16 @@ import type { Clock, Timer } from '../../src/common/clock.js'
 
 interface Scheduled { at: number, seq: number, fn: () => void, every?: number, cancelled: boolean }
 
-/** A clock that only moves when told to; advance(ms) fires due timers in time order. */
+/**
+ * A clock that only moves when told to. `advance(ms)` fires due timers in
+ * time order, synchronously; `advanceAsync(ms)` also lets promises settle
+ * after each instant, for code that awaits between timers.
+ */
 export class ManualClock implements Clock {
   private time: number
   private seq = 0
-  private timers: Scheduled[] = []
+  /** A binary min-heap on (at, seq). */
+  private readonly heap: Scheduled[] = []
 
   constructor (start = Date.UTC(2026, 0, 1)) { this.time = start }
 
@@ -22,21 +27,89 @@ export class ManualClock implements Clock {
   /** Moves time forward by `ms`, running every timer that falls due, in order. */
   advance (ms: number): void {
     const end = this.time + ms
-    for (;;) {
-      this.timers = this.timers.filter(t => !t.cancelled)
-      const next = this.timers.filter(t => t.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0]
-      if (next === undefined) break
-      this.time = next.at
-      if (next.every !== undefined) next.at += next.every
-      else next.cancelled = true
-      next.fn()
+    for (let t = this.nextDue(end); t !== undefined; t = this.nextDue(end)) this.fire(t)
+    this.time = end
+  }
+
+  /** Like advance, but settles pending promises after each instant at which timers fired. */
+  async advanceAsync (ms: number): Promise<void> {
+    const end = this.time + ms
+    await settle()
+    for (let t = this.nextDue(end); t !== undefined; t = this.nextDue(end)) {
+      const at = t.at
+      this.fire(t)
+      for (let more = this.nextDue(at); more !== undefined; more = this.nextDue(at)) this.fire(more)
+      await settle()
     }
     this.time = end
   }
 
+  /** Timers not yet fired or cancelled. */
+  pendingTimers (): number { return this.heap.filter(t => !t.cancelled).length }
+
+  private fire (t: Scheduled): void {
+    this.time = t.at
+    if (t.every !== undefined) {
+      t.at += t.every
+      t.seq = this.seq++
+      this.push(t)
+    } else {
+      t.cancelled = true
+    }
+    t.fn()
+  }
+
+  private nextDue (end: number): Scheduled | undefined {
+    while (this.heap.length > 0) {
+      const top = this.heap[0]
+      if (top.cancelled) { this.pop(); continue }
+      if (top.at > end) return undefined
+      return this.pop()
+    }
+    return undefined
+  }
+
   private schedule (fn: () => void, ms: number, every?: number): Timer {
     const t: Scheduled = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, every, cancelled: false }
-    this.timers.push(t)
+    this.push(t)
     return { cancel: () => { t.cancelled = true } }
   }
+
+  private less (a: Scheduled, b: Scheduled): boolean { return a.at < b.at || (a.at === b.at && a.seq < b.seq) }
+
+  private push (t: Scheduled): void {
+    const h = this.heap
+    h.push(t)
+    for (let i = h.length - 1; i > 0;) {
+      const p = (i - 1) >> 1
+      if (!this.less(h[i], h[p])) break
+      ;[h[i], h[p]] = [h[p], h[i]]
+      i = p
+    }
+  }
+
+  private pop (): Scheduled {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop() as Scheduled
+    if (h.length > 0) {
+      h[0] = last
+      for (let i = 0; ;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < h.length && this.less(h[l], h[m])) m = l
+        if (r < h.length && this.less(h[r], h[m])) m = r
+        if (m === i) break
+        ;[h[i], h[m]] = [h[m], h[i]]
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+/** Lets every queued promise continuation run (a macrotask turn drains the microtask queue). */
+async function settle (): Promise<void> {
+  await new Promise<void>(resolve => setImmediate(resolve))
 }

@@ -1,0 +1,181 @@
+import { describe, expect, it } from 'vitest'
+import { isPmzError } from '../../../../src/common/errors.js'
+import { STREAM_CHUNK_BYTES, STREAM_CREDIT_CHUNKS, WIRE_VERSION } from '../../../../src/mesh/transport/constants.js'
+import { Deadlines, type DeadlineList, type Deadlined } from '../../../../src/mesh/transport/deadlines.js'
+import { SendQueue } from '../../../../src/mesh/transport/send-queue.js'
+import { InboundStream, OutboundStream } from '../../../../src/mesh/transport/stream.js'
+import { Kind, decode, encode } from '../../../../src/mesh/transport/wire.js'
+import { isMeshAddress } from '../../../../src/mesh/transport/address.js'
+import { ManualClock } from '../../../helpers/manual-clock.js'
+
+class Item implements Deadlined {
+  deadline = 0
+  deadlinePrev: Deadlined | undefined
+  deadlineNext: Deadlined | undefined
+  deadlineList: DeadlineList | undefined
+  expired = false
+  expire (): void { this.expired = true }
+}
+
+describe('Deadlines', () => {
+  it('expires entries in deadline order with one timer per timeout, and skips removed ones', () => {
+    const clock = new ManualClock()
+    const d = new Deadlines(clock)
+    const a = new Item()
+    const b = new Item()
+    const c = new Item()
+    const short = new Item()
+    d.add(a, 100)
+    clock.advance(10)
+    d.add(b, 100)
+    d.add(short, 20)
+    d.add(c, 100)
+    d.remove(b)
+    expect(clock.pendingTimers()).toBe(2)
+    clock.advance(20)
+    expect([a.expired, short.expired]).toEqual([false, true])
+    clock.advance(69)
+    expect(a.expired).toBe(false)
+    clock.advance(1)
+    expect(a.expired).toBe(true)
+    clock.advance(10)
+    expect([b.expired, c.expired]).toEqual([false, true])
+    expect(clock.pendingTimers()).toBe(0)
+  })
+
+  it('clear() cancels every timer', () => {
+    const clock = new ManualClock()
+    const d = new Deadlines(clock)
+    const a = new Item()
+    d.add(a, 50)
+    d.clear()
+    clock.advance(100)
+    expect(a.expired).toBe(false)
+    expect(clock.pendingTimers()).toBe(0)
+  })
+})
+
+describe('SendQueue', () => {
+  /** A socket whose send() stays pending until released, and fails if called while another is pending. */
+  function fakeSocket (): { socket: { send: (m: Array<Buffer | Uint8Array>) => Promise<void> }, sent: number[], release: () => void, overlaps: number } {
+    const state = { sent: [] as number[], overlaps: 0, pending: undefined as (() => void) | undefined }
+    const socket = {
+      send: async (m: Array<Buffer | Uint8Array>): Promise<void> => {
+        if (state.pending !== undefined) state.overlaps++
+        state.sent.push(m[0][0])
+        await new Promise<void>(resolve => { state.pending = () => { state.pending = undefined; resolve() } })
+      }
+    }
+    return { socket, sent: state.sent, release: () => state.pending?.(), get overlaps () { return state.overlaps } }
+  }
+
+  it('never overlaps sends, keeps order, and refuses bounded pushes past its limit', async () => {
+    const f = fakeSocket()
+    const q = new SendQueue(f.socket, 2, () => {})
+    expect(q.push([Buffer.from([1])], true)).toBe(true) // goes straight to the socket
+    expect(q.push([Buffer.from([2])], true)).toBe(true)
+    expect(q.push([Buffer.from([3])], true)).toBe(true)
+    expect(q.push([Buffer.from([4])], true)).toBe(false) // two already wait
+    expect(q.push([Buffer.from([5])], false)).toBe(true) // stream and control frames always go in
+    for (let i = 0; i < 4; i++) {
+      f.release()
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    expect(f.sent).toEqual([1, 2, 3, 5])
+    expect(f.overlaps).toBe(0)
+  })
+
+  it('tells the failure callback of each message dropped on close', () => {
+    const f = fakeSocket()
+    const q = new SendQueue(f.socket, 10, () => {})
+    const failed: string[] = []
+    q.push([Buffer.from([1])], true)
+    q.push([Buffer.from([2])], true, () => failed.push('fn'))
+    q.push([Buffer.from([3])], true, { sendFailed: () => failed.push('obj') })
+    q.close(new Error('closed'))
+    expect(failed).toEqual(['fn', 'obj'])
+    expect(q.push([Buffer.from([4])], false)).toBe(false)
+  })
+})
+
+describe('body streams', () => {
+  it('hand credit back in batches as the reader consumes, and fail a sender that overruns it', async () => {
+    const clock = new ManualClock()
+    const credits: number[] = []
+    let stops = 0
+    const s = new InboundStream({ clock, idleMs: 1000, credit: n => credits.push(n), stop: () => { stops++ }, closed: () => {} })
+    let seq = 0
+    for (let i = 0; i < STREAM_CREDIT_CHUNKS; i++) s.push(Buffer.alloc(1), seq++)
+    for (let i = 0; i < STREAM_CREDIT_CHUNKS; i++) await s.next()
+    expect(credits.reduce((a, b) => a + b, 0)).toBe(STREAM_CREDIT_CHUNKS)
+    for (let i = 0; i <= STREAM_CREDIT_CHUNKS; i++) s.push(Buffer.alloc(1), seq++)
+    expect(stops).toBe(1)
+    await expect(s.next()).rejects.toSatisfy(e => isPmzError(e, 'ERR_BAD_REQUEST'))
+  })
+
+  it('fail on a lost chunk rather than hand out a body with a hole', async () => {
+    const clock = new ManualClock()
+    const s = new InboundStream({ clock, idleMs: 1000, credit: () => {}, stop: () => {}, closed: () => {} })
+    s.push(Buffer.from('a'), 0)
+    s.push(Buffer.from('c'), 2)
+    await expect(s.next()).rejects.toSatisfy(e => isPmzError(e, 'ERR_CORRUPT'))
+  })
+
+  it('time out a reader waiting on a silent sender', async () => {
+    const clock = new ManualClock()
+    let stops = 0
+    const s = new InboundStream({ clock, idleMs: 500, credit: () => {}, stop: () => { stops++ }, closed: () => {} })
+    const next = s.next()
+    clock.advance(500)
+    await expect(next).rejects.toSatisfy(e => isPmzError(e, 'ERR_TIMEOUT'))
+    expect(stops).toBe(1)
+  })
+
+  it('cut a source into chunks and wait for credit', async () => {
+    const clock = new ManualClock()
+    const sent: number[] = []
+    let ended = false
+    const big = Buffer.alloc(STREAM_CHUNK_BYTES * (STREAM_CREDIT_CHUNKS + 2) + 1)
+    const o = new OutboundStream((async function * () { yield big })(), {
+      clock, idleMs: 1000, data: c => sent.push(c.byteLength), end: () => { ended = true }, abort: () => {}, closed: () => {}
+    })
+    const done = o.run()
+    await clock.advanceAsync(0)
+    expect(sent).toHaveLength(STREAM_CREDIT_CHUNKS)
+    o.grant(3)
+    await done
+    expect(sent).toHaveLength(STREAM_CREDIT_CHUNKS + 3)
+    expect(sent.at(-1)).toBe(1)
+    expect(ended).toBe(true)
+  })
+
+  it('abort a sender that gets no credit within the idle timeout', async () => {
+    const clock = new ManualClock()
+    let aborted: string | undefined
+    let closed = false
+    const o = new OutboundStream((async function * () { for (;;) yield Buffer.alloc(10) })(), {
+      clock, idleMs: 1000, data: () => {}, end: () => {}, abort: e => { aborted = e.code }, closed: () => { closed = true }
+    })
+    const done = o.run()
+    await clock.advanceAsync(1000)
+    await done
+    expect(aborted).toBe('ERR_TIMEOUT')
+    expect(closed).toBe(true)
+  })
+})
+
+describe('wire', () => {
+  it('round-trips headers and refuses what it cannot read', () => {
+    const h = { v: WIRE_VERSION, k: Kind.REQ, id: 7, m: { type: 'x', n: 1 }, f: 'p', a: 'h:1', t: 100 } as const
+    expect(decode(encode(h))).toEqual(h)
+    expect(decode(Buffer.from([0xc1]))).toBeTypeOf('string')
+    expect(decode(encode({ ...h, v: WIRE_VERSION + 1 }))).toMatch(/version/)
+    expect(decode(encode({ ...h, m: { type: 3 } } as never))).toBeTypeOf('string')
+    expect(decode(encode({ v: WIRE_VERSION, k: Kind.CREDIT, id: 1, n: 0 }))).toBeTypeOf('string')
+  })
+
+  it('knows a dialable address', () => {
+    for (const a of ['127.0.0.1:31415', 'host.lan:1', '[::1]:5000']) expect(isMeshAddress(a)).toBe(true)
+    for (const a of ['127.0.0.1', 'host:0', 'host:70000', ':1', 'a b:1', '']) expect(isMeshAddress(a)).toBe(false)
+  })
+})

@@ -1,5 +1,4 @@
-import { mkdirSync, statfsSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { systemClock, type Clock } from './common/clock.js'
 import { createLogger, type Logger } from './common/logger.js'
@@ -8,7 +7,8 @@ import { startAll, stopAll, type Startable } from './common/startable.js'
 import { VERSION } from './common/version.js'
 import type { PmzConfig } from './config/index.js'
 import { createExtensions } from './extensions/index.js'
-import { createGateway, type Gateway, type NetworkView, type PeerView } from './http/index.js'
+import { createGateway, type Gateway, type NetworkView } from './http/index.js'
+import { createNodeMesh } from './node-mesh.js'
 import { createSeedCatalog } from './seeds/index.js'
 import { createStore, type Store } from './store/index.js'
 
@@ -51,9 +51,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const extensions = createExtensions({ store, seeds, clock, log: log.child({ component: 'extensions' }) })
 
   let gateway: Gateway | undefined
-  const network: NetworkView = {
-    peers: async () => [selfView(id, config, gateway?.url() ?? '')]
-  }
+  const mesh = createNodeMesh(config, id, () => gateway?.url() ?? '', clock, log)
+  const network: NetworkView = { peers: async () => mesh.peers() }
   gateway = createGateway({ store, network, extensions, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION },
     host: config.node.host,
@@ -61,7 +60,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     maxsizeMb: config.http.maxsizeMb
   })
 
-  const components: Startable[] = [store, seeds, extensions, gateway]
+  const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts]
   let stopping: Promise<void> | undefined
 
   return {
@@ -71,7 +70,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     async start () {
       for (const w of options.warnings ?? []) log.warn(w)
       await startAll(components, err => log.error({ err }, 'stop after a failed start failed'))
-      log.info({ http: gateway?.url(), roles: config.node.roles, cluster: config.mesh.cluster, version: VERSION }, 'pmz ready')
+      log.info({ http: gateway?.url(), mesh: mesh.transport.address(), roles: config.node.roles, cluster: config.mesh.cluster, version: VERSION }, 'pmz ready')
     },
     async stop () {
       stopping ??= (async () => {
@@ -81,32 +80,5 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
       })()
       return await stopping
     }
-  }
-}
-
-function selfView (id: string, config: PmzConfig, httpUrl: string): PeerView {
-  return {
-    node: id,
-    percent: diskPercent(config.node.dataDir),
-    load: Math.round(loadavg()[2] / Math.max(1, cpus().length) * 10000) / 100,
-    synch: true,
-    roles: [...config.node.roles],
-    state: 'alive',
-    http: httpUrl,
-    mesh: `${config.node.host}:${config.mesh.port}`,
-    last_heard: null
-  }
-}
-
-/** Percent of the file system holding `dir` that is in use, 0-100. */
-export function diskPercent (dir: string): number {
-  try {
-    const s = statfsSync(dir)
-    // As df computes Use%: used / (used + available to unprivileged users).
-    const used = s.blocks - s.bfree
-    const usable = used + s.bavail
-    return usable > 0 ? Math.round(used / usable * 100) : 0
-  } catch {
-    return 0
   }
 }

@@ -3,6 +3,7 @@ import { isPmzError } from '../common/errors.js'
 import { resolveGateway } from '../config/index.js'
 import { VERSION } from '../common/version.js'
 import { CliError } from './client.js'
+import { peers } from './commands/peers.js'
 import { get, ls, put, rm, status } from './commands/storage.js'
 
 type Action = (...args: any[]) => Promise<void>
@@ -88,6 +89,9 @@ export function buildProgram (): Command {
 
   clientCommand(program, 'status', 'show the store statistics of the gateway peer')
     .action(guarded(async opts => { await status(opts) }))
+
+  clientCommand(program, 'peers', 'list the peers of the cluster as the gateway sees them')
+    .action(guarded(async opts => { await peers(opts) }))
 
   return program
 }

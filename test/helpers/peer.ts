@@ -17,12 +17,20 @@ export interface PeerOptions {
   /** @default 20 s */
   readyTimeoutMs?: number
   cluster?: string
+  /** Bind address. @default 127.0.0.1 */
+  host?: string
+  /** Discovery methods. @default static */
+  discovery?: string
+  /** A command that runs `node` for us, e.g. ['ip', 'netns', 'exec', name]. */
+  wrap?: string[]
 }
 
 export interface Peer {
   readonly proc: ChildProcess
   readonly pid: number
   readonly url: string
+  /** `host:port` of the mesh ROUTER, from the ready line. */
+  readonly mesh: string
   readonly id: string
   readonly dataDir: string
   readonly options: PeerOptions
@@ -48,9 +56,10 @@ export function tempDir (prefix = 'pmz-test-'): string {
 export async function startPeer (options: PeerOptions = {}): Promise<Peer> {
   const dataDir = options.dataDir ?? tempDir()
   const cluster = options.cluster ?? `test-${randomUUID().slice(0, 8)}`
-  const args = [PMZ, 'node', '--host', '127.0.0.1', '--http-port', '0', '--mesh-port', '0',
-    '--discovery', 'static', '--data', dataDir, '--cluster', cluster, ...(options.args ?? [])]
-  const proc = spawn(process.execPath, args, {
+  const args = [PMZ, 'node', '--host', options.host ?? '127.0.0.1', '--http-port', '0', '--mesh-port', '0',
+    '--discovery', options.discovery ?? 'static', '--data', dataDir, '--cluster', cluster, ...(options.args ?? [])]
+  const [command, ...argv] = [...(options.wrap ?? []), process.execPath, ...args]
+  const proc = spawn(command, argv, {
     cwd: REPO,
     env: { ...process.env, PMZ_LOG_LEVEL: 'info', ...options.env },
     detached: true,
@@ -62,14 +71,14 @@ export async function startPeer (options: PeerOptions = {}): Promise<Peer> {
     proc.once('exit', (code, signal) => { spawned.delete(proc); resolve({ code, signal }) })
   })
   const timeoutMs = options.readyTimeoutMs ?? 20_000
-  const ready = await new Promise<{ url: string, id: string }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string, mesh: string, id: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`peer not ready within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs)
     const onLine = (line: string): void => {
       lines.push(line)
       if (!line.includes('"pmz ready"')) return
-      const entry = JSON.parse(line) as { http: string, peer: string }
+      const entry = JSON.parse(line) as { http: string, mesh: string, peer: string }
       clearTimeout(timer)
-      resolve({ url: entry.http, id: entry.peer })
+      resolve({ url: entry.http, mesh: entry.mesh, id: entry.peer })
     }
     createInterface({ input: proc.stdout! }).on('line', onLine)
     createInterface({ input: proc.stderr! }).on('line', line => lines.push(line))
@@ -78,7 +87,7 @@ export async function startPeer (options: PeerOptions = {}): Promise<Peer> {
       reject(new Error(`peer exited (${code ?? signal}) before ready:\n${lines.join('\n')}`))
     })
   })
-  return { proc, pid: proc.pid!, url: ready.url, id: ready.id, dataDir, options: { ...options, dataDir, cluster }, lines, exited }
+  return { proc, pid: proc.pid!, url: ready.url, mesh: ready.mesh, id: ready.id, dataDir, options: { ...options, dataDir, cluster }, lines, exited }
 }
 
 /** Starts the same peer again on its data dir (after a kill). */

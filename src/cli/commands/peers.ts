@@ -1,0 +1,38 @@
+import { GatewayClient } from '../client.js'
+import type { ClientFlags } from './storage.js'
+
+interface PeerRow {
+  node: string
+  state: string
+  roles: string[]
+  http: string
+  mesh: string
+  percent: number
+  load: number
+  coordinator?: boolean
+  last_heard: string | null
+}
+
+const COLUMNS: Array<[string, (p: PeerRow) => string]> = [
+  ['PEER', p => p.coordinator === true ? `${p.node} *` : p.node],
+  ['STATE', p => p.state],
+  ['ROLES', p => p.roles.join(',')],
+  ['HTTP', p => p.http],
+  ['MESH', p => p.mesh],
+  ['DISK%', p => String(p.percent)],
+  ['LOAD', p => String(p.load)],
+  ['LAST HEARD', p => p.last_heard === null ? '(self)' : ago(p.last_heard)]
+]
+
+/** `pmz peers`: the gateway's membership view as a table; `*` marks the coordinator. */
+export async function peers (flags: ClientFlags): Promise<void> {
+  const env = await new GatewayClient(flags.gateway).json<PeerRow[]>('GET', '/admin/network')
+  const rows = [COLUMNS.map(([h]) => h), ...env.data.map(p => COLUMNS.map(([, f]) => f(p)))]
+  const widths = COLUMNS.map((_, i) => Math.max(...rows.map(r => r[i].length)))
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}\n`)
+}
+
+function ago (iso: string): string {
+  const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000)
+  return s < 60 ? `${s.toFixed(1)} s ago` : `${Math.round(s / 60)} min ago`
+}

@@ -1,0 +1,141 @@
+import { cpus, loadavg } from 'node:os'
+import { statfsSync } from 'node:fs'
+import type { Clock, Timer } from './common/clock.js'
+import type { Logger } from './common/logger.js'
+import type { Startable } from './common/startable.js'
+import type { PmzConfig } from './config/index.js'
+import { createDiscovery, type DiscoveredPeer, type Discovery } from './mesh/discovery/index.js'
+import { createMembership, type Member, type Membership, type MembershipEvent } from './mesh/membership/index.js'
+import { createTransport, type Transport } from './mesh/transport/index.js'
+import type { PeerView } from './http/index.js'
+
+/** How often a peer republishes its disk and load figures when they changed, ms. */
+const FACTS_INTERVAL_MS = 30_000
+
+export interface NodeMesh {
+  readonly transport: Transport
+  readonly membership: Membership
+  /** Membership and discovery, started in order once the transport and the gateway are up; stopped in reverse. */
+  readonly parts: Startable[]
+  /** `admin/network`'s rows: every member this peer knows, self first. */
+  peers(): PeerView[]
+}
+
+/**
+ * The mesh layers of one peer, wired: the ZeroMQ transport, SWIM membership
+ * over it, and discovery whose proposals membership decides on.
+ */
+export function createNodeMesh (config: PmzConfig, id: string, httpUrl: () => string, clock: Clock, log: Logger): NodeMesh {
+  const transport = createTransport({ clock, log: log.child({ component: 'transport' }) }, {
+    peerId: id,
+    host: config.node.host,
+    port: config.mesh.port,
+    clusterKey: config.mesh.clusterKey,
+    cluster: config.mesh.cluster
+  })
+  const membership = createMembership({ transport, clock, log: log.child({ component: 'membership' }) }, {
+    cluster: config.mesh.cluster,
+    meta: { http: '', roles: [...config.node.roles], ...facts(config.node.dataDir) }
+  })
+
+  let discovery: Discovery | undefined
+  let factsTimer: Timer | undefined
+  let unsubscribe: (() => void) | undefined
+  const memberLog = log.child({ component: 'membership' })
+
+  /** Proposals of peers already alive at that address are dropped; membership decides on the rest. */
+  const propose = (peer: DiscoveredPeer): void => {
+    const known = membership.alive().some(m => m.address === peer.address && (peer.peerId === undefined || m.peerId === peer.peerId))
+    if (!known) membership.join([peer.address])
+  }
+
+  const discoveryPart: Startable = {
+    async start () {
+      discovery = createDiscovery({ clock, log: log.child({ component: 'discovery' }) }, {
+        methods: config.mesh.discovery,
+        peerId: id,
+        cluster: config.mesh.cluster,
+        clusterKey: config.mesh.clusterKey,
+        host: config.node.host,
+        meshPort: Number(transport.address().split(':').pop()),
+        roles: config.node.roles,
+        join: config.mesh.join,
+        broadcastPort: config.mesh.broadcastPort
+      })
+      discovery.on('peer:discovered', propose)
+      await discovery.start()
+    },
+    async stop () {
+      await discovery?.stop()
+      discovery = undefined
+    }
+  }
+
+  const eventsPart: Startable = {
+    async start () {
+      membership.updateMeta({ http: httpUrl() })
+      unsubscribe = membership.on('peer:change', (e: MembershipEvent) => {
+        const level = e.type === 'update' ? 'debug' : 'info'
+        memberLog[level]({ member: e.member.peerId, address: e.member.address, incarnation: e.member.incarnation }, `member ${PAST[e.type]}`)
+      })
+      factsTimer = clock.setInterval(() => {
+        const now = facts(config.node.dataDir)
+        const meta = membership.self().meta
+        if (now.percent !== meta.percent || Math.abs(now.load - Number(meta.load)) >= 1) membership.updateMeta(now)
+      }, FACTS_INTERVAL_MS)
+    },
+    async stop () {
+      factsTimer?.cancel()
+      unsubscribe?.()
+    }
+  }
+
+  return {
+    transport,
+    membership,
+    parts: [eventsPart, membership, discoveryPart],
+    peers: () => {
+      const self = membership.self()
+      return [self, ...membership.members().filter(m => m.peerId !== self.peerId)].map(toView)
+    }
+  }
+}
+
+const PAST: Record<MembershipEvent['type'], string> = {
+  join: 'joined', suspect: 'suspected', alive: 'alive again', dead: 'dead', leave: 'left', update: 'updated'
+}
+
+function toView (m: Member): PeerView {
+  return {
+    node: m.peerId,
+    percent: typeof m.meta.percent === 'number' ? m.meta.percent : 0,
+    load: typeof m.meta.load === 'number' ? m.meta.load : 0,
+    synch: m.state === 'alive',
+    roles: [...m.meta.roles],
+    state: m.state,
+    http: m.meta.http,
+    mesh: m.address,
+    last_heard: m.lastHeard === null ? null : new Date(m.lastHeard).toISOString()
+  }
+}
+
+/** What a peer says of its machine: disk used where its data lives, and load. */
+function facts (dataDir: string): { percent: number, load: number } {
+  return {
+    percent: diskPercent(dataDir),
+    load: Math.round(loadavg()[2] / Math.max(1, cpus().length) * 10000) / 100
+  }
+}
+
+/** Percent of the file system holding `dir` that is in use, 0-100. */
+export function diskPercent (dir: string): number {
+  try {
+    const s = statfsSync(dir)
+    // As df computes Use%: used / (used + available to unprivileged users).
+    const used = s.blocks - s.bfree
+    const usable = used + s.bavail
+    return usable > 0 ? Math.round(used / usable * 100) : 0
+  } catch {
+    return 0
+  }
+}

@@ -1,0 +1,11 @@
+import { createHash } from 'node:crypto'
+
+/**
+ * The key's position on the ring: the first four bytes of its md5, read
+ * little-endian, as hashring (libketama) computes it. An unsigned 32-bit
+ * integer, stable across peers and versions, so keys can be bucketed by ring
+ * position (range digests for anti-entropy) in the same order the ring walks.
+ */
+export function keyHash (key: string): number {
+  return createHash('md5').update(key).digest().readUInt32LE(0)
+}

@@ -17,8 +17,8 @@ export interface NodeMesh {
   readonly membership: Membership
   /** Membership and discovery, started in order once the transport and the gateway are up; stopped in reverse. */
   readonly parts: Startable[]
-  /** `admin/network`'s rows: every member this peer knows, self first. */
-  peers(): PeerView[]
+  /** `admin/network`'s rows: every member this peer knows, self first; `coordinator` marks the one named. */
+  peers(coordinator?: string): PeerView[]
 }
 
 /**
@@ -94,9 +94,9 @@ export function createNodeMesh (config: PmzConfig, id: string, httpUrl: () => st
     transport,
     membership,
     parts: [eventsPart, membership, discoveryPart],
-    peers: () => {
+    peers: (coordinator) => {
       const self = membership.self()
-      return [self, ...membership.members().filter(m => m.peerId !== self.peerId)].map(toView)
+      return [self, ...membership.members().filter(m => m.peerId !== self.peerId)].map(m => toView(m, m.peerId === coordinator))
     }
   }
 }
@@ -105,7 +105,7 @@ const PAST: Record<MembershipEvent['type'], string> = {
   join: 'joined', suspect: 'suspected', alive: 'alive again', dead: 'dead', leave: 'left', update: 'updated'
 }
 
-function toView (m: Member): PeerView {
+function toView (m: Member, coordinator: boolean): PeerView {
   return {
     node: m.peerId,
     percent: typeof m.meta.percent === 'number' ? m.meta.percent : 0,
@@ -115,7 +115,8 @@ function toView (m: Member): PeerView {
     state: m.state,
     http: m.meta.http,
     mesh: m.address,
-    last_heard: m.lastHeard === null ? null : new Date(m.lastHeard).toISOString()
+    last_heard: m.lastHeard === null ? null : new Date(m.lastHeard).toISOString(),
+    coordinator
   }
 }
 

@@ -8,6 +8,7 @@ import { VERSION } from './common/version.js'
 import type { PmzConfig } from './config/index.js'
 import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
+import { createNodeCoordinator } from './node-coordinator.js'
 import { createNodeMesh } from './node-mesh.js'
 import { createSeedCatalog } from './seeds/index.js'
 import { createStore, type Store } from './store/index.js'
@@ -52,15 +53,16 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
 
   let gateway: Gateway | undefined
   const mesh = createNodeMesh(config, id, () => gateway?.url() ?? '', clock, log)
-  const network: NetworkView = { peers: async () => mesh.peers() }
-  gateway = createGateway({ store, network, extensions, clock, log: log.child({ component: 'http' }) }, {
+  const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
+  const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
+  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION },
     host: config.node.host,
     port: config.http.port,
     maxsizeMb: config.http.maxsizeMb
   })
 
-  const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts]
+  const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts, ...coordinator.parts]
   let stopping: Promise<void> | undefined
 
   return {

@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
+import { mountCoordinatorRoutes } from './coordinator-routes.js'
 import { mountExtensionRoutes } from './extension-routes.js'
 import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 import { sendOptions } from './routes.js'
@@ -56,6 +57,7 @@ export class FastifyGateway implements Gateway {
       selfUrl: () => this.boundUrl
     })
     mountAdminRoutes(this.app, components.store, components.network, init.self)
+    mountCoordinatorRoutes(this.app, components.coordinator, components.log)
     mountExtensionRoutes(this.app, components.extensions, {
       maxsizeMb: init.maxsizeMb ?? DEFAULT_MAXSIZE_MB,
       selfUrl: () => this.boundUrl

@@ -22,6 +22,31 @@ export interface PeerView {
   mesh: string
   /** When this peer last heard from it (ISO time); null for itself. */
   last_heard: string | null
+  /** Whether it is the elected coordinator, as far as this peer knows. */
+  coordinator: boolean
+}
+
+/**
+ * The coordinator as the gateway sees it: the replicated cluster settings and
+ * counters (the coordinator log's first state machine). On a peer without
+ * the coordinator role (`local` false) only `leaderHttp` and `status` are
+ * used: the gateway forwards the rest to the coordinator's gateway.
+ */
+export interface CoordinatorView {
+  readonly local: boolean
+  /** HTTP base URL of the elected coordinator's gateway, when one is known. */
+  leaderHttp(): string | undefined
+  /** Term, leader, voters, commit index... for `admin/coordinator`. */
+  status(): Record<string, unknown>
+  /** Every setting, after a read barrier (linearizable). */
+  settings(): Promise<Record<string, unknown>>
+  setSetting(key: string, value: unknown): Promise<void>
+  /** Whether the setting existed. */
+  deleteSetting(key: string): Promise<boolean>
+  /** A counter's value after a read barrier. */
+  counter(name: string): Promise<number>
+  /** Adds `by` to a counter; its new value. */
+  increment(name: string, by: number): Promise<number>
 }
 
 /** What `admin/network` lists. */
@@ -37,7 +62,14 @@ export interface Gateway extends Startable {
   port(): number
 }
 
-export interface GatewayComponents { store: Store, network: NetworkView, extensions: Extensions, clock: Clock, log: Logger }
+export interface GatewayComponents {
+  store: Store
+  network: NetworkView
+  extensions: Extensions
+  coordinator: CoordinatorView
+  clock: Clock
+  log: Logger
+}
 
 export interface GatewayInit {
   self: PeerSelf

@@ -1,10 +1,18 @@
 // npm run bench [-- suite ...]: prints each suite's figures as ratios against a reference measured in the same run.
+import { coordinatorBench } from './coordinator.js'
 import { extensionsBench } from './extensions.js'
+import { meshSimBench } from './mesh-sim.js'
+import { meshTransportBench } from './mesh-transport.js'
+import { ringBench } from './ring.js'
 import { storageBench } from './storage.js'
 
 const SUITES: Record<string, () => Promise<void>> = {
   storage: storageBench,
-  extensions: extensionsBench
+  extensions: extensionsBench,
+  'mesh-transport': meshTransportBench,
+  'mesh-sim': meshSimBench,
+  coordinator: coordinatorBench,
+  ring: ringBench
 }
 
 const wanted = process.argv.slice(2)

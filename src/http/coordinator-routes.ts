@@ -1,0 +1,120 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { request } from 'undici'
+import { PmzError, badRequest, notFound } from '../common/errors.js'
+import type { Logger } from '../common/logger.js'
+import { ok, sendEnvelope } from './envelope.js'
+import { mountRoute, type Handler } from './routes.js'
+import type { CoordinatorView } from './types.js'
+
+/** Largest JSON body of a setting, bytes. */
+const MAX_SETTING_BYTES = 64 * 1024
+/** Deadline of a request forwarded to the coordinator's gateway, ms. */
+const FORWARD_TIMEOUT_MS = 10_000
+/** Marks a request one gateway forwarded to another, so that it is never forwarded twice. */
+const FORWARDED_HEADER = 'x-pmz-forwarded'
+const NAME = /^[\w.:-]{1,200}$/
+
+/**
+ * `admin/coordinator` (who leads, term, voters, log), and the coordinator
+ * log's first state machine: cluster-wide settings (`admin/config[/{key}]`)
+ * and counters (`admin/counter/{name}`). A peer without the coordinator role
+ * forwards these to the coordinator's gateway.
+ */
+export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorView, log: Logger): void {
+  /** Runs `local` on a coordinator-role peer, else forwards the request as it came. */
+  const routed = (local: Handler): Handler => async (req, reply) => co.local ? await local(req, reply) : await forward(co, req, reply, log)
+
+  mountRoute(app, {
+    url: '/admin/coordinator',
+    handlers: { GET: async (_req, reply) => sendEnvelope(reply, 200, ok(co.status())) }
+  })
+
+  mountRoute(app, {
+    url: '/admin/config',
+    handlers: { GET: routed(async (_req, reply) => sendEnvelope(reply, 200, ok(await co.settings()))) }
+  })
+
+  mountRoute(app, {
+    url: '/admin/config/:key',
+    handlers: {
+      GET: routed(async (req, reply) => {
+        const key = nameOf(req, 'key')
+        const all = await co.settings()
+        if (!(key in all)) throw notFound('setting not found')
+        return sendEnvelope(reply, 200, ok(all[key]))
+      }),
+      PUT: routed(async (req, reply) => {
+        const key = nameOf(req, 'key')
+        await co.setSetting(key, await jsonBody(req))
+        return sendEnvelope(reply, 200, ok(null, 'setting stored'))
+      }),
+      DELETE: routed(async (req, reply) => {
+        if (!await co.deleteSetting(nameOf(req, 'key'))) throw notFound('setting not found')
+        return sendEnvelope(reply, 200, ok(null, 'setting deleted'))
+      })
+    }
+  })
+
+  mountRoute(app, {
+    url: '/admin/counter/:name',
+    handlers: {
+      GET: routed(async (req, reply) => sendEnvelope(reply, 200, ok(await co.counter(nameOf(req, 'name'))))),
+      POST: routed(async (req, reply) => {
+        const raw = (req.query as Record<string, unknown>).by ?? '1'
+        const by = typeof raw === 'string' && /^-?\d{1,15}$/.test(raw) ? Number(raw) : NaN
+        if (!Number.isSafeInteger(by)) throw badRequest('by must be an integer')
+        return sendEnvelope(reply, 200, ok(await co.increment(nameOf(req, 'name'), by)))
+      })
+    }
+  })
+}
+
+function nameOf (req: FastifyRequest, param: string): string {
+  const value = (req.params as Record<string, string>)[param]
+  if (!NAME.test(value)) throw badRequest(`${param} must be 1-200 letters, digits or . _ : -`)
+  return value
+}
+
+async function readBody (req: FastifyRequest): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req.raw as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_SETTING_BYTES) throw new PmzError('ERR_TOO_LARGE', `a setting is at most ${MAX_SETTING_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+async function jsonBody (req: FastifyRequest): Promise<unknown> {
+  const text = (await readBody(req)).toString('utf8')
+  if (text.trim() === '') throw badRequest('the body must be a JSON value')
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw badRequest(`the body is not JSON: ${(err as Error).message}`)
+  }
+}
+
+/** Replays the request on the coordinator's gateway and relays its answer. */
+async function forward (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger): Promise<FastifyReply> {
+  const target = co.leaderHttp()
+  if (target === undefined || target === '' || req.headers[FORWARDED_HEADER] !== undefined) {
+    throw new PmzError('ERR_NO_COORDINATOR', 'no coordinator is known; try again shortly')
+  }
+  const body = req.method === 'PUT' || req.method === 'POST' ? await readBody(req) : undefined
+  try {
+    const res = await request(`${target}${req.raw.url ?? ''}`, {
+      method: req.method as 'GET',
+      body,
+      headers: { [FORWARDED_HEADER]: '1', 'content-type': req.headers['content-type'] ?? 'application/json' },
+      headersTimeout: FORWARD_TIMEOUT_MS,
+      bodyTimeout: FORWARD_TIMEOUT_MS
+    })
+    const payload = await res.body.text()
+    return await reply.code(res.statusCode).header('content-type', 'application/json; charset=utf-8').send(payload)
+  } catch (err) {
+    log.warn({ err, target }, 'forwarding to the coordinator failed')
+    throw new PmzError('ERR_NO_COORDINATOR', 'the coordinator could not be reached; try again shortly', { cause: err })
+  }
+}

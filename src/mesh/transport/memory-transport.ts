@@ -1,10 +1,10 @@
-import { EventEmitter } from 'node:events'
 import { PmzError, fromWireError, toWireError, type WireError } from '../../common/errors.js'
 import type { Clock } from '../../common/clock.js'
 import { systemClock } from '../../common/clock.js'
 import { seededRandom, type Random } from '../../common/random.js'
+import { Registrations } from './registrations.js'
 import { REQUEST_TIMEOUT_MS } from './constants.js'
-import { isReply, type Message, type MessageHandler, type Reply, type RequestHandler, type RequestOptions, type Sender, type Transport, type TransportRejectEvent } from './types.js'
+import { isReply, type Message, type Reply, type RequestOptions, type Sender, type Transport, type TransportRejectEvent } from './types.js'
 
 export interface MemoryNetworkInit {
   clock?: Clock
@@ -88,10 +88,7 @@ interface Pending {
 }
 
 /** The in-memory {@link Transport}: the same contract as ZeroMQ, for unit tests and simulations. */
-export class MemoryTransport implements Transport {
-  private readonly handlers = new Map<string, RequestHandler>()
-  private readonly listeners = new Map<string, MessageHandler>()
-  private readonly events = new EventEmitter()
+export class MemoryTransport extends Registrations implements Transport {
   private readonly pending = new Map<number, Pending>()
   private readonly inbound = new Set<AbortController>()
   private nextId = 1
@@ -102,7 +99,7 @@ export class MemoryTransport implements Transport {
     readonly peerId: string,
     private readonly addr: string,
     private readonly clusterKey: string
-  ) {}
+  ) { super() }
 
   address (): string { return this.addr }
 
@@ -159,21 +156,6 @@ export class MemoryTransport implements Transport {
     if (target === undefined) return false
     this.transmit(to, t => t.receive(this.sender(), msg), () => {})
     return true
-  }
-
-  handle (type: string, handler: RequestHandler): () => void {
-    this.handlers.set(type, handler)
-    return () => { if (this.handlers.get(type) === handler) this.handlers.delete(type) }
-  }
-
-  onMessage (type: string, handler: MessageHandler): () => void {
-    this.listeners.set(type, handler)
-    return () => { if (this.listeners.get(type) === handler) this.listeners.delete(type) }
-  }
-
-  on (event: 'transport:rejected', fn: (e: TransportRejectEvent) => void): () => void {
-    this.events.on(event, fn)
-    return () => { this.events.off(event, fn) }
   }
 
   disconnect (_to: string): void {}

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { EventEmitter } from 'node:events'
 import * as zmq from 'zeromq'
 import type { Clock } from '../../common/clock.js'
 import { PmzError, isPmzError } from '../../common/errors.js'
@@ -13,12 +12,13 @@ import { IncomingCall, type ServeHost } from './incoming-call.js'
 import { PeerConnection, type ConnectionHost } from './peer-connection.js'
 import { SendQueue, type SendFailure } from './send-queue.js'
 import { createRouter } from './sockets.js'
-import type { Message, MessageHandler, Reply, RequestHandler, RequestOptions, Transport, TransportRejectEvent } from './types.js'
+import type { Message, Reply, RequestOptions, Transport } from './types.js'
 import { advertisedHost, bindEndpoint, formatAddress, isMeshAddress } from './address.js'
 import * as wire from './wire.js'
 import { Kind } from './wire.js'
 import { zapFor } from './zap.js'
 import type { ZmqTransportComponents, ZmqTransportInit } from './init.js'
+import { Registrations } from './registrations.js'
 import { LogLimiter, RejectReporter } from './rejections.js'
 
 export type { ZmqTransportComponents, ZmqTransportInit } from './init.js'
@@ -31,7 +31,7 @@ let sharedContext: zmq.Context | undefined
  * DEALER per remote peer. See `wire.ts` for the frames, `stream.ts` for flow
  * control, `curve.ts` and `zap.ts` for authentication.
  */
-export class ZmqTransport implements Transport, ConnectionHost, ServeHost {
+export class ZmqTransport extends Registrations implements Transport, ConnectionHost, ServeHost {
   readonly peerId: string
   readonly clock: Clock
   readonly log: Logger
@@ -40,9 +40,6 @@ export class ZmqTransport implements Transport, ConnectionHost, ServeHost {
   readonly idleMs: number
   readonly connectTimeoutMs: number
   readonly deadlines: Deadlines
-  private readonly handlers = new Map<string, RequestHandler>()
-  private readonly listeners = new Map<string, MessageHandler>()
-  private readonly events = new EventEmitter()
   private readonly connections = new Map<string, PeerConnection>()
   private readonly unreachableUntil = new Map<string, number>()
   private readonly incoming = new Map<string, IncomingCall>()
@@ -62,6 +59,7 @@ export class ZmqTransport implements Transport, ConnectionHost, ServeHost {
   private readonly rejections: RejectReporter
 
   constructor (components: ZmqTransportComponents, private readonly init: ZmqTransportInit) {
+    super()
     this.peerId = init.peerId
     this.clock = components.clock
     this.log = components.log
@@ -163,21 +161,6 @@ export class ZmqTransport implements Transport, ConnectionHost, ServeHost {
     } catch {
       return false // cannot be encoded, or the peer is known unreachable
     }
-  }
-
-  handle (type: string, handler: RequestHandler): () => void {
-    this.handlers.set(type, handler)
-    return () => { if (this.handlers.get(type) === handler) this.handlers.delete(type) }
-  }
-
-  onMessage (type: string, handler: MessageHandler): () => void {
-    this.listeners.set(type, handler)
-    return () => { if (this.listeners.get(type) === handler) this.listeners.delete(type) }
-  }
-
-  on (event: 'transport:rejected', fn: (e: TransportRejectEvent) => void): () => void {
-    this.events.on(event, fn)
-    return () => { this.events.off(event, fn) }
   }
 
   disconnect (to: string): void {

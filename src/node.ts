@@ -11,7 +11,7 @@ import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
 import { createNodeMesh } from './node-mesh.js'
 import { createSeedCatalog } from './seeds/index.js'
-import { createStore, type Store } from './store/index.js'
+import { createLocalStore, createReplicatedStore, type Store } from './store/index.js'
 
 export { VERSION }
 
@@ -40,19 +40,24 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const clock = options.clock ?? systemClock
   const log = (options.log ?? createLogger({ level: config.log.level })).child({ peer: id })
 
-  const store: Store = createStore({ clock, log: log.child({ component: 'store' }) }, {
+  let gateway: Gateway | undefined
+  const mesh = createNodeMesh(config, id, () => gateway?.url() ?? '', clock, log)
+
+  // Every peer has a local store; only volume peers are on the ring and hold keys.
+  const storeLog = log.child({ component: 'store' })
+  const local = createLocalStore({ clock, log: storeLog }, {
     dir: join(config.node.dataDir, 'store'),
     peerId: id,
     tombstoneGraceMs: config.store.tombstoneGraceHours * 3_600_000,
     sweepIntervalMs: config.store.sweepIntervalS * 1000,
     sync: config.store.sync
   })
-
+  const store: Store = createReplicatedStore({ local, transport: mesh.transport, membership: mesh.membership, clock, log: storeLog }, {
+    replicas: config.store.replicas,
+    writeQuorum: config.store.writeQuorum
+  })
   const seeds = createSeedCatalog({ clock, log: log.child({ component: 'seeds' }) }, { dir: config.node.seedsDir })
   const extensions = createExtensions({ store, seeds, clock, log: log.child({ component: 'extensions' }) })
-
-  let gateway: Gateway | undefined
-  const mesh = createNodeMesh(config, id, () => gateway?.url() ?? '', clock, log)
   const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, clock, log: log.child({ component: 'http' }) }, {

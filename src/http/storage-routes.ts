@@ -45,7 +45,7 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
         const key = parseKey(pathAfter(req, '/get_node'))
         if (await store.stat(key) !== undefined) throw new PmzError('ERR_CONFLICT', 'key already exists')
         const query = rawQuery(req)
-        const node = `${clientBase(req, init.selfUrl())}/add_key/${keyToUrlPath(key)}${query === '' ? '' : `?${query}`}`
+        const node = `${store.ownerUrl?.(key) ?? clientBase(req, init.selfUrl())}/add_key/${keyToUrlPath(key)}${query === '' ? '' : `?${query}`}`
         return sendEnvelope(reply, 200, ok({ node }, 'ok'))
       }
     }

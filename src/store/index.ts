@@ -1,10 +1,25 @@
 import { LmdbStore } from './lmdb-store.js'
-import type { Store, StoreComponents, StoreInit } from './types.js'
+import { ReplicatedStore, type ReplicatedStoreComponents, type ReplicatedStoreInit } from './replication/replicated-store.js'
+import type { ReplicaStore, Store, StoreComponents, StoreInit } from './types.js'
 
-export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, StoreComponents, StoreInit } from './types.js'
-export type { ValueMeta, ValueRecord } from './record.js'
+export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, StoreComponents, StoreInit, ReplicaStore, ReplicaPut, ApplyResult } from './types.js'
+export type { ValueMeta, ValueRecord, ReplicaEntry } from './record.js'
+export type { ReplicatedStoreComponents, ReplicatedStoreInit } from './replication/replicated-store.js'
 export { parseKey, validateKey, keyToUrlPath } from './key.js'
 
 export function createStore (components: StoreComponents, init: StoreInit): Store {
   return new LmdbStore(components, init)
+}
+
+/** The local LMDB store with its replica operations (what replication builds on). */
+export function createLocalStore (components: StoreComponents, init: StoreInit): ReplicaStore {
+  return new LmdbStore(components, init)
+}
+
+/**
+ * The cluster-wide store: keys on a ring over the volume peers, N copies,
+ * W acknowledgements, read repair. Starting it starts `components.local`.
+ */
+export function createReplicatedStore (components: ReplicatedStoreComponents, init: ReplicatedStoreInit = {}): Store {
+  return new ReplicatedStore(components, init)
 }

@@ -3,13 +3,13 @@ import { mkdirSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { Clock, Timer } from '../common/clock.js'
 import { PmzError, notFound } from '../common/errors.js'
-import { HybridLogicalClock } from '../common/hlc.js'
+import { HybridLogicalClock, compareHlc, type HlcTimestamp } from '../common/hlc.js'
 import type { Logger } from '../common/logger.js'
 import { ChunkReader, chunkKey, chunkRange } from './chunk-reader.js'
 import { CHUNK_BYTES, DAY_MS, MAX_INFLIGHT_CHUNKS, MAX_READERS, SWEEP_BATCH } from './constants.js'
-import type { KeyChange, ListOptions, PutOptions, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
+import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { validateKey } from './key.js'
-import { isLive, toMeta, type ValueMeta, type ValueRecord } from './record.js'
+import { isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const DEFAULT_TOMBSTONE_GRACE_MS = 168 * 3_600_000
@@ -306,6 +306,104 @@ export class LmdbStore implements Store {
       this.removeChunksSync(contentId)
       this.pending.remove(contentId)
     })
+  }
+
+  // Replica operations (store/replication): read a record incl. tombstones,
+  // apply a replicated write or delete only when its version is newer.
+
+  async entry (key: string): Promise<ReplicaEntry | undefined> {
+    const record = this.meta.get(key)
+    return record === undefined ? undefined : toEntry(key, record)
+  }
+
+  nextVersion (): HlcTimestamp {
+    return this.hlc.now()
+  }
+
+  observeVersion (version: HlcTimestamp): void {
+    this.hlc.update(version)
+  }
+
+  async applyPut (key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
+    validateKey(key)
+    this.hlc.update(put.version)
+    const before = this.meta.get(key)
+    if (before !== undefined && compareHlc(before.version, put.version) >= 0) return { applied: false, entry: toEntry(key, before) }
+    const contentId = this.nextContentId()
+    const upload = new ChunkUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
+    try {
+      for await (const piece of body) {
+        options.signal?.throwIfAborted()
+        await upload.write(piece)
+      }
+      const { size, sha256: digest, last } = await upload.end()
+      if (put.sha256 !== undefined && put.sha256 !== digest) {
+        throw new PmzError('ERR_CORRUPT', 'replicated content does not match its sha256', { details: { key } })
+      }
+      const record: ValueRecord = {
+        v: 1,
+        version: put.version,
+        deleted: false,
+        deletedAt: null,
+        size,
+        sha256: digest,
+        contentType: put.contentType,
+        created: put.created,
+        expires: put.expires,
+        contentId: size === 0 ? null : contentId,
+        chunkBytes: this.chunkBytes
+      }
+      const now = this.clock.now()
+      const out = await this.commit(() => {
+        const current = this.meta.get(key)
+        if (current !== undefined && compareHlc(current.version, put.version) >= 0) return { applied: false, held: current, wasLive: false }
+        if (last !== undefined) this.chunks.put(chunkKey(contentId, upload.chunksWritten), last)
+        if (current !== undefined) this.dropRecord(key, current)
+        this.meta.put(key, record)
+        if (record.expires !== null) this.expiry.put([record.expires, key], null)
+        if (upload.markedPending) this.pending.remove(contentId)
+        return { applied: true, held: record, wasLive: isLive(current, now) }
+      })
+      if (!out.applied) {
+        await upload.abort()
+        return { applied: false, entry: toEntry(key, out.held) }
+      }
+      if (isLive(record, now)) this.emit({ type: 'put', meta: toMeta(key, record) })
+      else if (out.wasLive) this.emit({ type: 'delete', key, reason: 'expired' })
+      return { applied: true, entry: toEntry(key, record) }
+    } catch (err) {
+      await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
+      throw err
+    }
+  }
+
+  async applyTombstone (key: string, version: HlcTimestamp, deletedAt: number): Promise<ApplyResult> {
+    validateKey(key)
+    this.hlc.update(version)
+    const now = this.clock.now()
+    const out = await this.commit(() => {
+      const current = this.meta.get(key)
+      if (current !== undefined && compareHlc(current.version, version) >= 0) return { applied: false, held: current, wasLive: false }
+      if (current !== undefined) this.dropRecord(key, current)
+      const tombstone: ValueRecord = {
+        v: 1,
+        version,
+        deleted: true,
+        deletedAt,
+        size: 0,
+        sha256: EMPTY_SHA256,
+        contentType: current?.contentType ?? 'application/octet-stream',
+        created: current?.created ?? deletedAt,
+        expires: null,
+        contentId: null,
+        chunkBytes: this.chunkBytes
+      }
+      this.meta.put(key, tombstone)
+      this.graves.put([deletedAt, key], null)
+      return { applied: true, held: tombstone, wasLive: isLive(current, now) }
+    })
+    if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
+    return { applied: out.applied, entry: toEntry(key, out.held) }
   }
 
   private async removeInterruptedUploads (): Promise<void> {

@@ -26,6 +26,27 @@ export interface ValueRecord {
   chunkBytes: number
 }
 
+/**
+ * One replica's record of a key, live or not (a tombstone, an expired value):
+ * what replicas compare. The newest `version` wins (last writer wins by HLC;
+ * the issuing peer id inside the version breaks ties deterministically).
+ */
+export interface ReplicaEntry {
+  key: string
+  version: HlcTimestamp
+  deleted: boolean
+  /** When the delete happened, ms since the epoch; null for a value. */
+  deletedAt: number | null
+  size: number
+  /** Hex sha256 of the content. */
+  sha256: string
+  contentType: string
+  /** Upload time, ms since the epoch. */
+  created: number
+  /** Expiry time, ms since the epoch; null = permanent. */
+  expires: number | null
+}
+
 /** The public face of a live value. */
 export interface ValueMeta {
   key: string
@@ -48,4 +69,18 @@ export function toMeta (key: string, r: ValueRecord): ValueMeta {
 /** Number of chunks a value of `size` bytes occupies. */
 export function chunkCount (size: number, chunkBytes: number): number {
   return Math.ceil(size / chunkBytes)
+}
+
+/** A record as replicas compare it (no storage details). */
+export function toEntry (key: string, r: ValueRecord): ReplicaEntry {
+  return { key, version: r.version, deleted: r.deleted, deletedAt: r.deletedAt, size: r.size, sha256: r.sha256, contentType: r.contentType, created: r.created, expires: r.expires }
+}
+
+/** Whether an entry is a live value at `now`. */
+export function isLiveEntry (e: ReplicaEntry | undefined, now: number): e is ReplicaEntry {
+  return e !== undefined && !e.deleted && (e.expires === null || e.expires > now)
+}
+
+export function entryToMeta (e: ReplicaEntry): ValueMeta {
+  return { key: e.key, size: e.size, sha256: e.sha256, contentType: e.contentType, created: e.created, expires: e.expires, version: e.version }
 }

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream'
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
-import type { ValueMeta } from './record.js'
+import type { HlcTimestamp } from '../common/hlc.js'
+import type { ReplicaEntry, ValueMeta } from './record.js'
 
 /** A value read from the store: small values come whole, large ones as a stream. */
 export interface StoredValue {
@@ -76,6 +77,12 @@ export interface Store extends Startable {
    * extension's) exact. Returns the unsubscribe function.
    */
   on(event: 'key:change', fn: (change: KeyChange) => void): () => void
+  /**
+   * The HTTP base URL of a peer holding a replica of `key`, when that is not
+   * this peer (get_node sends uploads there, skipping a hop); undefined when
+   * this peer is one, or for a store that is not distributed.
+   */
+  ownerUrl?(key: string): string | undefined
 }
 
 export interface StoreComponents { clock: Clock, log: Logger }
@@ -93,4 +100,37 @@ export interface StoreInit {
   chunkBytes?: number
   /** `flush`: fsync every commit before it resolves; `os`: leave write-back to the OS. @default 'flush' */
   sync?: 'flush' | 'os'
+}
+
+/** The metadata of a replicated write, fixed once by the peer that coordinates it. */
+export interface ReplicaPut {
+  version: HlcTimestamp
+  created: number
+  expires: number | null
+  contentType: string
+  /** When known (a repair copies a value), the content must hash to it or the write fails with ERR_CORRUPT. */
+  sha256?: string
+}
+
+/** What a replica holds after a replicated write: `applied` false when it already held this version or a newer one. */
+export interface ApplyResult {
+  applied: boolean
+  entry: ReplicaEntry | undefined
+}
+
+/**
+ * The local store as a replica: the operations replication needs beside
+ * {@link Store}. Every version received is folded into the peer's HLC.
+ */
+export interface ReplicaStore extends Store {
+  /** The record of a key incl. tombstones and expired values; undefined when there is none. */
+  entry(key: string): Promise<ReplicaEntry | undefined>
+  /** Streams a value in and commits it only when `put.version` is newer than the held record's. */
+  applyPut(key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<ApplyResult>
+  /** Records a delete with its version (kept for the tombstone grace period), only when newer than the held record. */
+  applyTombstone(key: string, version: HlcTimestamp, deletedAt: number): Promise<ApplyResult>
+  /** A new version from this peer's HLC, later than every version seen. */
+  nextVersion(): HlcTimestamp
+  /** Folds a version seen elsewhere into this peer's HLC. */
+  observeVersion(version: HlcTimestamp): void
 }

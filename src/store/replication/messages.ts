@@ -1,0 +1,31 @@
+import type { HlcTimestamp } from '../../common/hlc.js'
+import type { ReplicaEntry, ValueMeta } from '../record.js'
+import type { ListOptions, ReplicaPut } from '../types.js'
+
+/**
+ * Replication between volume peers (`store.*` requests on the mesh). Each
+ * carries `v` so a peer can refuse what it cannot read.
+ */
+export type ReplicationRequest =
+  /** Asks for a replica's record of a key, tombstones included. Reply: `store.entry.reply`. */
+  | { type: 'store.entry', v: 1, key: string }
+  /** Asks for a live value's bytes. Reply: `store.value` with the bytes as body. */
+  | { type: 'store.read', v: 1, key: string }
+  /** A replicated write, the bytes as body. Reply: `store.applied`. */
+  | { type: 'store.put', v: 1, key: string, put: ReplicaPut, maxBytes: number | null, sizeHint: number | null }
+  /** A replicated delete. Reply: `store.applied`. */
+  | { type: 'store.tombstone', v: 1, key: string, version: HlcTimestamp, deletedAt: number }
+  /** The replica's live keys. Reply: `store.list.reply`. */
+  | { type: 'store.list', v: 1, options: ListOptions }
+
+export type ReplicationReply =
+  | { type: 'store.entry.reply', v: 1, entry: ReplicaEntry | null }
+  | { type: 'store.value', v: 1, meta: ValueMeta }
+  | { type: 'store.applied', v: 1, applied: boolean, entry: ReplicaEntry | null }
+  | { type: 'store.list.reply', v: 1, items: ValueMeta[] }
+
+export const STORE_ENTRY = 'store.entry'
+export const STORE_READ = 'store.read'
+export const STORE_PUT = 'store.put'
+export const STORE_TOMBSTONE = 'store.tombstone'
+export const STORE_LIST = 'store.list'

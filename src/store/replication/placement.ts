@@ -1,0 +1,74 @@
+import type { Member, Membership } from '../../mesh/membership/index.js'
+import { createRing, type Ring } from '../../ring/index.js'
+
+/** A replica of a key as the coordinator of a request sees it. */
+export interface Target {
+  peerId: string
+  /** Mesh address; '' for self. */
+  address: string
+  isSelf: boolean
+  /** Alive or suspect in membership (a dead replica is skipped; hinted handoff will cover it, issue 4). */
+  isAlive: boolean
+  /** Its gateway URL ('' when unknown). */
+  http: string
+}
+
+/** Whether a member takes part in placement: it has the volume role and has not left. */
+export function isVolume (m: Member): boolean {
+  return m.state !== 'left' && m.meta.roles.includes('volume')
+}
+
+/**
+ * The ring over the volume peers membership knows, rebuilt when the set
+ * changes. Dead peers stay on the ring (their keys are not moved on a
+ * failure; writes skip them), so a write with too few live replicas fails
+ * rather than quietly landing on fewer peers. Removing a peer dead for
+ * longer than a grace period and re-replicating its keys is rebalancing's
+ * job (issue 4, later slice).
+ */
+export class Placement {
+  private ring: Ring = createRing()
+  private signature = ''
+
+  constructor (private readonly membership: Membership, private readonly replicas: number, private readonly writeQuorum: number) {}
+
+  /** Rebuilds the ring when the set of volume peers changed. */
+  refresh (): void {
+    const ids = this.membership.members().filter(isVolume).map(m => m.peerId).sort()
+    const signature = ids.join(',')
+    if (signature === this.signature) return
+    this.signature = signature
+    this.ring = this.ring.withPeers(ids.map(peerId => ({ peerId })))
+  }
+
+  /** Replicas per key: the configured count, capped by the number of volume peers. */
+  n (): number { return Math.min(this.replicas, this.ring.size) }
+
+  /** Acknowledgements a write needs: the configured quorum, capped by N. */
+  w (): number { return Math.min(this.writeQuorum, this.n()) }
+
+  /** The key's preference list (owner first), each with its liveness. */
+  targets (key: string): Target[] {
+    const self = this.membership.peerId
+    return this.ring.preferenceList(key, this.n()).map(peerId => {
+      if (peerId === self) return { peerId, address: '', isSelf: true, isAlive: true, http: '' }
+      const m = this.membership.get(peerId)
+      const isAlive = m !== undefined && (m.state === 'alive' || m.state === 'suspect')
+      return { peerId, address: m?.address ?? '', isSelf: false, isAlive, http: m?.meta.http ?? '' }
+    })
+  }
+
+  /** Live replicas in the order to read them: self first, then by preference. */
+  readOrder (key: string): Target[] {
+    const live = this.targets(key).filter(t => t.isAlive)
+    return [...live.filter(t => t.isSelf), ...live.filter(t => !t.isSelf)]
+  }
+
+  /** Live volume peers other than self, for cluster-wide views (list). */
+  liveVolumePeers (): Member[] {
+    return this.membership.alive().filter(m => isVolume(m) && m.peerId !== this.membership.peerId)
+  }
+
+  /** Whether this peer is on the ring. */
+  hasSelf (): boolean { return this.ring.has(this.membership.peerId) }
+}

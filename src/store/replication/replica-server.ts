@@ -1,0 +1,55 @@
+import { PmzError } from '../../common/errors.js'
+import type { Logger } from '../../common/logger.js'
+import type { IncomingRequest, Message, Reply, Transport } from '../../mesh/transport/index.js'
+import type { ReplicaStore } from '../types.js'
+import { REPLICATION_V } from './constants.js'
+import { STORE_ENTRY, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
+
+
+/**
+ * Answers the `store.*` requests of other peers from the local store: a
+ * replica's record, its bytes, replicated writes and deletes, its key list.
+ * Returns the function that removes the handlers.
+ */
+export function serveReplica (transport: Transport, local: ReplicaStore, log: Logger): () => void {
+  const unread = <T extends ReplicationRequest['type']>(req: IncomingRequest, type: T): Extract<ReplicationRequest, { type: T }> => {
+    const msg = req.msg as ReplicationRequest
+    if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`)
+    return msg as Extract<ReplicationRequest, { type: T }>
+  }
+  const reply = (r: ReplicationReply): Message => r
+
+  const offs = [
+    transport.handle(STORE_ENTRY, async req => {
+      const { key } = unread(req, STORE_ENTRY)
+      return reply({ type: 'store.entry.reply', v: 1, entry: (await local.entry(key)) ?? null })
+    }),
+    transport.handle(STORE_READ, async (req): Promise<Reply> => {
+      const { key } = unread(req, STORE_READ)
+      const { meta, body } = await local.get(key)
+      const bytes = Buffer.isBuffer(body) ? (body.length === 0 ? undefined : bytesOf(body)) : body
+      return { msg: reply({ type: 'store.value', v: 1, meta }), body: bytes }
+    }),
+    transport.handle(STORE_PUT, async req => {
+      const { key, put, maxBytes, sizeHint } = unread(req, STORE_PUT)
+      const out = await local.applyPut(key, req.body ?? bytesOf(), put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
+      log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
+      return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null })
+    }),
+    transport.handle(STORE_TOMBSTONE, async req => {
+      const { key, version, deletedAt } = unread(req, STORE_TOMBSTONE)
+      const out = await local.applyTombstone(key, version, deletedAt)
+      return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null })
+    }),
+    transport.handle(STORE_LIST, async req => {
+      const { options } = unread(req, STORE_LIST)
+      return reply({ type: 'store.list.reply', v: 1, items: await local.list(options) })
+    })
+  ]
+  return () => { for (const off of offs) off() }
+}
+
+/** A whole value as a one-piece stream (none for an empty value). */
+async function * bytesOf (...pieces: Uint8Array[]): AsyncIterable<Uint8Array> {
+  yield * pieces
+}

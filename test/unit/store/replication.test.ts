@@ -1,0 +1,362 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { open } from 'lmdb'
+import { afterEach, describe, expect, it } from 'vitest'
+import { systemClock } from '../../../src/common/clock.js'
+import { isPmzError } from '../../../src/common/errors.js'
+import { createLogger } from '../../../src/common/logger.js'
+import type { Member, MemberState, Membership, MembershipEvent } from '../../../src/mesh/membership/index.js'
+import { MemoryNetwork, type MemoryTransport } from '../../../src/mesh/transport/index.js'
+import { createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
+import { ReplicatedStore } from '../../../src/store/replication/replicated-store.js'
+import { cleanupPeers, tempDir } from '../../helpers/peer.js'
+
+const log = createLogger({ level: 'silent' })
+const CHUNK = 64 * 1024
+
+/** One membership view shared by every peer of a test; states are set by hand. */
+class View {
+  readonly members = new Map<string, Member>()
+  readonly listeners = new Set<(e: MembershipEvent) => void>()
+
+  add (peerId: string, roles = ['volume']): void {
+    this.members.set(peerId, { peerId, address: `${peerId}:1`, state: 'alive', incarnation: 0, meta: { http: `http://${peerId}`, roles }, lastHeard: null })
+    this.emit('join', peerId)
+  }
+
+  set (peerId: string, state: MemberState): void {
+    const m = this.members.get(peerId) as Member
+    m.state = state
+    this.emit(state === 'alive' ? 'alive' : 'dead', peerId)
+  }
+
+  private emit (type: MembershipEvent['type'], peerId: string): void {
+    for (const fn of this.listeners) fn({ type, member: this.members.get(peerId) as Member })
+  }
+
+  membership (peerId: string): Membership {
+    const all = (): Member[] => [...this.members.values()].map(m => ({ ...m }))
+    return {
+      peerId,
+      self: () => all().find(m => m.peerId === peerId) as Member,
+      members: all,
+      alive: () => all().filter(m => m.state === 'alive' || m.state === 'suspect'),
+      get: id => all().find(m => m.peerId === id),
+      join: () => {},
+      updateMeta: () => {},
+      on: (_e, fn) => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } },
+      start: async () => {},
+      stop: async () => {}
+    }
+  }
+}
+
+interface Node { id: string, dir: string, transport: MemoryTransport, local: ReplicaStore, store: ReplicatedStore }
+
+async function bytesOf (body: Buffer | Readable): Promise<Buffer> {
+  if (Buffer.isBuffer(body)) return body
+  const parts: Buffer[] = []
+  for await (const c of body) parts.push(c as Buffer)
+  return Buffer.concat(parts)
+}
+
+async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p
+    return undefined
+  } catch (err) {
+    return isPmzError(err) ? err.code : String(err)
+  }
+}
+
+async function * pieces (bytes: Buffer, size = 50_000): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size)
+}
+
+async function poll (fn: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () => {
+  const started: Node[] = []
+  afterEach(async () => {
+    for (const n of started.splice(0)) {
+      await n.store.stop()
+      await n.transport.stop()
+    }
+    await cleanupPeers()
+  })
+
+  async function cluster (ids = ['a', 'b', 'c'], init = { replicas: 3, writeQuorum: 2 }): Promise<{ view: View, nodes: Node[], network: MemoryNetwork }> {
+    const network = new MemoryNetwork()
+    const view = new View()
+    for (const id of ids) view.add(id)
+    const nodes: Node[] = []
+    for (const id of ids) {
+      const transport = network.createTransport(id)
+      const dir = tempDir('pmz-repl-')
+      const local = createLocalStore({ clock: systemClock, log }, { dir, peerId: id, chunkBytes: CHUNK, sync: 'os' })
+      const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock: systemClock, log }, init)
+      await transport.start()
+      await store.start()
+      const node = { id, dir, transport, local, store }
+      nodes.push(node)
+      started.push(node)
+    }
+    return { view, nodes, network }
+  }
+
+  const key = (): string => `/t/${randomUUID()}`
+
+  it('writes reach all three replicas with one version; a read through another peer is byte-identical, small and large', async () => {
+    const { nodes: [a, b, c] } = await cluster()
+    for (const size of [0, 1000, 1024 * 1024 + 7]) {
+      const k = key()
+      const value = randomBytes(size)
+      const meta = await a.store.put(k, pieces(value), { ifAbsent: true })
+      expect(meta.sha256).toBe(createHash('sha256').update(value).digest('hex'))
+      expect(meta.size).toBe(size)
+      const got = await c.store.get(k)
+      expect((await bytesOf(got.body)).equals(value)).toBe(true)
+      expect(got.meta.version).toBe(meta.version)
+      await poll(async () => (await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.version))).every(v => v === meta.version), 'all replicas to hold the write')
+      expect((await b.store.stat(k))?.sha256).toBe(meta.sha256)
+    }
+  })
+
+  it('with one replica unreachable, writes still succeed (W=2) and reads still work', async () => {
+    const { nodes: [a, b, c] } = await cluster()
+    await c.transport.stop() // membership still thinks it is alive: requests to it fail
+    const k = key()
+    const meta = await a.store.put(k, pieces(Buffer.from('hello')), { ifAbsent: true })
+    expect((await bytesOf((await b.store.get(k)).body)).toString()).toBe('hello')
+    expect(meta.size).toBe(5)
+    expect(await c.local.entry(k)).toBeUndefined()
+  })
+
+  it('a replica that goes silent and is then declared dead is dropped from a write in progress', async () => {
+    const { view, network, nodes: [a, b, c] } = await cluster()
+    network.block('a:1', 'c:1') // c never hears of the write: its queue fills and the upload waits
+    const k = key()
+    const value = randomBytes(4 * 1024 * 1024)
+    const began = Date.now()
+    const put = a.store.put(k, pieces(value, 256 * 1024))
+    setTimeout(() => { view.set('c', 'dead') }, 100)
+    const meta = await put
+    const took = Date.now() - began
+    expect(took).toBeGreaterThanOrEqual(90) // it did wait for c…
+    expect(took).toBeLessThan(5_000) // …only until c was declared dead, well under SINK_STALL_MS
+    expect((await b.local.entry(k))?.version).toBe(meta.version)
+    expect(await c.local.entry(k)).toBeUndefined()
+  })
+
+  it('with two replicas down the write fails with ERR_QUORUM_NOT_MET (503) and leaves no visible key', async () => {
+    const { view, nodes: [a, b, c] } = await cluster()
+    // Known dead: refused before any byte is read.
+    view.set('b', 'dead')
+    view.set('c', 'dead')
+    const k1 = key()
+    const err = await a.store.put(k1, pieces(Buffer.from('x'))).catch(e => e)
+    expect(isPmzError(err, 'ERR_QUORUM_NOT_MET')).toBe(true)
+    expect(err.status).toBe(503)
+    expect(await a.local.stat(k1)).toBeUndefined()
+
+    // Thought alive but unreachable: the local replica commits, and the compensating tombstone hides it.
+    view.set('b', 'alive')
+    view.set('c', 'alive')
+    await b.transport.stop()
+    await c.transport.stop()
+    const k2 = key()
+    expect(await codeOf(a.store.put(k2, pieces(randomBytes(300_000))))).toBe('ERR_QUORUM_NOT_MET')
+    expect(await a.local.stat(k2)).toBeUndefined()
+    const held = await a.local.entry(k2)
+    expect(held === undefined || held.deleted).toBe(true)
+  })
+
+  it('the newest version wins (LWW by HLC), whatever the order replicas see the writes in', async () => {
+    const { nodes: [a, b, c] } = await cluster()
+    const k = key()
+    await a.store.put(k, pieces(Buffer.from('first')))
+    await b.store.put(k, pieces(Buffer.from('second')))
+    expect((await bytesOf((await c.store.get(k)).body)).toString()).toBe('second')
+
+    // A replicated write older than what a replica holds is refused there.
+    const held = await a.local.entry(k)
+    const older = '000000000001.0000.zz'
+    const out = await a.local.applyPut(k, pieces(Buffer.from('stale')), { version: older, created: 1, expires: null, contentType: 'application/octet-stream' })
+    expect(out.applied).toBe(false)
+    expect((await a.local.entry(k))?.version).toBe(held?.version)
+    // A newer one is taken, and the local HLC moves past it.
+    const newer = `${(Date.now() + 60_000).toString(16).padStart(12, '0')}.0000.zz`
+    expect((await a.local.applyPut(k, pieces(Buffer.from('newest')), { version: newer, created: 1, expires: null, contentType: 'application/octet-stream' })).applied).toBe(true)
+    expect(a.local.nextVersion() > newer).toBe(true)
+    // A sha256 given with the write is checked.
+    const bad = await codeOf(a.local.applyPut(key(), pieces(Buffer.from('abc')), { version: newer, created: 1, expires: null, contentType: 'x', sha256: 'f'.repeat(64) }))
+    expect(bad).toBe('ERR_CORRUPT')
+  })
+
+  it('a delete a replica missed does not come back when it returns; read repair hands it the tombstone', async () => {
+    const { view, nodes: [a, b, c] } = await cluster()
+    const k = key()
+    const meta = await a.store.put(k, pieces(Buffer.from('doomed')))
+    await poll(async () => (await c.local.entry(k))?.version === meta.version, 'c to hold the value')
+    await c.transport.stop()
+    view.set('c', 'dead')
+    await a.store.delete(k)
+    await c.transport.start()
+    view.set('c', 'alive')
+    expect((await c.local.stat(k))?.version).toBe(meta.version) // c still holds the old value
+    expect(await codeOf(c.store.get(k))).toBe('ERR_NOT_FOUND')
+    expect(await b.store.stat(k)).toBeUndefined()
+    await poll(async () => (await c.local.entry(k))?.deleted === true, 'read repair to deliver the tombstone to c')
+    expect(await codeOf(c.store.delete(k))).toBe('ERR_NOT_FOUND')
+  })
+
+  it('read repair fills a replica that missed the write', async () => {
+    const { view, nodes: [a, b, c] } = await cluster()
+    await c.transport.stop()
+    view.set('c', 'dead')
+    const k = key()
+    const value = randomBytes(200_000)
+    const meta = await a.store.put(k, pieces(value))
+    await c.transport.start()
+    view.set('c', 'alive')
+    expect(await c.local.entry(k)).toBeUndefined()
+    expect((await bytesOf((await b.store.get(k)).body)).equals(value)).toBe(true)
+    await poll(async () => (await c.local.entry(k))?.version === meta.version, 'read repair to copy the value to c')
+    expect((await bytesOf((await c.local.get(k)).body)).equals(value)).toBe(true)
+  })
+
+  it('a replica whose copy fails its sha256 is skipped: the read falls back to the next one', async () => {
+    const { view, nodes: [a, b] } = await cluster()
+    const k = key()
+    const value = randomBytes(1000)
+    const meta = await a.store.put(k, pieces(value))
+    await poll(async () => (await b.local.entry(k))?.version === meta.version, 'b to hold the value')
+    await b.store.stop()
+    const env = open({ path: b.dir })
+    const chunks = env.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' })
+    for (const c of [...chunks.getKeys()]) await chunks.put(c as Buffer, randomBytes(1000))
+    await env.close()
+    const local = createLocalStore({ clock: systemClock, log }, { dir: b.dir, peerId: 'b', chunkBytes: CHUNK, sync: 'os' })
+    const store = new ReplicatedStore({ local, transport: b.transport, membership: view.membership('b'), clock: systemClock, log }, { replicas: 3, writeQuorum: 2 })
+    await store.start()
+    started.push({ ...b, local, store })
+    expect(await codeOf(local.get(k))).toBe('ERR_CORRUPT')
+    const got = await store.get(k) // b reads itself first, then the next replica
+    expect((await bytesOf(got.body)).equals(value)).toBe(true)
+  })
+
+  it('the duplicate rule holds cluster-wide: a live value on other replicas is a conflict', async () => {
+    const { view, nodes: [a, b, c] } = await cluster()
+    await c.transport.stop()
+    view.set('c', 'dead')
+    const k = key()
+    await a.store.put(k, pieces(Buffer.from('one')), { ifAbsent: true })
+    await c.transport.start()
+    view.set('c', 'alive')
+    expect(await c.local.entry(k)).toBeUndefined()
+    const err = await c.store.put(k, pieces(Buffer.from('two')), { ifAbsent: true }).catch(e => e)
+    expect(isPmzError(err, 'ERR_CONFLICT')).toBe(true)
+    expect(err.status).toBe(409)
+    expect((await bytesOf((await b.store.get(k)).body)).toString()).toBe('one')
+  })
+
+  it('maxBytes and temporal expiry hold on every replica', async () => {
+    const { nodes: [a, b, c] } = await cluster()
+    const k = key()
+    expect(await codeOf(a.store.put(k, pieces(randomBytes(100_000)), { maxBytes: 50_000 }))).toBe('ERR_TOO_LARGE')
+    for (const n of [a, b, c]) expect(await n.local.entry(k)).toBeUndefined()
+    const meta = await a.store.put(k, pieces(Buffer.from('t')), { temporalDays: 2 })
+    expect(meta.expires).toBe(meta.created + 2 * 86_400_000)
+    await poll(async () => (await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.expires))).every(e => e === meta.expires), 'expiry on all replicas')
+    const gone = await a.store.put(key(), pieces(Buffer.from('t')), { temporalDays: 0 })
+    expect(await b.store.stat(gone.key)).toBeUndefined()
+  })
+
+  it('a peer without the volume role holds nothing and forwards everything; list merges the volume peers', async () => {
+    const network = new MemoryNetwork()
+    const view = new View()
+    const { nodes } = await (async () => {
+      const made: Node[] = []
+      for (const [id, roles] of [['v1', ['volume']], ['v2', ['volume']], ['g', ['gateway']]] as const) {
+        view.add(id, [...roles])
+        const transport = network.createTransport(id)
+        const dir = tempDir('pmz-repl-')
+        const local = createLocalStore({ clock: systemClock, log }, { dir, peerId: id, chunkBytes: CHUNK, sync: 'os' })
+        const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock: systemClock, log }, { replicas: 3, writeQuorum: 2 })
+        await transport.start()
+        await store.start()
+        const node = { id, dir, transport, local, store }
+        made.push(node)
+        started.push(node)
+      }
+      return { nodes: made }
+    })()
+    const [v1, v2, g] = nodes
+    const keys = [key(), key(), key()].sort()
+    for (const k of keys) await g.store.put(k, pieces(Buffer.from(k)))
+    expect(await g.local.entry(keys[0])).toBeUndefined()
+    for (const k of keys) expect((await v1.local.entry(k))?.deleted).toBe(false)
+    expect((await v2.local.list({ prefix: '/t/' })).length).toBe(3)
+    expect((await bytesOf((await g.store.get(keys[1])).body)).toString()).toBe(keys[1])
+    expect((await g.store.list({ prefix: '/t/' })).map(m => m.key)).toEqual(keys)
+    expect((await g.store.list({ prefix: '/t/', limit: 2 })).map(m => m.key)).toEqual(keys.slice(0, 2))
+    expect(g.store.ownerUrl(keys[0])).toMatch(/^http:\/\/v[12]$/)
+    // A large value from a remote replica streams (verified at its end), a small one comes whole.
+    const big = randomBytes(600_000)
+    const bigKey = key()
+    await g.store.put(bigKey, pieces(big))
+    const read = await g.store.get(bigKey)
+    expect(Buffer.isBuffer(read.body)).toBe(false)
+    expect((await bytesOf(read.body)).equals(big)).toBe(true)
+    expect(Buffer.isBuffer((await g.store.get(keys[2])).body)).toBe(true)
+    expect(v1.store.ownerUrl(keys[0])).toBeUndefined()
+    await g.store.delete(keys[0])
+    expect(await codeOf(v1.store.get(keys[0]))).toBe('ERR_NOT_FOUND')
+  })
+
+  it('one volume peer: N=1, W=1, every call goes to the local store', async () => {
+    const { nodes: [solo] } = await cluster(['solo'])
+    const k = key()
+    await solo.store.put(k, pieces(Buffer.from('alone')), { ifAbsent: true })
+    expect(await codeOf(solo.store.put(k, pieces(Buffer.from('again')), { ifAbsent: true }))).toBe('ERR_CONFLICT')
+    expect((await bytesOf((await solo.store.get(k)).body)).toString()).toBe('alone')
+    await solo.store.delete(k)
+    expect(await codeOf(solo.store.delete(k))).toBe('ERR_NOT_FOUND')
+  })
+})
+
+describe('fanOut', () => {
+  it('feeds every sink with bounded queues, and a cancelled sink fails its reader instead of ending cleanly', async () => {
+    const { FanoutSink, fanOut } = await import('../../../src/store/replication/fanout.js')
+    let stalled = 0
+    const fast = new FanoutSink(systemClock, 1000, 5_000, () => { stalled++ })
+    const slow = new FanoutSink(systemClock, 1000, 50, () => { stalled++ })
+    const source = (async function * () { for (let i = 0; i < 20; i++) yield Buffer.alloc(500, i) })()
+    const read = (async () => { let n = 0; for await (const p of fast) n += p.length; return n })()
+    // `slow` is never read: it stalls, is cut off, and the write goes on with the other sink.
+    const size = await fanOut(source, [fast, slow], { maxBytes: Infinity, minSinks: 1 })
+    expect(size).toBe(10_000)
+    expect(await read).toBe(10_000)
+    expect(stalled).toBe(1)
+    expect(slow.cancelled).toBe(true)
+    const it = slow[Symbol.asyncIterator]()
+    expect(await codeOf(it.next())).toBe('ERR_TIMEOUT')
+  })
+
+  it('fails every sink when the source is too large or too few sinks remain', async () => {
+    const { FanoutSink, fanOut } = await import('../../../src/store/replication/fanout.js')
+    const s = new FanoutSink(systemClock, 1 << 20, 5_000, () => {})
+    const drained = (async () => { for await (const _ of s) { /* drain */ } })()
+    expect(await codeOf(fanOut(pieces(randomBytes(1000), 100), [s], { maxBytes: 500, minSinks: 1 }))).toBe('ERR_TOO_LARGE')
+    expect(await codeOf(drained)).toBe('ERR_TOO_LARGE')
+    const t = new FanoutSink(systemClock, 1 << 20, 5_000, () => {})
+    t.cancel()
+    expect(await codeOf(fanOut(pieces(randomBytes(10)), [t], { maxBytes: Infinity, minSinks: 1 }))).toBe('ERR_QUORUM_NOT_MET')
+  })
+})

@@ -54,7 +54,10 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   })
   const store: Store = createReplicatedStore({ local, transport: mesh.transport, membership: mesh.membership, clock, log: storeLog }, {
     replicas: config.store.replicas,
-    writeQuorum: config.store.writeQuorum
+    writeQuorum: config.store.writeQuorum,
+    antiEntropy: { deadGraceMs: config.store.deadPeerGraceS * 1000 },
+    hintsDir: join(config.node.dataDir, 'hints'),
+    hintMaxAgeMs: config.store.tombstoneGraceHours * 3_600_000
   })
   const seeds = createSeedCatalog({ clock, log: log.child({ component: 'seeds' }) }, { dir: config.node.seedsDir })
   const extensions = createExtensions({ store, seeds, clock, log: log.child({ component: 'extensions' }) })

@@ -44,6 +44,8 @@ export const DEFAULTS = {
     tombstoneGraceHours: 168,
     /** Seconds between sweeps of expired keys and old tombstones. @default 60 */
     sweepIntervalS: 60,
+    /** Seconds a volume peer may be dead before it leaves the ring and its keys are re-replicated. @default 30 */
+    deadPeerGraceS: 30,
     /**
      * When a commit reaches the disk: `flush` = every commit is flushed
      * (fsync) before it is acknowledged; `os` = the OS writes it back later
@@ -77,7 +79,7 @@ export interface PmzConfig {
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>
-  readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, sync: StoreSync }>
+  readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync }>
   readonly general: Readonly<{ retentionDays: number }>
   readonly log: Readonly<{ level: LogLevel }>
 }

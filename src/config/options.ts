@@ -121,6 +121,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'store.writeQuorum', ini: 'store.write_quorum', env: 'PMZ_WRITE_QUORUM', flag: 'writeQuorum', parse: int(1, 16) },
   { path: 'store.tombstoneGraceHours', ini: 'store.tombstone_grace_hours', env: 'PMZ_TOMBSTONE_GRACE_HOURS', parse: positiveNumber },
   { path: 'store.sweepIntervalS', ini: 'store.sweep_interval_s', env: 'PMZ_SWEEP_INTERVAL_S', parse: positiveNumber },
+  { path: 'store.deadPeerGraceS', ini: 'store.dead_peer_grace_s', env: 'PMZ_DEAD_PEER_GRACE_S', parse: positiveNumber },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
   { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel }

@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { badRequest, notFound } from '../common/errors.js'
 import type { Store } from '../store/index.js'
 import { ok, sendEnvelope } from './envelope.js'
-import type { NetworkView, PeerSelf } from './types.js'
+import type { NetworkView, PeerSelf, PeerView } from './types.js'
 import { mountRoute } from './routes.js'
 
 const MAX_LIST_LIMIT = 10_000
 
-/** `admin/status`, `admin/network[/{node}]` (pulzar-api.md §9.1-9.2) and pmz's `admin/keys`. */
+/** `admin/status`, `admin/network[/{node}]` (pulzar-api.md §9.1-9.2) and pmz's `admin/keys` and `admin/ring`. */
 export function mountAdminRoutes (app: FastifyInstance, store: Store, network: NetworkView, self: PeerSelf): void {
   mountRoute(app, {
     url: '/admin/status',
@@ -23,7 +23,7 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
     url: '/admin/network',
     handlers: {
       GET: async (_req, reply) => {
-        const peers = await network.peers()
+        const peers = await withSync(await network.peers(), store, self)
         return sendEnvelope(reply, 200, ok(peers, peers.length === 0 ? 'No nodes online' : ''))
       }
     }
@@ -34,9 +34,19 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
     handlers: {
       GET: async (req, reply) => {
         const { node } = req.params as { node: string }
-        const peer = (await network.peers()).find(p => p.node === node)
+        const peer = (await withSync(await network.peers(), store, self)).find(p => p.node === node)
         if (peer === undefined) throw notFound('node not found')
         return sendEnvelope(reply, 200, ok(peer))
+      }
+    }
+  })
+
+  mountRoute(app, {
+    url: '/admin/ring',
+    handlers: {
+      GET: async (_req, reply) => {
+        if (store.ringStatus === undefined) throw notFound('this store is not distributed')
+        return sendEnvelope(reply, 200, ok({ ...await store.ringStatus(), peer: self.id }))
       }
     }
   })
@@ -57,6 +67,14 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
       }
     }
   })
+}
+
+/** Marks the volume peers of the ring with `in_sync` (anti-entropy's last word), when the store is distributed. */
+async function withSync (peers: PeerView[], store: Store, self: PeerSelf): Promise<PeerView[]> {
+  if (store.ringStatus === undefined) return peers
+  const ring = await store.ringStatus()
+  const inSync = new Set(ring.antiEntropy.inSync)
+  return peers.map(p => ring.volumePeers.includes(p.node) ? { ...p, in_sync: p.node === self.id || inSync.has(p.node) } : p)
 }
 
 function listQuery (req: FastifyRequest): { prefix?: string, after?: string, limit: number } {

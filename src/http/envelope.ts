@@ -21,6 +21,18 @@ export function ko (msg: string, data: unknown = null): Envelope {
   return { data, status: 'ko', msg }
 }
 
+/**
+ * Sets an envelope answer's status and JSON type and returns its text, for an
+ * async handler to return: fastify sends a returned payload at once, whereas
+ * a returned or awaited reply is a thenable that waits for the response to
+ * finish (an end-of-stream listener per request). Hot routes serialize their
+ * constant answers once, with `JSON.stringify(ok(...))` at mount time.
+ */
+export function envelopePayload (reply: FastifyReply, status: number, json: string): string {
+  reply.code(status).type('application/json')
+  return json
+}
+
 /** Sends an envelope as JSON with the given status. */
 export function sendEnvelope (reply: FastifyReply, status: number, body: Envelope): FastifyReply {
   return reply.code(status).type('application/json').send(JSON.stringify(body))

@@ -1,10 +1,13 @@
+import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PmzError, badRequest, isPmzError, notFound } from '../common/errors.js'
 import { keyToUrlPath, parseKey, type Store, type ValueMeta } from '../store/index.js'
-import { ok, sendEnvelope } from './envelope.js'
+import { envelopePayload, ok, sendEnvelope } from './envelope.js'
 import { clientBase, mountRoute, pathAfter, rawQuery } from './routes.js'
 
 const MIB = 1024 * 1024
+/** A declared body up to this size is read whole before the store sees it (see readSmallBody). */
+const SMALL_BODY_BYTES = 64 * 1024
 
 export interface StorageRoutesInit {
   /** Largest accepted value, in MiB (inclusive). */
@@ -16,6 +19,7 @@ export interface StorageRoutesInit {
 /** Pulzar's storage API (pulzar-api.md §4): add_key, get_node, get_key, delete_key. */
 export function mountStorageRoutes (app: FastifyInstance, store: Store, init: StorageRoutesInit): void {
   const maxBytes = Math.floor(init.maxsizeMb * MIB)
+  const deleted = JSON.stringify(ok(null, 'key deleted'))
   const tooLarge = (): PmzError => new PmzError('ERR_TOO_LARGE', `max size allowed is ${init.maxsizeMb}MB`, { details: { maxsizeMb: init.maxsizeMb } })
 
   mountRoute(app, {
@@ -27,13 +31,14 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
         const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
         if (declared !== undefined && declared > maxBytes) throw tooLarge()
         try {
-          await store.put(key, req.raw, { ifAbsent: true, maxBytes, temporalDays, sizeHint: declared })
+          const body = declared !== undefined && declared <= SMALL_BODY_BYTES ? once(await readSmallBody(req.raw)) : req.raw
+          await store.put(key, body, { ifAbsent: true, maxBytes, temporalDays, sizeHint: declared })
         } catch (err) {
           if (isPmzError(err, 'ERR_TOO_LARGE')) throw tooLarge()
           throw err
         }
         const url = `${clientBase(req, init.selfUrl())}/get_key/${keyToUrlPath(key)}`
-        return sendEnvelope(reply, 201, ok({ url }, 'key added'))
+        return envelopePayload(reply, 201, JSON.stringify(ok({ url }, 'key added')))
       }
     }
   })
@@ -57,7 +62,9 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
       GET: async (req, reply) => {
         const key = parseKey(pathAfter(req, '/get_key'))
         const { meta, body } = await store.get(key)
-        return await reply.code(200).headers(valueHeaders(meta)).send(body)
+        reply.code(200).headers(valueHeaders(meta))
+        // Returned, not sent: see envelopePayload. A Buffer goes out in one write, a stream is piped.
+        return body
       },
       HEAD: async (req, reply) => {
         const key = parseKey(pathAfter(req, '/get_key'))
@@ -74,10 +81,45 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
       DELETE: async (req, reply) => {
         const key = parseKey(pathAfter(req, '/delete_key'))
         await store.delete(key)
-        return sendEnvelope(reply, 200, ok(null, 'key deleted'))
+        return envelopePayload(reply, 200, deleted)
       }
     }
   })
+}
+
+/**
+ * Reads a small body (framed by its Content-Length) into one Buffer with plain
+ * listeners: for the common 1 KB value this costs less than a stream's async
+ * iterator. A connection closed before the end rejects, so nothing is stored.
+ */
+async function readSmallBody (raw: IncomingMessage): Promise<Buffer> {
+  return await new Promise((resolve, reject) => {
+    const parts: Buffer[] = []
+    const onData = (piece: Buffer): void => { parts.push(piece) }
+    const onEnd = (): void => { settle(); resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)) }
+    const onError = (err: Error): void => { settle(); reject(err) }
+    const onClose = (): void => { settle(); reject(new PmzError('ERR_ABORTED', 'request closed before its body ended')) }
+    const settle = (): void => {
+      raw.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+    }
+    raw.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
+  })
+}
+
+/** One Buffer as the async iterable a store reads. */
+function once (bytes: Buffer): AsyncIterable<Uint8Array> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      let done = false
+      return {
+        next: async () => {
+          if (done) return { done: true, value: undefined }
+          done = true
+          return { done: false, value: bytes }
+        }
+      }
+    }
+  }
 }
 
 /** `?temporal=N`: days, an integer >= 0, or -1 for permanent (pulzar-api.md §4.1, §10). */

@@ -24,6 +24,12 @@ export interface PeerView {
   last_heard: string | null
   /** Whether it is the elected coordinator, as far as this peer knows. */
   coordinator: boolean
+  /**
+   * Set for the volume peers on the ring: whether this peer's last
+   * anti-entropy exchange with it, on the current ring, found every key they
+   * share at the same version (always true for itself).
+   */
+  in_sync?: boolean
 }
 
 /**

@@ -2,6 +2,10 @@ import { PmzError } from '../common/errors.js'
 import { MAX_KEY_BYTES, MAX_SEGMENT_BYTES } from './constants.js'
 
 const SEGMENT = /^[A-Za-z0-9._~+|{}-]+$/
+/** A whole valid key bar the length and dot-segment rules: the fast path every request takes. */
+const KEY = /^(?:\/[A-Za-z0-9._~+|{}-]{1,255})+$/
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/
+const URL_RESERVED = /[|{}]/
 
 const invalid = (why: string): PmzError => new PmzError('ERR_KEY_INVALID', `invalid key: ${why}`, { details: { reason: why } })
 
@@ -26,6 +30,8 @@ export function parseKey (rawPath: string): string {
 
 /** Throws ERR_KEY_INVALID unless `key` (with its leading `/`) is a valid key. */
 export function validateKey (key: string): void {
+  // The key pattern is ASCII only, so its length is its byte length.
+  if (key.length <= MAX_KEY_BYTES && KEY.test(key) && !DOT_SEGMENT.test(key)) return
   if (!key.startsWith('/')) throw invalid('a key starts with /')
   if (key.length === 1) throw invalid('empty key')
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw invalid(`longer than ${MAX_KEY_BYTES} bytes`)
@@ -40,5 +46,6 @@ export function validateKey (key: string): void {
 
 /** The key as a URL path (without the leading `/`), escaping what URLs reserve. */
 export function keyToUrlPath (key: string): string {
+  if (!URL_RESERVED.test(key)) return key.slice(1)
   return key.slice(1).split('/').map(s => s.replace(/[|{}]/g, c => encodeURIComponent(c))).join('/')
 }

@@ -6,10 +6,10 @@ import { PmzError, notFound } from '../common/errors.js'
 import { HybridLogicalClock, compareHlc, type HlcTimestamp } from '../common/hlc.js'
 import type { Logger } from '../common/logger.js'
 import { ChunkReader, chunkKey, chunkRange } from './chunk-reader.js'
-import { CHUNK_BYTES, DAY_MS, MAX_INFLIGHT_CHUNKS, MAX_READERS, SWEEP_BATCH } from './constants.js'
+import { CHUNK_BYTES, DAY_MS, MAX_INFLIGHT_CHUNKS, MAX_READERS, SWEEP_BATCH, WRITE_BATCH_CHUNKS } from './constants.js'
 import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { validateKey } from './key.js'
-import { isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
+import { chunkCount, isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const DEFAULT_TOMBSTONE_GRACE_MS = 168 * 3_600_000
@@ -88,24 +88,30 @@ export class LmdbStore implements Store {
   }
 
   async get (key: string): Promise<StoredValue> {
+    // Both reads below run in one synchronous block, so they see the same
+    // snapshot (lmdb-js renews its shared read transaction only between
+    // event-loop turns): a value of one chunk needs no pinned transaction.
+    const record = this.meta.get(key)
+    if (!isLive(record, this.clock.now())) throw notFound('key not found')
+    if (record.contentId === null) return { meta: toMeta(key, record), body: Buffer.alloc(0) }
+    if (record.size > record.chunkBytes) return this.stream(key)
+    const body = this.chunks.getBinary(chunkKey(record.contentId, 0))
+    if (body === undefined || body.length !== record.size || sha256(body) !== record.sha256) {
+      throw new PmzError('ERR_CORRUPT', 'content does not match its sha256', { details: { key } })
+    }
+    return { meta: toMeta(key, record), body }
+  }
+
+  /** A value of several chunks: a read transaction pinned until the stream ends, the record read again inside it. */
+  private stream (key: string): StoredValue {
     const txn = this.env.useReadTransaction()
-    let handedOver = false
     try {
       const record = this.meta.get(key, { transaction: txn })
       if (!isLive(record, this.clock.now())) throw notFound('key not found')
-      const meta = toMeta(key, record)
-      if (record.contentId === null) return { meta, body: Buffer.alloc(0) }
-      if (record.size <= record.chunkBytes) {
-        const body = this.chunks.get(chunkKey(record.contentId, 0), { transaction: txn })
-        if (body === undefined || body.length !== record.size || sha256(body) !== record.sha256) {
-          throw new PmzError('ERR_CORRUPT', 'content does not match its sha256', { details: { key } })
-        }
-        return { meta, body }
-      }
-      handedOver = true
-      return { meta, body: new ChunkReader(this.chunks, txn, record) }
-    } finally {
-      if (!handedOver) txn.done()
+      return { meta: toMeta(key, record), body: new ChunkReader(this.chunks, txn, record) }
+    } catch (err) {
+      txn.done()
+      throw err
     }
   }
 
@@ -161,13 +167,14 @@ export class LmdbStore implements Store {
   }
 
   /**
-   * Runs a small write transaction. With `sync: 'os'` nothing waits for the
-   * disk, so a synchronous transaction on this thread is several times
-   * faster than a hand-off to LMDB's write thread; with `flush` the commit
-   * goes to the write thread, where concurrent commits share one fsync.
+   * Runs a small write transaction on LMDB's write thread. Commits queued in
+   * the same event turn share one transaction (and, with `sync: 'flush'`, one
+   * fsync); under load that batching beats a synchronous transaction on this
+   * thread even when nothing waits for the disk (`sync: 'os'`): measured at
+   * 64 concurrent 1 KB PUTs, 17k/s against 6k/s.
    */
   private async commit<T> (work: () => T): Promise<T> {
-    return this.init.sync === 'os' ? this.env.transactionSync(work) : await this.env.transaction(work)
+    return await this.env.transaction(work)
   }
 
   /** A content id unique in this environment: a random prefix per process and a counter. */
@@ -281,7 +288,10 @@ export class LmdbStore implements Store {
 
   /** Inside a write transaction: removes a record's chunks and index entries (not the record). */
   private dropRecord (key: string, record: ValueRecord): void {
-    if (record.contentId !== null) this.removeChunksSync(record.contentId)
+    if (record.contentId !== null) {
+      // A record names its chunks exactly (0 .. count-1): removing them by key needs no cursor.
+      for (let i = 0, n = chunkCount(record.size, record.chunkBytes); i < n; i++) this.chunks.remove(chunkKey(record.contentId, i))
+    }
     if (record.expires !== null) this.expiry.remove([record.expires, key])
     if (record.deleted && record.deletedAt !== null) this.graves.remove([record.deletedAt, key])
   }
@@ -413,6 +423,35 @@ export class LmdbStore implements Store {
       this.log.warn({ key: value.key, started: value.started }, 'removed an interrupted upload')
     }
   }
+
+  // Anti-entropy and rebalancing (store/replication): walk every record in
+  // batches, drop a copy once its new owners hold it.
+
+  /** Records (tombstones and expired values included) after `after` in key order, at most `limit`. */
+  async entries (after: string | undefined, limit: number): Promise<ReplicaEntry[]> {
+    const out: ReplicaEntry[] = []
+    if (limit < 1) return out
+    const start = after === undefined ? '' : `${after}\u0000`
+    for (const { key, value } of this.meta.getRange({ start })) {
+      out.push(toEntry(key, value))
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  /** Removes a key's record (and chunks) only while it is still at `version`; true when removed. For a copy this peer no longer owns. */
+  async dropReplica (key: string, version: HlcTimestamp): Promise<boolean> {
+    const now = this.clock.now()
+    const out = await this.commit(() => {
+      const current = this.meta.get(key)
+      if (current === undefined || compareHlc(current.version, version) !== 0) return { dropped: false, wasLive: false }
+      this.dropRecord(key, current)
+      this.meta.remove(key)
+      return { dropped: true, wasLive: isLive(current, now) }
+    })
+    if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
+    return out.dropped
+  }
 }
 
 /**
@@ -430,6 +469,8 @@ class ChunkUpload {
   private readonly inflight: Array<{ write: Promise<unknown>, buffer?: Buffer }> = []
   /** Chunk buffers whose writes have committed, ready for reuse (LMDB reads a buffer until its write resolves). */
   private readonly spare: Buffer[] = []
+  /** Full chunks not handed to LMDB yet (see writeBatch). */
+  private readonly batch: Buffer[] = []
 
   constructor (
     private readonly store: LmdbStore,
@@ -459,6 +500,7 @@ class ChunkUpload {
   }
 
   async end (): Promise<{ size: number, sha256: string, last: Buffer | undefined }> {
+    this.writeBatch()
     await Promise.all(this.inflight.map(w => w.write))
     return { size: this.size, sha256: this.hash.digest('hex'), last: this.fill > 0 ? this.buffer.subarray(0, this.fill) : undefined }
   }
@@ -482,19 +524,33 @@ class ChunkUpload {
   }
 
   private async flush (): Promise<void> {
+    this.batch.push(this.buffer)
+    this.fill = 0
+    if (this.batch.length >= WRITE_BATCH_CHUNKS) {
+      this.writeBatch()
+      while (this.inflight.length > MAX_INFLIGHT_CHUNKS) {
+        const done = this.inflight.shift() as { write: Promise<unknown>, buffer?: Buffer }
+        await done.write
+        if (done.buffer !== undefined) this.spare.push(done.buffer)
+      }
+    }
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes)
+  }
+
+  /**
+   * Hands the batched chunks to LMDB in one synchronous loop. lmdb-js commits
+   * the writes queued in one event turn as one transaction, so a value costs
+   * one commit (and one fsync) per batch instead of one per chunk.
+   */
+  private writeBatch (): void {
+    if (this.batch.length === 0) return
     if (!this.markedPending) {
       // Queued before the first chunk, so it commits in the same or an earlier transaction.
       this.track(this.store.markPending(this.contentId, this.key))
       this.markedPending = true
     }
-    this.track(this.store.writeChunk(this.contentId, this.chunksWritten++, this.buffer), this.buffer)
-    this.fill = 0
-    while (this.inflight.length > MAX_INFLIGHT_CHUNKS) {
-      const done = this.inflight.shift() as { write: Promise<unknown>, buffer?: Buffer }
-      await done.write
-      if (done.buffer !== undefined) this.spare.push(done.buffer)
-    }
-    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes)
+    for (const buffer of this.batch) this.track(this.store.writeChunk(this.contentId, this.chunksWritten++, buffer), buffer)
+    this.batch.length = 0
   }
 }
 

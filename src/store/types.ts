@@ -83,6 +83,30 @@ export interface Store extends Startable {
    * this peer is one, or for a store that is not distributed.
    */
   ownerUrl?(key: string): string | undefined
+  /** The placement ring and the repair state as this peer sees them (admin/ring); undefined for a store that is not distributed. */
+  ringStatus?(): Promise<RingStatus>
+}
+
+/** admin/ring: the ring, and how far this peer's keys are from N confirmed copies. */
+export interface RingStatus {
+  /** Digest of the placement ring; peers with the same one place every key alike. */
+  fingerprint: string
+  /** N and W in effect (capped by the ring size). */
+  replicas: number
+  writeQuorum: number
+  /** Peer ids on the placement ring (volume peers, minus those dead past the grace period). */
+  volumePeers: string[]
+  /** Volume peers dead for longer than the grace period, taken off the ring. */
+  removedDead: string[]
+  /** Records held here (live, tombstones and expired), counted by the last anti-entropy scan. */
+  localKeys: number
+  /** Keys held here whose preference list members are not all confirmed (by anti-entropy) to hold this version, or that moved away and are not handed off yet. */
+  underReplicated: number
+  /** Time from the last ring change to every local key back to N confirmed copies, ms; null until one completed. */
+  lastRepairMs: number | null
+  /** Since when repair is pending (ms since the epoch), null when none is. */
+  repairPendingSince: number | null
+  antiEntropy: { rounds: number, keysRepaired: number, handedOff: number, lastRoundMs: number | null, inSync: string[] }
 }
 
 export interface StoreComponents { clock: Clock, log: Logger }
@@ -133,4 +157,8 @@ export interface ReplicaStore extends Store {
   nextVersion(): HlcTimestamp
   /** Folds a version seen elsewhere into this peer's HLC. */
   observeVersion(version: HlcTimestamp): void
+  /** Records (tombstones and expired values included) after `after` in key order, at most `limit` (a batch of a walk). */
+  entries(after: string | undefined, limit: number): Promise<ReplicaEntry[]>
+  /** Removes a key's record only while it is still at `version` (a copy handed to its new owners); true when removed. */
+  dropReplica(key: string, version: HlcTimestamp): Promise<boolean>
 }

@@ -14,3 +14,29 @@ export const READ_WHOLE_MAX_BYTES = 256 * 1024
 export const MAX_CONCURRENT_REPAIRS = 32
 /** Version of the replication messages. */
 export const REPLICATION_V = 1
+/** Hints (missed writes) kept per target replica; past it the target waits for anti-entropy. */
+export const MAX_HINTS_PER_TARGET = 100_000
+/** Period of the hinted-handoff pass over every target with hints, ms. */
+export const HINT_INTERVAL_MS = 10_000
+/** Delay between a target's return (membership alive/join) and its hints' delivery, ms. */
+export const HINT_DELIVERY_DELAY_MS = 250
+/** Hints read per batch of a delivery pass. */
+export const HINT_BATCH = 64
+/** Hints delivered at once (the throttle). */
+export const HINT_CONCURRENCY = 4
+/** Period of an anti-entropy round when every peer sharing ranges was confirmed in sync, ms (jittered ±20 %). */
+export const ANTI_ENTROPY_INTERVAL_MS = 5_000
+/** Period of a round while repair is pending (a ring change, a peer not yet confirmed, keys to hand off), ms (jittered). */
+export const ANTI_ENTROPY_BUSY_INTERVAL_MS = 500
+/** Keys pushed, pulled or handed off per round at most (the throttle; the rest waits for the next round). */
+export const ANTI_ENTROPY_MAX_KEYS = 256
+/** Value bytes moved per round at most (a larger value still moves, alone). */
+export const ANTI_ENTROPY_MAX_BYTES = 32 * 1024 * 1024
+/** Records read per LMDB batch of a walk. */
+export const ANTI_ENTROPY_SCAN_BATCH = 512
+/** Transfers in flight at once within a round. */
+export const ANTI_ENTROPY_CONCURRENCY = 4
+/** A volume peer dead for longer than this leaves the placement ring, and its keys are re-replicated, ms. */
+export const DEAD_PEER_GRACE_MS = 30_000
+/** Peers not yet confirmed in sync compared with in one round at most (one round after a ring change reaches them all). */
+export const ANTI_ENTROPY_MAX_PEERS = 4

@@ -22,24 +22,41 @@ export function isVolume (m: Member): boolean {
  * The ring over the volume peers membership knows, rebuilt when the set
  * changes. Dead peers stay on the ring (their keys are not moved on a
  * failure; writes skip them), so a write with too few live replicas fails
- * rather than quietly landing on fewer peers. Removing a peer dead for
- * longer than a grace period and re-replicating its keys is rebalancing's
- * job (issue 4, later slice).
+ * rather than quietly landing on fewer peers. A peer dead for longer than
+ * the grace period is taken off by rebalancing (`exclude`, see
+ * AntiEntropy), which then re-replicates its keys.
  */
 export class Placement {
   private ring: Ring = createRing()
   private signature = ''
+  /** Volume peers kept off the ring (dead past the grace period; set by rebalancing). */
+  private excluded: ReadonlySet<string> = new Set()
 
   constructor (private readonly membership: Membership, private readonly replicas: number, private readonly writeQuorum: number) {}
 
   /** Rebuilds the ring when the set of volume peers changed. */
   refresh (): void {
-    const ids = this.membership.members().filter(isVolume).map(m => m.peerId).sort()
+    const ids = this.membership.members().filter(m => isVolume(m) && !this.excluded.has(m.peerId)).map(m => m.peerId).sort()
     const signature = ids.join(',')
     if (signature === this.signature) return
     this.signature = signature
     this.ring = this.ring.withPeers(ids.map(peerId => ({ peerId })))
   }
+
+  /** Keeps these peers off the ring (rebalancing: dead past the grace period) and rebuilds it when that changes the set. */
+  exclude (peerIds: ReadonlySet<string>): void {
+    this.excluded = peerIds
+    this.refresh()
+  }
+
+  /** The ring's fingerprint: changes whenever placement does. */
+  fingerprint (): string { return this.ring.fingerprint }
+
+  /** Peer ids on the ring, sorted. */
+  peerIds (): string[] { return this.ring.peers().map(p => p.peerId) }
+
+  /** The key's preference list as peer ids (owner first). */
+  preferenceList (key: string): string[] { return this.ring.preferenceList(key, this.n()) }
 
   /** Replicas per key: the configured count, capped by the number of volume peers. */
   n (): number { return Math.min(this.replicas, this.ring.size) }

@@ -7,9 +7,11 @@ import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
 import { entryToMeta, isLiveEntry, type ValueMeta } from '../record.js'
-import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, Store, StoreStats, StoredValue } from '../types.js'
+import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
 import { FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS } from './constants.js'
+import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
 import { FanoutSink, fanOut } from './fanout.js'
+import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
 import { waitQuorum } from './quorum.js'
 import { ReadRepair, newestOf, type SurveyAnswer } from './read-repair.js'
@@ -30,6 +32,12 @@ export interface ReplicatedStoreInit {
   replicas?: number
   /** Replicas that must commit before a write is acknowledged (W), capped by N. @default 2 */
   writeQuorum?: number
+  /** Anti-entropy and rebalancing: intervals, the dead-peer grace period, per-round budgets. */
+  antiEntropy?: AntiEntropyInit
+  /** Directory of the hinted-handoff log; without it a skipped replica waits for read repair. */
+  hintsDir?: string
+  /** Hints older than this are dropped (the tombstone grace). @default 168 hours */
+  hintMaxAgeMs?: number
 }
 
 /**
@@ -50,6 +58,8 @@ export class ReplicatedStore implements Store {
   private readonly placement: Placement
   private readonly client: ReplicaClient
   readonly repair: ReadRepair
+  readonly antiEntropy: AntiEntropy
+  readonly handoff: HintedHandoff | undefined
   private offs: Array<() => void> = []
   private started = false
 
@@ -60,6 +70,10 @@ export class ReplicatedStore implements Store {
     this.placement = new Placement(c.membership, init.replicas ?? 3, init.writeQuorum ?? 2)
     this.client = new ReplicaClient(c.transport, c.local)
     this.repair = new ReadRepair(this.client, c.clock, c.log)
+    this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, log: c.log }, init.antiEntropy)
+    this.handoff = init.hintsDir === undefined
+      ? undefined
+      : new HintedHandoff({ client: this.client, placement: this.placement, membership: c.membership, clock: c.clock, log: c.log }, { dir: init.hintsDir, maxAgeMs: init.hintMaxAgeMs ?? 168 * 3_600_000 })
   }
 
   async start (): Promise<void> {
@@ -67,18 +81,27 @@ export class ReplicatedStore implements Store {
     await this.local.start()
     this.started = true
     this.placement.refresh()
+    await this.handoff?.start()
     this.offs = [
       serveReplica(this.c.transport, this.local, this.log),
       this.c.membership.on('peer:change', () => { this.placement.refresh() })
     ]
+    this.antiEntropy.start()
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
     for (const off of this.offs.splice(0)) off()
+    await this.antiEntropy.stop()
     await this.repair.idle()
+    await this.handoff?.stop()
     await this.local.stop()
+  }
+
+  /** The ring and the repair state (admin/ring). */
+  async ringStatus (): Promise<RingStatus> {
+    return await this.antiEntropy.status()
   }
 
   /** The HTTP base URL of a live replica of `key` other than this peer; undefined when this peer is one (or none is known). */
@@ -183,6 +206,7 @@ export class ReplicatedStore implements Store {
       await this.compensate(key, live)
       throw quorumNotMet(outcome.values.length, w, outcome.errors)
     }
+    await this.handoff?.afterWrite(key, put.version, targets, live, ops)
     return { key, size, sha256: hash.digest('hex'), contentType: put.contentType, created: put.created, expires: put.expires, version: put.version }
   }
 
@@ -196,8 +220,10 @@ export class ReplicatedStore implements Store {
     if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
     const version = this.local.nextVersion()
     const deletedAt = this.clock.now()
-    const outcome = await waitQuorum(live.map(async t => await this.client.tombstone(t, key, version, deletedAt)), w)
+    const ops = live.map(async t => await this.client.tombstone(t, key, version, deletedAt))
+    const outcome = await waitQuorum(ops, w)
     if (!outcome.ok) throw quorumNotMet(outcome.values.length, w, outcome.errors)
+    await this.handoff?.afterWrite(key, version, targets, live, ops)
   }
 
   /**

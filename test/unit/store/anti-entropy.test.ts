@@ -1,0 +1,270 @@
+import { randomBytes } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { systemClock } from '../../../src/common/clock.js'
+import { createLogger } from '../../../src/common/logger.js'
+import type { Member, MemberState, Membership, MembershipEvent } from '../../../src/mesh/membership/index.js'
+import { MemoryNetwork, type MemoryTransport } from '../../../src/mesh/transport/index.js'
+import { createRing } from '../../../src/ring/index.js'
+import { createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
+import { BucketDigests, BUCKETS, bucketOf, differingBuckets } from '../../../src/store/replication/digests.js'
+import type { AntiEntropyInit } from '../../../src/store/replication/anti-entropy.js'
+import { ReplicatedStore } from '../../../src/store/replication/replicated-store.js'
+import { cleanupPeers, tempDir } from '../../helpers/peer.js'
+
+const log = createLogger({ level: 'silent' })
+
+/** One membership view shared by every peer of a test; states are set by hand. */
+class View {
+  readonly members = new Map<string, Member>()
+  readonly listeners = new Set<(e: MembershipEvent) => void>()
+
+  add (peerId: string): void {
+    this.members.set(peerId, { peerId, address: `${peerId}:1`, state: 'alive', incarnation: 0, meta: { http: `http://${peerId}`, roles: ['volume'] }, lastHeard: null })
+    this.emit('join', peerId)
+  }
+
+  set (peerId: string, state: MemberState): void {
+    const m = this.members.get(peerId) as Member
+    m.state = state
+    this.emit(state === 'alive' ? 'alive' : state === 'left' ? 'leave' : 'dead', peerId)
+  }
+
+  private emit (type: MembershipEvent['type'], peerId: string): void {
+    for (const fn of [...this.listeners]) fn({ type, member: { ...this.members.get(peerId) as Member } })
+  }
+
+  membership (peerId: string): Membership {
+    const all = (): Member[] => [...this.members.values()].map(m => ({ ...m }))
+    return {
+      peerId,
+      self: () => all().find(m => m.peerId === peerId) as Member,
+      members: all,
+      alive: () => all().filter(m => m.state === 'alive' || m.state === 'suspect'),
+      get: id => all().find(m => m.peerId === id),
+      join: () => {},
+      updateMeta: () => {},
+      on: (_e, fn) => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } },
+      start: async () => {},
+      stop: async () => {}
+    }
+  }
+}
+
+interface Node { id: string, transport: MemoryTransport, local: ReplicaStore, store: ReplicatedStore }
+
+async function * bytes (b: Buffer): AsyncIterable<Uint8Array> { if (b.length > 0) yield b }
+
+describe('digests', () => {
+  it('bucket digests are order independent and differ exactly where an entry differs', () => {
+    const entries = Array.from({ length: 200 }, (_, i) => ({ key: `/k/${i}`, version: `v${i}`, deleted: i % 7 === 0 }))
+    const a = new BucketDigests()
+    const b = new BucketDigests()
+    for (const e of entries) a.add(e)
+    for (const e of [...entries].reverse()) b.add(e)
+    expect(differingBuckets(a.toWire(), b.toWire())).toEqual([])
+    const c = new BucketDigests()
+    for (const e of entries) c.add(e.key === '/k/5' ? { ...e, deleted: true } : e)
+    expect(differingBuckets(a.toWire(), c.toWire())).toEqual([bucketOf('/k/5')])
+    const d = new BucketDigests()
+    for (const e of entries.slice(1)) d.add(e)
+    expect(differingBuckets(a.toWire(), d.toWire())).toEqual([bucketOf('/k/0')])
+    for (const e of entries) expect(bucketOf(e.key)).toBeLessThan(BUCKETS)
+  })
+})
+
+describe('anti-entropy and rebalancing over MemoryTransport', () => {
+  const started: Node[] = []
+  afterEach(async () => {
+    for (const n of started.splice(0)) {
+      await n.store.stop()
+      await n.transport.stop()
+    }
+    await cleanupPeers()
+  })
+
+  async function node (network: MemoryNetwork, view: View, id: string, init: { replicas: number, writeQuorum: number, antiEntropy: AntiEntropyInit }, start = true): Promise<Node> {
+    const transport = network.createTransport(id)
+    const local = createLocalStore({ clock: systemClock, log }, { dir: tempDir('pmz-ae-'), peerId: id, chunkBytes: 64 * 1024, sync: 'os' })
+    const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock: systemClock, log }, init)
+    const n = { id, transport, local, store }
+    started.push(n)
+    if (start) {
+      await transport.start()
+      await store.start()
+    }
+    return n
+  }
+
+  async function cluster (ids: string[], init: { replicas: number, writeQuorum: number, antiEntropy: AntiEntropyInit }): Promise<{ view: View, nodes: Node[], network: MemoryNetwork }> {
+    const network = new MemoryNetwork()
+    const view = new View()
+    for (const id of ids) view.add(id)
+    const nodes: Node[] = []
+    for (const id of ids) nodes.push(await node(network, view, id, init))
+    return { view, nodes, network }
+  }
+
+  /** Rounds on every node until `done`, at most `max` rounds each. */
+  async function rounds (nodes: Node[], done: () => Promise<boolean>, max = 40): Promise<number> {
+    for (let i = 0; i < max; i++) {
+      if (await done()) return i
+      for (const n of nodes) await n.store.antiEntropy.runRound()
+    }
+    if (await done()) return max
+    throw new Error(`not converged after ${max} rounds`)
+  }
+
+  async function holders (nodes: Node[], key: string): Promise<Array<{ id: string, version: string, deleted: boolean }>> {
+    const out = []
+    for (const n of nodes) {
+      const e = await n.local.entry(key)
+      if (e !== undefined) out.push({ id: n.id, version: e.version, deleted: e.deleted })
+    }
+    return out
+  }
+
+  it('a replica that missed writes and deletes converges through anti-entropy alone, no read', async () => {
+    const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false } })
+    const [a, b, c] = nodes
+    const keys: string[] = []
+    for (let i = 0; i < 30; i++) {
+      const k = `/ae/${i}`
+      keys.push(k)
+      await a.store.put(k, bytes(randomBytes(100 + i)))
+    }
+    // a alone gets 10 new keys and 5 deletes; b alone gets 3 keys (pulled by the others).
+    for (let i = 30; i < 40; i++) {
+      keys.push(`/ae/${i}`)
+      await a.local.applyPut(`/ae/${i}`, bytes(randomBytes(300)), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'application/octet-stream' })
+    }
+    for (let i = 0; i < 5; i++) await a.local.applyTombstone(`/ae/${i}`, a.local.nextVersion(), Date.now())
+    for (let i = 40; i < 43; i++) {
+      keys.push(`/ae/${i}`)
+      await b.local.applyPut(`/ae/${i}`, bytes(Buffer.from(`only on b ${i}`)), { version: b.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+    }
+    const converged = async (): Promise<boolean> => {
+      for (const k of keys) {
+        const h = await holders(nodes, k)
+        if (h.length !== 3 || new Set(h.map(x => x.version)).size !== 1) return false
+      }
+      return true
+    }
+    expect(await converged()).toBe(false)
+    await rounds(nodes, converged)
+    for (let i = 0; i < 5; i++) expect((await holders(nodes, `/ae/${i}`)).every(h => h.deleted)).toBe(true)
+    expect((await c.local.get('/ae/41')).body.toString()).toBe('only on b 41')
+    expect((await c.local.stats()).entries).toBe(43 - 5)
+    // Once every pair has compared, nothing is under-replicated and every peer is confirmed in sync.
+    await rounds(nodes, async () => {
+      const s = await Promise.all(nodes.map(async n => await n.store.ringStatus()))
+      return s.every(x => x.underReplicated === 0 && x.antiEntropy.inSync.length === 3)
+    })
+    const s = await a.store.ringStatus()
+    expect(s).toMatchObject({ replicas: 3, writeQuorum: 2, volumePeers: ['a', 'b', 'c'], localKeys: 43, underReplicated: 0 })
+    expect(s.antiEntropy.keysRepaired).toBeGreaterThan(0)
+  })
+
+  it('a peer dead past the grace period leaves the ring and its keys get N copies on the survivors', async () => {
+    const { view, nodes } = await cluster(['a', 'b', 'c', 'd'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, deadGraceMs: 300 } })
+    const keys = Array.from({ length: 80 }, (_, i) => `/dead/${i}`)
+    for (const k of keys) await nodes[0].store.put(k, bytes(randomBytes(64)))
+    const d = nodes[3]
+    await d.store.stop()
+    await d.transport.stop()
+    started.splice(started.indexOf(d), 1)
+    view.set('d', 'dead')
+    const survivors = nodes.slice(0, 3)
+    // Within the grace period d stays on the ring: its keys are under-replicated, nothing moves.
+    await survivors[0].store.antiEntropy.runRound()
+    const early = await survivors[0].store.ringStatus()
+    expect(early.volumePeers).toContain('d')
+    expect(early.underReplicated).toBeGreaterThan(0)
+    const died = Date.now()
+    const repaired = async (): Promise<boolean> => {
+      for (const k of keys) if ((await holders(survivors, k)).length !== 3) return false
+      const s = await Promise.all(survivors.map(async n => await n.store.ringStatus()))
+      return s.every(x => x.underReplicated === 0)
+    }
+    for (let i = 0; i < 200 && !(await repaired()); i++) {
+      for (const n of survivors) await n.store.antiEntropy.runRound()
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    expect(await repaired()).toBe(true)
+    expect(Date.now() - died).toBeGreaterThanOrEqual(300)
+    const s = await survivors[0].store.ringStatus()
+    expect(s.volumePeers).toEqual(['a', 'b', 'c'])
+    expect(s.removedDead).toEqual(['d'])
+    expect(s.lastRepairMs).not.toBeNull()
+  })
+
+  it('a joining peer receives the keys it now owns; old owners drop theirs only once the new owners confirmed', async () => {
+    const init = { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false } }
+    const { view, nodes, network } = await cluster(['a', 'b', 'c'], init)
+    const keys = Array.from({ length: 120 }, (_, i) => `/join/${i}`)
+    for (const k of keys) await nodes[0].store.put(k, bytes(Buffer.from(k)))
+    // d joins the membership but is not reachable yet: nothing may be dropped.
+    const d = await node(network, view, 'd', init, false)
+    view.add('d')
+    for (let i = 0; i < 3; i++) for (const n of nodes) await n.store.antiEntropy.runRound()
+    const ring = createRing({ peers: ['a', 'b', 'c', 'd'].map(peerId => ({ peerId })) })
+    const moving = keys.filter(k => ring.preferenceList(k, 2).includes('d'))
+    expect(moving.length).toBeGreaterThan(20)
+    for (const k of keys) expect((await holders(nodes, k)).length, k).toBe(2)
+    await d.transport.start()
+    await d.store.start()
+    const all = [...nodes, d]
+    const placed = async (): Promise<boolean> => {
+      for (const k of keys) {
+        const h = (await holders(all, k)).map(x => x.id).sort()
+        if (h.join() !== ring.preferenceList(k, 2).sort().join()) return false
+      }
+      return true
+    }
+    await rounds(all, placed)
+    expect((await d.local.stats()).entries).toBe(moving.length)
+    const handed = (await Promise.all(nodes.map(async n => (await n.store.ringStatus()).antiEntropy.handedOff))).reduce((x, y) => x + y, 0)
+    expect(handed).toBeGreaterThan(0)
+    for (const k of moving.slice(0, 10)) expect((await d.store.get(k)).body.toString()).toBe(k)
+  })
+
+  it('a peer that left gracefully leaves the ring at once, and its keys get N copies', async () => {
+    const { view, nodes } = await cluster(['a', 'b', 'c', 'd'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, deadGraceMs: 60_000 } })
+    const keys = Array.from({ length: 40 }, (_, i) => `/left/${i}`)
+    for (const k of keys) await nodes[0].store.put(k, bytes(randomBytes(32)))
+    const d = nodes[3]
+    await d.store.stop()
+    await d.transport.stop()
+    started.splice(started.indexOf(d), 1)
+    view.set('d', 'left')
+    const survivors = nodes.slice(0, 3)
+    expect((await survivors[0].store.ringStatus()).volumePeers).toEqual(['a', 'b', 'c'])
+    await rounds(survivors, async () => {
+      for (const k of keys) if ((await holders(survivors, k)).length !== 3) return false
+      return (await Promise.all(survivors.map(async n => await n.store.ringStatus()))).every(s => s.underReplicated === 0)
+    })
+  })
+
+  it('bounds the work of a round', async () => {
+    const { nodes } = await cluster(['a', 'b'], { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false, maxKeysPerRound: 5 } })
+    const [a, b] = nodes
+    for (let i = 0; i < 30; i++) {
+      await a.local.applyPut(`/bound/${i}`, bytes(randomBytes(10)), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'application/octet-stream' })
+    }
+    const r = await a.store.antiEntropy.runRound()
+    expect(r.pushed + r.pulled).toBe(5)
+    expect((await b.local.stats()).entries).toBe(5)
+    const n = await rounds([a], async () => (await b.local.stats()).entries === 30)
+    expect(n).toBeGreaterThanOrEqual(5)
+  })
+
+  it('runs continually on its own timer', async () => {
+    const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { intervalMs: 100, busyIntervalMs: 20 } })
+    const [a, , c] = nodes
+    await a.local.applyPut('/timer/1', bytes(Buffer.from('x')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+    const deadline = Date.now() + 5_000
+    while ((await c.local.entry('/timer/1')) === undefined) {
+      if (Date.now() > deadline) throw new Error('anti-entropy did not run')
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  })
+})

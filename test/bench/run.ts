@@ -3,6 +3,7 @@ import { coordinatorBench } from './coordinator.js'
 import { extensionsBench } from './extensions.js'
 import { meshSimBench } from './mesh-sim.js'
 import { meshTransportBench } from './mesh-transport.js'
+import { replicationBench } from './replication.js'
 import { ringBench } from './ring.js'
 import { storageBench } from './storage.js'
 
@@ -12,7 +13,8 @@ const SUITES: Record<string, () => Promise<void>> = {
   'mesh-transport': meshTransportBench,
   'mesh-sim': meshSimBench,
   coordinator: coordinatorBench,
-  ring: ringBench
+  ring: ringBench,
+  replication: replicationBench
 }
 
 const wanted = process.argv.slice(2)

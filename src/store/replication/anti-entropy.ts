@@ -24,7 +24,7 @@ export type AntiEntropyRequest =
   /** The sender's bucket digests over the keys both peers should hold. Reply: `store.ae.digests.reply`. */
   | { type: 'store.ae.digests', v: 1, ring: string, digests: WireDigests }
   /** The receiver's records in these buckets (keys both peers should hold), at most `limit`. Reply: `store.ae.keys.reply`. */
-  | { type: 'store.ae.keys', v: 1, ring: string, buckets: number[], limit: number }
+  | { type: 'store.ae.keys', v: 1, ring: string, buckets: number[], limit: number, after?: string }
 
 export type AntiEntropyReply =
   /** `differ` null: the rings differ. */
@@ -102,6 +102,8 @@ export class AntiEntropy {
   private readonly auto: boolean
   /** Peer id -> the ring fingerprint it was last confirmed in sync for. */
   private readonly synced = new Map<string, string>()
+  /** Per peer, the last key the previous exchange compared when the peer's list was cut at its limit: the next one goes on from there. */
+  private readonly cursors = new Map<string, string>()
   private timer: Timer | undefined
   private running: Promise<RoundResult> | undefined
   private offs: Array<() => void> = []
@@ -351,14 +353,19 @@ export class AntiEntropy {
       return true
     }
     this.synced.delete(peer.peerId)
-    const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: 1, ring, buckets: differ, limit: budget.keys * 4 }, { timeoutMs: ACK_TIMEOUT_MS })
+    // Without a cursor, a long run of equal keys at the start of the differing buckets would be compared again every round.
+    const after = this.cursors.get(peer.peerId)
+    const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: 1, ring, buckets: differ, limit: budget.keys * 4, after }, { timeoutMs: ACK_TIMEOUT_MS })
     const theirs = (kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>).entries
     if (theirs === null) return false
     const { truncated } = kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>
     // The peer's list stops at its limit (in key order): past its last key, what it holds is unknown.
     const until = truncated && theirs.length > 0 ? theirs[theirs.length - 1].key : undefined
+    if (until !== undefined) this.cursors.set(peer.peerId, until)
+    else this.cursors.delete(peer.peerId)
     const mine: ReplicaEntry[] = []
     for await (const e of this.sharedEntries(peer.peerId, new Set(differ))) {
+      if (after !== undefined && e.key <= after) continue
       if (until !== undefined && e.key > until) break
       mine.push(e)
     }
@@ -441,7 +448,9 @@ export class AntiEntropy {
     if (msg.ring !== this.c.placement.fingerprint()) return { type: 'store.ae.keys.reply', v: 1, entries: null, truncated: false }
     const limit = Math.max(1, Math.min(msg.limit, 10_000))
     const entries: ReplicaEntry[] = []
+    const after = typeof msg.after === 'string' ? msg.after : undefined
     for await (const e of this.sharedEntries(req.from.peerId, new Set(msg.buckets))) {
+      if (after !== undefined && e.key <= after) continue
       entries.push(e)
       if (entries.length > limit) break
     }

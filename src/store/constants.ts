@@ -3,7 +3,7 @@ export const CHUNK_BYTES = 256 * 1024
 /** Chunk writes in flight per upload before the upload waits (bounds memory per upload). */
 export const MAX_INFLIGHT_CHUNKS = 16
 /** Full chunks an upload hands to LMDB together, so that they share one transaction and one fsync. */
-export const WRITE_BATCH_CHUNKS = Number(process.env.PMZ_WB ?? 8)
+export const WRITE_BATCH_CHUNKS = 8
 /** Longest key, in bytes, with its leading `/`. */
 export const MAX_KEY_BYTES = 1024
 /** Longest key segment, in bytes. */

@@ -90,14 +90,16 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
 /**
  * Reads a small body (framed by its Content-Length) into one Buffer with plain
  * listeners: for the common 1 KB value this costs less than a stream's async
- * iterator. A connection closed before the end rejects, so nothing is stored.
+ * iterator. A connection closed before the end rejects with ERR_ABORTED, so
+ * nothing is stored.
  */
 async function readSmallBody (raw: IncomingMessage): Promise<Buffer> {
   return await new Promise((resolve, reject) => {
     const parts: Buffer[] = []
     const onData = (piece: Buffer): void => { parts.push(piece) }
     const onEnd = (): void => { settle(); resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)) }
-    const onError = (err: Error): void => { settle(); reject(err) }
+    // The client went away (node reports ECONNRESET "aborted", then close): a 4xx, not a server fault.
+    const onError = (err: Error): void => { settle(); reject(new PmzError('ERR_ABORTED', 'request closed before its body ended', { cause: err })) }
     const onClose = (): void => { settle(); reject(new PmzError('ERR_ABORTED', 'request closed before its body ended')) }
     const settle = (): void => {
       raw.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)

@@ -121,7 +121,10 @@ export class LmdbStore implements Store {
     if (temporal !== undefined && !(Number.isInteger(temporal) && temporal >= -1)) {
       throw new PmzError('ERR_BAD_REQUEST', 'temporal must be an integer >= 0, or -1 for permanent')
     }
-    if (options.ifAbsent === true && isLive(this.meta.get(key), this.clock.now())) {
+    // Refuse a duplicate before reading a large body; for a value of one chunk
+    // the check inside the commit (which decides) is enough.
+    const small = options.sizeHint !== undefined && options.sizeHint <= this.chunkBytes
+    if (options.ifAbsent === true && !small && isLive(this.meta.get(key), this.clock.now())) {
       throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
     const contentId = this.nextContentId()

@@ -134,12 +134,16 @@ export interface ReplicaPut {
   contentType: string
   /** When known (a repair copies a value), the content must hash to it or the write fails with ERR_CORRUPT. */
   sha256?: string
+  /** Pulzar's duplicate rule at the replica: not applied when it holds a live value (`conflict` in the result). */
+  ifAbsent?: boolean
 }
 
 /** What a replica holds after a replicated write: `applied` false when it already held this version or a newer one. */
 export interface ApplyResult {
   applied: boolean
   entry: ReplicaEntry | undefined
+  /** Not applied because the put was `ifAbsent` and the replica holds the live value `entry`. */
+  conflict?: boolean
 }
 
 /**

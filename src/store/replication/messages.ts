@@ -9,10 +9,16 @@ import type { ListOptions, ReplicaPut } from '../types.js'
 export type ReplicationRequest =
   /** Asks for a replica's record of a key, tombstones included. Reply: `store.entry.reply`. */
   | { type: 'store.entry', v: 1, key: string }
-  /** Asks for a live value's bytes. Reply: `store.value` with the bytes as body. */
+  /**
+   * Asks for a replica's record of a key and, when it is a live value of at
+   * most INLINE_MAX_BYTES, its bytes too: a read's survey answer and its data
+   * in one round trip. Reply: `store.fetch.reply`.
+   */
+  | { type: 'store.fetch', v: 1, key: string }
+  /** Asks for a live value's bytes. Reply: `store.value`, the bytes inline (small values) or as body. */
   | { type: 'store.read', v: 1, key: string }
-  /** A replicated write, the bytes as body. Reply: `store.applied`. */
-  | { type: 'store.put', v: 1, key: string, put: ReplicaPut, maxBytes: number | null, sizeHint: number | null }
+  /** A replicated write, the bytes inline in `bytes` (small values) or as body. Reply: `store.applied`. */
+  | { type: 'store.put', v: 1, key: string, put: ReplicaPut, maxBytes: number | null, sizeHint: number | null, bytes?: Uint8Array | null }
   /** A replicated delete. Reply: `store.applied`. */
   | { type: 'store.tombstone', v: 1, key: string, version: HlcTimestamp, deletedAt: number }
   /** The replica's live keys. Reply: `store.list.reply`. */
@@ -20,11 +26,13 @@ export type ReplicationRequest =
 
 export type ReplicationReply =
   | { type: 'store.entry.reply', v: 1, entry: ReplicaEntry | null }
-  | { type: 'store.value', v: 1, meta: ValueMeta }
-  | { type: 'store.applied', v: 1, applied: boolean, entry: ReplicaEntry | null }
+  | { type: 'store.fetch.reply', v: 1, entry: ReplicaEntry | null, bytes: Uint8Array | null }
+  | { type: 'store.value', v: 1, meta: ValueMeta, bytes?: Uint8Array | null }
+  | { type: 'store.applied', v: 1, applied: boolean, entry: ReplicaEntry | null, conflict?: boolean }
   | { type: 'store.list.reply', v: 1, items: ValueMeta[] }
 
 export const STORE_ENTRY = 'store.entry'
+export const STORE_FETCH = 'store.fetch'
 export const STORE_READ = 'store.read'
 export const STORE_PUT = 'store.put'
 export const STORE_TOMBSTONE = 'store.tombstone'

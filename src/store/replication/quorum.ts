@@ -1,12 +1,13 @@
-/** The outcome of waiting for a quorum: the values so far, and the errors when it cannot be reached. */
-export type QuorumOutcome<T> = { ok: true, values: T[] } | { ok: false, values: T[], errors: unknown[] }
+/** The outcome of waiting for a quorum: the values so far, and the errors when it cannot be reached; `stoppedBy` the value that ended the wait early. */
+export type QuorumOutcome<T> = { ok: true, values: T[] } | { ok: false, values: T[], errors: unknown[], stoppedBy?: T }
 
 /**
  * Resolves once `w` of `ops` succeeded, or as soon as so many failed that `w`
- * can no longer be reached. Operations still running keep running; their
+ * can no longer be reached, or at once when a value satisfies `stopOn` (it
+ * does not count towards `w`). Operations still running keep running; their
  * late failures are swallowed here (the caller may still await them).
  */
-export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number): Promise<QuorumOutcome<T>> {
+export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number, stopOn?: (value: T) => boolean): Promise<QuorumOutcome<T>> {
   const values: T[] = []
   const errors: unknown[] = []
   if (w <= 0) return { ok: true, values }
@@ -15,6 +16,11 @@ export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number): Promise
     for (const op of ops) {
       op.then(value => {
         if (done) return
+        if (stopOn?.(value) === true) {
+          done = true
+          resolve({ ok: false, values, errors, stoppedBy: value })
+          return
+        }
         values.push(value)
         if (values.length >= w) {
           done = true

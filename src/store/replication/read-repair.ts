@@ -8,10 +8,12 @@ import { MAX_CONCURRENT_REPAIRS } from './constants.js'
 import type { Target } from './placement.js'
 import type { ReplicaClient } from './replica-client.js'
 
-/** One replica's answer to a survey: its record of the key (undefined when it holds none). */
+/** One replica's answer to a survey: its record of the key (undefined when it holds none), and the bytes of a small value when asked for. */
 export interface SurveyAnswer {
   target: Target
   entry: ReplicaEntry | undefined
+  /** The value's bytes, already checked against the entry's size and sha256. */
+  bytes?: Buffer
 }
 
 /** The newest record among the answers (last writer wins by HLC), undefined when nobody holds one. */

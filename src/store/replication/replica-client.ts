@@ -3,10 +3,11 @@ import { Readable } from 'node:stream'
 import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Transport } from '../../mesh/transport/index.js'
-import type { ReplicaEntry, ValueMeta } from '../record.js'
+import type { Clock } from '../../common/clock.js'
+import { isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { ApplyResult, ListOptions, ReplicaPut, ReplicaStore, StoredValue } from '../types.js'
-import { ACK_TIMEOUT_MS, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
-import { STORE_ENTRY, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
+import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
+import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
 import type { Target } from './placement.js'
 
 /**
@@ -15,7 +16,7 @@ import type { Target } from './placement.js'
  * back is folded into this peer's HLC.
  */
 export class ReplicaClient {
-  constructor (private readonly transport: Transport, private readonly local: ReplicaStore) {}
+  constructor (private readonly transport: Transport, private readonly local: ReplicaStore, private readonly clock: Clock) {}
 
   async entry (t: Target, key: string): Promise<ReplicaEntry | undefined> {
     if (t.isSelf) return await this.local.entry(key)
@@ -23,6 +24,24 @@ export class ReplicaClient {
     const entry = (r.msg as Extract<ReplicationReply, { type: 'store.entry.reply' }>).entry ?? undefined
     if (entry !== undefined) this.local.observeVersion(entry.version)
     return entry
+  }
+
+  /**
+   * The record at `t` and, for a small live value held remotely, its bytes
+   * (checked against the record's size and sha256: a bad copy comes back
+   * without bytes, so the caller reads another replica). For self only the
+   * record: the local read is cheap.
+   */
+  async fetch (t: Target, key: string): Promise<{ entry: ReplicaEntry | undefined, bytes?: Buffer }> {
+    if (t.isSelf) return { entry: await this.local.entry(key) }
+    const r = await this.call(t, { type: STORE_FETCH, v: 1, key }, SURVEY_TIMEOUT_MS)
+    const m = r.msg as Extract<ReplicationReply, { type: 'store.fetch.reply' }>
+    const entry = m.entry ?? undefined
+    if (entry === undefined) return { entry }
+    this.local.observeVersion(entry.version)
+    if (m.bytes === null || m.bytes === undefined) return { entry }
+    const bytes = asBuffer(m.bytes)
+    return bytes.length === entry.size && sha256(bytes) === entry.sha256 ? { entry, bytes } : { entry }
   }
 
   /**
@@ -34,8 +53,13 @@ export class ReplicaClient {
   async read (t: Target, key: string, signal?: AbortSignal): Promise<StoredValue> {
     if (t.isSelf) return await this.local.get(key)
     const r = await this.call(t, { type: STORE_READ, v: 1, key }, ACK_TIMEOUT_MS, { signal })
-    const meta = (r.msg as Extract<ReplicationReply, { type: 'store.value' }>).meta
+    const { meta, bytes: inline } = r.msg as Extract<ReplicationReply, { type: 'store.value' }>
     this.local.observeVersion(meta.version)
+    if (inline !== undefined && inline !== null) {
+      const bytes = asBuffer(inline)
+      if (bytes.length !== meta.size || sha256(bytes) !== meta.sha256) throw corrupt(key, t.peerId)
+      return { meta, body: bytes }
+    }
     const body = r.body ?? (async function * () {})()
     if (meta.size <= READ_WHOLE_MAX_BYTES) {
       const parts: Uint8Array[] = []
@@ -47,10 +71,17 @@ export class ReplicaClient {
     return { meta, body: Readable.from(verified(body, meta, t.peerId)) }
   }
 
-  async put (t: Target, key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
-    if (t.isSelf) return await this.local.applyPut(key, body, put, options)
-    const msg: ReplicationRequest = { type: STORE_PUT, v: 1, key, put, maxBytes: Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null, sizeHint: options.sizeHint ?? null }
-    const r = await this.call(t, msg, PUT_TIMEOUT_MS, { body, signal: options.signal })
+  /** A replicated write of `body`: a stream, or a whole value (sent inside the request when small). */
+  async put (t: Target, key: string, body: AsyncIterable<Uint8Array> | Uint8Array, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
+    const whole = body instanceof Uint8Array ? body : undefined
+    if (t.isSelf) return await applyLocally(this.local, this.clock, key, whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, put, { ...options, sizeHint: options.sizeHint ?? whole?.length })
+    const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
+    if (whole !== undefined && whole.length <= INLINE_MAX_BYTES) {
+      const r = await this.call(t, { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: whole.length, bytes: whole }, PUT_TIMEOUT_MS, { signal: options.signal })
+      return this.applied(r.msg)
+    }
+    const msg: ReplicationRequest = { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: options.sizeHint ?? whole?.length ?? null }
+    const r = await this.call(t, msg, PUT_TIMEOUT_MS, { body: whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, signal: options.signal })
     return this.applied(r.msg)
   }
 
@@ -68,13 +99,36 @@ export class ReplicaClient {
   private applied (msg: unknown): ApplyResult {
     const m = msg as Extract<ReplicationReply, { type: 'store.applied' }>
     if (m.entry !== null) this.local.observeVersion(m.entry.version)
-    return { applied: m.applied, entry: m.entry ?? undefined }
+    return { applied: m.applied, entry: m.entry ?? undefined, conflict: m.conflict === true }
   }
 
   private async call (t: Target, msg: ReplicationRequest, timeoutMs: number, extra: { body?: AsyncIterable<Uint8Array>, signal?: AbortSignal } = {}): ReturnType<Transport['request']> {
     if (t.address === '') throw new PmzError('ERR_UNAVAILABLE', `no mesh address for ${t.peerId}`)
     return await this.transport.request(t.address, msg, { timeoutMs, ...extra })
   }
+}
+
+/**
+ * A replicated write applied to this peer's store. An `ifAbsent` put is
+ * refused, unread, when the store holds a live value (the duplicate rule,
+ * checked per replica; see ReplicatedStore.put).
+ */
+export async function applyLocally (local: ReplicaStore, clock: Clock, key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<ApplyResult> {
+  if (put.ifAbsent === true) {
+    const held = await local.entry(key)
+    if (isLiveEntry(held, clock.now())) return { applied: false, entry: held, conflict: true }
+  }
+  return await local.applyPut(key, body, put, options)
+}
+
+/** A whole value as a stream of one piece (none when empty). */
+async function * pieces (bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  if (bytes.length > 0) yield bytes
+}
+
+/** Bytes decoded from a message as a Buffer, without a copy. */
+function asBuffer (bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function sha256 (bytes: Uint8Array): string {

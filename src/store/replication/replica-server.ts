@@ -1,17 +1,20 @@
-import { PmzError } from '../../common/errors.js'
+import { Readable } from 'node:stream'
+import { PmzError, isPmzError } from '../../common/errors.js'
+import type { Clock } from '../../common/clock.js'
 import type { Logger } from '../../common/logger.js'
 import type { IncomingRequest, Message, Reply, Transport } from '../../mesh/transport/index.js'
 import type { ReplicaStore } from '../types.js'
-import { REPLICATION_V } from './constants.js'
-import { STORE_ENTRY, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
-
+import { type ReplicaEntry, type ValueMeta } from '../record.js'
+import { INLINE_MAX_BYTES, REPLICATION_V } from './constants.js'
+import { applyLocally } from './replica-client.js'
+import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
 
 /**
  * Answers the `store.*` requests of other peers from the local store: a
  * replica's record, its bytes, replicated writes and deletes, its key list.
  * Returns the function that removes the handlers.
  */
-export function serveReplica (transport: Transport, local: ReplicaStore, log: Logger): () => void {
+export function serveReplica (transport: Transport, local: ReplicaStore, clock: Clock, log: Logger): () => void {
   const unread = <T extends ReplicationRequest['type']>(req: IncomingRequest, type: T): Extract<ReplicationRequest, { type: T }> => {
     const msg = req.msg as ReplicationRequest
     if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`)
@@ -24,17 +27,34 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
       const { key } = unread(req, STORE_ENTRY)
       return reply({ type: 'store.entry.reply', v: 1, entry: (await local.entry(key)) ?? null })
     }),
+    transport.handle(STORE_FETCH, async req => {
+      const { key } = unread(req, STORE_FETCH)
+      const entry = await local.entry(key)
+      if (entry === undefined || entry.deleted || entry.size > INLINE_MAX_BYTES) return reply({ type: 'store.fetch.reply', v: 1, entry: entry ?? null, bytes: null })
+      try {
+        const { meta, body } = await local.get(key)
+        // The value read is the one answered for, even if a write landed between the two reads.
+        if (Buffer.isBuffer(body)) return reply({ type: 'store.fetch.reply', v: 1, entry: metaEntry(meta), bytes: body })
+        if (body instanceof Readable) body.destroy()
+        return reply({ type: 'store.fetch.reply', v: 1, entry: metaEntry(meta), bytes: null })
+      } catch (err) {
+        if (!isPmzError(err, 'ERR_NOT_FOUND')) throw err // expired or deleted meanwhile: answer with the record
+        return reply({ type: 'store.fetch.reply', v: 1, entry: (await local.entry(key)) ?? null, bytes: null })
+      }
+    }),
     transport.handle(STORE_READ, async (req): Promise<Reply> => {
       const { key } = unread(req, STORE_READ)
       const { meta, body } = await local.get(key)
-      const bytes = Buffer.isBuffer(body) ? (body.length === 0 ? undefined : bytesOf(body)) : body
+      if (Buffer.isBuffer(body) && body.length <= INLINE_MAX_BYTES) return { msg: reply({ type: 'store.value', v: 1, meta, bytes: body }) }
+      const bytes = Buffer.isBuffer(body) ? bytesOf(body) : body
       return { msg: reply({ type: 'store.value', v: 1, meta }), body: bytes }
     }),
     transport.handle(STORE_PUT, async req => {
-      const { key, put, maxBytes, sizeHint } = unread(req, STORE_PUT)
-      const out = await local.applyPut(key, req.body ?? bytesOf(), put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
+      const { key, put, maxBytes, sizeHint, bytes } = unread(req, STORE_PUT)
+      const body = bytes !== undefined && bytes !== null ? bytesOf(bytes) : req.body ?? bytesOf()
+      const out = await applyLocally(local, clock, key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
       log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
-      return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null })
+      return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.conflict === true ? { conflict: true } : {}) })
     }),
     transport.handle(STORE_TOMBSTONE, async req => {
       const { key, version, deletedAt } = unread(req, STORE_TOMBSTONE)
@@ -51,5 +71,10 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
 
 /** A whole value as a one-piece stream (none for an empty value). */
 async function * bytesOf (...pieces: Uint8Array[]): AsyncIterable<Uint8Array> {
-  yield * pieces
+  for (const piece of pieces) if (piece.length > 0) yield piece
+}
+
+/** The record of a live value, as a survey compares it. */
+function metaEntry (meta: ValueMeta): ReplicaEntry {
+  return { key: meta.key, version: meta.version, deleted: false, deletedAt: null, size: meta.size, sha256: meta.sha256, contentType: meta.contentType, created: meta.created, expires: meta.expires }
 }

@@ -6,14 +6,14 @@ import type { Membership } from '../../mesh/membership/index.js'
 import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
-import { entryToMeta, isLiveEntry, type ValueMeta } from '../record.js'
+import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
-import { FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS } from './constants.js'
+import { FANOUT_HIGH_WATER_BYTES, INLINE_MAX_BYTES, SINK_STALL_MS, SURVEY_SPECULATE_MS } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
 import { FanoutSink, fanOut } from './fanout.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
-import { waitQuorum } from './quorum.js'
+import { waitQuorum, type QuorumOutcome } from './quorum.js'
 import { ReadRepair, newestOf, type SurveyAnswer } from './read-repair.js'
 import { ReplicaClient } from './replica-client.js'
 import { serveReplica } from './replica-server.js'
@@ -68,7 +68,7 @@ export class ReplicatedStore implements Store {
     this.clock = c.clock
     this.log = c.log
     this.placement = new Placement(c.membership, init.replicas ?? 3, init.writeQuorum ?? 2)
-    this.client = new ReplicaClient(c.transport, c.local)
+    this.client = new ReplicaClient(c.transport, c.local, c.clock)
     this.repair = new ReadRepair(this.client, c.clock, c.log)
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
@@ -83,7 +83,7 @@ export class ReplicatedStore implements Store {
     this.placement.refresh()
     await this.handoff?.start()
     this.offs = [
-      serveReplica(this.c.transport, this.local, this.log),
+      serveReplica(this.c.transport, this.local, this.clock, this.log),
       this.c.membership.on('peer:change', () => { this.placement.refresh() })
     ]
     this.antiEntropy.start()
@@ -113,22 +113,29 @@ export class ReplicatedStore implements Store {
   async stat (key: string): Promise<ValueMeta | undefined> {
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.stat(key)
-    const answers = await this.survey(key)
-    const newest = newestOf(answers)
-    this.repair.schedule(key, answers, newest)
+    const newest = newestOf(await this.survey(key))
     return isLiveEntry(newest, this.clock.now()) ? entryToMeta(newest) : undefined
   }
 
+  /**
+   * Surveys the replicas with `fetch` (a small value comes back with its
+   * record), so a read through any gateway usually takes one round trip:
+   * the bytes of the newest version from the first replica that sent them,
+   * else this peer's own copy, else a read from the nearest holder (the
+   * first to answer).
+   */
   async get (key: string, options: { signal?: AbortSignal } = {}): Promise<StoredValue> {
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
-    const answers = await this.survey(key)
+    const answers = await this.survey(key, { fetch: true })
     const newest = newestOf(answers)
-    this.repair.schedule(key, answers, newest)
     if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
+    const holders = answers.filter(a => a.entry?.version === newest.version)
+    const inline = holders.find(a => a.bytes !== undefined)
+    if (inline?.bytes !== undefined) return { meta: entryToMeta(newest), body: inline.bytes }
+    holders.sort((a, b) => Number(b.target.isSelf) - Number(a.target.isSelf))
     let lastErr: unknown
-    for (const a of answers) {
-      if (a.entry?.version !== newest.version) continue
+    for (const a of holders) {
       try {
         return await this.client.read(a.target, key, options.signal)
       } catch (err) {
@@ -150,64 +157,157 @@ export class ReplicatedStore implements Store {
     const w = this.placement.w()
     const live = targets.filter(t => t.isAlive)
     if (targets.length === 0 || live.length < w) throw quorumNotMet(live.length, w)
-    if (options.ifAbsent === true) {
-      // Pulzar's duplicate rule, cluster-wide: a live value at any surveyed replica is a conflict.
-      const answers = await this.survey(key)
-      if (answers.some(a => isLiveEntry(a.entry, this.clock.now()))) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
-    }
     const created = this.clock.now()
     const put: ReplicaPut = {
       version: this.local.nextVersion(),
       created,
       expires: temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS,
-      contentType: options.contentType ?? 'application/octet-stream'
+      contentType: options.contentType ?? 'application/octet-stream',
+      ...(options.ifAbsent === true ? { ifAbsent: true } : {})
     }
-    const controllers = live.map(() => new AbortController())
-    const sinks = live.map((t, i) => new FanoutSink(this.clock, FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, () => {
-      this.log.warn({ key, replica: t.peerId }, 'replica stalled, dropped from the write')
-      controllers[i].abort(new PmzError('ERR_TIMEOUT', 'replica stalled'))
-    }))
-    const ops = live.map(async (t, i) => {
-      const signal = options.signal === undefined ? controllers[i].signal : AbortSignal.any([controllers[i].signal, options.signal])
-      try {
-        return await this.client.put(t, key, sinks[i], put, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
-      } catch (err) {
-        this.log.debug({ err, key, replica: t.peerId }, 'replicated put failed')
-        throw err
-      } finally {
-        sinks[i].cancel()
-      }
-    })
-    for (const op of ops) op.catch(() => {}) // observed by waitQuorum below
-    // A replica declared dead mid-write is dropped at once rather than after SINK_STALL_MS.
-    const offDeath = this.c.membership.on('peer:change', e => {
-      if (e.type !== 'dead' && e.type !== 'leave') return
-      const i = live.findIndex(t => t.peerId === e.member.peerId)
-      if (i < 0) return
-      sinks[i].cancel()
-      controllers[i].abort(new PmzError('ERR_UNAVAILABLE', 'replica died during the write'))
-    })
-    const hash = createHash('sha256')
-    let size: number
-    let outcome: Awaited<ReturnType<typeof waitQuorum<ApplyResult>>>
-    try {
-      try {
-        size = await fanOut(hashing(body, hash), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
-      } catch (err) {
-        // No replica saw a clean end of the body, so none can commit it.
-        for (const ctl of controllers) ctl.abort(err)
-        throw err
-      }
-      outcome = await waitQuorum(ops, w)
-    } finally {
-      offDeath()
+    // Pulzar's duplicate rule, cluster-wide, without a round trip of its own:
+    // each replica refuses the write when it holds a live value, and the write
+    // waits for R = N - W + 1 answers too, so that one of them took part in
+    // any earlier acknowledged write of the key.
+    const need = options.ifAbsent === true ? Math.max(w, this.placement.n() - w + 1) : w
+    const small = options.sizeHint !== undefined && options.sizeHint <= INLINE_MAX_BYTES
+    if (options.ifAbsent === true && !small) {
+      // A large body is not read at all for a duplicate: ask first.
+      const now = this.clock.now()
+      const answers = await this.survey(key, { enough: a => isLiveEntry(a.entry, now) })
+      if (answers.some(a => isLiveEntry(a.entry, now))) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
+    }
+    const written = small
+      ? await this.putWhole(key, put, await readWhole(body, INLINE_MAX_BYTES, options.maxBytes), live, need, options.signal)
+      : await this.putStreamed(key, put, body, live, need, options)
+    const { outcome } = written
+    if (!outcome.ok && outcome.stoppedBy?.conflict === true) {
+      await this.restore(key, put, outcome.stoppedBy.entry as ReplicaEntry, live, written.ops)
+      throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
     if (!outcome.ok) {
       await this.compensate(key, live)
       throw quorumNotMet(outcome.values.length, w, outcome.errors)
     }
-    await this.handoff?.afterWrite(key, put.version, targets, live, ops)
-    return { key, size, sha256: hash.digest('hex'), contentType: put.contentType, created: put.created, expires: put.expires, version: put.version }
+    await this.handoff?.afterWrite(key, put.version, targets, live, written.ops)
+    return { key, size: written.size, sha256: written.sha256, contentType: put.contentType, created: put.created, expires: put.expires, version: put.version }
+  }
+
+  /**
+   * After a duplicate `add_key` some replica refused: the replicas that
+   * missed the first value may have taken the new one, whose version is
+   * newer and would spread. The first value goes back to every live replica
+   * under a version newer still (same bytes, created, expiry), so it stays.
+   */
+  private async restore (key: string, refused: ReplicaPut, first: ReplicaEntry, live: Target[], ops: Array<Promise<ApplyResult>>): Promise<void> {
+    const results = await Promise.allSettled(ops)
+    const took = live.filter((_, i) => {
+      const r = results[i]
+      return r.status === 'fulfilled' && r.value.applied && r.value.entry?.version === refused.version
+    })
+    if (took.length === 0) return
+    const holders = live.filter((_, i) => {
+      const r = results[i]
+      return r.status === 'fulfilled' && r.value.conflict === true && r.value.entry?.version === first.version
+    })
+    const restored: ReplicaPut = { version: this.local.nextVersion(), created: first.created, expires: first.expires, contentType: first.contentType, sha256: first.sha256 }
+    const copy = async (t: Target): Promise<boolean> => {
+      for (const source of holders) {
+        try {
+          const { body } = await this.client.read(source, key)
+          await this.client.put(t, key, Buffer.isBuffer(body) ? body : body as AsyncIterable<Uint8Array>, restored, { sizeHint: first.size })
+          return true
+        } catch (err) {
+          this.log.warn({ err, key, source: source.peerId, target: t.peerId }, 'restoring the first value failed, trying another holder')
+        }
+      }
+      return false
+    }
+    const copied = await Promise.all(live.map(copy))
+    if (copied.some(Boolean)) {
+      this.log.info({ key, replicas: took.map(t => t.peerId) }, 'duplicate add_key refused; the first value restored where the second had landed')
+      return
+    }
+    this.log.error({ key, replicas: took.map(t => t.peerId) }, 'a refused duplicate add_key could not be undone; the second value may win')
+  }
+
+  /** A small value, read whole: one message to each replica, the bytes inside it. */
+  private async putWhole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, signal: AbortSignal | undefined): Promise<Written> {
+    const digest = createHash('sha256').update(bytes).digest('hex')
+    const withSum = { ...put, sha256: digest }
+    const { ops, outcome } = await this.replicate(key, live, w, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }))
+    return { ops, outcome, size: bytes.length, sha256: digest }
+  }
+
+  /** A value of any size, streamed once from the client and fanned out to every replica with bounded memory. */
+  private async putStreamed (key: string, put: ReplicaPut, body: AsyncIterable<Uint8Array>, live: Target[], w: number, options: PutOptions): Promise<Written> {
+    const sinks = live.map(t => new FanoutSink(this.clock, FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, () => {
+      this.log.warn({ key, replica: t.peerId }, 'replica stalled, dropped from the write')
+      drop(t, new PmzError('ERR_TIMEOUT', 'replica stalled'))
+    }))
+    let drop: (t: Target, reason: Error) => void = () => {}
+    const hash = createHash('sha256')
+    let size = 0
+    const { ops, outcome } = await this.replicate(key, live, w, options.signal, async (t, signal) => {
+      const i = live.indexOf(t)
+      try {
+        return await this.client.put(t, key, sinks[i], put, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
+      } finally {
+        sinks[i].cancel()
+      }
+    }, async (dropReplica, abortAll) => {
+      drop = dropReplica
+      try {
+        size = await fanOut(hashing(body, hash), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
+      } catch (err) {
+        // No replica saw a clean end of the body, so none can commit it.
+        abortAll(err)
+        throw err
+      }
+    }, i => { sinks[i].cancel() })
+    return { ops, outcome, size, sha256: hash.digest('hex') }
+  }
+
+  /**
+   * Runs `send` to every live replica and waits for W of them. A replica
+   * declared dead meanwhile is dropped at once (its call aborted). `feed`,
+   * when given, runs beside the calls (a streamed body) and must end before
+   * the quorum counts; `dropped(i)` learns which replica was dropped.
+   */
+  private async replicate (
+    key: string, live: Target[], w: number, signal: AbortSignal | undefined,
+    send: (t: Target, signal: AbortSignal) => Promise<ApplyResult>,
+    feed?: (drop: (t: Target, reason: Error) => void, abortAll: (reason: unknown) => void) => Promise<void>,
+    dropped?: (i: number) => void
+  ): Promise<{ ops: Array<Promise<ApplyResult>>, outcome: QuorumOutcome<ApplyResult> }> {
+    const controllers = live.map(() => new AbortController())
+    const drop = (t: Target, reason: Error): void => {
+      const i = live.indexOf(t)
+      if (i < 0) return
+      dropped?.(i)
+      controllers[i].abort(reason)
+    }
+    const ops = live.map(async (t, i) => {
+      const sig = signal === undefined ? controllers[i].signal : AbortSignal.any([controllers[i].signal, signal])
+      try {
+        return await send(t, sig)
+      } catch (err) {
+        this.log.debug({ err, key, replica: t.peerId }, 'replicated put failed')
+        throw err
+      }
+    })
+    for (const op of ops) op.catch(() => {}) // observed by waitQuorum below
+    const offDeath = this.c.membership.on('peer:change', e => {
+      if (e.type !== 'dead' && e.type !== 'leave') return
+      const t = live.find(x => x.peerId === e.member.peerId)
+      if (t !== undefined) drop(t, new PmzError('ERR_UNAVAILABLE', 'replica died during the write'))
+    })
+    try {
+      await feed?.(drop, reason => { for (const ctl of controllers) ctl.abort(reason) })
+      return { ops, outcome: await waitQuorum(ops, w, r => r.conflict === true) }
+    } finally {
+      offDeath()
+    }
   }
 
   async delete (key: string): Promise<void> {
@@ -257,19 +357,49 @@ export class ReplicatedStore implements Store {
   }
 
   /**
-   * Every live replica's record of the key. Needs R = N - W + 1 answers, so
-   * that at least one of them took part in any acknowledged write.
+   * Asks R = N - W + 1 live replicas (self first, then by preference) for
+   * their record of the key (`fetch`: with the bytes of a small live value),
+   * so that at least one of them took part in any acknowledged write; a
+   * replica that fails is replaced by the next one, and one that is slow
+   * (SURVEY_SPECULATE_MS) by all the others. Resolves once R answered, or
+   * sooner when an answer is `enough`. Read repair runs over the answers
+   * once every replica asked answered or failed.
    */
-  private async survey (key: string): Promise<SurveyAnswer[]> {
+  private async survey (key: string, how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
     const order = this.placement.readOrder(key)
     const r = this.placement.n() - this.placement.w() + 1
-    const settled = await Promise.allSettled(order.map(async t => await this.client.entry(t, key)))
-    const answers: SurveyAnswer[] = []
-    settled.forEach((s, i) => { if (s.status === 'fulfilled') answers.push({ target: order[i], entry: s.value }) })
-    if (answers.length < r) {
-      throw new PmzError('ERR_QUORUM_NOT_MET', `${answers.length} replicas answered, ${r} needed`, { details: { key, answered: answers.length, readQuorum: r } })
-    }
-    return answers
+    return await new Promise((resolve, reject) => {
+      const answers: SurveyAnswer[] = []
+      let asked = 0
+      let pending = 0
+      let settled = false
+      const settle = (): void => {
+        if (settled) return
+        settled = true
+        speculate.cancel()
+        if (answers.length >= r || answers.some(a => how.enough?.(a) === true)) resolve([...answers])
+        else reject(new PmzError('ERR_QUORUM_NOT_MET', `${answers.length} replicas answered, ${r} needed`, { details: { key, answered: answers.length, readQuorum: r } }))
+      }
+      const ask = (): void => {
+        const t = order[asked++]
+        pending++
+        const question = how.fetch === true ? this.client.fetch(t, key) : this.client.entry(t, key).then(entry => ({ entry }))
+        question.then(a => {
+          const answer: SurveyAnswer = { target: t, ...a }
+          answers.push(answer)
+          if (answers.length >= r || how.enough?.(answer) === true) settle()
+        }, () => {
+          if (!settled && asked < order.length) ask()
+        }).finally(() => {
+          if (--pending > 0) return
+          settle()
+          this.repair.schedule(key, answers, newestOf(answers))
+        })
+      }
+      const speculate = this.clock.setTimeout(() => { while (!settled && asked < order.length) ask() }, SURVEY_SPECULATE_MS)
+      if (order.length === 0) settle()
+      while (asked < Math.min(r, order.length)) ask()
+    })
   }
 
   /** After a failed write: a newer tombstone to every live replica, so no partial copy stays visible (LWW drops a copy still landing). */
@@ -280,6 +410,31 @@ export class ReplicatedStore implements Store {
     const failed = results.filter(r => r.status === 'rejected').length
     if (failed > 0) this.log.warn({ key, failed }, 'compensating tombstone did not reach every replica')
   }
+}
+
+/** A replicated write's calls, their quorum, and what the client sent. */
+interface Written {
+  ops: Array<Promise<ApplyResult>>
+  outcome: QuorumOutcome<ApplyResult>
+  size: number
+  sha256: string
+}
+
+/**
+ * Reads a small body whole. Past `limit` bytes fails: ERR_TOO_LARGE when
+ * that is over `maxBytes`, else the body was larger than its Content-Length
+ * promised (ERR_BAD_REQUEST).
+ */
+async function readWhole (body: AsyncIterable<Uint8Array>, limit: number, maxBytes: number | undefined): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  let size = 0
+  for await (const piece of body) {
+    size += piece.length
+    if (size > (maxBytes ?? Infinity)) throw new PmzError('ERR_TOO_LARGE', 'value larger than maxsize', { details: { maxBytes } })
+    if (size > limit) throw new PmzError('ERR_BAD_REQUEST', 'body longer than its declared length')
+    parts.push(piece)
+  }
+  return parts.length === 1 && Buffer.isBuffer(parts[0]) ? parts[0] : Buffer.concat(parts)
 }
 
 function isLocalOnly (targets: Target[]): boolean {

@@ -264,6 +264,14 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     expect(isPmzError(err, 'ERR_CONFLICT')).toBe(true)
     expect(err.status).toBe(409)
     expect((await bytesOf((await b.store.get(k)).body)).toString()).toBe('one')
+    // A small value goes without a survey: each replica checks, and the one
+    // that missed the first value and took the second gets the first back.
+    const small = await c.store.put(k, pieces(Buffer.from('three')), { ifAbsent: true, sizeHint: 5 }).catch(e => e)
+    expect(isPmzError(small, 'ERR_CONFLICT')).toBe(true)
+    for (const n of [a, b, c]) expect((await bytesOf((await n.local.get(k)).body)).toString()).toBe('one')
+    const versions = await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.version))
+    expect(new Set(versions).size).toBe(1)
+    expect((await bytesOf((await c.store.get(k)).body)).toString()).toBe('one')
   })
 
   it('maxBytes and temporal expiry hold on every replica', async () => {

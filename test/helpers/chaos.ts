@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { converged, pool } from './cluster.js'
 import { http } from './http.js'
 import { killPeer, restartPeer, startPeer, type Peer } from './peer.js'
 
@@ -61,13 +62,6 @@ const between = ([min, max]: [number, number]): number => min + Math.random() * 
 const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
-async function pool<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++])
-  }))
-}
-
 export async function runChaos (options: ChaosOptions): Promise<ChaosSummary> {
   const log = options.log ?? ((line: string) => { console.log(line) })
   const replicas = options.replicas ?? 3
@@ -86,7 +80,7 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosSummary> {
   const peers: Peer[] = [await startPeer({ cluster, args })]
   peers.push(...await Promise.all(Array.from({ length: options.peers - 1 }, async () => await startPeer({ cluster, args: [...args, '--join', peers[0].mesh] }))))
   const up = new Set<number>(peers.map((_, i) => i))
-  await waitAllAlive(peers, 20_000)
+  await converged(peers, peers.map(p => p.id), 20_000)
   log(`chaos: ${options.peers} peers up (N=${replicas}, W=${writeQuorum}), running ${options.durationMs} ms`)
 
   const acked = new Map<string, string>() // key -> sha256 of the acknowledged content
@@ -170,7 +164,7 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosSummary> {
 
   await Promise.all([killer, ...Array.from({ length: options.writers ?? 4 }, async (_, w) => await writer(w))])
   for (let i = 0; i < peers.length; i++) if (!up.has(i)) await restart(i)
-  await waitAllAlive(peers, 30_000)
+  await converged(peers, peers.map(p => p.id), 30_000)
   const restartedAt = Date.now()
   log(`chaos: writes ${s.writesAcked} acked, ${s.writesFailed} failed, ${s.writesUnknown} unknown; deletes ${s.deletesAcked} acked; ${s.kills} kills; checking`)
 
@@ -215,20 +209,4 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosSummary> {
   log(`chaos summary: ${JSON.stringify({ ...s, lost: s.lost.length, resurrected: s.resurrected.length })}`)
   for (const line of [...s.lost, ...s.resurrected].slice(0, 20)) log(`  ${line}`)
   return s
-}
-
-async function waitAllAlive (peers: Peer[], timeoutMs: number): Promise<void> {
-  const ids = peers.map(p => p.id)
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    let ok = true
-    for (const p of peers) {
-      const res = await http('GET', `${p.url}/admin/network`).catch(() => undefined)
-      const rows = (res?.status === 200 ? res.json?.data : []) as Array<{ node: string, state: string }>
-      if (!ids.every(id => rows.some(r => r.node === id && r.state === 'alive'))) { ok = false; break }
-    }
-    if (ok) return
-    if (Date.now() > deadline) throw new Error(`peers not all alive within ${timeoutMs} ms`)
-    await sleep(100)
-  }
 }

@@ -1,26 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
+import { converged, localEntries, network } from '../helpers/cluster.js'
 import { cleanupPeers, killPeer, restartPeer, startPeer, type Peer } from '../helpers/peer.js'
-
-interface Row { node: string, state: string }
-
-async function converged (viewers: Peer[], ids: string[], timeoutMs: number): Promise<void> {
-  await waitFor(async () => {
-    for (const v of viewers) {
-      const res = await http('GET', `${v.url}/admin/network`)
-      const rows = res.status === 200 ? res.json?.data as Row[] : []
-      if (!ids.every(id => rows.some(r => r.node === id && r.state === 'alive'))) return false
-    }
-    return true
-  }, timeoutMs, `${viewers.length} peers to list ${ids.length} alive members`)
-}
-
-/** Live keys in the peer's own store (admin/status counts the local replica). */
-async function localEntries (peer: Peer): Promise<number> {
-  const res = await http('GET', `${peer.url}/admin/status`).catch(() => undefined)
-  return res?.status === 200 ? res.json?.data.entries as number : -1
-}
 
 describe('hinted handoff over 3 real peers (N=3, W=2)', () => {
   const cluster = `handoff-${randomUUID().slice(0, 8)}`
@@ -36,7 +18,7 @@ describe('hinted handoff over 3 real peers (N=3, W=2)', () => {
     await killPeer(c)
     // Wait until B no longer counts C alive, so every write skips it up front (the hint is recorded before the 201).
     await waitFor(async () => {
-      const rows = (await http('GET', `${b.url}/admin/network`)).json?.data as Row[]
+      const rows = await network(b)
       return rows.some(r => r.node === c.id && r.state !== 'alive')
     }, 20_000, 'B to see C down')
 

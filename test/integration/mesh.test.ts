@@ -2,28 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { connect } from 'node:net'
 import { afterAll, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
+import { converged, network } from '../helpers/cluster.js'
 import { cleanupPeers, killPeer, restartPeer, runCli, startPeer, type Peer } from '../helpers/peer.js'
-
-interface Row { node: string, state: string, roles: string[], http: string, mesh: string, percent: number, last_heard: string | null }
-
-async function network (peer: Peer): Promise<Row[]> {
-  const res = await http('GET', `${peer.url}/admin/network`)
-  return res.status === 200 ? res.json?.data as Row[] : []
-}
 
 async function stateOf (viewer: Peer, peerId: string): Promise<string | undefined> {
   return (await network(viewer)).find(r => r.node === peerId)?.state
-}
-
-/** Resolves once every viewer lists every id of `ids` as alive. */
-async function converged (viewers: Peer[], ids: string[], timeoutMs: number): Promise<void> {
-  await waitFor(async () => {
-    for (const v of viewers) {
-      const rows = await network(v)
-      if (!ids.every(id => rows.some(r => r.node === id && r.state === 'alive'))) return false
-    }
-    return true
-  }, timeoutMs, `${viewers.length} peers to list ${ids.length} alive members`)
 }
 
 describe('mesh of real peers (static join, 127.0.0.1)', () => {

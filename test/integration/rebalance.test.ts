@@ -1,57 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
+import { converged, localEntries, pool, repaired, ringView } from '../helpers/cluster.js'
 import { cleanupPeers, killPeer, startPeer, type Peer } from '../helpers/peer.js'
-
-interface Row { node: string, state: string }
-interface RingView { fingerprint: string, volumePeers: string[], underReplicated: number, localKeys: number, lastRepairMs: number | null }
 
 const N = 3
 /** Keys written (RB_KEYS overrides, for a larger run by hand). */
 const KEYS = Number(process.env.RB_KEYS ?? 300)
 const GRACE_S = 2
-
-async function converged (viewers: Peer[], ids: string[], timeoutMs: number): Promise<void> {
-  await waitFor(async () => {
-    for (const v of viewers) {
-      const res = await http('GET', `${v.url}/admin/network`)
-      const rows = res.status === 200 ? res.json?.data as Row[] : []
-      if (!ids.every(id => rows.some(r => r.node === id && r.state === 'alive'))) return false
-    }
-    return true
-  }, timeoutMs, `${viewers.length} peers to list ${ids.length} alive members`)
-}
-
-async function ring (peer: Peer): Promise<RingView | undefined> {
-  const res = await http('GET', `${peer.url}/admin/ring`)
-  return res.status === 200 ? res.json?.data as RingView : undefined
-}
-
-async function entries (peer: Peer): Promise<number> {
-  const res = await http('GET', `${peer.url}/admin/status`)
-  return res.status === 200 ? res.json?.data.entries as number : -1
-}
-
-async function pool<T> (items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await fn(items[next++])
-  }))
-}
-
-/** Waits until every live peer has the same ring over exactly `ids`, nothing under-replicated, and N copies of every key in all. */
-async function repaired (live: Peer[], keys: number, timeoutMs: number): Promise<number> {
-  const t0 = Date.now()
-  const ids = live.map(p => p.id).sort()
-  await waitFor(async () => {
-    const views = await Promise.all(live.map(ring))
-    if (views.some(v => v === undefined || v.underReplicated !== 0 || v.volumePeers.join() !== ids.join())) return false
-    if (new Set(views.map(v => v?.fingerprint)).size !== 1) return false
-    const counts = await Promise.all(live.map(entries))
-    return counts.reduce((a, b) => a + b, 0) === keys * N
-  }, timeoutMs, `${live.length} peers to hold ${keys} keys x ${N} copies`, 100)
-  return Date.now() - t0
-}
 
 describe(`rebalancing over real peers (N=${N}, W=2, dead peer grace ${GRACE_S} s)`, () => {
   const cluster = `rebal-${randomUUID().slice(0, 8)}`
@@ -80,14 +36,14 @@ describe(`rebalancing over real peers (N=${N}, W=2, dead peer grace ${GRACE_S} s
       const res = await http('PUT', `${peers[i++ % peers.length].url}/add_key/${k}`, values.get(k))
       expect(res.status, `PUT ${k}: ${res.body.toString()}`).toBe(201)
     })
-    await repaired(peers, KEYS, 20_000)
+    await repaired(peers, KEYS, N, 20_000)
     for (const victim of [peers[4], peers[3]]) {
       const died = Date.now()
       await killPeer(victim)
       peers.splice(peers.indexOf(victim), 1)
-      await repaired(peers, KEYS, 40_000)
+      await repaired(peers, KEYS, N, 40_000)
       const ms = Date.now() - died
-      const views = await Promise.all(peers.map(ring))
+      const views = await Promise.all(peers.map(ringView))
       console.log(`killed ${victim.id}: ${KEYS} keys back to ${N} copies on ${peers.length} peers ${ms} ms after the kill (grace ${GRACE_S} s; admin/ring lastRepairMs ${views.map(v => v?.lastRepairMs).join(', ')})`)
       await readAll(peers[0])
     }
@@ -97,8 +53,8 @@ describe(`rebalancing over real peers (N=${N}, W=2, dead peer grace ${GRACE_S} s
     const joined = await startPeer({ cluster, env, args: [...args, '--join', peers[0].mesh] })
     peers.push(joined)
     await converged(peers, peers.map(p => p.id), 20_000)
-    const ms = await repaired(peers, KEYS, 60_000)
-    const counts = await Promise.all(peers.map(entries))
+    const ms = (await repaired(peers, KEYS, N, 60_000)).total
+    const counts = await Promise.all(peers.map(localEntries))
     console.log(`joined ${joined.id}: placement settled in ${ms} ms, local keys per peer ${counts.join(', ')}`)
     const even = KEYS * N / peers.length
     for (const c of counts) {

@@ -1,9 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto'
-import { request } from 'node:http'
-import { Readable } from 'node:stream'
+import { randomUUID } from 'node:crypto'
 import { http, waitFor } from '../helpers/http.js'
+import { converged, network, repaired, ringView as ring } from '../helpers/cluster.js'
 import { cleanupPeers, killPeer, startPeer, type Peer } from '../helpers/peer.js'
-import { fmt, load, memory, type LoadResult } from './lib.js'
+import { fmt, load, memory, transfer, type LoadResult } from './lib.js'
 
 const OPS = 3000
 const C = 16
@@ -20,17 +19,29 @@ const GRACE_S = 2
  * RSS); time from a volume peer's kill -9 to every key back at N copies.
  */
 export async function replicationBench (): Promise<void> {
+  await replicationSmallBench()
+  await replicationBigBench()
+  await replicationRepairBench()
+}
+
+/** A 3-peer mesh (N=3, W=2) of volume peers and a fourth peer that is only a gateway (never an owner). */
+async function startMesh (): Promise<{ a: Peer, gw: Peer }> {
+  const meshArgs = ['--replicas', String(N), '--write-quorum', '2', '--maxsize', '2048']
+  const cluster = `bench-${randomUUID().slice(0, 8)}`
+  const a = await startPeer({ cluster, args: meshArgs })
+  const [b, c2] = await Promise.all([1, 2].map(async () => await startPeer({ cluster, args: [...meshArgs, '--join', a.mesh] })))
+  const gw = await startPeer({ cluster, args: [...meshArgs, '--join', a.mesh, '--role', 'gateway,coordinator'] })
+  await converged([a, b, c2, gw], [a, b, c2, gw].map(p => p.id), 20_000)
+  await waitFor(async () => (await ring(gw))?.volumePeers?.length === 3, 20_000, 'gateway to see 3 volume peers')
+  return { a, gw }
+}
+
+/** 1 KB PUT then GET at c=16: one peer, then the 3-peer mesh via an owner and via a non-owner gateway. */
+export async function replicationSmallBench (): Promise<void> {
   try {
     console.log(`\n== replication: ${OPS} x 1 KB PUT then GET at c=${C}; one peer vs 3-peer mesh (N=${N}, W=2) ==`)
     const single = await startPeer()
-    const meshArgs = ['--replicas', String(N), '--write-quorum', '2', '--maxsize', '2048']
-    const cluster = `bench-${randomUUID().slice(0, 8)}`
-    const a = await startPeer({ cluster, args: meshArgs })
-    const [b, c2] = await Promise.all([1, 2].map(async () => await startPeer({ cluster, args: [...meshArgs, '--join', a.mesh] })))
-    const gw = await startPeer({ cluster, args: [...meshArgs, '--join', a.mesh, '--role', 'gateway,coordinator'] })
-    await converged([a, b, c2, gw], 20_000)
-    await waitFor(async () => (await ring(gw))?.volumePeers?.length === 3, 20_000, 'gateway to see 3 volume peers')
-
+    const { a, gw } = await startMesh()
     const run = async (p: Peer, tag: string): Promise<{ put: LoadResult, get: LoadResult }> => {
       const put = await load(p.url, { method: 'PUT', amount: OPS, connections: C, body: VALUE, path: i => `/add_key/bench/${tag}/k${i}` })
       const get = await load(p.url, { method: 'GET', amount: OPS, connections: C, path: i => `/get_key/bench/${tag}/k${i}` })
@@ -61,8 +72,16 @@ export async function replicationBench (): Promise<void> {
     console.table(rows)
     console.log(`targets: mesh PUT >= 0.5x one peer, p99 <= 5 ms at c=${C}`)
 
+  } finally {
+    await cleanupPeers()
+  }
+}
+
+/** 1 GiB streamed up and down through the non-owner gateway: MB/s and the gateway's RSS. */
+export async function replicationBigBench (): Promise<void> {
+  try {
+    const { gw } = await startMesh()
     console.log('\n== replication: 1 GiB PUT then GET through the non-owner gateway ==')
-    try {
     const before = memory(gw.pid)
     const put = await transfer('PUT', `${gw.url}/add_key/bench/1gib.bin`, GIB)
     const afterPut = memory(gw.pid)
@@ -73,20 +92,25 @@ export async function replicationBench (): Promise<void> {
       { op: 'PUT 1 GiB via gw', 'MB/s': fmt(GIB / 2 ** 20 / put.seconds), 'gw peak RSS MB': fmt(afterPut.hwm), 'gw RSS before MB': fmt(before.rss), status: String(put.status) },
       { op: 'GET 1 GiB via gw', 'MB/s': fmt(GIB / 2 ** 20 / get.seconds), 'gw peak RSS MB': fmt(afterGet.hwm), 'gw RSS before MB': fmt(before.rss), status: `${get.status} sha256 ${same ? 'match' : 'MISMATCH'}` }
     ])
-    } catch (err) { console.log(`1 GiB part failed: ${String(err)}`) }
+  } finally {
     await cleanupPeers()
+  }
+}
 
+/** 10,000 keys on 4 volume peers; kill -9 one; time until every key has N copies again. */
+export async function replicationRepairBench (): Promise<void> {
+  try {
     console.log(`\n== replication: ${REPAIR_KEYS} x 1 KB on 4 volume peers (N=${N}), kill -9 one, time to N copies again (grace ${GRACE_S} s) ==`)
     const rc = `rep-${randomUUID().slice(0, 8)}`
     const env = { PMZ_DEAD_PEER_GRACE_S: String(GRACE_S) }
     const args = ['--replicas', String(N), '--write-quorum', '2']
     const first = await startPeer({ cluster: rc, args, env })
     const peers = [first, ...await Promise.all([1, 2, 3].map(async () => await startPeer({ cluster: rc, env, args: [...args, '--join', first.mesh] })))]
-    await converged(peers, 20_000)
+    await converged(peers, peers.map(p => p.id), 20_000)
     await waitFor(async () => (await Promise.all(peers.map(ring))).every(v => v?.volumePeers?.length === 4), 20_000, 'rings over 4 peers')
     const w = await load(first.url, { method: 'PUT', amount: REPAIR_KEYS, connections: C, body: VALUE, path: i => `/add_key/rep/k${i}` })
     console.log(`wrote ${REPAIR_KEYS} keys: ${fmt(w.rps)} req/s, ${w.errors} errors, ${w.non2xx} non-2xx`)
-    const settle = await repaired(peers, REPAIR_KEYS, 60_000)
+    const settle = await repaired(peers, REPAIR_KEYS, N, 60_000, 50)
     console.log(`initial placement settled ${settle.total} ms after the writes`)
 
     const victim = peers[3]
@@ -107,8 +131,9 @@ export async function replicationBench (): Promise<void> {
       void Promise.all(live.map(ring)).then(vs => console.log(`  +${Date.now() - died} ms: localKeys ${vs.map(v => v?.localKeys).join('/')} (target sum ${REPAIR_KEYS * N}), underReplicated ${vs.map(v => v?.underReplicated).join('/')}, keysRepaired ${vs.map(v => (v as any)?.antiEntropy?.keysRepaired).join('/')}`))
     }, 15_000)
     let t: Awaited<ReturnType<typeof repaired>> | undefined
+    const repairStart = Date.now()
     try {
-      t = await repaired(live, REPAIR_KEYS, 120_000)
+      t = await repaired(live, REPAIR_KEYS, N, 120_000, 50)
     } catch (err) {
       console.log(`repair did not finish: ${String(err)}`)
     } finally {
@@ -121,7 +146,7 @@ export async function replicationBench (): Promise<void> {
       keys: REPAIR_KEYS,
       'grace s': GRACE_S,
       'kill -> all survivors say dead ms': detected,
-      'kill -> under_replicated 0 everywhere ms': t === undefined || t.underZero < 0 ? `not within ${total} ms` : t.underZero + (t.start - died),
+      'kill -> under_replicated 0 everywhere ms': t === undefined || t.underZero < 0 ? `not within ${total} ms` : t.underZero + (repairStart - died),
       'kill -> N copies (entry counts) ms': t === undefined ? `not within ${total} ms` : total,
       'localKeys per survivor': views.map(v => v?.localKeys).join(', '),
       'lastRepairMs per survivor': views.map(v => v?.lastRepairMs).join(', ')
@@ -129,75 +154,4 @@ export async function replicationBench (): Promise<void> {
   } finally {
     await cleanupPeers()
   }
-}
-
-interface RingView { fingerprint: string, volumePeers: string[], underReplicated: number, localKeys: number, lastRepairMs: number | null }
-
-async function ring (peer: Peer): Promise<RingView | undefined> {
-  try {
-    const res = await http('GET', `${peer.url}/admin/ring`)
-    return res.status === 200 ? res.json?.data as RingView : undefined
-  } catch { return undefined }
-}
-
-async function converged (peers: Peer[], timeoutMs: number): Promise<void> {
-  const ids = peers.map(p => p.id)
-  await waitFor(async () => {
-    for (const v of peers) {
-      const res = await http('GET', `${v.url}/admin/network`)
-      const rows = res.status === 200 ? res.json?.data as Array<{ node: string, state: string }> : []
-      if (!ids.every(id => rows.some(r => r.node === id && r.state === 'alive'))) return false
-    }
-    return true
-  }, timeoutMs, `${peers.length} peers to list each other alive`)
-}
-
-/** Waits for every live peer to agree on a ring over exactly them with nothing under-replicated, then for keys x N entries in all. */
-async function repaired (live: Peer[], keys: number, timeoutMs: number): Promise<{ start: number, underZero: number, total: number }> {
-  const start = Date.now()
-  const ids = live.map(p => p.id).sort()
-  let underZero = -1
-  await waitFor(async () => {
-    const views = await Promise.all(live.map(ring))
-    if (views.some(v => v === undefined || v.underReplicated !== 0 || [...v.volumePeers].sort().join() !== ids.join())) return false
-    if (new Set(views.map(v => v?.fingerprint)).size !== 1) return false
-    if (underZero < 0) underZero = Date.now() - start
-    const counts = await Promise.all(live.map(async p => (await http('GET', `${p.url}/admin/status`)).json?.data.entries as number))
-    return counts.reduce((x, y) => x + y, 0) === keys * N
-  }, timeoutMs, `${live.length} peers to hold ${keys} keys x ${N} copies`, 50)
-  return { start, underZero, total: Date.now() - start }
-}
-
-/** Streams `size` generated bytes up (never held in memory), or reads a value down, and times it. */
-async function transfer (method: 'PUT' | 'GET', url: string, size: number): Promise<{ seconds: number, sha256: string, status: number }> {
-  const u = new URL(url)
-  const hash = createHash('sha256')
-  const started = performance.now()
-  let status = 0
-  await new Promise<void>((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method, headers: method === 'PUT' ? { 'content-length': String(size) } : {} }, res => {
-      status = res.statusCode ?? 0
-      if (method === 'GET') res.on('data', (c: Buffer) => hash.update(c))
-      else res.resume()
-      res.on('end', () => resolve())
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    if (method === 'PUT') {
-      const block = Buffer.alloc(1024 * 1024)
-      let sent = 0
-      new Readable({
-        read () {
-          if (sent >= size) { this.push(null); return }
-          block.writeUInt32BE(sent / block.length, 0)
-          hash.update(block)
-          sent += block.length
-          this.push(Buffer.from(block))
-        }
-      }).pipe(req)
-    } else {
-      req.end()
-    }
-  })
-  return { seconds: (performance.now() - started) / 1000, sha256: hash.digest('hex'), status }
 }

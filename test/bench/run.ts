@@ -3,7 +3,7 @@ import { coordinatorBench } from './coordinator.js'
 import { extensionsBench } from './extensions.js'
 import { meshSimBench } from './mesh-sim.js'
 import { meshTransportBench } from './mesh-transport.js'
-import { replicationBench } from './replication.js'
+import { replicationBench, replicationBigBench, replicationRepairBench, replicationSmallBench } from './replication.js'
 import { ringBench } from './ring.js'
 import { storageBench } from './storage.js'
 
@@ -14,7 +14,10 @@ const SUITES: Record<string, () => Promise<void>> = {
   'mesh-sim': meshSimBench,
   coordinator: coordinatorBench,
   ring: ringBench,
-  replication: replicationBench
+  replication: replicationBench,
+  'replication-1kb': replicationSmallBench,
+  'replication-1gib': replicationBigBench,
+  'replication-repair': replicationRepairBench
 }
 
 const wanted = process.argv.slice(2)

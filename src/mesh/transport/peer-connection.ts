@@ -136,10 +136,23 @@ export class PeerConnection implements CallLink {
     }
   }
 
-  private dispatch (frames: Buffer[]): void {
-    const h = frames.length === 1 || frames.length === 2 ? wire.decode(frames[0]) : 'wrong frame count'
+  private dispatch (frames: Buffer[], inBatch = false): void {
+    const h = frames.length >= 1 ? wire.decode(frames[0]) : 'wrong frame count'
     if (typeof h === 'string') {
       this.host.rejected(this.address, `malformed frame: ${h}`)
+      return
+    }
+    if (h.k === Kind.BATCH) {
+      const parts = inBatch ? 'a batch inside a batch' : wire.unbatch(frames, 0, h.n)
+      if (typeof parts === 'string') {
+        this.host.rejected(this.address, `malformed frame: ${parts}`)
+        return
+      }
+      for (const part of parts) this.dispatch(part, true)
+      return
+    }
+    if (frames.length > 2) {
+      this.host.rejected(this.address, 'malformed frame: wrong frame count')
       return
     }
     if (h.k === Kind.MSG || h.k === Kind.REQ || h.k === Kind.CANCEL || (h.k === Kind.DATA) !== (frames.length === 2)) {

@@ -1,3 +1,5 @@
+import * as wire from './wire.js'
+
 /** What a queue needs of a zeromq.js socket. */
 export interface SendSocket {
   send(message: Array<Buffer | Uint8Array>): Promise<void>
@@ -9,11 +11,17 @@ export interface SendSocket {
  */
 export type SendFailure = ((err: unknown) => void) | { sendFailed(err: unknown): void }
 
+/** Messages coalesced into one BATCH at most, and their bytes (a batch stops growing past it). */
+const MAX_BATCH_MESSAGES = 256
+const MAX_BATCH_BYTES = 1024 * 1024
+
 /**
  * Serialises sends on one zeromq.js socket: zeromq.js refuses a send() while
  * another is still pending (EBUSY), and a send may wait (no connection yet,
- * high-water mark). When the socket takes messages at once, as it mostly
- * does, a message goes straight through; otherwise it waits here, in order.
+ * high-water mark). When the socket is free a message goes straight
+ * through; what queues meanwhile (the replies a batched LMDB commit
+ * releases together, a burst of requests) leaves as one BATCH message per
+ * destination, in order: one pass through libzmq instead of one per message.
  */
 export class SendQueue {
   private readonly messages: Array<Array<Buffer | Uint8Array> | undefined> = []
@@ -26,11 +34,14 @@ export class SendQueue {
   /**
    * @param limit messages a bounded push may find queued before it is refused
    * @param onError failures of messages pushed without their own callback
+   * @param routed the first frame of every message is a ROUTER routing id
+   *   (a batch holds messages to one destination only)
    */
   constructor (
     private readonly socket: SendSocket,
     private readonly limit: number,
-    private readonly onError: (err: unknown) => void
+    private readonly onError: (err: unknown) => void,
+    private readonly routed = false
   ) {}
 
   /** Messages waiting for the socket, the one being sent excluded. */
@@ -92,11 +103,47 @@ export class SendQueue {
       this.busy = false
       return
     }
-    const message = this.messages[this.head] as Array<Buffer | Uint8Array>
-    const onFailure = this.failures[this.head]
-    this.messages[this.head] = undefined
-    this.failures[this.head] = undefined
-    this.head++
+    const from = this.head
+    const first = this.messages[from] as Array<Buffer | Uint8Array>
+    let to = from + 1
+    let bytes = sizeOf(first)
+    while (to < this.messages.length && to - from < MAX_BATCH_MESSAGES && bytes < MAX_BATCH_BYTES) {
+      const m = this.messages[to] as Array<Buffer | Uint8Array>
+      if (this.routed && !sameRoute(first[0], m[0])) break
+      bytes += sizeOf(m)
+      to++
+    }
+    let message: Array<Buffer | Uint8Array>
+    let onFailure: SendFailure | undefined
+    if (to - from === 1) {
+      message = first
+      onFailure = this.failures[from]
+    } else {
+      const skip = this.routed ? 1 : 0
+      const counts: number[] = []
+      const frames: Array<Buffer | Uint8Array> = this.routed ? [first[0]] : []
+      const failures: Array<SendFailure | undefined> = []
+      frames.push(Buffer.alloc(0)) // the header, once the counts are known
+      for (let i = from; i < to; i++) {
+        const m = this.messages[i] as Array<Buffer | Uint8Array>
+        counts.push(m.length - skip)
+        for (let j = skip; j < m.length; j++) frames.push(m[j])
+        failures.push(this.failures[i])
+      }
+      frames[skip] = wire.batch(counts)
+      message = frames
+      onFailure = (err: unknown) => {
+        for (const f of failures) {
+          if (f === undefined) this.onError(err)
+          else tell(f, err)
+        }
+      }
+    }
+    for (let i = from; i < to; i++) {
+      this.messages[i] = undefined
+      this.failures[i] = undefined
+    }
+    this.head = to
     if (this.head === this.messages.length) {
       this.messages.length = 0
       this.failures.length = 0
@@ -108,6 +155,16 @@ export class SendQueue {
     }
     this.sendNow(message, onFailure)
   }
+}
+
+function sizeOf (message: Array<Buffer | Uint8Array>): number {
+  let n = 0
+  for (const f of message) n += f.length
+  return n
+}
+
+function sameRoute (a: Buffer | Uint8Array, b: Buffer | Uint8Array): boolean {
+  return a === b || (a.length === b.length && Buffer.compare(a, b) === 0)
 }
 
 function tell (f: SendFailure, err: unknown): void {

@@ -29,7 +29,13 @@ export const Kind = {
   /** The receiver of a body no longer wants it. */
   STOP: 9,
   /** The requester gave up on request `id` (deadline, abort): stop serving it. */
-  CANCEL: 10
+  CANCEL: 10,
+  /**
+   * Several messages in one ZeroMQ message (the send queue coalesces what
+   * waits while a send is in progress): `n` holds each one's frame count
+   * (1, or 2 for DATA); their frames follow in order.
+   */
+  BATCH: 11
 } as const
 
 export type Header =
@@ -40,6 +46,7 @@ export type Header =
   | { v: number, k: typeof Kind.DATA, id: number, q: number }
   | { v: number, k: typeof Kind.END | typeof Kind.STOP | typeof Kind.CANCEL, id: number }
   | { v: number, k: typeof Kind.CREDIT, id: number, n: number }
+  | { v: number, k: typeof Kind.BATCH, n: number[] }
 
 // Plain maps, no records: a ROUTER hears many peers, so msgpackr's per-stream structures cannot be shared.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false })
@@ -54,6 +61,23 @@ export const control = (k: typeof Kind.END | typeof Kind.STOP | typeof Kind.CANC
 export const data = (id: number, q: number): Buffer => packr.pack({ v: WIRE_VERSION, k: Kind.DATA, id, q })
 export const credit = (id: number, n: number): Buffer => packr.pack({ v: WIRE_VERSION, k: Kind.CREDIT, id, n })
 export const abort = (id: number, e: WireError): Buffer => packr.pack({ v: WIRE_VERSION, k: Kind.ABORT, id, e })
+export const batch = (counts: number[]): Buffer => packr.pack({ v: WIRE_VERSION, k: Kind.BATCH, n: counts })
+
+/**
+ * The messages of a BATCH, each as its frames, after `skip` leading frames
+ * (the routing id on a ROUTER) and the batch header; a string says why the
+ * batch is malformed (counts that are not 1 or 2, or do not add up).
+ */
+export function unbatch (frames: Buffer[], skip: number, counts: number[]): Buffer[][] | string {
+  const out: Buffer[][] = []
+  let at = skip + 1
+  for (const c of counts) {
+    if (c !== 1 && c !== 2) return 'bad batch count'
+    out.push(frames.slice(at, at + c))
+    at += c
+  }
+  return at === frames.length ? out : 'batch counts do not match its frames'
+}
 
 /**
  * Parses and checks a header frame; a string says why it was refused
@@ -70,6 +94,7 @@ export function decode (frame: Buffer): Header | string {
   if (h === null || typeof h !== 'object' || Array.isArray(h)) return 'header is not a map'
   if (h.v !== WIRE_VERSION) return `unsupported wire version ${String(h.v)}`
   const k = h.k
+  if (k === Kind.BATCH) return Array.isArray(h.n) && h.n.length > 0 ? h as Header : 'bad batch header'
   if (k !== Kind.MSG && !isId(h.id)) return 'bad id'
   switch (k) {
     case Kind.REQ:

@@ -107,7 +107,7 @@ export class ZmqTransport extends Registrations implements Transport, Connection
       // EHOSTUNREACH (routerMandatory): the requester's connection is gone; EAGAIN: it stopped reading.
       const suppressed = dropped.take()
       if (suppressed !== undefined) this.log.warn({ err, suppressed }, 'reply dropped: requester gone or not reading')
-    })
+    }, true)
     this.running = true
     this.receiving = this.receive(router)
     this.log.debug({ address: this.address() }, 'mesh transport listening')
@@ -223,11 +223,24 @@ export class ZmqTransport extends Registrations implements Transport, Connection
     }
   }
 
-  private dispatch (frames: Buffer[]): void {
+  private dispatch (frames: Buffer[], inBatch = false): void {
     if (!this.running) return
-    const h = frames.length === 2 || frames.length === 3 ? wire.decode(frames[1]) : 'wrong frame count'
+    const h = frames.length >= 2 ? wire.decode(frames[1]) : 'wrong frame count'
     if (typeof h === 'string') {
       this.rejected(undefined, `malformed frame: ${h}`)
+      return
+    }
+    if (h.k === Kind.BATCH) {
+      const parts = inBatch ? 'a batch inside a batch' : wire.unbatch(frames, 1, h.n)
+      if (typeof parts === 'string') {
+        this.rejected(undefined, `malformed frame: ${parts}`)
+        return
+      }
+      for (const part of parts) this.dispatch([frames[0], ...part], true)
+      return
+    }
+    if (frames.length > 3) {
+      this.rejected(undefined, 'malformed frame: wrong frame count')
       return
     }
     if ((h.k === Kind.DATA) !== (frames.length === 3)) {

@@ -4,7 +4,7 @@ import { STREAM_CHUNK_BYTES, STREAM_CREDIT_CHUNKS, WIRE_VERSION } from '../../..
 import { Deadlines, type DeadlineList, type Deadlined } from '../../../../src/mesh/transport/deadlines.js'
 import { SendQueue } from '../../../../src/mesh/transport/send-queue.js'
 import { InboundStream, OutboundStream } from '../../../../src/mesh/transport/stream.js'
-import { Kind, decode, encode } from '../../../../src/mesh/transport/wire.js'
+import { Kind, decode, encode, unbatch } from '../../../../src/mesh/transport/wire.js'
 import { isMeshAddress } from '../../../../src/mesh/transport/address.js'
 import { ManualClock } from '../../../helpers/manual-clock.js'
 
@@ -57,44 +57,89 @@ describe('Deadlines', () => {
 
 describe('SendQueue', () => {
   /** A socket whose send() stays pending until released, and fails if called while another is pending. */
-  function fakeSocket (): { socket: { send: (m: Array<Buffer | Uint8Array>) => Promise<void> }, sent: number[], release: () => void, overlaps: number } {
-    const state = { sent: [] as number[], overlaps: 0, pending: undefined as (() => void) | undefined }
+  function fakeSocket (): { socket: { send: (m: Array<Buffer | Uint8Array>) => Promise<void> }, sent: Buffer[][], release: () => void, overlaps: number } {
+    const state = { sent: [] as Buffer[][], overlaps: 0, pending: undefined as (() => void) | undefined }
     const socket = {
       send: async (m: Array<Buffer | Uint8Array>): Promise<void> => {
         if (state.pending !== undefined) state.overlaps++
-        state.sent.push(m[0][0])
+        state.sent.push(m.map(f => Buffer.from(f)))
         await new Promise<void>(resolve => { state.pending = () => { state.pending = undefined; resolve() } })
       }
     }
     return { socket, sent: state.sent, release: () => state.pending?.(), get overlaps () { return state.overlaps } }
   }
 
-  it('never overlaps sends, keeps order, and refuses bounded pushes past its limit', async () => {
+  /** The messages inside what was sent, batches opened (after `skip` routing frames). */
+  function opened (sent: Buffer[][], skip = 0): Buffer[][] {
+    return sent.flatMap(m => {
+      const h = decode(m[skip])
+      if (typeof h === 'string' || h.k !== Kind.BATCH) return [m]
+      const parts = unbatch(m, skip, h.n)
+      if (typeof parts === 'string') throw new Error(parts)
+      return parts.map(p => [...m.slice(0, skip), ...p])
+    })
+  }
+
+  const frame = (n: number): Buffer => encode({ v: WIRE_VERSION, k: Kind.END, id: n })
+  const idOf = (m: Buffer[], skip = 0): number => (decode(m[skip]) as { id: number }).id
+
+  it('never overlaps sends, keeps order, coalesces what waits into one batch, and refuses bounded pushes past its limit', async () => {
     const f = fakeSocket()
     const q = new SendQueue(f.socket, 2, () => {})
-    expect(q.push([Buffer.from([1])], true)).toBe(true) // goes straight to the socket
-    expect(q.push([Buffer.from([2])], true)).toBe(true)
-    expect(q.push([Buffer.from([3])], true)).toBe(true)
-    expect(q.push([Buffer.from([4])], true)).toBe(false) // two already wait
-    expect(q.push([Buffer.from([5])], false)).toBe(true) // stream and control frames always go in
+    expect(q.push([frame(1)], true)).toBe(true) // goes straight to the socket
+    expect(q.push([frame(2)], true)).toBe(true)
+    expect(q.push([frame(3)], true)).toBe(true)
+    expect(q.push([frame(4)], true)).toBe(false) // two already wait
+    expect(q.push([frame(5), Buffer.from('data')], false)).toBe(true) // stream and control frames always go in
     for (let i = 0; i < 4; i++) {
       f.release()
       await new Promise(resolve => setImmediate(resolve))
     }
-    expect(f.sent).toEqual([1, 2, 3, 5])
+    expect(f.sent.length).toBe(2) // 1 alone, then 2, 3 and 5 in one batch
+    const messages = opened(f.sent)
+    expect(messages.map(m => idOf(m))).toEqual([1, 2, 3, 5])
+    expect(messages[3][1].toString()).toBe('data')
     expect(f.overlaps).toBe(0)
   })
 
-  it('tells the failure callback of each message dropped on close', () => {
+  it('batches only messages to one routing id on a ROUTER, and keeps each destination in order', async () => {
+    const f = fakeSocket()
+    const q = new SendQueue(f.socket, Infinity, () => {}, true)
+    const [a, b] = [Buffer.from('ridA'), Buffer.from('ridB')]
+    q.push([a, frame(1)], false)
+    q.push([a, frame(2)], false)
+    q.push([a, frame(3)], false)
+    q.push([b, frame(4)], false)
+    q.push([a, frame(5)], false)
+    for (let i = 0; i < 4; i++) {
+      f.release()
+      await new Promise(resolve => setImmediate(resolve))
+    }
+    expect(f.sent.map(m => m[0].toString())).toEqual(['ridA', 'ridA', 'ridB', 'ridA'])
+    expect(opened(f.sent, 1).map(m => `${m[0].toString()}:${idOf(m, 1)}`)).toEqual(['ridA:1', 'ridA:2', 'ridA:3', 'ridB:4', 'ridA:5'])
+  })
+
+  it('tells the failure callback of each message dropped on close, and of each message of a failed batch', async () => {
     const f = fakeSocket()
     const q = new SendQueue(f.socket, 10, () => {})
     const failed: string[] = []
-    q.push([Buffer.from([1])], true)
-    q.push([Buffer.from([2])], true, () => failed.push('fn'))
-    q.push([Buffer.from([3])], true, { sendFailed: () => failed.push('obj') })
+    q.push([frame(1)], true)
+    q.push([frame(2)], true, () => failed.push('fn'))
+    q.push([frame(3)], true, { sendFailed: () => failed.push('obj') })
     q.close(new Error('closed'))
     expect(failed).toEqual(['fn', 'obj'])
-    expect(q.push([Buffer.from([4])], false)).toBe(false)
+    expect(q.push([frame(4)], false)).toBe(false)
+
+    const errors: unknown[] = []
+    let calls = 0
+    const failing = new SendQueue({ send: async () => { if (calls++ > 0) throw new Error('EAGAIN') } }, 10, err => errors.push(err))
+    const told: number[] = []
+    failing.push([frame(1)], true)
+    failing.push([frame(2)], true, () => told.push(2))
+    failing.push([frame(3)], true)
+    await new Promise(resolve => setImmediate(resolve))
+    expect(told).toEqual([2])
+    expect(errors.length).toBe(1)
   })
 })
 

@@ -124,9 +124,39 @@ describe('ZmqTransport', () => {
     await dealer.send(pack({ v: WIRE_VERSION, k: 1, id: 'one', m: { type: 'ping' } }))
     await dealer.send(pack([1, 2, 3]))
     await dealer.send([pack({ v: WIRE_VERSION, k: 6, id: 1 }), Buffer.alloc(1), Buffer.alloc(1)])
-    await vi.waitFor(() => { expect(seen.length).toBeGreaterThanOrEqual(6) }, { timeout: 3000 })
+    await dealer.send([pack({ v: WIRE_VERSION, k: 11, n: [1, 1] }), pack({ v: WIRE_VERSION, k: 6, id: 1 })]) // counts do not add up
+    await dealer.send([pack({ v: WIRE_VERSION, k: 11, n: [3] }), Buffer.alloc(1), Buffer.alloc(1), Buffer.alloc(1)])
+    await dealer.send([pack({ v: WIRE_VERSION, k: 11, n: [2] }), pack({ v: WIRE_VERSION, k: 11, n: [1] }), pack({ v: WIRE_VERSION, k: 6, id: 1 })]) // nested
+    await vi.waitFor(() => { expect(seen.length).toBeGreaterThanOrEqual(9) }, { timeout: 3000 })
     expect(seen.every(e => /malformed|version/.test(e.reason))).toBe(true)
     await echoWorks(await start('a'), b)
+  })
+
+  it('coalesces what queues during a send into batches, and every message of a batch arrives in order', async () => {
+    const [a, b] = [await start('a'), await start('b')]
+    // Every reply is released at once, so the replies queue behind the first and leave batched.
+    let release: () => void = () => {}
+    const gate = new Promise<void>(resolve => { release = resolve })
+    let held = 0
+    b.handle('hold', async req => {
+      held++
+      await gate
+      return { type: 'held', n: (req.msg as { n: number }).n }
+    })
+    const replies = Array.from({ length: 300 }, async (_, n) => (await a.request(b.address(), { type: 'hold', n }, { timeoutMs: 5000 })).msg)
+    await vi.waitFor(() => { expect(held).toBe(300) }, { timeout: 3000 })
+    release()
+    expect((await Promise.all(replies)).map(m => (m as { n: number }).n)).toEqual(Array.from({ length: 300 }, (_, n) => n))
+    // Bodies too: chunks and ENDs of concurrent calls interleave inside batches.
+    b.handle('echo', req => ({ msg: { type: 'echoed' }, body: req.body }))
+    const bodies = Array.from({ length: 20 }, () => randomBytes(100_000 + Math.floor(Math.random() * 600_000)))
+    const echoed = await Promise.all(bodies.map(async body => {
+      const r = await a.request(b.address(), { type: 'echo' }, { timeoutMs: 10_000, body: (async function * () { yield body })() })
+      const parts: Uint8Array[] = []
+      for await (const p of r.body ?? []) parts.push(p)
+      return Buffer.concat(parts)
+    }))
+    expect(echoed.every((e, i) => e.equals(bodies[i]))).toBe(true)
   })
 
   it('refuses a message over MAX_FRAME_BYTES with ERR_TOO_LARGE', async () => {

@@ -406,7 +406,7 @@ export class AntiEntropy {
     }
     const { meta, body } = await this.c.local.get(e.key)
     if (compareHlc(meta.version, e.version) !== 0) return false // changed since the walk; a later round compares again
-    const out = await this.c.client.put(t, e.key, asIterable(body), { version: meta.version, created: meta.created, expires: meta.expires, contentType: meta.contentType, sha256: meta.sha256 }, { sizeHint: meta.size })
+    const out = await this.c.client.put(t, e.key, Buffer.isBuffer(body) ? body : body as AsyncIterable<Uint8Array>, { version: meta.version, created: meta.created, expires: meta.expires, contentType: meta.contentType, sha256: meta.sha256 }, { sizeHint: meta.size })
     return out.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
   }
 

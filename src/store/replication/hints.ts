@@ -309,7 +309,7 @@ export class HintedHandoff {
         continue
       }
       try {
-        const body = Buffer.isBuffer(value.body) ? one(value.body) : value.body
+        const body = Buffer.isBuffer(value.body) ? value.body : value.body as AsyncIterable<Uint8Array>
         const { version, created, expires, contentType, sha256 } = value.meta
         const out = await this.c.client.put(t, key, body, { version, created, expires, contentType, sha256 }, { sizeHint: value.meta.size })
         return out.entry
@@ -340,8 +340,4 @@ export class HintedHandoff {
     for (const h of this.hintsFor(target, Infinity)) await this.remove(h, true)
     this.counts.delete(target)
   }
-}
-
-async function * one (bytes: Buffer): AsyncIterable<Uint8Array> {
-  if (bytes.length > 0) yield bytes
 }

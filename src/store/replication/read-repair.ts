@@ -81,7 +81,7 @@ export class ReadRepair {
       }
       try {
         if (value.meta.version !== newest.version) return // superseded meanwhile; a later read repairs again
-        const body = Buffer.isBuffer(value.body) ? one(value.body) : value.body
+        const body = Buffer.isBuffer(value.body) ? value.body : value.body as AsyncIterable<Uint8Array>
         const { version, created, expires, contentType, sha256 } = newest
         await this.client.put(target, key, body, { version, created, expires, contentType, sha256 }, { sizeHint: newest.size })
         return
@@ -91,8 +91,4 @@ export class ReadRepair {
     }
     if (lastErr !== undefined) throw lastErr
   }
-}
-
-async function * one (bytes: Buffer): AsyncIterable<Uint8Array> {
-  if (bytes.length > 0) yield bytes
 }

@@ -141,12 +141,12 @@ describe('ZmqTransport', () => {
     b.handle('hold', async req => {
       held++
       await gate
-      return { type: 'held', n: (req.msg as { n: number }).n }
+      return { type: 'held', n: (req.msg as unknown as { n: number }).n }
     })
     const replies = Array.from({ length: 300 }, async (_, n) => (await a.request(b.address(), { type: 'hold', n }, { timeoutMs: 5000 })).msg)
     await vi.waitFor(() => { expect(held).toBe(300) }, { timeout: 3000 })
     release()
-    expect((await Promise.all(replies)).map(m => (m as { n: number }).n)).toEqual(Array.from({ length: 300 }, (_, n) => n))
+    expect((await Promise.all(replies)).map(m => (m as unknown as { n: number }).n)).toEqual(Array.from({ length: 300 }, (_, n) => n))
     // Bodies too: chunks and ENDs of concurrent calls interleave inside batches.
     b.handle('echo', req => ({ msg: { type: 'echoed' }, body: req.body }))
     const bodies = Array.from({ length: 20 }, () => randomBytes(100_000 + Math.floor(Math.random() * 600_000)))

@@ -17,7 +17,8 @@ export function chunkRange (contentId: Uint8Array): { start: Buffer, end: Buffer
 }
 
 /**
- * Streams a value's chunks out of one LMDB read snapshot, one chunk per read,
+ * Streams a value's chunks out of one LMDB read snapshot (a value of several
+ * chunks written before blob files; see BlobReader for newer ones), one chunk per read,
  * and checks the sha256 at the end: a missing chunk, a short value or a hash
  * mismatch ends the stream with ERR_CORRUPT instead of a clean end, so a
  * client never mistakes a damaged value for a whole one.

@@ -1,20 +1,28 @@
-/** Bytes per content chunk in LMDB; a value streams one chunk at a time. */
+/** Bytes per content chunk in LMDB; a value up to this size is stored with its record, a larger one in its own file. */
 export const CHUNK_BYTES = 256 * 1024
 /**
- * Chunk writes in flight per upload before the upload waits (bounds memory per
- * upload: these plus the batch being filled, 8 MiB). One batch commits while
- * the next one fills; LMDB's write thread is the slower side of a big upload.
+ * A value larger than one chunk goes to its own file (see BlobFiles), written
+ * in buffers of this size: large writes, few awaits.
  */
-export const MAX_INFLIGHT_CHUNKS = 16
+export const BLOB_WRITE_BYTES = 1024 * 1024
 /**
- * Full chunks an upload hands to LMDB together (4 MiB), so that they share one
- * transaction and one fsync. Each transaction rewrites a B-tree path that the
- * next one faults in through the map (with the kernel's fault-around), so
- * fewer transactions also keep file-backed RSS lower: after the storage
- * bench's 1 GiB PUT it was ~215 MB at 8 chunks, ~195 MB at 16 and ~180 MB at
- * 32, where the buffers in flight begin to cost more anonymous memory.
+ * Blob writes in flight per upload before the upload waits; memory per upload
+ * is these buffers plus the one being filled (3 MiB).
  */
-export const WRITE_BATCH_CHUNKS = 16
+export const MAX_INFLIGHT_BLOB_WRITES = 2
+/**
+ * With `sync = flush`, a blob upload starts a background datasync every this
+ * many bytes, so that the sync before its commit has at most about this much
+ * left to write.
+ */
+export const BLOB_SYNC_BYTES = 32 * 1024 * 1024
+/** Bytes per read of a blob file; its stream reads up to BLOB_READ_AHEAD reads ahead of the consumer. */
+export const BLOB_READ_BYTES = 512 * 1024
+/**
+ * Reads a blob stream keeps buffered, so the next read overlaps the socket
+ * write of the last one (with one, a GET alternated between disk and socket).
+ */
+export const BLOB_READ_AHEAD = 4
 /** Longest key, in bytes, with its leading `/`. */
 export const MAX_KEY_BYTES = 1024
 /** Longest key segment, in bytes. */

@@ -1,12 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { Clock, Timer } from '../common/clock.js'
 import { PmzError, notFound } from '../common/errors.js'
 import { HybridLogicalClock, compareHlc, type HlcTimestamp } from '../common/hlc.js'
 import type { Logger } from '../common/logger.js'
+import { BlobFiles, type BlobWriter } from './blob-files.js'
 import { ChunkReader, chunkKey, chunkRange } from './chunk-reader.js'
-import { CHUNK_BYTES, DAY_MS, MAX_INFLIGHT_CHUNKS, MAX_READERS, SWEEP_BATCH, WRITE_BATCH_CHUNKS } from './constants.js'
+import { CHUNK_BYTES, DAY_MS, MAX_READERS, SWEEP_BATCH } from './constants.js'
 import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { validateKey } from './key.js'
 import { chunkCount, isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
@@ -14,25 +16,37 @@ import { chunkCount, isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta,
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const DEFAULT_TOMBSTONE_GRACE_MS = 168 * 3_600_000
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000
+/** Times `get` reads a record again when its content went away under it (a newer version or a delete). */
+const GET_RETRIES = 3
 
 type IndexKey = [number, string]
 
 /**
  * The local store of a volume peer: one LMDB environment with
  * - `meta`    key -> ValueRecord (live values and tombstones),
- * - `chunks`  contentId ++ u32be index -> bytes,
+ * - `chunks`  contentId ++ u32be index -> bytes: the content of a value of one
+ *             chunk (and, in records written before blob files, of any value),
+ * - `blobs`   contentId -> key for each value whose content is a file under
+ *             `<dir>/blobs/` (a value larger than one chunk; see BlobFiles),
  * - `pending` contentId -> { key, started } for uploads in progress,
  * - `expiry`  [expires, key] and `graves` [deletedAt, key] for the sweeper.
  *
- * Chunks are written first, the record last, in one transaction; so a value is
- * visible only once complete. An upload killed midway leaves a `pending` entry
- * whose chunks are removed at the next start.
+ * Key-value separation (WiscKey, Badger): a small value's content is written
+ * with its record in one transaction; a large value streams to its own file,
+ * synced before its record commits. So a value is visible only once complete.
+ * An upload that passes one chunk first records a `pending` entry; one killed
+ * midway leaves that entry, and its file is removed at the next start, as is
+ * any file no record names (one whose record was replaced or deleted just
+ * before a crash, before its unlink). Reading a file never maps it: LMDB's
+ * map would put every page of a large value in the process's RSS.
  */
 export class LmdbStore implements Store {
   private env!: RootDatabase
   private meta!: Database<ValueRecord, string>
   private chunks!: Database<Buffer, Buffer>
-  private pending!: Database<{ key: string, started: number }, Buffer>
+  private blobIndex!: Database<string, Uint8Array>
+  private files!: BlobFiles
+  private pending!: Database<{ key: string, started: number }, Uint8Array>
   private expiry!: Database<null, IndexKey>
   private graves!: Database<null, IndexKey>
   private readonly hlc: HybridLogicalClock
@@ -64,11 +78,14 @@ export class LmdbStore implements Store {
     this.env = open({ path: this.init.dir, maxDbs: 16, maxReaders: MAX_READERS, noMemInit: true, ...(this.init.sync === 'os' ? { noSync: true, overlappingSync: false } : {}) })
     this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack' })
     this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
+    this.blobIndex = this.env.openDB({ name: 'blobs', encoding: 'string', keyEncoding: 'binary' })
     this.pending = this.env.openDB({ name: 'pending', encoding: 'msgpack', keyEncoding: 'binary' })
     this.expiry = this.env.openDB({ name: 'expiry', encoding: 'msgpack' })
     this.graves = this.env.openDB({ name: 'graves', encoding: 'msgpack' })
+    this.files = new BlobFiles(join(this.init.dir, 'blobs'), this.init.sync !== 'os')
     this.started = true
     await this.removeInterruptedUploads()
+    await this.removeOrphanBlobs()
     this.sweepTimer = this.clock.setInterval(() => { void this.sweep().catch(err => this.log.error({ err }, 'sweep failed')) }, this.sweepIntervalMs)
   }
 
@@ -88,13 +105,18 @@ export class LmdbStore implements Store {
   }
 
   async get (key: string): Promise<StoredValue> {
+    return await this.read(key, GET_RETRIES)
+  }
+
+  private async read (key: string, retries: number): Promise<StoredValue> {
     // Both reads below run in one synchronous block, so they see the same
     // snapshot (lmdb-js renews its shared read transaction only between
     // event-loop turns): a value of one chunk needs no pinned transaction.
     const record = this.meta.get(key)
     if (!isLive(record, this.clock.now())) throw notFound('key not found')
     if (record.contentId === null) return { meta: toMeta(key, record), body: Buffer.alloc(0) }
-    if (record.size > record.chunkBytes) return this.stream(key)
+    if (record.blob === true) return await this.readBlob(key, record, retries)
+    if (record.size > record.chunkBytes) return this.stream(key) ?? await this.retry(key, retries)
     const body = this.chunks.getBinary(chunkKey(record.contentId, 0))
     if (body === undefined || body.length !== record.size || sha256(body) !== record.sha256) {
       throw new PmzError('ERR_CORRUPT', 'content does not match its sha256', { details: { key } })
@@ -102,12 +124,40 @@ export class LmdbStore implements Store {
     return { meta: toMeta(key, record), body }
   }
 
-  /** A value of several chunks: a read transaction pinned until the stream ends, the record read again inside it. */
-  private stream (key: string): StoredValue {
+  /**
+   * A value in a file, opened before it is returned so that a later unlink
+   * cannot break the read. A file gone at open was unlinked by a newer
+   * version or a delete after the record was read: read the key again.
+   */
+  private async readBlob (key: string, record: ValueRecord, retries: number): Promise<StoredValue> {
+    const body = await this.files.openReader(record.contentId as Uint8Array, record.size, record.sha256)
+    if (body !== undefined) return { meta: toMeta(key, record), body }
+    const now = this.meta.get(key)
+    if (now !== undefined && compareHlc(now.version, record.version) === 0) {
+      throw new PmzError('ERR_CORRUPT', 'content file missing', { details: { key } })
+    }
+    return await this.retry(key, retries)
+  }
+
+  private async retry (key: string, retries: number): Promise<StoredValue> {
+    if (retries <= 0) throw new PmzError('ERR_UNAVAILABLE', 'value replaced while being read', { retryable: true, details: { key } })
+    return await this.read(key, retries - 1)
+  }
+
+  /**
+   * A value of several LMDB chunks (a record from before blob files): a read
+   * transaction pinned until the stream ends, the record read again inside
+   * it; undefined when that record no longer has chunks.
+   */
+  private stream (key: string): StoredValue | undefined {
     const txn = this.env.useReadTransaction()
     try {
       const record = this.meta.get(key, { transaction: txn })
       if (!isLive(record, this.clock.now())) throw notFound('key not found')
+      if (record.blob === true || record.size <= record.chunkBytes) {
+        txn.done()
+        return undefined
+      }
       return { meta: toMeta(key, record), body: new ChunkReader(this.chunks, txn, record) }
     } catch (err) {
       txn.done()
@@ -128,7 +178,7 @@ export class LmdbStore implements Store {
       throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
     const contentId = this.nextContentId()
-    const upload = new ChunkUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
+    const upload = new ContentUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
     try {
       for await (const piece of body) {
         options.signal?.throwIfAborted()
@@ -149,19 +199,20 @@ export class LmdbStore implements Store {
         contentId: size === 0 ? null : contentId,
         chunkBytes: this.chunkBytes
       }
+      if (upload.isFile) record.blob = true
+      const dropped: Uint8Array[] = []
       const stored = await this.commit(() => {
+        dropped.length = 0
         const current = this.meta.get(key)
         if (options.ifAbsent === true && isLive(current, this.clock.now())) return false
-        if (last !== undefined) this.chunks.put(chunkKey(contentId, upload.chunksWritten), last)
-        if (current !== undefined) this.dropRecord(key, current)
-        this.meta.put(key, record)
-        if (record.expires !== null) this.expiry.put([record.expires, key], null)
-        if (upload.markedPending) this.pending.remove(contentId)
+        if (current !== undefined) this.dropRecord(key, current, dropped)
+        this.putRecord(key, record, last, upload.markedPending)
         return true
       })
       if (!stored) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
       const meta = toMeta(key, record)
       this.emit({ type: 'put', meta })
+      await this.removeBlobs(dropped)
       return meta
     } catch (err) {
       await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
@@ -180,6 +231,29 @@ export class LmdbStore implements Store {
     return await this.env.transaction(work)
   }
 
+  /** Inside a write transaction: writes a new record with its index entries (and its content, when that is one chunk). */
+  private putRecord (key: string, record: ValueRecord, last: Buffer | undefined, markedPending: boolean): void {
+    const contentId = record.contentId
+    if (contentId !== null) {
+      if (record.blob === true) this.blobIndex.put(contentId, key)
+      else if (last !== undefined) this.chunks.put(chunkKey(contentId, 0), last)
+      if (markedPending) this.pending.remove(contentId)
+    }
+    this.meta.put(key, record)
+    if (record.expires !== null) this.expiry.put([record.expires, key], null)
+  }
+
+  /**
+   * After a commit (and its key:change event, which must follow the commit
+   * with no await between): unlinks the files of the content it dropped. A
+   * failure, or a crash before, leaves an orphan the next start removes.
+   */
+  private async removeBlobs (dropped: Uint8Array[]): Promise<void> {
+    for (const contentId of dropped) {
+      await this.files.remove(contentId).catch(err => this.log.error({ err, file: this.files.pathOf(contentId) }, 'removing a blob file failed'))
+    }
+  }
+
   /** A content id unique in this environment: a random prefix per process and a counter. */
   private nextContentId (): Buffer {
     const id = Buffer.allocUnsafe(16)
@@ -189,20 +263,36 @@ export class LmdbStore implements Store {
   }
 
   async delete (key: string): Promise<void> {
+    const dropped: Uint8Array[] = []
     const deleted = await this.commit(() => {
+      dropped.length = 0
       const now = this.clock.now()
       const current = this.meta.get(key)
       if (!isLive(current, now)) return false
-      this.dropRecord(key, current)
-      const tombstone: ValueRecord = {
-        ...current, version: this.hlc.now(), deleted: true, deletedAt: now, size: 0, sha256: EMPTY_SHA256, expires: null, contentId: null
-      }
-      this.meta.put(key, tombstone)
+      this.dropRecord(key, current, dropped)
+      this.meta.put(key, this.tombstone(current, this.hlc.now(), now))
       this.graves.put([now, key], null)
       return true
     })
     if (!deleted) throw notFound('key not found')
     this.emit({ type: 'delete', key, reason: 'deleted' })
+    await this.removeBlobs(dropped)
+  }
+
+  private tombstone (current: ValueRecord | undefined, version: HlcTimestamp, deletedAt: number): ValueRecord {
+    return {
+      v: 1,
+      version,
+      deleted: true,
+      deletedAt,
+      size: 0,
+      sha256: EMPTY_SHA256,
+      contentType: current?.contentType ?? 'application/octet-stream',
+      created: current?.created ?? deletedAt,
+      expires: null,
+      contentId: null,
+      chunkBytes: this.chunkBytes
+    }
   }
 
   on (_event: 'key:change', fn: (change: KeyChange) => void): () => void {
@@ -274,24 +364,35 @@ export class LmdbStore implements Store {
       const due = [...index.getKeys({ end: [until + 1], limit: SWEEP_BATCH })]
       if (due.length === 0) return removed
       const batch: string[] = []
+      const dropped: Uint8Array[] = []
       await this.env.transaction(() => {
+        batch.length = 0
+        dropped.length = 0
         for (const [at, key] of due) {
           index.remove([at, key])
           const record = this.meta.get(key)
           if (record === undefined || !stillDue(record) || (record.deleted ? record.deletedAt : record.expires) !== at) continue
-          this.dropRecord(key, record)
+          this.dropRecord(key, record, dropped)
           this.meta.remove(key)
           batch.push(key)
         }
       })
+      await this.removeBlobs(dropped)
       removed.push(...batch)
       if (due.length < SWEEP_BATCH) return removed
     }
   }
 
-  /** Inside a write transaction: removes a record's chunks and index entries (not the record). */
-  private dropRecord (key: string, record: ValueRecord): void {
-    if (record.contentId !== null) {
+  /**
+   * Inside a write transaction: removes a record's chunks and index entries
+   * (not the record). A file's content id goes to `dropped`, to be unlinked
+   * once the transaction commits (see removeBlobs).
+   */
+  private dropRecord (key: string, record: ValueRecord, dropped: Uint8Array[]): void {
+    if (record.contentId !== null && record.blob === true) {
+      this.blobIndex.remove(record.contentId)
+      dropped.push(record.contentId)
+    } else if (record.contentId !== null) {
       // A record names its chunks exactly (0 .. count-1): removing them by key needs no cursor.
       for (let i = 0, n = chunkCount(record.size, record.chunkBytes); i < n; i++) this.chunks.remove(chunkKey(record.contentId, i))
     }
@@ -303,18 +404,19 @@ export class LmdbStore implements Store {
     for (const k of this.chunks.getKeys(chunkRange(contentId))) this.chunks.remove(k)
   }
 
-  /** @internal ChunkUpload's access to the chunk and pending tables. */
-  writeChunk (contentId: Uint8Array, index: number, bytes: Buffer): Promise<boolean> {
-    return this.chunks.put(chunkKey(contentId, index), bytes)
+  /**
+   * @internal ContentUpload's way to a file: records the upload as pending
+   * (committed first, so a crash from here on leaves an entry naming the
+   * file), then creates the file.
+   */
+  async createBlob (contentId: Uint8Array, key: string): Promise<BlobWriter> {
+    await this.pending.put(contentId, { key, started: this.clock.now() })
+    return await this.files.create(contentId)
   }
 
-  /** @internal */
-  markPending (contentId: Buffer, key: string): Promise<boolean> {
-    return this.pending.put(contentId, { key, started: this.clock.now() })
-  }
-
-  /** @internal Removes what an unfinished upload wrote. */
-  async discardUpload (contentId: Buffer): Promise<void> {
+  /** @internal Removes what an unfinished upload wrote: its file, its pending entry (and chunks, from uploads before blob files). */
+  async discardUpload (contentId: Uint8Array): Promise<void> {
+    await this.files.remove(contentId)
     await this.env.transaction(() => {
       this.removeChunksSync(contentId)
       this.pending.remove(contentId)
@@ -343,7 +445,7 @@ export class LmdbStore implements Store {
     const before = this.meta.get(key)
     if (before !== undefined && compareHlc(before.version, put.version) >= 0) return { applied: false, entry: toEntry(key, before) }
     const contentId = this.nextContentId()
-    const upload = new ChunkUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
+    const upload = new ContentUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
     try {
       for await (const piece of body) {
         options.signal?.throwIfAborted()
@@ -366,15 +468,15 @@ export class LmdbStore implements Store {
         contentId: size === 0 ? null : contentId,
         chunkBytes: this.chunkBytes
       }
+      if (upload.isFile) record.blob = true
       const now = this.clock.now()
+      const dropped: Uint8Array[] = []
       const out = await this.commit(() => {
+        dropped.length = 0
         const current = this.meta.get(key)
         if (current !== undefined && compareHlc(current.version, put.version) >= 0) return { applied: false, held: current, wasLive: false }
-        if (last !== undefined) this.chunks.put(chunkKey(contentId, upload.chunksWritten), last)
-        if (current !== undefined) this.dropRecord(key, current)
-        this.meta.put(key, record)
-        if (record.expires !== null) this.expiry.put([record.expires, key], null)
-        if (upload.markedPending) this.pending.remove(contentId)
+        if (current !== undefined) this.dropRecord(key, current, dropped)
+        this.putRecord(key, record, last, upload.markedPending)
         return { applied: true, held: record, wasLive: isLive(current, now) }
       })
       if (!out.applied) {
@@ -383,6 +485,7 @@ export class LmdbStore implements Store {
       }
       if (isLive(record, now)) this.emit({ type: 'put', meta: toMeta(key, record) })
       else if (out.wasLive) this.emit({ type: 'delete', key, reason: 'expired' })
+      await this.removeBlobs(dropped)
       return { applied: true, entry: toEntry(key, record) }
     } catch (err) {
       await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
@@ -394,28 +497,19 @@ export class LmdbStore implements Store {
     validateKey(key)
     this.hlc.update(version)
     const now = this.clock.now()
+    const dropped: Uint8Array[] = []
     const out = await this.commit(() => {
+      dropped.length = 0
       const current = this.meta.get(key)
       if (current !== undefined && compareHlc(current.version, version) >= 0) return { applied: false, held: current, wasLive: false }
-      if (current !== undefined) this.dropRecord(key, current)
-      const tombstone: ValueRecord = {
-        v: 1,
-        version,
-        deleted: true,
-        deletedAt,
-        size: 0,
-        sha256: EMPTY_SHA256,
-        contentType: current?.contentType ?? 'application/octet-stream',
-        created: current?.created ?? deletedAt,
-        expires: null,
-        contentId: null,
-        chunkBytes: this.chunkBytes
-      }
+      if (current !== undefined) this.dropRecord(key, current, dropped)
+      const tombstone = this.tombstone(current, version, deletedAt)
       this.meta.put(key, tombstone)
       this.graves.put([deletedAt, key], null)
       return { applied: true, held: tombstone, wasLive: isLive(current, now) }
     })
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
+    await this.removeBlobs(dropped)
     return { applied: out.applied, entry: toEntry(key, out.held) }
   }
 
@@ -425,6 +519,16 @@ export class LmdbStore implements Store {
       await this.discardUpload(key)
       this.log.warn({ key: value.key, started: value.started }, 'removed an interrupted upload')
     }
+  }
+
+  /**
+   * Unlinks the files no record names: content dropped by a commit just
+   * before a crash (before its unlink), or a file created just before its
+   * pending entry committed. Costs a lookup per file, not a walk of the keys.
+   */
+  private async removeOrphanBlobs (): Promise<void> {
+    const removed = await this.files.removeUnreferenced(contentId => this.blobIndex.doesExist(contentId))
+    if (removed > 0) this.log.warn({ files: removed }, 'removed blob files no record names')
   }
 
   // Anti-entropy and rebalancing (store/replication): walk every record in
@@ -445,35 +549,35 @@ export class LmdbStore implements Store {
   /** Removes a key's record (and chunks) only while it is still at `version`; true when removed. For a copy this peer no longer owns. */
   async dropReplica (key: string, version: HlcTimestamp): Promise<boolean> {
     const now = this.clock.now()
+    const dropped: Uint8Array[] = []
     const out = await this.commit(() => {
+      dropped.length = 0
       const current = this.meta.get(key)
       if (current === undefined || compareHlc(current.version, version) !== 0) return { dropped: false, wasLive: false }
-      this.dropRecord(key, current)
+      this.dropRecord(key, current, dropped)
       this.meta.remove(key)
       return { dropped: true, wasLive: isLive(current, now) }
     })
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
+    await this.removeBlobs(dropped)
     return out.dropped
   }
 }
 
 /**
- * Cuts an incoming byte stream into chunks and writes them with a bounded
- * number of writes in flight. The last (partial) chunk is kept back so that
- * a value of one chunk is written with its record in one transaction.
+ * Takes an incoming byte stream in. The first chunk is kept in memory, so
+ * that a value of one chunk is written with its record in one transaction;
+ * once the value passes one chunk (or its size hint says it will) it goes to
+ * its own file, recorded as pending first.
  */
-class ChunkUpload {
+class ContentUpload {
   size = 0
-  chunksWritten = 0
   markedPending = false
   private readonly hash = createHash('sha256')
-  private buffer: Buffer
+  private first: Buffer
   private fill = 0
-  private readonly inflight: Array<{ write: Promise<unknown>, buffer?: Buffer }> = []
-  /** Chunk buffers whose writes have committed, ready for reuse (LMDB reads a buffer until its write resolves). */
-  private readonly spare: Buffer[] = []
-  /** Full chunks not handed to LMDB yet (see writeBatch). */
-  private readonly batch: Buffer[] = []
+  private writer: BlobWriter | undefined
+  private readonly toFile: boolean
 
   constructor (
     private readonly store: LmdbStore,
@@ -483,77 +587,54 @@ class ChunkUpload {
     private readonly chunkBytes: number,
     sizeHint?: number
   ) {
-    const first = sizeHint !== undefined && sizeHint >= 0 ? Math.min(sizeHint, chunkBytes) : chunkBytes
-    this.buffer = Buffer.allocUnsafe(Math.max(first, 1))
+    const hinted = sizeHint !== undefined && sizeHint >= 0
+    this.toFile = hinted && sizeHint > chunkBytes
+    this.first = Buffer.allocUnsafe(this.toFile ? 0 : hinted ? Math.max(sizeHint, 1) : chunkBytes)
+  }
+
+  /** Whether the content went to a file. */
+  get isFile (): boolean {
+    return this.writer !== undefined
   }
 
   async write (piece: Uint8Array): Promise<void> {
     this.size += piece.length
     if (this.size > this.maxBytes) throw new PmzError('ERR_TOO_LARGE', 'value larger than maxsize', { details: { maxBytes: this.maxBytes } })
     this.hash.update(piece)
-    let offset = 0
-    while (offset < piece.length) {
-      const n = Math.min(piece.length - offset, this.chunkBytes - this.fill)
-      if (this.fill + n > this.buffer.length) this.grow()
-      this.buffer.set(piece.subarray(offset, offset + n), this.fill)
-      this.fill += n
-      offset += n
-      if (this.fill === this.chunkBytes) await this.flush()
+    if (this.writer === undefined && !this.toFile && this.size <= this.chunkBytes) {
+      if (this.size > this.first.length) this.grow()
+      this.first.set(piece, this.fill)
+      this.fill += piece.length
+      return
     }
+    if (this.writer === undefined) {
+      this.markedPending = true // set first: abort removes the entry even if creating the file fails
+      this.writer = await this.store.createBlob(this.contentId, this.key)
+      if (this.fill > 0) await this.writer.write(this.first.subarray(0, this.fill))
+      this.first = Buffer.alloc(0)
+      this.fill = 0
+    }
+    await this.writer.write(piece)
   }
 
   async end (): Promise<{ size: number, sha256: string, last: Buffer | undefined }> {
-    this.writeBatch()
-    await Promise.all(this.inflight.map(w => w.write))
-    return { size: this.size, sha256: this.hash.digest('hex'), last: this.fill > 0 ? this.buffer.subarray(0, this.fill) : undefined }
+    await this.writer?.end()
+    return { size: this.size, sha256: this.hash.digest('hex'), last: this.fill > 0 ? this.first.subarray(0, this.fill) : undefined }
   }
 
   async abort (): Promise<void> {
-    await Promise.allSettled(this.inflight.map(w => w.write))
-    if (this.markedPending) await this.store.discardUpload(this.contentId)
-  }
-
-  /** Keeps a write in flight; its failure surfaces when it is awaited, never as an unhandled rejection. */
-  private track (write: Promise<unknown>, buffer?: Buffer): void {
-    write.catch(() => {})
-    this.inflight.push({ write, buffer })
+    try {
+      await this.writer?.close()
+    } finally {
+      if (this.markedPending) await this.store.discardUpload(this.contentId)
+    }
   }
 
   /** The size hint was short: continue in a whole chunk buffer. */
   private grow (): void {
     const bigger = Buffer.allocUnsafe(this.chunkBytes)
-    this.buffer.copy(bigger, 0, 0, this.fill)
-    this.buffer = bigger
-  }
-
-  private async flush (): Promise<void> {
-    this.batch.push(this.buffer)
-    this.fill = 0
-    if (this.batch.length >= WRITE_BATCH_CHUNKS) {
-      this.writeBatch()
-      while (this.inflight.length > MAX_INFLIGHT_CHUNKS) {
-        const done = this.inflight.shift() as { write: Promise<unknown>, buffer?: Buffer }
-        await done.write
-        if (done.buffer !== undefined) this.spare.push(done.buffer)
-      }
-    }
-    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(this.chunkBytes)
-  }
-
-  /**
-   * Hands the batched chunks to LMDB in one synchronous loop. lmdb-js commits
-   * the writes queued in one event turn as one transaction, so a value costs
-   * one commit (and one fsync) per batch instead of one per chunk.
-   */
-  private writeBatch (): void {
-    if (this.batch.length === 0) return
-    if (!this.markedPending) {
-      // Queued before the first chunk, so it commits in the same or an earlier transaction.
-      this.track(this.store.markPending(this.contentId, this.key))
-      this.markedPending = true
-    }
-    for (const buffer of this.batch) this.track(this.store.writeChunk(this.contentId, this.chunksWritten++, buffer), buffer)
-    this.batch.length = 0
+    this.first.copy(bigger, 0, 0, this.fill)
+    this.first = bigger
   }
 }
 

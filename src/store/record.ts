@@ -21,9 +21,15 @@ export interface ValueRecord {
   created: number
   /** Expiry time (temporal keys), ms since the epoch; null = permanent. */
   expires: number | null
-  /** Prefix of this version's chunks (16 random bytes); null for tombstones and empty values. */
+  /** Names this version's content (16 bytes: chunk key prefix or file name); null for tombstones and empty values. */
   contentId: Uint8Array | null
   chunkBytes: number
+  /**
+   * The content is a file under `blobs/` (a value larger than one chunk)
+   * rather than chunks in LMDB. Absent in records written before blob files
+   * existed: those keep their content in chunks, however large.
+   */
+  blob?: true
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -25,6 +25,16 @@ function generated (total: number, seed = 1): Readable {
   })
 }
 
+/** The content files (values larger than one chunk) under a peer's store, with their sizes. */
+function blobFiles (dataDir: string): Array<{ path: string, size: number }> {
+  const root = join(dataDir, 'store', 'blobs')
+  if (!existsSync(root)) return []
+  return readdirSync(root, { recursive: true, withFileTypes: true }).filter(e => e.isFile()).map(e => {
+    const path = join(e.parentPath, e.name)
+    return { path, size: statSync(path).size }
+  })
+}
+
 async function sha256Of (stream: Readable): Promise<string> {
   const h = createHash('sha256')
   for await (const c of stream) h.update(c as Buffer)
@@ -39,14 +49,15 @@ describe('durability of one peer', () => {
     expect((await http('PUT', `${peer.url}/add_key/keep/one.txt`, 'one')).status).toBe(201)
     expect((await http('PUT', `${peer.url}/add_key/keep/two.bin`, Buffer.alloc(3 * MIB, 2))).status).toBe(201)
 
-    // An upload that never finishes: 40 MiB announced, bytes sent until the peer has written chunks to LMDB.
+    // An upload that never finishes: 40 MiB announced, bytes sent until the peer has written part of its file.
     const url = new URL(`${peer.url}/add_key/partial/big.bin`)
     const body = generated(24 * MIB)
     const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'PUT', headers: { 'content-length': String(40 * MIB) } })
     req.on('error', () => {})
     body.pipe(req, { end: false })
-    const dbFile = join(peer.dataDir, 'store', 'data.mdb')
-    await waitFor(() => statSync(dbFile).size > 12 * MIB, 20_000, 'chunks of the upload in LMDB')
+    const kept = blobFiles(peer.dataDir)
+    expect(kept).toHaveLength(1) // two.bin's
+    await waitFor(() => blobFiles(peer.dataDir).some(f => f.size > 12 * MIB), 20_000, 'part of the upload in its file')
     await killPeer(peer)
     body.destroy()
     req.destroy()
@@ -58,6 +69,8 @@ describe('durability of one peer', () => {
     expect((await http('GET', `${again.url}/get_key/keep/one.txt`)).body.toString()).toBe('one')
     expect((await http('GET', `${again.url}/get_key/keep/two.bin`)).body.equals(Buffer.alloc(3 * MIB, 2))).toBe(true)
     expect((await http('GET', `${again.url}/admin/status`)).json!.data.entries).toBe(2)
+    // The killed upload's file is gone; only two.bin's remains.
+    expect(blobFiles(again.dataDir)).toEqual(kept)
     // The key is free: the upload can be done again.
     expect((await http('PUT', `${again.url}/add_key/partial/big.bin`, 'whole')).status).toBe(201)
   })
@@ -93,8 +106,7 @@ describe('durability of one peer', () => {
       body.pipe(req)
     })
     // Stop while the upload is in flight, once the peer is visibly writing it.
-    const dbFile = join(peer.dataDir, 'store', 'data.mdb')
-    await waitFor(() => statSync(dbFile).size > 2 * MIB, 20_000, 'the upload to reach LMDB')
+    await waitFor(() => blobFiles(peer.dataDir).some(f => f.size > 2 * MIB), 20_000, 'the upload to reach its file')
     process.kill(peer.pid, 'SIGTERM')
     expect(await answer).toBe(201)
     expect(await peer.exited).toEqual({ code: 0, signal: null })

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
 import { createLogger } from '../../../src/common/logger.js'
-import { createStore, type Store } from '../../../src/store/index.js'
+import { chunkKey } from '../../../src/store/chunk-reader.js'
+import { createLocalStore, createStore, type ReplicaStore, type Store, type ValueRecord } from '../../../src/store/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 
@@ -18,6 +20,13 @@ async function body (stored: Buffer | Readable): Promise<Buffer> {
   const parts: Buffer[] = []
   for await (const c of stored) parts.push(c as Buffer)
   return Buffer.concat(parts)
+}
+
+/** The content files under a store's `blobs/`, as paths relative to it. */
+function blobFiles (dir: string): string[] {
+  const root = join(dir, 'blobs')
+  if (!existsSync(root)) return []
+  return readdirSync(root, { recursive: true, withFileTypes: true }).filter(e => e.isFile()).map(e => join(e.parentPath, e.name).slice(root.length + 1))
 }
 
 async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
@@ -36,15 +45,16 @@ describe('LmdbStore', () => {
     await cleanupPeers()
   })
 
-  async function makeStore (dir = tempDir('pmz-store-'), clock = new ManualClock()): Promise<{ store: Store, clock: ManualClock, dir: string }> {
-    const store = createStore({ clock, log }, { dir, peerId: 'p1', chunkBytes: CHUNK, sweepIntervalMs: 60_000, tombstoneGraceMs: 7 * DAY })
+  async function makeStore (dir = tempDir('pmz-store-'), clock = new ManualClock(), replica = false): Promise<{ store: Store, clock: ManualClock, dir: string }> {
+    const init = { dir, peerId: 'p1', chunkBytes: CHUNK, sweepIntervalMs: 60_000, tombstoneGraceMs: 7 * DAY }
+    const store = replica ? createLocalStore({ clock, log }, init) : createStore({ clock, log }, init)
     await store.start()
     open_.push(store)
     return { store, clock, dir }
   }
 
   it('round-trips values of 0, 1, exactly one chunk and many chunks', async () => {
-    const { store } = await makeStore()
+    const { store, dir } = await makeStore()
     for (const size of [0, 1, CHUNK, CHUNK + 1, 5 * CHUNK + 17]) {
       const bytes = randomBytes(size)
       const meta = await store.put(`/v/${size}`, Readable.from([bytes.subarray(0, 100), bytes.subarray(100)]))
@@ -53,6 +63,124 @@ describe('LmdbStore', () => {
       const got = await store.get(`/v/${size}`)
       expect(Buffer.isBuffer(got.body)).toBe(size <= CHUNK)
       expect((await body(got.body)).equals(bytes)).toBe(true)
+    }
+    // Only the two values larger than one chunk went to files, the rest stayed in LMDB.
+    expect(blobFiles(dir)).toHaveLength(2)
+  })
+
+  it('stores a value larger than one chunk in its own file, whatever its size hint said', async () => {
+    const { store, dir } = await makeStore()
+    const env = (): { chunks: number, blobs: number } => {
+      const raw = open({ path: dir, readOnly: true })
+      const out = {
+        chunks: raw.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' }).getKeysCount(),
+        blobs: raw.openDB({ name: 'blobs', keyEncoding: 'binary' }).getKeysCount()
+      }
+      void raw.close()
+      return out
+    }
+    const cases: Array<[string, number, number | undefined]> = [['/hint/none', 3 * CHUNK + 5, undefined], ['/hint/right', 2 * CHUNK, 2 * CHUNK], ['/hint/short', 2 * CHUNK + 1, 10], ['/hint/small', 900, 900]]
+    for (const [key, size, sizeHint] of cases) {
+      const bytes = randomBytes(size)
+      // Pieces of odd sizes, so buffers fill across piece boundaries.
+      const pieces = [bytes.subarray(0, 7), bytes.subarray(7, 70_001), bytes.subarray(70_001)]
+      await store.put(key, Readable.from(pieces), { sizeHint })
+      expect((await body((await store.get(key)).body)).equals(bytes)).toBe(true)
+    }
+    expect(blobFiles(dir)).toHaveLength(3)
+    expect(env()).toEqual({ chunks: 1, blobs: 3 })
+    // The file is named by the record's content id, in a two-hex-digit fan-out directory.
+    expect(blobFiles(dir).every(f => /^[0-9a-f]{2}\/[0-9a-f]{32}$/.test(f) && f.slice(3, 5) === f.slice(0, 2))).toBe(true)
+  })
+
+  it('unlinks a file once a newer version, a delete, an expiry or a dropped replica drops its content', async () => {
+    const { store: s, dir, clock } = await makeStore(undefined, undefined, true)
+    const store = s as ReplicaStore
+    const big = (): Readable => Readable.from([randomBytes(2 * CHUNK + 3)])
+
+    await store.put('/r/replaced', big())
+    expect(blobFiles(dir)).toHaveLength(1)
+    await store.put('/r/replaced', big())
+    expect(blobFiles(dir)).toHaveLength(1)
+    await store.put('/r/replaced', Readable.from([Buffer.from('small now')]))
+    expect(blobFiles(dir)).toHaveLength(0)
+
+    await store.put('/r/deleted', big())
+    await store.delete('/r/deleted')
+    expect(blobFiles(dir)).toHaveLength(0)
+
+    await store.put('/r/expired', big(), { temporalDays: 1 })
+    clock.advance(DAY)
+    expect(blobFiles(dir)).toHaveLength(1)
+    // The first call joins the sweep the interval timer started on the way (at an earlier time).
+    await (store as unknown as { sweep: () => Promise<void> }).sweep()
+    await (store as unknown as { sweep: () => Promise<void> }).sweep()
+    expect(blobFiles(dir)).toHaveLength(0)
+
+    const held = await store.put('/r/handed-off', big())
+    expect(await store.dropReplica('/r/handed-off', held.version)).toBe(true)
+    expect(blobFiles(dir)).toHaveLength(0)
+
+    await store.put('/r/tombstoned', big())
+    await store.applyTombstone('/r/tombstoned', store.nextVersion(), clock.now())
+    expect(blobFiles(dir)).toHaveLength(0)
+
+    // A replicated write: a newer version replaces the file, an older one leaves no file of its own.
+    const older = store.nextVersion()
+    const newer = store.nextVersion()
+    const put = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
+    expect((await store.applyPut('/r/replica', big(), { ...put, version: newer })).applied).toBe(true)
+    expect((await store.applyPut('/r/replica', big(), { ...put, version: older })).applied).toBe(false)
+    expect(blobFiles(dir)).toHaveLength(1)
+    expect(await codeOf(store.applyPut('/r/replica', big(), { ...put, version: store.nextVersion(), sha256: 'f'.repeat(64) }))).toBe('ERR_CORRUPT')
+    expect(blobFiles(dir)).toHaveLength(1)
+    const held2 = await store.get('/r/replica')
+    expect(held2.meta.version).toEqual(newer)
+    await body(held2.body)
+  })
+
+  it('leaves no file behind an upload refused as too large or as a duplicate', async () => {
+    const { store, dir } = await makeStore()
+    await store.put('/dup', Readable.from([randomBytes(2 * CHUNK)]))
+    // Declared small (so the duplicate check waits for the commit) but larger than one chunk.
+    expect(await codeOf(store.put('/dup', Readable.from([randomBytes(3 * CHUNK)]), { ifAbsent: true, sizeHint: 10 }))).toBe('ERR_CONFLICT')
+    expect(await codeOf(store.put('/big', Readable.from([randomBytes(3 * CHUNK), randomBytes(CHUNK)]), { maxBytes: 3 * CHUNK + 10 }))).toBe('ERR_TOO_LARGE')
+    expect(blobFiles(dir)).toHaveLength(1)
+  })
+
+  it('keeps a started read whole when the value is deleted under it', async () => {
+    const { store } = await makeStore()
+    const bytes = randomBytes(40 * CHUNK)
+    await store.put('/read/deleted', Readable.from([bytes]))
+    const got = await store.get('/read/deleted')
+    await store.delete('/read/deleted')
+    expect((await body(got.body)).equals(bytes)).toBe(true)
+    expect(await codeOf(store.get('/read/deleted'))).toBe('ERR_NOT_FOUND')
+  })
+
+  it('ends a file stream with ERR_CORRUPT, never short, when the file was damaged, cut or extended', async () => {
+    const { store, dir } = await makeStore()
+    const bytes = randomBytes(3 * CHUNK)
+    for (const key of ['/c/damaged', '/c/cut', '/c/extended', '/c/gone']) await store.put(key, Readable.from([bytes]))
+    const path = (key: string): string => {
+      const raw = open({ path: dir, readOnly: true })
+      const record = raw.openDB<ValueRecord, string>({ name: 'meta' }).get(key) as ValueRecord
+      void raw.close()
+      const hex = Buffer.from(record.contentId as Uint8Array).toString('hex')
+      return join(dir, 'blobs', hex.slice(0, 2), hex)
+    }
+    const damaged = readFileSync(path('/c/damaged'))
+    damaged[CHUNK + 1] ^= 0xff
+    writeFileSync(path('/c/damaged'), damaged)
+    truncateSync(path('/c/cut'), 2 * CHUNK)
+    writeFileSync(path('/c/extended'), Buffer.concat([bytes, Buffer.from('x')]))
+    // A file gone while its record still names it: damage, not a missing key.
+    unlinkSync(path('/c/gone'))
+    expect(await codeOf(store.get('/c/gone'))).toBe('ERR_CORRUPT')
+    for (const key of ['/c/damaged', '/c/cut', '/c/extended']) {
+      const { body: stream } = await store.get(key)
+      expect(Buffer.isBuffer(stream)).toBe(false)
+      expect(await codeOf(body(stream))).toBe('ERR_CORRUPT')
     }
   })
 
@@ -147,22 +275,75 @@ describe('LmdbStore', () => {
     expect(env.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' }).getKeysCount()).toBe(0)
     expect(env.openDB({ name: 'pending', keyEncoding: 'binary' }).getKeysCount()).toBe(0)
     await env.close()
+    expect(blobFiles(dir)).toEqual([])
   })
 
-  it('ends a stream with ERR_CORRUPT, never short, when a chunk was damaged', async () => {
+  it('removes, at the next start, the file of an upload killed midway and any file no record names', async () => {
     const dir = tempDir('pmz-store-')
     const { store } = await makeStore(dir)
-    await store.put('/c', Readable.from([randomBytes(3 * CHUNK)]))
+    await store.put('/kept', Readable.from([randomBytes(2 * CHUNK)]))
     await store.stop()
+    expect(blobFiles(dir)).toHaveLength(1)
+    // What a kill leaves: a pending entry and part of its file; a file whose
+    // pending entry never committed; a file whose record was replaced just before its unlink.
+    const killed = randomBytes(16)
     const env = open({ path: dir })
+    await env.openDB({ name: 'pending', encoding: 'msgpack', keyEncoding: 'binary' }).put(killed, { key: '/killed', started: 1 })
+    await env.close()
+    const orphans = [killed, randomBytes(16), randomBytes(16)].map(id => id.toString('hex'))
+    for (const hex of orphans) {
+      mkdirSync(join(dir, 'blobs', hex.slice(0, 2)), { recursive: true })
+      writeFileSync(join(dir, 'blobs', hex.slice(0, 2), hex), randomBytes(CHUNK + 1))
+    }
+    expect(blobFiles(dir)).toHaveLength(4)
+
+    const again = await makeStore(dir)
+    expect(blobFiles(dir)).toHaveLength(1)
+    expect(await again.store.stat('/killed')).toBeUndefined()
+    expect((await body((await again.store.get('/kept')).body)).length).toBe(2 * CHUNK)
+    const raw = open({ path: dir, readOnly: true })
+    expect(raw.openDB({ name: 'pending', keyEncoding: 'binary' }).getKeysCount()).toBe(0)
+    await raw.close()
+  })
+
+  it('reads, and deletes, a value of several chunks stored in LMDB before blob files', async () => {
+    const dir = tempDir('pmz-store-')
+    const { store } = await makeStore(dir)
+    const bytes = randomBytes(3 * CHUNK + 9)
+    await store.put('/legacy', Readable.from([bytes]))
+    await store.put('/legacy-damaged', Readable.from([bytes]))
+    await store.stop()
+    // Rewrite both records the way they were stored before: chunks in LMDB, no `blob` flag.
+    const env = open({ path: dir })
+    const meta = env.openDB<ValueRecord, string>({ name: 'meta', encoding: 'msgpack' })
     const chunks = env.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' })
-    const second = [...chunks.getKeys()][1] as Buffer
-    await chunks.put(second, randomBytes(CHUNK))
+    const blobs = env.openDB({ name: 'blobs', keyEncoding: 'binary' })
+    for (const key of ['/legacy', '/legacy-damaged']) {
+      const { blob: _, ...record } = meta.get(key) as ValueRecord
+      const id = record.contentId as Uint8Array
+      for (let i = 0; i * CHUNK < bytes.length; i++) {
+        const chunk = Buffer.from(bytes.subarray(i * CHUNK, (i + 1) * CHUNK))
+        if (key === '/legacy-damaged' && i === 1) chunk[0] ^= 0xff
+        await chunks.put(chunkKey(id, i), chunk)
+      }
+      await blobs.remove(id)
+      await meta.put(key, record)
+    }
     await env.close()
 
     const again = await makeStore(dir)
-    const { body: stream } = await again.store.get('/c')
-    expect(await codeOf(body(stream))).toBe('ERR_CORRUPT')
+    // Their files are no record's now: removed at start.
+    expect(blobFiles(dir)).toEqual([])
+    const got = await again.store.get('/legacy')
+    expect(Buffer.isBuffer(got.body)).toBe(false)
+    expect((await body(got.body)).equals(bytes)).toBe(true)
+    expect(await codeOf(body((await again.store.get('/legacy-damaged')).body))).toBe('ERR_CORRUPT')
+    await again.store.delete('/legacy')
+    await again.store.delete('/legacy-damaged')
+    await again.store.stop()
+    const raw = open({ path: dir, readOnly: true })
+    expect(raw.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' }).getKeysCount()).toBe(0)
+    await raw.close()
   })
 
   it('lists live keys by prefix with paging', async () => {

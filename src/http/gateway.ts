@@ -38,14 +38,15 @@ export class FastifyGateway implements Gateway {
     // Bodies stay unread streams (req.raw); each handler reads what it needs.
     this.app.removeAllContentTypeParsers()
     this.app.addContentTypeParser('*', (_req, _payload, done) => { done(null) })
-    this.app.addHook('onRequest', async (_req, reply) => {
+    // Callback hooks, not async ones: no promise per request.
+    this.app.addHook('onRequest', (_req, reply, done) => {
       reply.headers(CORS_HEADERS)
-      if (this.closing) throw new PmzError('ERR_SHUTTING_DOWN', 'peer is shutting down')
+      done(this.closing ? new PmzError('ERR_SHUTTING_DOWN', 'peer is shutting down') : undefined)
     })
     // Answers finished while stopping close their connection, so stop() need not wait for idle keep-alives.
-    this.app.addHook('onSend', async (_req, reply, payload) => {
+    this.app.addHook('onSend', (_req, reply, payload, done) => {
       if (this.closing) reply.header('connection', 'close')
-      return payload
+      done(null, payload)
     })
     this.app.setErrorHandler(errorHandler(this.log))
     this.app.setNotFoundHandler((req, reply) => {

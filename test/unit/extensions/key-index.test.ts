@@ -73,6 +73,8 @@ describe('KeyIndex', () => {
         index.upsert(item)
         items.set(key, item)
       }
+      // Queries between writes too: the sorted list is rebuilt lazily after changes.
+      if (i % 250 === 0) expect(index.query({ text: '', now: start })).toEqual(expected(items, '', -Infinity, Infinity, start, undefined))
     }
     expect(index.size).toBe(items.size)
     const now = start + 30 * DAY

@@ -232,6 +232,15 @@ export class AntiEntropy {
     this.checkRing()
     const ring = this.ring
     const self = this.c.membership.peerId
+    if (this.c.placement.selfOnly()) {
+      // The only volume peer: every key is its own and nobody to compare with, so no walk.
+      this.localKeys = (await this.c.local.stats()).entries
+      this.noteUnder(0, this.localKeys)
+      this.rounds++
+      this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
+      this.busy = false
+      return { peers: [], inSync: false, pushed: 0, pulled: 0, handedOff: 0, underReplicated: 0 }
+    }
     const peers = this.pickPeers()
     const digests = new Map(peers.map(p => [p.peerId, new BucketDigests()]))
     const handoff: ReplicaEntry[] = []

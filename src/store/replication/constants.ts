@@ -36,13 +36,13 @@ export const ANTI_ENTROPY_INTERVAL_MS = 5_000
 /** Period of a round while repair is pending (a ring change, a peer not yet confirmed, keys to hand off), ms (jittered). */
 export const ANTI_ENTROPY_BUSY_INTERVAL_MS = 500
 /** Keys pushed, pulled or handed off per round at most (the throttle; the rest waits for the next round). */
-export const ANTI_ENTROPY_MAX_KEYS = 256
+export const ANTI_ENTROPY_MAX_KEYS = 1024
 /** Value bytes moved per round at most (a larger value still moves, alone). */
 export const ANTI_ENTROPY_MAX_BYTES = 32 * 1024 * 1024
 /** Records read per LMDB batch of a walk. */
 export const ANTI_ENTROPY_SCAN_BATCH = 512
 /** Transfers in flight at once within a round. */
-export const ANTI_ENTROPY_CONCURRENCY = 4
+export const ANTI_ENTROPY_CONCURRENCY = 8
 /** A volume peer dead for longer than this leaves the placement ring, and its keys are re-replicated, ms. */
 export const DEAD_PEER_GRACE_MS = 30_000
 /** Peers not yet confirmed in sync compared with in one round at most (one round after a ring change reaches them all). */

@@ -29,6 +29,7 @@ export function isVolume (m: Member): boolean {
 export class Placement {
   private ring: Ring = createRing()
   private signature = ''
+  private onlySelf = false
   /** Volume peers kept off the ring (dead past the grace period; set by rebalancing). */
   private excluded: ReadonlySet<string> = new Set()
 
@@ -41,7 +42,11 @@ export class Placement {
     if (signature === this.signature) return
     this.signature = signature
     this.ring = this.ring.withPeers(ids.map(peerId => ({ peerId })))
+    this.onlySelf = ids.length === 1 && ids[0] === this.membership.peerId
   }
+
+  /** Whether this peer is the only volume peer: every key is its own, no ring lookup needed (a one-peer pmz). */
+  selfOnly (): boolean { return this.onlySelf }
 
   /** Keeps these peers off the ring (rebalancing: dead past the grace period) and rebuilds it when that changes the set. */
   exclude (peerIds: ReadonlySet<string>): void {
@@ -75,9 +80,9 @@ export class Placement {
     })
   }
 
-  /** Live replicas in the order to read them: self first, then by preference. */
-  readOrder (key: string): Target[] {
-    const live = this.targets(key).filter(t => t.isAlive)
+  /** Live replicas in the order to read them: self first, then by preference (of `targets` when the caller has them). */
+  readOrder (key: string, targets: Target[] = this.targets(key)): Target[] {
+    const live = targets.filter(t => t.isAlive)
     return [...live.filter(t => t.isSelf), ...live.filter(t => !t.isSelf)]
   }
 

@@ -111,9 +111,10 @@ export class ReplicatedStore implements Store {
   }
 
   async stat (key: string): Promise<ValueMeta | undefined> {
+    if (this.placement.selfOnly()) return await this.local.stat(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.stat(key)
-    const newest = newestOf(await this.survey(key))
+    const newest = newestOf(await this.survey(key, targets))
     return isLiveEntry(newest, this.clock.now()) ? entryToMeta(newest) : undefined
   }
 
@@ -125,9 +126,10 @@ export class ReplicatedStore implements Store {
    * first to answer).
    */
   async get (key: string, options: { signal?: AbortSignal } = {}): Promise<StoredValue> {
+    if (this.placement.selfOnly()) return await this.local.get(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
-    const answers = await this.survey(key, { fetch: true })
+    const answers = await this.survey(key, targets, { fetch: true })
     const newest = newestOf(answers)
     if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
     const holders = answers.filter(a => a.entry?.version === newest.version)
@@ -147,6 +149,7 @@ export class ReplicatedStore implements Store {
   }
 
   async put (key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {
+    if (this.placement.selfOnly()) return await this.local.put(key, body, options)
     validateKey(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.put(key, body, options)
@@ -174,7 +177,7 @@ export class ReplicatedStore implements Store {
     if (options.ifAbsent === true && !small) {
       // A large body is not read at all for a duplicate: ask first.
       const now = this.clock.now()
-      const answers = await this.survey(key, { enough: a => isLiveEntry(a.entry, now) })
+      const answers = await this.survey(key, targets, { enough: a => isLiveEntry(a.entry, now) })
       if (answers.some(a => isLiveEntry(a.entry, now))) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
     const written = small
@@ -311,12 +314,13 @@ export class ReplicatedStore implements Store {
   }
 
   async delete (key: string): Promise<void> {
+    if (this.placement.selfOnly()) return await this.local.delete(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.delete(key)
     const w = this.placement.w()
     const live = targets.filter(t => t.isAlive)
     if (targets.length === 0 || live.length < w) throw quorumNotMet(live.length, w)
-    const newest = newestOf(await this.survey(key))
+    const newest = newestOf(await this.survey(key, targets))
     if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
     const version = this.local.nextVersion()
     const deletedAt = this.clock.now()
@@ -365,8 +369,8 @@ export class ReplicatedStore implements Store {
    * sooner when an answer is `enough`. Read repair runs over the answers
    * once every replica asked answered or failed.
    */
-  private async survey (key: string, how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
-    const order = this.placement.readOrder(key)
+  private async survey (key: string, targets: Target[], how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
+    const order = this.placement.readOrder(key, targets)
     const r = this.placement.n() - this.placement.w() + 1
     return await new Promise((resolve, reject) => {
       const answers: SurveyAnswer[] = []

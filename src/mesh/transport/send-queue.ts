@@ -18,10 +18,12 @@ const MAX_BATCH_BYTES = 1024 * 1024
 /**
  * Serialises sends on one zeromq.js socket: zeromq.js refuses a send() while
  * another is still pending (EBUSY), and a send may wait (no connection yet,
- * high-water mark). When the socket is free a message goes straight
- * through; what queues meanwhile (the replies a batched LMDB commit
- * releases together, a burst of requests) leaves as one BATCH message per
- * destination, in order: one pass through libzmq instead of one per message.
+ * high-water mark). Messages are sent at the end of the event-loop turn that
+ * queued them (setImmediate), and what one turn queued, or what queued while
+ * a send was pending, leaves as one BATCH message per destination, in order:
+ * each zeromq.js send costs a pass through libzmq (events check, a mailbox
+ * signal to its I/O thread, Curve, a syscall), so under load the requests of
+ * many HTTP calls, or the replies of one batched LMDB commit, share one.
  */
 export class SendQueue {
   private readonly messages: Array<Array<Buffer | Uint8Array> | undefined> = []
@@ -54,13 +56,14 @@ export class SendQueue {
    */
   push (message: Array<Buffer | Uint8Array>, bounded: boolean, onFailure?: SendFailure): boolean {
     if (this.closed) return false
-    if (!this.busy) {
-      this.sendNow(message, onFailure)
-      return true
-    }
     if (bounded && this.size >= this.limit) return false
     this.messages.push(message)
     this.failures.push(onFailure)
+    if (!this.busy) {
+      // Sent after the other I/O callbacks of this event-loop turn: what they queue meanwhile joins one batch.
+      this.busy = true
+      setImmediate(this.next)
+    }
     return true
   }
 

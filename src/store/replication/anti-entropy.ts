@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { Clock, Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
-import { compareHlc } from '../../common/hlc.js'
+import { compareHlc, encodeHlc, type HlcTimestamp } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership, MembershipEvent } from '../../mesh/membership/index.js'
 import type { IncomingRequest, Transport } from '../../mesh/transport/index.js'
@@ -9,7 +9,7 @@ import type { ReplicaEntry } from '../record.js'
 import type { ReplicaStore, RingStatus } from '../types.js'
 import {
   ACK_TIMEOUT_MS, ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
-  ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, DEAD_PEER_GRACE_MS, REPLICATION_V
+  ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, ANTI_ENTROPY_SETTLE_MS, DEAD_PEER_GRACE_MS, REPLICATION_V
 } from './constants.js'
 import { BucketDigests, bucketOf, differingBuckets, type WireDigests } from './digests.js'
 import type { Placement, Target } from './placement.js'
@@ -21,10 +21,15 @@ export const STORE_AE_KEYS = 'store.ae.keys'
 
 /** Anti-entropy requests (`store.ae.*` on the mesh). `ring` is the sender's ring fingerprint: peers with different rings skip the round. */
 export type AntiEntropyRequest =
-  /** The sender's bucket digests over the keys both peers should hold. Reply: `store.ae.digests.reply`. */
-  | { type: 'store.ae.digests', v: 1, ring: string, digests: WireDigests }
-  /** The receiver's records in these buckets (keys both peers should hold), at most `limit`. Reply: `store.ae.keys.reply`. */
-  | { type: 'store.ae.keys', v: 1, ring: string, buckets: number[], limit: number, after?: string }
+  /**
+   * The sender's bucket digests over the keys both peers should hold, of
+   * versions older than `until` (records still settling, written in the last
+   * ANTI_ENTROPY_SETTLE_MS, are the write path's business and left out on
+   * both sides). Reply: `store.ae.digests.reply`.
+   */
+  | { type: 'store.ae.digests', v: 1, ring: string, digests: WireDigests, until?: HlcTimestamp }
+  /** The receiver's records in these buckets (keys both peers should hold, versions older than `until`), at most `limit`. Reply: `store.ae.keys.reply`. */
+  | { type: 'store.ae.keys', v: 1, ring: string, buckets: number[], limit: number, after?: string, until?: HlcTimestamp }
 
 export type AntiEntropyReply =
   /** `differ` null: the rings differ. */
@@ -54,6 +59,8 @@ export interface AntiEntropyInit {
   maxBytesPerRound?: number
   /** @default ANTI_ENTROPY_SCAN_BATCH */
   scanBatch?: number
+  /** Versions younger than this are not compared yet. @default ANTI_ENTROPY_SETTLE_MS */
+  settleMs?: number
   /** false: no timer, rounds only through runRound() (tests). @default true */
   auto?: boolean
 }
@@ -97,6 +104,7 @@ export class AntiEntropy {
   private readonly intervalMs: number
   private readonly busyIntervalMs: number
   private readonly maxKeys: number
+  private readonly settleMs: number
   private readonly maxBytes: number
   private readonly scanBatch: number
   private readonly auto: boolean
@@ -127,6 +135,7 @@ export class AntiEntropy {
     this.intervalMs = init.intervalMs ?? ANTI_ENTROPY_INTERVAL_MS
     this.busyIntervalMs = init.busyIntervalMs ?? ANTI_ENTROPY_BUSY_INTERVAL_MS
     this.maxKeys = init.maxKeysPerRound ?? ANTI_ENTROPY_MAX_KEYS
+    this.settleMs = init.settleMs ?? ANTI_ENTROPY_SETTLE_MS
     this.maxBytes = init.maxBytesPerRound ?? ANTI_ENTROPY_MAX_BYTES
     this.scanBatch = init.scanBatch ?? ANTI_ENTROPY_SCAN_BATCH
     this.auto = init.auto ?? true
@@ -243,6 +252,7 @@ export class AntiEntropy {
     }
     const peers = this.pickPeers()
     const digests = new Map(peers.map(p => [p.peerId, new BucketDigests()]))
+    const until = settledBefore(this.c.clock.now(), this.settleMs)
     const handoff: ReplicaEntry[] = []
     let localKeys = 0
     let notOwned = 0
@@ -262,7 +272,7 @@ export class AntiEntropy {
         const group = unconfirmed.join(',')
         waiting.set(group, (waiting.get(group) ?? 0) + 1)
       }
-      if (peers.length > 0 && !expired(e, now)) for (const p of pl) digests.get(p)?.add(e)
+      if (peers.length > 0 && !expired(e, now) && e.version < until) for (const p of pl) digests.get(p)?.add(e)
     }
     const underCount = (): number => {
       let n = notOwned
@@ -280,7 +290,7 @@ export class AntiEntropy {
         break
       }
       try {
-        if (!await this.exchange(peer, ring, digests.get(peer.peerId) as BucketDigests, result, budget)) result.inSync = false
+        if (!await this.exchange(peer, ring, until, digests.get(peer.peerId) as BucketDigests, result, budget)) result.inSync = false
       } catch (err) {
         result.inSync = false
         this.c.log.debug({ err, peer: peer.peerId }, 'anti-entropy exchange failed')
@@ -353,8 +363,8 @@ export class AntiEntropy {
   }
 
   /** Compares with one peer and moves what differs, within the budget; true when the digests matched. */
-  private async exchange (peer: Target, ring: string, digests: BucketDigests, result: RoundResult, budget: Budget): Promise<boolean> {
-    const r = await this.c.transport.request(peer.address, { type: STORE_AE_DIGESTS, v: 1, ring, digests: digests.toWire() }, { timeoutMs: ACK_TIMEOUT_MS })
+  private async exchange (peer: Target, ring: string, until: HlcTimestamp, digests: BucketDigests, result: RoundResult, budget: Budget): Promise<boolean> {
+    const r = await this.c.transport.request(peer.address, { type: STORE_AE_DIGESTS, v: 1, ring, digests: digests.toWire(), until }, { timeoutMs: ACK_TIMEOUT_MS })
     const differ = (r.msg as Extract<AntiEntropyReply, { type: 'store.ae.digests.reply' }>).differ
     if (differ === null) return false // rings differ: membership has not converged yet
     if (differ.length === 0) {
@@ -364,18 +374,19 @@ export class AntiEntropy {
     this.synced.delete(peer.peerId)
     // Without a cursor, a long run of equal keys at the start of the differing buckets would be compared again every round.
     const after = this.cursors.get(peer.peerId)
-    const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: 1, ring, buckets: differ, limit: budget.keys * 4, after }, { timeoutMs: ACK_TIMEOUT_MS })
+    const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: 1, ring, buckets: differ, limit: budget.keys * 4, after, until }, { timeoutMs: ACK_TIMEOUT_MS })
     const theirs = (kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>).entries
     if (theirs === null) return false
     const { truncated } = kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>
     // The peer's list stops at its limit (in key order): past its last key, what it holds is unknown.
-    const until = truncated && theirs.length > 0 ? theirs[theirs.length - 1].key : undefined
-    if (until !== undefined) this.cursors.set(peer.peerId, until)
+    const lastKey = truncated && theirs.length > 0 ? theirs[theirs.length - 1].key : undefined
+    if (lastKey !== undefined) this.cursors.set(peer.peerId, lastKey)
     else this.cursors.delete(peer.peerId)
     const mine: ReplicaEntry[] = []
     for await (const e of this.sharedEntries(peer.peerId, new Set(differ))) {
       if (after !== undefined && e.key <= after) continue
-      if (until !== undefined && e.key > until) break
+      if (lastKey !== undefined && e.key > lastKey) break
+      if (e.version >= until) continue
       mine.push(e)
     }
     const remote = new Map(theirs.map(e => [e.key, e]))
@@ -445,7 +456,8 @@ export class AntiEntropy {
     if (msg.ring !== this.ring) return { type: 'store.ae.digests.reply', v: 1, differ: null }
     const mine = new BucketDigests()
     const now = this.c.clock.now()
-    for await (const e of this.sharedEntries(req.from.peerId, undefined)) if (!expired(e, now)) mine.add(e)
+    const until = msg.until ?? MAX_HLC
+    for await (const e of this.sharedEntries(req.from.peerId, undefined)) if (!expired(e, now) && e.version < until) mine.add(e)
     const differ = differingBuckets(mine.toWire(), msg.digests)
     if (differ.length === 0) this.synced.set(req.from.peerId, msg.ring)
     else this.synced.delete(req.from.peerId)
@@ -458,8 +470,10 @@ export class AntiEntropy {
     const limit = Math.max(1, Math.min(msg.limit, 10_000))
     const entries: ReplicaEntry[] = []
     const after = typeof msg.after === 'string' ? msg.after : undefined
+    const until = typeof msg.until === 'string' ? msg.until : MAX_HLC
     for await (const e of this.sharedEntries(req.from.peerId, new Set(msg.buckets))) {
       if (after !== undefined && e.key <= after) continue
+      if (e.version >= until) continue
       entries.push(e)
       if (entries.length > limit) break
     }
@@ -487,6 +501,14 @@ function unread<T extends AntiEntropyRequest['type']> (req: IncomingRequest, typ
   const msg = req.msg as AntiEntropyRequest
   if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`)
   return msg as Extract<AntiEntropyRequest, { type: T }>
+}
+
+/** Above every version: no settling cutoff (a peer that sends none). */
+const MAX_HLC: HlcTimestamp = '\uffff'
+
+/** The cutoff of a round: versions issued before `now - settleMs` are compared, later ones are still settling. */
+function settledBefore (now: number, settleMs: number): HlcTimestamp {
+  return settleMs <= 0 ? MAX_HLC : encodeHlc({ wall: Math.max(0, now - settleMs + 1), logical: 0, peerId: '' })
 }
 
 /** An expired value (not a tombstone): every replica computes the same expiry, so it is neither compared nor copied. */

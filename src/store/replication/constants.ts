@@ -39,6 +39,13 @@ export const ANTI_ENTROPY_BUSY_INTERVAL_MS = 500
 export const ANTI_ENTROPY_MAX_KEYS = 1024
 /** Value bytes moved per round at most (a larger value still moves, alone). */
 export const ANTI_ENTROPY_MAX_BYTES = 32 * 1024 * 1024
+/**
+ * Anti-entropy compares only versions older than this, ms: a write still
+ * reaching its replicas is the write path's (and hinted handoff's) business,
+ * and comparing it would only move the same value twice and keep the
+ * rounds busy under a steady write load.
+ */
+export const ANTI_ENTROPY_SETTLE_MS = 2_000
 /** Records read per LMDB batch of a walk. */
 export const ANTI_ENTROPY_SCAN_BATCH = 512
 /** Transfers in flight at once within a round. */

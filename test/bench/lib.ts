@@ -68,6 +68,13 @@ export function memory (pid: number): { rss: number, hwm: number, anon: number, 
   return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile') }
 }
 
+/** User + system CPU time a process has used so far, seconds (/proc/<pid>/stat, clock ticks of 1/100 s). */
+export function cpuSeconds (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 export const fmt = (n: number, digits = 0): string => n.toFixed(digits)
 
 export function table (rows: Array<Record<string, string | number>>): void {

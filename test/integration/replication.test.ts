@@ -72,7 +72,11 @@ describe('replication over 3 real peers (N=3, W=2, static join)', () => {
     // Without a single read, hinted handoff and anti-entropy bring the
     // restarted peer back: all three data dirs hold exactly the surviving keys.
     const expected = [...values.keys()].map(k => `/${k}`).sort()
-    await waitFor(() => peers.every(p => sameKeys(liveKeysOnDisk(p.dataDir), expected)), 30_000, 'all three replicas to hold identical key sets')
+    let differences = ''
+    await waitFor(() => {
+      differences = peers.map(p => difference(liveKeysOnDisk(p.dataDir), expected)).join('; ')
+      return differences === ['', '', ''].join('; ')
+    }, 30_000, 'all three replicas to hold identical key sets').catch(err => { throw new Error(`${String(err)}; still differing (missing/extra per peer): ${differences}`) })
     // And it serves every surviving key byte-identical, the ones written during its absence included.
     await pool([...values.keys()], 16, async k => {
       const res = await http('GET', `${peers[1].url}/get_key/${k}`)
@@ -84,6 +88,11 @@ describe('replication over 3 real peers (N=3, W=2, static join)', () => {
   })
 })
 
-function sameKeys (a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((k, i) => k === b[i])
+/** '' when `held` is `expected`, else the first few keys missing and extra. */
+function difference (held: string[], expected: string[]): string {
+  const have = new Set(held)
+  const want = new Set(expected)
+  const missing = expected.filter(k => !have.has(k))
+  const extra = held.filter(k => !want.has(k))
+  return missing.length + extra.length === 0 ? '' : `-${missing.length} ${missing.slice(0, 3).join(',')} +${extra.length} ${extra.slice(0, 3).join(',')}`
 }

@@ -18,12 +18,13 @@ const MAX_BATCH_BYTES = 1024 * 1024
 /**
  * Serialises sends on one zeromq.js socket: zeromq.js refuses a send() while
  * another is still pending (EBUSY), and a send may wait (no connection yet,
- * high-water mark). Messages are sent at the end of the event-loop turn that
- * queued them (setImmediate), and what one turn queued, or what queued while
- * a send was pending, leaves as one BATCH message per destination, in order:
- * each zeromq.js send costs a pass through libzmq (events check, a mailbox
- * signal to its I/O thread, Curve, a syscall), so under load the requests of
- * many HTTP calls, or the replies of one batched LMDB commit, share one.
+ * high-water mark). A new request or one-way message is sent at the end of
+ * the event-loop turn that queued it (setImmediate); replies and stream
+ * frames go at once when the socket is free. What queued meanwhile leaves as
+ * one BATCH message per destination, in order: each zeromq.js send costs a
+ * pass through libzmq (events check, a mailbox signal to its I/O thread,
+ * Curve, a syscall), so under load the requests of many HTTP calls, or the
+ * replies of one batched LMDB commit, share one.
  */
 export class SendQueue {
   private readonly messages: Array<Array<Buffer | Uint8Array> | undefined> = []
@@ -50,17 +51,22 @@ export class SendQueue {
   get size (): number { return this.messages.length - this.head }
 
   /**
-   * Queues a message. A bounded push (new requests, one-way messages) is
-   * refused when `limit` messages already wait; unbounded ones (replies and
-   * stream frames, which credit already bounds) always go in. False when refused.
+   * Queues a message. A bounded push (new requests, one-way messages) waits
+   * for the end of the turn, and is refused when `limit` messages already
+   * wait; unbounded ones (replies and stream frames, which credit already
+   * bounds) always go in, at once when the socket is free. False when refused.
    */
   push (message: Array<Buffer | Uint8Array>, bounded: boolean, onFailure?: SendFailure): boolean {
     if (this.closed) return false
+    if (!this.busy && !bounded) {
+      this.sendNow(message, onFailure)
+      return true
+    }
     if (bounded && this.size >= this.limit) return false
     this.messages.push(message)
     this.failures.push(onFailure)
     if (!this.busy) {
-      // Sent after the other I/O callbacks of this event-loop turn: what they queue meanwhile joins one batch.
+      // A new request: sent after the other I/O callbacks of this event-loop turn, so what they queue joins one batch.
       this.busy = true
       setImmediate(this.next)
     }

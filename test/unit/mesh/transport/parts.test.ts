@@ -85,7 +85,7 @@ describe('SendQueue', () => {
 
   const turn = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
 
-  it('sends what one event-loop turn queued as one batch, never overlaps sends, keeps order, and refuses bounded pushes past its limit', async () => {
+  it('sends the requests one event-loop turn queued as one batch, never overlaps sends, keeps order, and refuses bounded pushes past its limit', async () => {
     const f = fakeSocket()
     const q = new SendQueue(f.socket, 2, () => {})
     expect(q.push([frame(1)], true)).toBe(true)
@@ -117,6 +117,7 @@ describe('SendQueue', () => {
     const f = fakeSocket()
     const q = new SendQueue(f.socket, Infinity, () => {}, true)
     const [a, b] = [Buffer.from('ridA'), Buffer.from('ridB')]
+    // Replies (unbounded) to a free socket go at once; the ones queued behind batch per routing id.
     q.push([a, frame(1)], false)
     q.push([a, frame(2)], false)
     q.push([b, frame(3)], false)
@@ -125,7 +126,8 @@ describe('SendQueue', () => {
       await turn()
       f.release()
     }
-    expect(f.sent.map(m => m[0].toString())).toEqual(['ridA', 'ridB', 'ridA'])
+    expect(f.sent.map(m => m[0].toString())).toEqual(['ridA', 'ridA', 'ridB', 'ridA'])
+    expect(f.sent[1].length).toBe(2) // rid and frame 2: a lone message is sent as itself
     expect(opened(f.sent, 1).map(m => `${m[0].toString()}:${idOf(m, 1)}`)).toEqual(['ridA:1', 'ridA:2', 'ridB:3', 'ridA:4'])
   })
 

@@ -444,6 +444,8 @@ export class LmdbStore implements Store {
     this.hlc.update(put.version)
     const before = this.meta.get(key)
     if (before !== undefined && compareHlc(before.version, put.version) >= 0) return { applied: false, entry: toEntry(key, before) }
+    // Pulzar's duplicate rule at this replica: refused before the body is read, and decided again inside the commit.
+    if (put.ifAbsent === true && isLive(before, this.clock.now())) return { applied: false, entry: toEntry(key, before), conflict: true }
     const contentId = this.nextContentId()
     const upload = new ContentUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
     try {
@@ -474,14 +476,15 @@ export class LmdbStore implements Store {
       const out = await this.commit(() => {
         dropped.length = 0
         const current = this.meta.get(key)
-        if (current !== undefined && compareHlc(current.version, put.version) >= 0) return { applied: false, held: current, wasLive: false }
+        if (current !== undefined && compareHlc(current.version, put.version) >= 0) return { applied: false, held: current, wasLive: false, conflict: false }
+        if (put.ifAbsent === true && isLive(current, now)) return { applied: false, held: current, wasLive: true, conflict: true }
         if (current !== undefined) this.dropRecord(key, current, dropped)
         this.putRecord(key, record, last, upload.markedPending)
-        return { applied: true, held: record, wasLive: isLive(current, now) }
+        return { applied: true, held: record, wasLive: isLive(current, now), conflict: false }
       })
       if (!out.applied) {
         await upload.abort()
-        return { applied: false, entry: toEntry(key, out.held) }
+        return { applied: false, entry: toEntry(key, out.held), ...(out.conflict ? { conflict: true } : {}) }
       }
       if (isLive(record, now)) this.emit({ type: 'put', meta: toMeta(key, record) })
       else if (out.wasLive) this.emit({ type: 'delete', key, reason: 'expired' })

@@ -3,8 +3,7 @@ import { Readable } from 'node:stream'
 import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Transport } from '../../mesh/transport/index.js'
-import type { Clock } from '../../common/clock.js'
-import { isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
+import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ApplyResult, ListOptions, ReplicaPut, ReplicaStore, StoredValue } from '../types.js'
 import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
 import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
@@ -16,7 +15,7 @@ import type { Target } from './placement.js'
  * back is folded into this peer's HLC.
  */
 export class ReplicaClient {
-  constructor (private readonly transport: Transport, private readonly local: ReplicaStore, private readonly clock: Clock) {}
+  constructor (private readonly transport: Transport, private readonly local: ReplicaStore) {}
 
   async entry (t: Target, key: string): Promise<ReplicaEntry | undefined> {
     if (t.isSelf) return await this.local.entry(key)
@@ -74,7 +73,7 @@ export class ReplicaClient {
   /** A replicated write of `body`: a stream, or a whole value (sent inside the request when small). */
   async put (t: Target, key: string, body: AsyncIterable<Uint8Array> | Uint8Array, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
     const whole = body instanceof Uint8Array ? body : undefined
-    if (t.isSelf) return await applyLocally(this.local, this.clock, key, whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, put, { ...options, sizeHint: options.sizeHint ?? whole?.length })
+    if (t.isSelf) return await this.local.applyPut(key, whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, put, { ...options, sizeHint: options.sizeHint ?? whole?.length })
     const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
     if (whole !== undefined && whole.length <= INLINE_MAX_BYTES) {
       const r = await this.call(t, { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: whole.length, bytes: whole }, PUT_TIMEOUT_MS, { signal: options.signal })
@@ -106,19 +105,6 @@ export class ReplicaClient {
     if (t.address === '') throw new PmzError('ERR_UNAVAILABLE', `no mesh address for ${t.peerId}`)
     return await this.transport.request(t.address, msg, { timeoutMs, ...extra })
   }
-}
-
-/**
- * A replicated write applied to this peer's store. An `ifAbsent` put is
- * refused, unread, when the store holds a live value (the duplicate rule,
- * checked per replica; see ReplicatedStore.put).
- */
-export async function applyLocally (local: ReplicaStore, clock: Clock, key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<ApplyResult> {
-  if (put.ifAbsent === true) {
-    const held = await local.entry(key)
-    if (isLiveEntry(held, clock.now())) return { applied: false, entry: held, conflict: true }
-  }
-  return await local.applyPut(key, body, put, options)
 }
 
 /** A whole value as a stream of one piece (none when empty). */

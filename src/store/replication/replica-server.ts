@@ -1,12 +1,10 @@
 import { Readable } from 'node:stream'
 import { PmzError, isPmzError } from '../../common/errors.js'
-import type { Clock } from '../../common/clock.js'
 import type { Logger } from '../../common/logger.js'
 import type { IncomingRequest, Message, Reply, Transport } from '../../mesh/transport/index.js'
 import type { ReplicaStore } from '../types.js'
 import { type ReplicaEntry, type ValueMeta } from '../record.js'
 import { INLINE_MAX_BYTES, REPLICATION_V } from './constants.js'
-import { applyLocally } from './replica-client.js'
 import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
 
 /**
@@ -14,7 +12,7 @@ import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMB
  * replica's record, its bytes, replicated writes and deletes, its key list.
  * Returns the function that removes the handlers.
  */
-export function serveReplica (transport: Transport, local: ReplicaStore, clock: Clock, log: Logger): () => void {
+export function serveReplica (transport: Transport, local: ReplicaStore, log: Logger): () => void {
   const unread = <T extends ReplicationRequest['type']>(req: IncomingRequest, type: T): Extract<ReplicationRequest, { type: T }> => {
     const msg = req.msg as ReplicationRequest
     if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`)
@@ -52,7 +50,7 @@ export function serveReplica (transport: Transport, local: ReplicaStore, clock: 
     transport.handle(STORE_PUT, async req => {
       const { key, put, maxBytes, sizeHint, bytes } = unread(req, STORE_PUT)
       const body = bytes !== undefined && bytes !== null ? bytesOf(bytes) : req.body ?? bytesOf()
-      const out = await applyLocally(local, clock, key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
+      const out = await local.applyPut(key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
       log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
       return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.conflict === true ? { conflict: true } : {}) })
     }),

@@ -68,7 +68,7 @@ export class ReplicatedStore implements Store {
     this.clock = c.clock
     this.log = c.log
     this.placement = new Placement(c.membership, init.replicas ?? 3, init.writeQuorum ?? 2)
-    this.client = new ReplicaClient(c.transport, c.local, c.clock)
+    this.client = new ReplicaClient(c.transport, c.local)
     this.repair = new ReadRepair(this.client, c.clock, c.log)
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
@@ -83,7 +83,7 @@ export class ReplicatedStore implements Store {
     this.placement.refresh()
     await this.handoff?.start()
     this.offs = [
-      serveReplica(this.c.transport, this.local, this.clock, this.log),
+      serveReplica(this.c.transport, this.local, this.log),
       this.c.membership.on('peer:change', () => { this.placement.refresh() })
     ]
     this.antiEntropy.start()

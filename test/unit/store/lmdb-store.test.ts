@@ -193,6 +193,18 @@ describe('LmdbStore', () => {
     expect((await store.stats()).entries).toBe(1)
   })
 
+  it('applies one of several racing ifAbsent replicated writes of a key and reports the others as conflicts', async () => {
+    const { store, clock } = await makeStore(undefined, undefined, true)
+    const replica = store as unknown as ReplicaStore
+    const put = { created: clock.now(), expires: null, contentType: 'application/octet-stream', ifAbsent: true }
+    const versions = [0, 1, 2, 3].map(() => replica.nextVersion())
+    const results = await Promise.all(versions.map(async (version, i) => await replica.applyPut('/replica-race', Readable.from([Buffer.from(`v${i}`)]), { ...put, version })))
+    expect(results.filter(r => r.applied)).toHaveLength(1)
+    expect(results.filter(r => r.conflict === true)).toHaveLength(3)
+    // Without ifAbsent, a newer version still replaces the live value (last writer wins).
+    expect((await replica.applyPut('/replica-race', Readable.from([Buffer.from('newer')]), { ...put, ifAbsent: undefined, version: replica.nextVersion() })).applied).toBe(true)
+  })
+
   it('stops reading at maxBytes and leaves nothing behind', async () => {
     const { store } = await makeStore()
     const code = await codeOf(store.put('/big', Readable.from([randomBytes(3 * CHUNK), randomBytes(CHUNK)]), { maxBytes: 3 * CHUNK + 10 }))

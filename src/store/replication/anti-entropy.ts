@@ -129,6 +129,8 @@ export class AntiEntropy {
   private keysRepaired = 0
   private handedOff = 0
   private lastRoundMs: number | null = null
+  /** How long the last round's walk over the store took, ms: what the pacing stretches with. */
+  private lastWalkMs = 0
 
   constructor (private readonly c: AntiEntropyComponents, init: AntiEntropyInit = {}) {
     this.dead = new DeadPeers(c.membership, c.clock, init.deadGraceMs ?? DEAD_PEER_GRACE_MS)
@@ -193,8 +195,17 @@ export class AntiEntropy {
       this.timer = undefined
       this.runRound()
         .catch(err => { this.c.log.warn({ err }, 'anti-entropy round failed') })
-        .finally(() => { this.schedule(this.busy ? this.busyIntervalMs : this.intervalMs) })
+        .finally(() => { this.schedule(this.nextDelay()) })
     }, delay)
+  }
+
+  /**
+   * Until the next round: the interval, stretched so that walking the store
+   * (a round's cost grows with the keys held) takes at most about 5 % of the
+   * time in steady state and half of it while repair is pending.
+   */
+  private nextDelay (): number {
+    return this.busy ? Math.max(this.busyIntervalMs, this.lastWalkMs) : Math.max(this.intervalMs, this.lastWalkMs * 20)
   }
 
   private onPeerChange (e: MembershipEvent): void {
@@ -259,6 +270,7 @@ export class AntiEntropy {
     /** Keys waiting for confirmations, by the members they wait for (so the count can be redone after this round's exchanges). */
     const waiting = new Map<string, number>()
     const now = this.c.clock.now()
+    const walkStarted = this.c.clock.monotonic()
     for await (const e of this.walk()) {
       localKeys++
       const pl = this.c.placement.preferenceList(e.key)
@@ -279,6 +291,7 @@ export class AntiEntropy {
       for (const [group, count] of waiting) if (group.split(',').some(p => !this.confirmed(p))) n += count
       return n
     }
+    this.lastWalkMs = this.c.clock.monotonic() - walkStarted
     this.localKeys = localKeys
     this.noteUnder(underCount(), localKeys)
     if (this.underReplicated > 0 && this.repairPendingSince === null && handoff.length > 0) this.repairPendingSince = this.c.clock.now()

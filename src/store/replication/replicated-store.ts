@@ -119,11 +119,11 @@ export class ReplicatedStore implements Store {
   }
 
   /**
-   * Surveys the replicas with `fetch` (a small value comes back with its
-   * record), so a read through any gateway usually takes one round trip:
-   * the bytes of the newest version from the first replica that sent them,
-   * else this peer's own copy, else a read from the nearest holder (the
-   * first to answer).
+   * Surveys the replicas; on a peer that holds no copy, the first replica
+   * asked answers with the bytes of a small value too (`fetch`), so a read
+   * through any gateway usually takes one round trip: those bytes when they
+   * are the newest version, else this peer's own copy, else a read from the
+   * nearest holder (the first to answer).
    */
   async get (key: string, options: { signal?: AbortSignal } = {}): Promise<StoredValue> {
     if (this.placement.selfOnly()) return await this.local.get(key)
@@ -362,7 +362,8 @@ export class ReplicatedStore implements Store {
 
   /**
    * Asks R = N - W + 1 live replicas (self first, then by preference) for
-   * their record of the key (`fetch`: with the bytes of a small live value),
+   * their record of the key (`fetch`: the first remote one, when self is not
+   * a replica, with the bytes of a small live value too),
    * so that at least one of them took part in any acknowledged write; a
    * replica that fails is replaced by the next one, and one that is slow
    * (SURVEY_SPECULATE_MS) by all the others. Resolves once R answered, or
@@ -384,15 +385,21 @@ export class ReplicatedStore implements Store {
         if (answers.length >= r || answers.some(a => how.enough?.(a) === true)) resolve([...answers])
         else reject(new PmzError('ERR_QUORUM_NOT_MET', `${answers.length} replicas answered, ${r} needed`, { details: { key, answered: answers.length, readQuorum: r } }))
       }
+      // The bytes of a small value come from one replica, and only when this peer holds none itself.
+      const wantBytes = how.fetch === true && !order.some(t => t.isSelf)
+      let bytesAsked = false
       const ask = (): void => {
         const t = order[asked++]
         pending++
-        const question = how.fetch === true ? this.client.fetch(t, key) : this.client.entry(t, key).then(entry => ({ entry }))
+        const fetch = wantBytes && !bytesAsked
+        if (fetch) bytesAsked = true
+        const question = fetch ? this.client.fetch(t, key) : this.client.entry(t, key).then(entry => ({ entry }))
         question.then(a => {
           const answer: SurveyAnswer = { target: t, ...a }
           answers.push(answer)
           if (answers.length >= r || how.enough?.(answer) === true) settle()
         }, () => {
+          if (fetch) bytesAsked = false
           if (!settled && asked < order.length) ask()
         }).finally(() => {
           if (--pending > 0) return

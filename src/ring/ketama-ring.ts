@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { digestOf } from '../common/digest.js'
 import { createRequire } from 'node:module'
 import { PmzError } from '../common/errors.js'
 import { DEFAULT_WEIGHT, MIN_VNODES, POINTS_PER_VNODE, VNODES_PER_PEER } from './constants.js'
@@ -9,7 +10,7 @@ interface HashRingLib {
   /** Up to `size` servers met clockwise from the key's point; distinct ones when `unique`. A falsy `size` means all. */
   range(key: string, size: number, unique: boolean): string[]
 }
-type HashRingCtor = new (servers: Record<string, { vnodes: number }>, algorithm: string, options: Record<string, unknown>) => HashRingLib
+type HashRingCtor = new (servers: Record<string, { vnodes: number }>, algorithm: string | ((key: string) => Buffer), options: Record<string, unknown>) => HashRingLib
 
 const HashRing = createRequire(import.meta.url)('hashring') as HashRingCtor
 
@@ -48,7 +49,8 @@ export class KetamaRing implements Ring {
     this.counts = vnodeCounts(this.sorted, vnodesPerPeer)
     const servers: Record<string, { vnodes: number }> = Object.create(null)
     for (const p of this.sorted) servers[p.peerId] = { vnodes: this.counts.get(p.peerId) as number }
-    this.ring = new HashRing(servers, 'md5', { 'vnode count': 0, replicas: POINTS_PER_VNODE })
+    // md5, as hashring's own default computes it, through the cheaper one-shot digest (hot: one per key lookup).
+    this.ring = new HashRing(servers, md5, { 'vnode count': 0, replicas: POINTS_PER_VNODE })
     this.fingerprint = createHash('sha1')
       .update(JSON.stringify([POINTS_PER_VNODE, ...this.sorted.map(p => [p.peerId, this.counts.get(p.peerId)])]))
       .digest('hex')
@@ -111,4 +113,8 @@ function vnodeCounts (sorted: ReadonlyArray<Required<RingPeer>>, vnodesPerPeer: 
     counts.set(p.peerId, Math.max(MIN_VNODES, Math.round(vnodesPerPeer * sorted.length * (p.weight / total))))
   }
   return counts
+}
+
+function md5 (key: string): Buffer {
+  return digestOf('md5', key)
 }

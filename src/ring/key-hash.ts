@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { digestOf } from '../common/digest.js'
 
 /**
  * The key's position on the ring: the first four bytes of its md5, read
@@ -7,5 +7,5 @@ import { createHash } from 'node:crypto'
  * position (range digests for anti-entropy) in the same order the ring walks.
  */
 export function keyHash (key: string): number {
-  return createHash('md5').update(key).digest().readUInt32LE(0)
+  return digestOf('md5', key).readUInt32LE(0)
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { digestOf } from '../../common/digest.js'
 import { keyHash } from '../../ring/index.js'
 import type { ReplicaEntry } from '../record.js'
 
@@ -25,7 +25,7 @@ export function bucketOf (key: string): number {
 
 /** 64 bits of sha1 over what replicas must agree on: the key, its version and whether it is a tombstone. */
 export function entryHash (e: Pick<ReplicaEntry, 'key' | 'version' | 'deleted'>): bigint {
-  return createHash('sha1').update(`${e.key}\u0000${e.version}\u0000${e.deleted ? 'd' : 'l'}`).digest().readBigUInt64LE(0)
+  return digestOf('sha1', `${e.key}\u0000${e.version}\u0000${e.deleted ? 'd' : 'l'}`).readBigUInt64LE(0)
 }
 
 /** Digests keyed by bucket as they travel: bucket number -> 16 hex digits; empty buckets are absent. */

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
-import { converged, liveKeysOnDisk, localEntries, pool } from '../helpers/cluster.js'
+import { converged, liveKeysOnDisk, localEntries, pool, ringView } from '../helpers/cluster.js'
 import { cleanupPeers, killPeer, restartPeer, startPeer, type Peer } from '../helpers/peer.js'
 
 describe('replication over 3 real peers (N=3, W=2, static join)', () => {
@@ -96,3 +96,28 @@ function difference (held: string[], expected: string[]): string {
   const extra = held.filter(k => !want.has(k))
   return missing.length + extra.length === 0 ? '' : `-${missing.length} ${missing.slice(0, 3).join(',')} +${extra.length} ${extra.slice(0, 3).join(',')}`
 }
+
+describe('a cluster that grows (N=3, W=2)', () => {
+  afterAll(async () => { await cleanupPeers() })
+
+  it('keys written to a lone peer are found, and are duplicates, through peers that just joined, before any repair', async () => {
+    const cluster = `grow-${randomUUID().slice(0, 8)}`
+    const args = ['--replicas', '3', '--write-quorum', '2']
+    const a = await startPeer({ cluster, args })
+    const values = new Map<string, Buffer>()
+    for (let i = 0; i < 50; i++) values.set(`g/${i}-${randomUUID().slice(0, 6)}`, randomBytes(200 + i * 50))
+    await pool([...values.keys()], 8, async k => {
+      expect((await http('PUT', `${a.url}/add_key/${k}`, values.get(k))).status).toBe(201)
+    })
+    const [b, c] = await Promise.all([1, 2].map(async () => await startPeer({ cluster, args: [...args, '--join', a.mesh] })))
+    await converged([a, b, c], [a.id, b.id, c.id], 15_000)
+    await waitFor(async () => (await ringView(c))?.volumePeers.length === 3, 10_000, 'the new peer to place keys on 3 volume peers')
+    await pool([...values.keys()], 8, async k => {
+      const res = await http('GET', `${c.url}/get_key/${k}`)
+      expect(res.status, `GET ${k} through the new peer`).toBe(200)
+      expect(res.body.equals(values.get(k) as Buffer)).toBe(true)
+      expect((await http('PUT', `${b.url}/add_key/${k}`, 'second')).status, `duplicate ${k} through the other new peer`).toBe(409)
+    })
+    for (const k of [...values.keys()].slice(0, 5)) expect((await http('GET', `${a.url}/get_key/${k}`)).body.equals(values.get(k) as Buffer)).toBe(true)
+  })
+})

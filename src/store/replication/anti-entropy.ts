@@ -170,6 +170,19 @@ export class AntiEntropy {
     return await this.running
   }
 
+  /**
+   * Whether this peer has compared equal with every live peer of the ring
+   * since the ring last changed. Until then a replica may lack keys it now
+   * owns (a peer that joined, one back from the dead whose hints are still
+   * on their way), and a quorum of R answers is not enough to call a key
+   * absent: readers ask every replica.
+   */
+  settled (): boolean {
+    if (this.c.placement.selfOnly()) return true
+    if (this.c.placement.fingerprint() !== this.ring) return false
+    return this.c.placement.peerIds().every(p => !this.isAlive(p) || this.confirmed(p))
+  }
+
   async status (): Promise<RingStatus> {
     this.checkRing()
     const inSync = this.c.placement.peerIds().filter(p => this.confirmed(p))

@@ -2,17 +2,23 @@
 export type QuorumOutcome<T> = { ok: true, values: T[] } | { ok: false, values: T[], errors: unknown[], stoppedBy?: T }
 
 /**
- * Resolves once `w` of `ops` succeeded, or as soon as so many failed that `w`
+ * Resolves once `w` of `ops` succeeded (with `all`, once every op has
+ * settled and at least `w` succeeded), or as soon as so many failed that `w`
  * can no longer be reached, or at once when a value satisfies `stopOn` (it
  * does not count towards `w`). Operations still running keep running; their
  * late failures are swallowed here (the caller may still await them).
  */
-export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number, stopOn?: (value: T) => boolean): Promise<QuorumOutcome<T>> {
+export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number, stopOn?: (value: T) => boolean, all = false): Promise<QuorumOutcome<T>> {
   const values: T[] = []
   const errors: unknown[] = []
-  if (w <= 0) return { ok: true, values }
+  if (w <= 0 && !all) return { ok: true, values }
   return await new Promise(resolve => {
     let done = false
+    const settledAll = (): void => {
+      if (done || values.length + errors.length < ops.length) return
+      done = true
+      resolve(values.length >= w ? { ok: true, values } : { ok: false, values, errors })
+    }
     for (const op of ops) {
       op.then(value => {
         if (done) return
@@ -22,7 +28,8 @@ export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number, stopOn?:
           return
         }
         values.push(value)
-        if (values.length >= w) {
+        if (all) settledAll()
+        else if (values.length >= w) {
           done = true
           resolve({ ok: true, values })
         }
@@ -32,12 +39,12 @@ export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number, stopOn?:
         if (ops.length - errors.length < w) {
           done = true
           resolve({ ok: false, values, errors })
-        }
+        } else if (all) settledAll()
       })
     }
     if (ops.length < w) {
       done = true
       resolve({ ok: false, values, errors })
-    }
+    } else if (all) settledAll()
   })
 }

@@ -76,7 +76,8 @@ export class ReplicaClient {
     if (t.isSelf) return await this.local.applyPut(key, whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, put, { ...options, sizeHint: options.sizeHint ?? whole?.length })
     const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
     if (whole !== undefined && whole.length <= INLINE_MAX_BYTES) {
-      const r = await this.call(t, { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: whole.length, bytes: whole }, PUT_TIMEOUT_MS, { signal: options.signal })
+      // One message each way: no body to wait for, so the short deadline.
+      const r = await this.call(t, { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: whole.length, bytes: whole }, ACK_TIMEOUT_MS, { signal: options.signal })
       return this.applied(r.msg)
     }
     const msg: ReplicationRequest = { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: options.sizeHint ?? whole?.length ?? null }

@@ -173,6 +173,8 @@ export class ReplicatedStore implements Store {
     // waits for R = N - W + 1 answers too, so that one of them took part in
     // any earlier acknowledged write of the key.
     const need = options.ifAbsent === true ? Math.max(w, this.placement.n() - w + 1) : w
+    // While the ring is not settled a replica may lack the first value: the others must all have answered then.
+    const careful = options.ifAbsent === true && !this.antiEntropy.settled()
     const small = options.sizeHint !== undefined && options.sizeHint <= INLINE_MAX_BYTES
     if (options.ifAbsent === true && !small) {
       // A large body is not read at all for a duplicate: ask first.
@@ -181,8 +183,8 @@ export class ReplicatedStore implements Store {
       if (answers.some(a => isLiveEntry(a.entry, now))) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
     const written = small
-      ? await this.putWhole(key, put, await readWhole(body, INLINE_MAX_BYTES, options.maxBytes), live, need, options.signal)
-      : await this.putStreamed(key, put, body, live, need, options)
+      ? await this.putWhole(key, put, await readWhole(body, INLINE_MAX_BYTES, options.maxBytes), live, need, careful, options.signal)
+      : await this.putStreamed(key, put, body, live, need, careful, options)
     const { outcome } = written
     if (!outcome.ok && outcome.stoppedBy?.conflict === true) {
       await this.restore(key, put, outcome.stoppedBy.entry as ReplicaEntry, live, written.ops)
@@ -235,15 +237,15 @@ export class ReplicatedStore implements Store {
   }
 
   /** A small value, read whole: one message to each replica, the bytes inside it. */
-  private async putWhole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, signal: AbortSignal | undefined): Promise<Written> {
+  private async putWhole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, all: boolean, signal: AbortSignal | undefined): Promise<Written> {
     const digest = createHash('sha256').update(bytes).digest('hex')
     const withSum = { ...put, sha256: digest }
-    const { ops, outcome } = await this.replicate(key, live, w, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }))
+    const { ops, outcome } = await this.replicate(key, live, w, all, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }))
     return { ops, outcome, size: bytes.length, sha256: digest }
   }
 
   /** A value of any size, streamed once from the client and fanned out to every replica with bounded memory. */
-  private async putStreamed (key: string, put: ReplicaPut, body: AsyncIterable<Uint8Array>, live: Target[], w: number, options: PutOptions): Promise<Written> {
+  private async putStreamed (key: string, put: ReplicaPut, body: AsyncIterable<Uint8Array>, live: Target[], w: number, all: boolean, options: PutOptions): Promise<Written> {
     const sinks = live.map(t => new FanoutSink(this.clock, FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, () => {
       this.log.warn({ key, replica: t.peerId }, 'replica stalled, dropped from the write')
       drop(t, new PmzError('ERR_TIMEOUT', 'replica stalled'))
@@ -251,7 +253,7 @@ export class ReplicatedStore implements Store {
     let drop: (t: Target, reason: Error) => void = () => {}
     const hash = createHash('sha256')
     let size = 0
-    const { ops, outcome } = await this.replicate(key, live, w, options.signal, async (t, signal) => {
+    const { ops, outcome } = await this.replicate(key, live, w, all, options.signal, async (t, signal) => {
       const i = live.indexOf(t)
       try {
         return await this.client.put(t, key, sinks[i], put, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
@@ -272,13 +274,14 @@ export class ReplicatedStore implements Store {
   }
 
   /**
-   * Runs `send` to every live replica and waits for W of them. A replica
+   * Runs `send` to every live replica and waits for W of them (`all`: for
+   * every one to answer or fail, W succeeding). A replica
    * declared dead meanwhile is dropped at once (its call aborted). `feed`,
    * when given, runs beside the calls (a streamed body) and must end before
    * the quorum counts; `dropped(i)` learns which replica was dropped.
    */
   private async replicate (
-    key: string, live: Target[], w: number, signal: AbortSignal | undefined,
+    key: string, live: Target[], w: number, all: boolean, signal: AbortSignal | undefined,
     send: (t: Target, signal: AbortSignal) => Promise<ApplyResult>,
     feed?: (drop: (t: Target, reason: Error) => void, abortAll: (reason: unknown) => void) => Promise<void>,
     dropped?: (i: number) => void
@@ -307,7 +310,7 @@ export class ReplicatedStore implements Store {
     })
     try {
       await feed?.(drop, reason => { for (const ctl of controllers) ctl.abort(reason) })
-      return { ops, outcome: await waitQuorum(ops, w, r => r.conflict === true) }
+      return { ops, outcome: await waitQuorum(ops, w, r => r.conflict === true, all) }
     } finally {
       offDeath()
     }
@@ -361,7 +364,8 @@ export class ReplicatedStore implements Store {
   }
 
   /**
-   * Asks R = N - W + 1 live replicas (self first, then by preference) for
+   * Asks R = N - W + 1 live replicas (self first, then by preference; all of
+   * them while the ring is not settled, see AntiEntropy.settled) for
    * their record of the key (`fetch`: the first remote one, when self is not
    * a replica, with the bytes of a small live value too),
    * so that at least one of them took part in any acknowledged write; a
@@ -373,6 +377,8 @@ export class ReplicatedStore implements Store {
   private async survey (key: string, targets: Target[], how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
     const order = this.placement.readOrder(key, targets)
     const r = this.placement.n() - this.placement.w() + 1
+    // Until anti-entropy has confirmed every replica since the ring changed, R answers prove nothing absent: wait for them all.
+    const wanted = this.antiEntropy.settled() ? r : order.length
     return await new Promise((resolve, reject) => {
       const answers: SurveyAnswer[] = []
       let asked = 0
@@ -397,7 +403,7 @@ export class ReplicatedStore implements Store {
         question.then(a => {
           const answer: SurveyAnswer = { target: t, ...a }
           answers.push(answer)
-          if (answers.length >= r || how.enough?.(answer) === true) settle()
+          if (answers.length >= wanted || how.enough?.(answer) === true) settle()
         }, () => {
           if (fetch) bytesAsked = false
           if (!settled && asked < order.length) ask()
@@ -409,7 +415,7 @@ export class ReplicatedStore implements Store {
       }
       const speculate = this.clock.setTimeout(() => { while (!settled && asked < order.length) ask() }, SURVEY_SPECULATE_MS)
       if (order.length === 0) settle()
-      while (asked < Math.min(r, order.length)) ask()
+      while (asked < Math.min(wanted, order.length)) ask()
     })
   }
 

@@ -8,7 +8,7 @@ import { createLogger } from '../../../src/common/logger.js'
 import type { Member, MemberState, Membership, MembershipEvent } from '../../../src/mesh/membership/index.js'
 import { MemoryNetwork, type MemoryTransport } from '../../../src/mesh/transport/index.js'
 import { createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
-import { ReplicatedStore } from '../../../src/store/replication/replicated-store.js'
+import { ReplicatedStore, type ReplicatedStoreInit } from '../../../src/store/replication/replicated-store.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 
 const log = createLogger({ level: 'silent' })
@@ -91,7 +91,7 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     await cleanupPeers()
   })
 
-  async function cluster (ids = ['a', 'b', 'c'], init = { replicas: 3, writeQuorum: 2 }): Promise<{ view: View, nodes: Node[], network: MemoryNetwork }> {
+  async function cluster (ids = ['a', 'b', 'c'], init: ReplicatedStoreInit = { replicas: 3, writeQuorum: 2 }): Promise<{ view: View, nodes: Node[], network: MemoryNetwork }> {
     const network = new MemoryNetwork()
     const view = new View()
     for (const id of ids) view.add(id)
@@ -272,6 +272,24 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     const versions = await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.version))
     expect(new Set(versions).size).toBe(1)
     expect((await bytesOf((await c.store.get(k)).body)).toString()).toBe('one')
+  })
+
+  it('until anti-entropy has confirmed the replicas, a key only one of them holds is still found, and still a duplicate', async () => {
+    // As after the ring grew: a held the keys alone (N was 1), b and c are new replicas that have not received them yet.
+    // Twenty keys, so that for some of them a comes last in the readers' order.
+    const { nodes: [a, b, c] } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false } })
+    const keys = Array.from({ length: 20 }, () => key())
+    for (const k of keys) {
+      await a.local.applyPut(k, pieces(Buffer.from('first')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+    }
+    for (const k of keys) {
+      expect(await c.local.entry(k)).toBeUndefined()
+      expect((await bytesOf((await c.store.get(k)).body)).toString(), k).toBe('first')
+      expect((await b.store.stat(k))?.size, k).toBe(5)
+      const dup = await c.store.put(k, pieces(Buffer.from('second')), { ifAbsent: true, sizeHint: 6 }).catch(e => e)
+      expect(isPmzError(dup, 'ERR_CONFLICT'), k).toBe(true)
+      expect((await bytesOf((await b.store.get(k)).body)).toString(), k).toBe('first')
+    }
   })
 
   it('maxBytes and temporal expiry hold on every replica', async () => {

@@ -6,6 +6,7 @@ import type { Clock, Timer } from '../common/clock.js'
 import { PmzError, notFound } from '../common/errors.js'
 import { HybridLogicalClock, compareHlc, type HlcTimestamp } from '../common/hlc.js'
 import type { Logger } from '../common/logger.js'
+import { ContentUpload } from './content-upload.js'
 import { BlobFiles, type BlobWriter } from './blob-files.js'
 import { ChunkReader, chunkKey, chunkRange } from './chunk-reader.js'
 import { CHUNK_BYTES, DAY_MS, MAX_READERS, SWEEP_BATCH } from './constants.js'
@@ -564,80 +565,6 @@ export class LmdbStore implements Store {
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
     await this.removeBlobs(dropped)
     return out.dropped
-  }
-}
-
-/**
- * Takes an incoming byte stream in. The first chunk is kept in memory, so
- * that a value of one chunk is written with its record in one transaction;
- * once the value passes one chunk (or its size hint says it will) it goes to
- * its own file, recorded as pending first.
- */
-class ContentUpload {
-  size = 0
-  markedPending = false
-  private readonly hash = createHash('sha256')
-  private first: Buffer
-  private fill = 0
-  private writer: BlobWriter | undefined
-  private readonly toFile: boolean
-
-  constructor (
-    private readonly store: LmdbStore,
-    private readonly contentId: Buffer,
-    private readonly key: string,
-    private readonly maxBytes: number,
-    private readonly chunkBytes: number,
-    sizeHint?: number
-  ) {
-    const hinted = sizeHint !== undefined && sizeHint >= 0
-    this.toFile = hinted && sizeHint > chunkBytes
-    this.first = Buffer.allocUnsafe(this.toFile ? 0 : hinted ? Math.max(sizeHint, 1) : chunkBytes)
-  }
-
-  /** Whether the content went to a file. */
-  get isFile (): boolean {
-    return this.writer !== undefined
-  }
-
-  async write (piece: Uint8Array): Promise<void> {
-    this.size += piece.length
-    if (this.size > this.maxBytes) throw new PmzError('ERR_TOO_LARGE', 'value larger than maxsize', { details: { maxBytes: this.maxBytes } })
-    this.hash.update(piece)
-    if (this.writer === undefined && !this.toFile && this.size <= this.chunkBytes) {
-      if (this.size > this.first.length) this.grow()
-      this.first.set(piece, this.fill)
-      this.fill += piece.length
-      return
-    }
-    if (this.writer === undefined) {
-      this.markedPending = true // set first: abort removes the entry even if creating the file fails
-      this.writer = await this.store.createBlob(this.contentId, this.key)
-      if (this.fill > 0) await this.writer.write(this.first.subarray(0, this.fill))
-      this.first = Buffer.alloc(0)
-      this.fill = 0
-    }
-    await this.writer.write(piece)
-  }
-
-  async end (): Promise<{ size: number, sha256: string, last: Buffer | undefined }> {
-    await this.writer?.end()
-    return { size: this.size, sha256: this.hash.digest('hex'), last: this.fill > 0 ? this.first.subarray(0, this.fill) : undefined }
-  }
-
-  async abort (): Promise<void> {
-    try {
-      await this.writer?.close()
-    } finally {
-      if (this.markedPending) await this.store.discardUpload(this.contentId)
-    }
-  }
-
-  /** The size hint was short: continue in a whole chunk buffer. */
-  private grow (): void {
-    const bigger = Buffer.allocUnsafe(this.chunkBytes)
-    this.first.copy(bigger, 0, 0, this.fill)
-    this.first = bigger
   }
 }
 

@@ -11,30 +11,11 @@ import {
   ACK_TIMEOUT_MS, ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
   ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, ANTI_ENTROPY_SETTLE_MS, DEAD_PEER_GRACE_MS, REPLICATION_V
 } from './constants.js'
-import { BucketDigests, bucketOf, differingBuckets, type WireDigests } from './digests.js'
+import { BucketDigests, bucketOf, differingBuckets } from './digests.js'
+import { STORE_AE_DIGESTS, STORE_AE_KEYS, type AntiEntropyReply, type AntiEntropyRequest } from './messages.js'
 import type { Placement, Target } from './placement.js'
 import { DeadPeers, handOff } from './rebalance.js'
 import type { ReplicaClient } from './replica-client.js'
-
-export const STORE_AE_DIGESTS = 'store.ae.digests'
-export const STORE_AE_KEYS = 'store.ae.keys'
-
-/** Anti-entropy requests (`store.ae.*` on the mesh). `ring` is the sender's ring fingerprint: peers with different rings skip the round. */
-export type AntiEntropyRequest =
-  /**
-   * The sender's bucket digests over the keys both peers should hold, of
-   * versions older than `until` (records still settling, written in the last
-   * ANTI_ENTROPY_SETTLE_MS, are the write path's business and left out on
-   * both sides). Reply: `store.ae.digests.reply`.
-   */
-  | { type: 'store.ae.digests', v: 1, ring: string, digests: WireDigests, until?: HlcTimestamp }
-  /** The receiver's records in these buckets (keys both peers should hold, versions older than `until`), at most `limit`. Reply: `store.ae.keys.reply`. */
-  | { type: 'store.ae.keys', v: 1, ring: string, buckets: number[], limit: number, after?: string, until?: HlcTimestamp }
-
-export type AntiEntropyReply =
-  /** `differ` null: the rings differ. */
-  | { type: 'store.ae.digests.reply', v: 1, differ: number[] | null }
-  | { type: 'store.ae.keys.reply', v: 1, entries: ReplicaEntry[] | null, truncated: boolean }
 
 export interface AntiEntropyComponents {
   local: ReplicaStore

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { Clock } from '../../common/clock.js'
 import { PmzError, notFound } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
@@ -7,15 +6,15 @@ import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
 import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
-import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
-import { FANOUT_HIGH_WATER_BYTES, INLINE_MAX_BYTES, SINK_STALL_MS, SURVEY_SPECULATE_MS } from './constants.js'
+import type { KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
+import { INLINE_MAX_BYTES, SURVEY_SPECULATE_MS } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
-import { FanoutSink, fanOut } from './fanout.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
-import { waitQuorum, type QuorumOutcome } from './quorum.js'
+import { waitQuorum } from './quorum.js'
 import { ReadRepair, newestOf, type SurveyAnswer } from './read-repair.js'
 import { ReplicaClient } from './replica-client.js'
+import { ReplicaWriter, readWhole } from './replica-writer.js'
 import { serveReplica } from './replica-server.js'
 
 export interface ReplicatedStoreComponents {
@@ -60,6 +59,7 @@ export class ReplicatedStore implements Store {
   readonly repair: ReadRepair
   readonly antiEntropy: AntiEntropy
   readonly handoff: HintedHandoff | undefined
+  private readonly writer: ReplicaWriter
   private offs: Array<() => void> = []
   private started = false
 
@@ -70,6 +70,7 @@ export class ReplicatedStore implements Store {
     this.placement = new Placement(c.membership, init.replicas ?? 3, init.writeQuorum ?? 2)
     this.client = new ReplicaClient(c.transport, c.local)
     this.repair = new ReadRepair(this.client, c.clock, c.log)
+    this.writer = new ReplicaWriter({ client: this.client, local: c.local, membership: c.membership, clock: c.clock, log: c.log })
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
       ? undefined
@@ -183,137 +184,19 @@ export class ReplicatedStore implements Store {
       if (answers.some(a => isLiveEntry(a.entry, now))) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
     const written = small
-      ? await this.putWhole(key, put, await readWhole(body, INLINE_MAX_BYTES, options.maxBytes), live, need, careful, options.signal)
-      : await this.putStreamed(key, put, body, live, need, careful, options)
+      ? await this.writer.whole(key, put, await readWhole(body, INLINE_MAX_BYTES, options.maxBytes), live, need, careful, options.signal)
+      : await this.writer.streamed(key, put, body, live, need, careful, options)
     const { outcome } = written
     if (!outcome.ok && outcome.stoppedBy?.conflict === true) {
-      await this.restore(key, put, outcome.stoppedBy.entry as ReplicaEntry, live, written.ops)
+      await this.writer.restore(key, put, outcome.stoppedBy.entry as ReplicaEntry, live, written.ops)
       throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
     if (!outcome.ok) {
-      await this.compensate(key, live)
+      await this.writer.compensate(key, live)
       throw quorumNotMet(outcome.values.length, w, outcome.errors)
     }
     await this.handoff?.afterWrite(key, put.version, targets, live, written.ops)
     return { key, size: written.size, sha256: written.sha256, contentType: put.contentType, created: put.created, expires: put.expires, version: put.version }
-  }
-
-  /**
-   * After a duplicate `add_key` some replica refused: the replicas that
-   * missed the first value may have taken the new one, whose version is
-   * newer and would spread. The first value goes back to every live replica
-   * under a version newer still (same bytes, created, expiry), so it stays.
-   */
-  private async restore (key: string, refused: ReplicaPut, first: ReplicaEntry, live: Target[], ops: Array<Promise<ApplyResult>>): Promise<void> {
-    const results = await Promise.allSettled(ops)
-    const took = live.filter((_, i) => {
-      const r = results[i]
-      return r.status === 'fulfilled' && r.value.applied && r.value.entry?.version === refused.version
-    })
-    if (took.length === 0) return
-    const holders = live.filter((_, i) => {
-      const r = results[i]
-      return r.status === 'fulfilled' && r.value.conflict === true && r.value.entry?.version === first.version
-    })
-    const restored: ReplicaPut = { version: this.local.nextVersion(), created: first.created, expires: first.expires, contentType: first.contentType, sha256: first.sha256 }
-    const copy = async (t: Target): Promise<boolean> => {
-      for (const source of holders) {
-        try {
-          const { body } = await this.client.read(source, key)
-          await this.client.put(t, key, Buffer.isBuffer(body) ? body : body as AsyncIterable<Uint8Array>, restored, { sizeHint: first.size })
-          return true
-        } catch (err) {
-          this.log.warn({ err, key, source: source.peerId, target: t.peerId }, 'restoring the first value failed, trying another holder')
-        }
-      }
-      return false
-    }
-    const copied = await Promise.all(live.map(copy))
-    if (copied.some(Boolean)) {
-      this.log.info({ key, replicas: took.map(t => t.peerId) }, 'duplicate add_key refused; the first value restored where the second had landed')
-      return
-    }
-    this.log.error({ key, replicas: took.map(t => t.peerId) }, 'a refused duplicate add_key could not be undone; the second value may win')
-  }
-
-  /** A small value, read whole: one message to each replica, the bytes inside it. */
-  private async putWhole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, all: boolean, signal: AbortSignal | undefined): Promise<Written> {
-    const digest = createHash('sha256').update(bytes).digest('hex')
-    const withSum = { ...put, sha256: digest }
-    const { ops, outcome } = await this.replicate(key, live, w, all, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }))
-    return { ops, outcome, size: bytes.length, sha256: digest }
-  }
-
-  /** A value of any size, streamed once from the client and fanned out to every replica with bounded memory. */
-  private async putStreamed (key: string, put: ReplicaPut, body: AsyncIterable<Uint8Array>, live: Target[], w: number, all: boolean, options: PutOptions): Promise<Written> {
-    const sinks = live.map(t => new FanoutSink(this.clock, FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, () => {
-      this.log.warn({ key, replica: t.peerId }, 'replica stalled, dropped from the write')
-      drop(t, new PmzError('ERR_TIMEOUT', 'replica stalled'))
-    }))
-    let drop: (t: Target, reason: Error) => void = () => {}
-    const hash = createHash('sha256')
-    let size = 0
-    const { ops, outcome } = await this.replicate(key, live, w, all, options.signal, async (t, signal) => {
-      const i = live.indexOf(t)
-      try {
-        return await this.client.put(t, key, sinks[i], put, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
-      } finally {
-        sinks[i].cancel()
-      }
-    }, async (dropReplica, abortAll) => {
-      drop = dropReplica
-      try {
-        size = await fanOut(hashing(body, hash), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
-      } catch (err) {
-        // No replica saw a clean end of the body, so none can commit it.
-        abortAll(err)
-        throw err
-      }
-    }, i => { sinks[i].cancel() })
-    return { ops, outcome, size, sha256: hash.digest('hex') }
-  }
-
-  /**
-   * Runs `send` to every live replica and waits for W of them (`all`: for
-   * every one to answer or fail, W succeeding). A replica
-   * declared dead meanwhile is dropped at once (its call aborted). `feed`,
-   * when given, runs beside the calls (a streamed body) and must end before
-   * the quorum counts; `dropped(i)` learns which replica was dropped.
-   */
-  private async replicate (
-    key: string, live: Target[], w: number, all: boolean, signal: AbortSignal | undefined,
-    send: (t: Target, signal: AbortSignal) => Promise<ApplyResult>,
-    feed?: (drop: (t: Target, reason: Error) => void, abortAll: (reason: unknown) => void) => Promise<void>,
-    dropped?: (i: number) => void
-  ): Promise<{ ops: Array<Promise<ApplyResult>>, outcome: QuorumOutcome<ApplyResult> }> {
-    const controllers = live.map(() => new AbortController())
-    const drop = (t: Target, reason: Error): void => {
-      const i = live.indexOf(t)
-      if (i < 0) return
-      dropped?.(i)
-      controllers[i].abort(reason)
-    }
-    const ops = live.map(async (t, i) => {
-      const sig = signal === undefined ? controllers[i].signal : AbortSignal.any([controllers[i].signal, signal])
-      try {
-        return await send(t, sig)
-      } catch (err) {
-        this.log.debug({ err, key, replica: t.peerId }, 'replicated put failed')
-        throw err
-      }
-    })
-    for (const op of ops) op.catch(() => {}) // observed by waitQuorum below
-    const offDeath = this.c.membership.on('peer:change', e => {
-      if (e.type !== 'dead' && e.type !== 'leave') return
-      const t = live.find(x => x.peerId === e.member.peerId)
-      if (t !== undefined) drop(t, new PmzError('ERR_UNAVAILABLE', 'replica died during the write'))
-    })
-    try {
-      await feed?.(drop, reason => { for (const ctl of controllers) ctl.abort(reason) })
-      return { ops, outcome: await waitQuorum(ops, w, r => r.conflict === true, all) }
-    } finally {
-      offDeath()
-    }
   }
 
   async delete (key: string): Promise<void> {
@@ -419,39 +302,6 @@ export class ReplicatedStore implements Store {
     })
   }
 
-  /** After a failed write: a newer tombstone to every live replica, so no partial copy stays visible (LWW drops a copy still landing). */
-  private async compensate (key: string, live: Target[]): Promise<void> {
-    const version = this.local.nextVersion()
-    const now = this.clock.now()
-    const results = await Promise.allSettled(live.map(async t => await this.client.tombstone(t, key, version, now)))
-    const failed = results.filter(r => r.status === 'rejected').length
-    if (failed > 0) this.log.warn({ key, failed }, 'compensating tombstone did not reach every replica')
-  }
-}
-
-/** A replicated write's calls, their quorum, and what the client sent. */
-interface Written {
-  ops: Array<Promise<ApplyResult>>
-  outcome: QuorumOutcome<ApplyResult>
-  size: number
-  sha256: string
-}
-
-/**
- * Reads a small body whole. Past `limit` bytes fails: ERR_TOO_LARGE when
- * that is over `maxBytes`, else the body was larger than its Content-Length
- * promised (ERR_BAD_REQUEST).
- */
-async function readWhole (body: AsyncIterable<Uint8Array>, limit: number, maxBytes: number | undefined): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  let size = 0
-  for await (const piece of body) {
-    size += piece.length
-    if (size > (maxBytes ?? Infinity)) throw new PmzError('ERR_TOO_LARGE', 'value larger than maxsize', { details: { maxBytes } })
-    if (size > limit) throw new PmzError('ERR_BAD_REQUEST', 'body longer than its declared length')
-    parts.push(piece)
-  }
-  return parts.length === 1 && Buffer.isBuffer(parts[0]) ? parts[0] : Buffer.concat(parts)
 }
 
 function isLocalOnly (targets: Target[]): boolean {
@@ -461,11 +311,4 @@ function isLocalOnly (targets: Target[]): boolean {
 function quorumNotMet (acks: number, w: number, errors: unknown[] = []): PmzError {
   const codes = errors.map(e => (e as { code?: string }).code ?? 'ERR_INTERNAL')
   return new PmzError('ERR_QUORUM_NOT_MET', `${acks} of ${w} required replicas acknowledged`, { details: { acks, writeQuorum: w, errors: codes } })
-}
-
-async function * hashing (body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncIterable<Uint8Array> {
-  for await (const piece of body) {
-    hash.update(piece)
-    yield piece
-  }
 }

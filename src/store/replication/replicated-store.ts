@@ -41,11 +41,13 @@ export interface ReplicatedStoreInit {
 
 /**
  * The {@link Store} the gateway uses: keys placed on a consistent-hash ring
- * over the volume peers, N copies each. Writes stream once from the client,
- * fanned out to the live replicas, and are acknowledged after W commits;
- * reads survey the replicas' records (R = N - W + 1 answers, so an
- * acknowledged write is always seen), take the newest by HLC, read the bytes
- * from the nearest replica holding it, and repair the stale ones.
+ * over the volume peers, N copies each. Writes go once to every live replica
+ * (a small value inside one message, a larger one streamed and fanned out,
+ * see ReplicaWriter) and are acknowledged after W commits; reads survey the
+ * replicas' records (R = N - W + 1 answers, so an acknowledged write is
+ * always seen; all of them while the ring is not settled), take the newest
+ * by HLC, read the bytes from the nearest replica holding it, and repair the
+ * stale ones.
  *
  * With the only replica being this peer (one peer, N = 1) every call goes
  * straight to the local store.

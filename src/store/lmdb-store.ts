@@ -13,6 +13,7 @@ import { CHUNK_BYTES, DAY_MS, MAX_READERS, SWEEP_BATCH } from './constants.js'
 import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { validateKey } from './key.js'
 import { chunkCount, isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
+import { sha256Hex } from '../common/digest.js'
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const DEFAULT_TOMBSTONE_GRACE_MS = 168 * 3_600_000
@@ -119,7 +120,7 @@ export class LmdbStore implements Store {
     if (record.blob === true) return await this.readBlob(key, record, retries)
     if (record.size > record.chunkBytes) return this.stream(key) ?? await this.retry(key, retries)
     const body = this.chunks.getBinary(chunkKey(record.contentId, 0))
-    if (body === undefined || body.length !== record.size || sha256(body) !== record.sha256) {
+    if (body === undefined || body.length !== record.size || sha256Hex(body) !== record.sha256) {
       throw new PmzError('ERR_CORRUPT', 'content does not match its sha256', { details: { key } })
     }
     return { meta: toMeta(key, record), body }
@@ -568,6 +569,3 @@ export class LmdbStore implements Store {
   }
 }
 
-function sha256 (bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}

@@ -8,6 +8,7 @@ import type { ApplyResult, ListOptions, ReplicaPut, ReplicaStore, StoredValue } 
 import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
 import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
 import type { Target } from './placement.js'
+import { sha256Hex } from '../../common/digest.js'
 
 /**
  * The replica operations, addressed to a target: the local store for self,
@@ -40,7 +41,7 @@ export class ReplicaClient {
     this.local.observeVersion(entry.version)
     if (m.bytes === null || m.bytes === undefined) return { entry }
     const bytes = asBuffer(m.bytes)
-    return bytes.length === entry.size && sha256(bytes) === entry.sha256 ? { entry, bytes } : { entry }
+    return bytes.length === entry.size && sha256Hex(bytes) === entry.sha256 ? { entry, bytes } : { entry }
   }
 
   /**
@@ -56,7 +57,7 @@ export class ReplicaClient {
     this.local.observeVersion(meta.version)
     if (inline !== undefined && inline !== null) {
       const bytes = asBuffer(inline)
-      if (bytes.length !== meta.size || sha256(bytes) !== meta.sha256) throw corrupt(key, t.peerId)
+      if (bytes.length !== meta.size || sha256Hex(bytes) !== meta.sha256) throw corrupt(key, t.peerId)
       return { meta, body: bytes }
     }
     const body = r.body ?? (async function * () {})()
@@ -64,7 +65,7 @@ export class ReplicaClient {
       const parts: Uint8Array[] = []
       for await (const piece of body) parts.push(piece)
       const bytes = Buffer.concat(parts)
-      if (bytes.length !== meta.size || sha256(bytes) !== meta.sha256) throw corrupt(key, t.peerId)
+      if (bytes.length !== meta.size || sha256Hex(bytes) !== meta.sha256) throw corrupt(key, t.peerId)
       return { meta, body: bytes }
     }
     return { meta, body: Readable.from(verified(body, meta, t.peerId)) }
@@ -118,9 +119,6 @@ function asBuffer (bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
-function sha256 (bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
-}
 
 function corrupt (key: string, peerId: string): PmzError {
   return new PmzError('ERR_CORRUPT', 'content does not match its sha256', { details: { key, replica: peerId } })

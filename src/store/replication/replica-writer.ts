@@ -10,6 +10,7 @@ import { FanoutSink, fanOut } from './fanout.js'
 import type { Target } from './placement.js'
 import { waitQuorum, type QuorumOutcome } from './quorum.js'
 import type { ReplicaClient } from './replica-client.js'
+import { sha256Hex } from '../../common/digest.js'
 
 export interface ReplicaWriterComponents {
   client: ReplicaClient
@@ -79,7 +80,7 @@ export class ReplicaWriter {
 
   /** A small value, read whole: one message to each replica, the bytes inside it. */
   async whole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, all: boolean, signal: AbortSignal | undefined): Promise<Written> {
-    const digest = createHash('sha256').update(bytes).digest('hex')
+    const digest = sha256Hex(bytes)
     const withSum = { ...put, sha256: digest }
     const { ops, outcome } = await this.replicate(key, live, w, all, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }))
     return { ops, outcome, size: bytes.length, sha256: digest }

@@ -29,15 +29,16 @@ export function mountRoute (app: FastifyInstance, route: Route): void {
   const allowed = Object.keys(route.handlers) as Method[]
   if (route.handlers.GET !== undefined && route.handlers.HEAD === undefined) allowed.push('HEAD')
   const allow = [...allowed, 'OPTIONS']
-  const handler: Handler = async (req, reply) => {
-    if (req.method === 'OPTIONS') return sendOptions(reply)
+  // Not async: the method handler's own promise is the answer (one promise fewer per request).
+  const handler: Handler = (req, reply) => {
+    if (req.method === 'OPTIONS') return Promise.resolve(sendOptions(reply))
     const method = req.method as Method
     const h = route.handlers[method] ?? (method === 'HEAD' ? route.handlers.GET : undefined)
     if (h === undefined) {
-      throw new PmzError('ERR_METHOD_NOT_ALLOWED', `Method used does not match, try with ${allowed.filter(m => m !== 'HEAD').join(' or ')}`,
-        { details: { allow } })
+      return Promise.reject(new PmzError('ERR_METHOD_NOT_ALLOWED', `Method used does not match, try with ${allowed.filter(m => m !== 'HEAD').join(' or ')}`,
+        { details: { allow } }))
     }
-    return await h(req, reply)
+    return h(req, reply)
   }
   for (const url of Array.isArray(route.url) ? route.url : [route.url]) {
     app.route({ method: ALL_METHODS, url, handler })

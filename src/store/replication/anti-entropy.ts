@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream'
 import type { Clock, Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import { compareHlc, encodeHlc, type HlcTimestamp } from '../../common/hlc.js'
@@ -112,6 +111,8 @@ export class AntiEntropy {
   private lastRoundMs: number | null = null
   /** How long the last round's walk over the store took, ms: what the pacing stretches with. */
   private lastWalkMs = 0
+  /** This peer as a copy's source or target (the local store). */
+  private readonly self: Target
 
   constructor (private readonly c: AntiEntropyComponents, init: AntiEntropyInit = {}) {
     this.dead = new DeadPeers(c.membership, c.clock, init.deadGraceMs ?? DEAD_PEER_GRACE_MS)
@@ -119,6 +120,7 @@ export class AntiEntropy {
     this.busyIntervalMs = init.busyIntervalMs ?? ANTI_ENTROPY_BUSY_INTERVAL_MS
     this.maxKeys = init.maxKeysPerRound ?? ANTI_ENTROPY_MAX_KEYS
     this.settleMs = init.settleMs ?? ANTI_ENTROPY_SETTLE_MS
+    this.self = { peerId: c.membership.peerId, address: '', isSelf: true, isAlive: true, http: '' }
     this.maxBytes = init.maxBytesPerRound ?? ANTI_ENTROPY_MAX_BYTES
     this.scanBatch = init.scanBatch ?? ANTI_ENTROPY_SCAN_BATCH
     this.auto = init.auto ?? true
@@ -431,10 +433,9 @@ export class AntiEntropy {
       const out = await this.c.client.tombstone(t, e.key, e.version, e.deletedAt ?? this.c.clock.now())
       return out.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
     }
-    const { meta, body } = await this.c.local.get(e.key)
-    if (compareHlc(meta.version, e.version) !== 0) return false // changed since the walk; a later round compares again
-    const out = await this.c.client.put(t, e.key, Buffer.isBuffer(body) ? body : body as AsyncIterable<Uint8Array>, { version: meta.version, created: meta.created, expires: meta.expires, contentType: meta.contentType, sha256: meta.sha256 }, { sizeHint: meta.size })
-    return out.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
+    // Changed since the walk (undefined): a later round compares again.
+    const out = await this.c.client.copy(e.key, [this.self], t, { version: e.version })
+    return out?.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
   }
 
   /** Fetches `t`'s newer record of a key into the local store; true when applied. */
@@ -442,9 +443,7 @@ export class AntiEntropy {
     if (theirs.deleted) {
       return (await this.c.local.applyTombstone(theirs.key, theirs.version, theirs.deletedAt ?? this.c.clock.now())).applied
     }
-    const { meta, body } = await this.c.client.read(t, theirs.key)
-    const out = await this.c.local.applyPut(theirs.key, asIterable(body), { version: meta.version, created: meta.created, expires: meta.expires, contentType: meta.contentType, sha256: meta.sha256 }, { sizeHint: meta.size })
-    return out.applied
+    return (await this.c.client.copy(theirs.key, [t], this.self))?.applied === true
   }
 
   /** Local records of keys whose preference list holds this peer and `peerId` (in `buckets` when given). */
@@ -521,9 +520,4 @@ function settledBefore (now: number, settleMs: number): HlcTimestamp {
 /** An expired value (not a tombstone): every replica computes the same expiry, so it is neither compared nor copied. */
 function expired (e: ReplicaEntry, now: number): boolean {
   return !e.deleted && e.expires !== null && e.expires <= now
-}
-
-function asIterable (body: Buffer | Readable): AsyncIterable<Uint8Array> {
-  if (!Buffer.isBuffer(body)) return body
-  return (async function * () { if (body.length > 0) yield body })()
 }

@@ -1,12 +1,10 @@
 import { mkdirSync } from 'node:fs'
-import { Readable } from 'node:stream'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { Clock, Timer } from '../../common/clock.js'
 import { compareHlc, type HlcTimestamp } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import { isLiveEntry, type ReplicaEntry } from '../record.js'
-import type { StoredValue } from '../types.js'
 import { HINT_BATCH, HINT_CONCURRENCY, HINT_DELIVERY_DELAY_MS, HINT_INTERVAL_MS, MAX_HINTS_PER_TARGET } from './constants.js'
 import type { Placement, Target } from './placement.js'
 import { newestOf, type SurveyAnswer } from './read-repair.js'
@@ -289,7 +287,7 @@ export class HintedHandoff {
       entry = (await this.c.client.tombstone(t, h.key, newest.version, newest.deletedAt ?? this.c.clock.now())).entry
     } else if (isLiveEntry(newest, this.c.clock.now())) {
       const holders = answers.filter(a => a.entry?.version === newest.version).map(a => a.target)
-      entry = await this.copy(t, h.key, newest, holders)
+      entry = (await this.c.client.copy(h.key, holders, t))?.entry
     } else {
       await this.remove(h, true) // expired: every replica drops it on its own
       return
@@ -298,27 +296,7 @@ export class HintedHandoff {
     await this.remove(h)
   }
 
-  private async copy (t: Target, key: string, newest: ReplicaEntry, holders: Target[]): Promise<ReplicaEntry | undefined> {
-    let lastErr: unknown = new Error('no holder of the newest version')
-    for (const source of holders) {
-      let value: StoredValue
-      try {
-        value = await this.c.client.read(source, key)
-      } catch (err) {
-        lastErr = err
-        continue
-      }
-      try {
-        const body = Buffer.isBuffer(value.body) ? value.body : value.body as AsyncIterable<Uint8Array>
-        const { version, created, expires, contentType, sha256 } = value.meta
-        const out = await this.c.client.put(t, key, body, { version, created, expires, contentType, sha256 }, { sizeHint: value.meta.size })
-        return out.entry
-      } finally {
-        if (value.body instanceof Readable) value.body.destroy()
-      }
-    }
-    throw lastErr
-  }
+
 
   /** Removes a hint unless a newer one for the same key was recorded meanwhile. */
   private async remove (h: Hint, drop = false): Promise<void> {

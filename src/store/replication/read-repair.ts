@@ -1,9 +1,7 @@
-import { Readable } from 'node:stream'
 import type { Clock } from '../../common/clock.js'
 import { compareHlc } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
 import { isLiveEntry, type ReplicaEntry } from '../record.js'
-import type { StoredValue } from '../types.js'
 import { MAX_CONCURRENT_REPAIRS } from './constants.js'
 import type { Target } from './placement.js'
 import type { ReplicaClient } from './replica-client.js'
@@ -60,7 +58,7 @@ export class ReadRepair {
       if (newest.deleted) {
         await this.client.tombstone(target, key, newest.version, newest.deletedAt ?? this.clock.now())
       } else if (isLiveEntry(newest, this.clock.now())) {
-        await this.copy(key, newest, target, holders)
+        await this.client.copy(key, holders, target, { version: newest.version })
       } else {
         continue // expired: every replica's sweeper drops it on its own
       }
@@ -69,26 +67,5 @@ export class ReadRepair {
     }
   }
 
-  private async copy (key: string, newest: ReplicaEntry, target: Target, holders: Target[]): Promise<void> {
-    let lastErr: unknown
-    for (const source of holders) {
-      let value: StoredValue
-      try {
-        value = await this.client.read(source, key)
-      } catch (err) {
-        lastErr = err
-        continue
-      }
-      try {
-        if (value.meta.version !== newest.version) return // superseded meanwhile; a later read repairs again
-        const body = Buffer.isBuffer(value.body) ? value.body : value.body as AsyncIterable<Uint8Array>
-        const { version, created, expires, contentType, sha256 } = newest
-        await this.client.put(target, key, body, { version, created, expires, contentType, sha256 }, { sizeHint: newest.size })
-        return
-      } finally {
-        if (value.body instanceof Readable) value.body.destroy()
-      }
-    }
-    if (lastErr !== undefined) throw lastErr
-  }
+
 }

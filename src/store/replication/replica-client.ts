@@ -86,6 +86,36 @@ export class ReplicaClient {
     return this.applied(r.msg)
   }
 
+  /**
+   * Copies a live value to `target` from the first of `holders` that serves
+   * it (self included: the local store). With `version`, a holder's value at
+   * another version is not copied (undefined: superseded meanwhile). The
+   * copy keeps the value's version, times and sha256 unless `as` says
+   * otherwise. A holder that cannot be read is skipped; the last error is
+   * thrown when none could.
+   */
+  async copy (key: string, holders: Target[], target: Target, options: { version?: HlcTimestamp, as?: ReplicaPut } = {}): Promise<ApplyResult | undefined> {
+    let lastErr: unknown = new PmzError('ERR_UNAVAILABLE', 'no holder of the value could be read', { details: { key } })
+    for (const source of holders) {
+      let value: StoredValue
+      try {
+        value = await this.read(source, key)
+      } catch (err) {
+        lastErr = err
+        continue
+      }
+      try {
+        const { meta, body } = value
+        if (options.version !== undefined && meta.version !== options.version) return undefined
+        const put = options.as ?? { version: meta.version, created: meta.created, expires: meta.expires, contentType: meta.contentType, sha256: meta.sha256 }
+        return await this.put(target, key, Buffer.isBuffer(body) ? body : body as AsyncIterable<Uint8Array>, put, { sizeHint: meta.size })
+      } finally {
+        if (value.body instanceof Readable) value.body.destroy()
+      }
+    }
+    throw lastErr
+  }
+
   async tombstone (t: Target, key: string, version: HlcTimestamp, deletedAt: number): Promise<ApplyResult> {
     if (t.isSelf) return await this.local.applyTombstone(key, version, deletedAt)
     const r = await this.call(t, { type: STORE_TOMBSTONE, v: 1, key, version, deletedAt }, ACK_TIMEOUT_MS)

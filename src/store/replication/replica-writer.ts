@@ -59,16 +59,13 @@ export class ReplicaWriter {
     })
     const restored: ReplicaPut = { version: this.local.nextVersion(), created: first.created, expires: first.expires, contentType: first.contentType, sha256: first.sha256 }
     const copy = async (t: Target): Promise<boolean> => {
-      for (const source of holders) {
-        try {
-          const { body } = await this.client.read(source, key)
-          await this.client.put(t, key, Buffer.isBuffer(body) ? body : body as AsyncIterable<Uint8Array>, restored, { sizeHint: first.size })
-          return true
-        } catch (err) {
-          this.log.warn({ err, key, source: source.peerId, target: t.peerId }, 'restoring the first value failed, trying another holder')
-        }
+      try {
+        await this.client.copy(key, holders, t, { as: restored })
+        return true
+      } catch (err) {
+        this.log.warn({ err, key, target: t.peerId }, 'restoring the first value failed')
+        return false
       }
-      return false
     }
     const copied = await Promise.all(live.map(copy))
     if (copied.some(Boolean)) {

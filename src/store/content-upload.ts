@@ -27,7 +27,7 @@ export class ContentUpload {
 
   constructor (
     private readonly store: UploadHost,
-    private readonly contentId: Buffer,
+    readonly contentId: Buffer,
     private readonly key: string,
     private readonly maxBytes: number,
     private readonly chunkBytes: number,

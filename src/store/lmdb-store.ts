@@ -179,29 +179,17 @@ export class LmdbStore implements Store {
     if (options.ifAbsent === true && !small && isLive(this.meta.get(key), this.clock.now())) {
       throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
-    const contentId = this.nextContentId()
-    const upload = new ContentUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
+    const upload = this.newUpload(key, options)
     try {
-      for await (const piece of body) {
-        options.signal?.throwIfAborted()
-        await upload.write(piece)
-      }
-      const { size, sha256: digest, last } = await upload.end()
-      const created = this.clock.now()
-      const record: ValueRecord = {
-        v: 1,
-        version: this.hlc.now(),
-        deleted: false,
-        deletedAt: null,
-        size,
-        sha256: digest,
-        contentType: options.contentType ?? 'application/octet-stream',
-        created,
-        expires: temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS,
-        contentId: size === 0 ? null : contentId,
-        chunkBytes: this.chunkBytes
-      }
-      if (upload.isFile) record.blob = true
+      const { record, last } = await this.receive(upload, body, options.signal, () => {
+        const created = this.clock.now()
+        return {
+          version: this.hlc.now(),
+          contentType: options.contentType ?? 'application/octet-stream',
+          created,
+          expires: temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS
+        }
+      })
       const dropped: Uint8Array[] = []
       const stored = await this.commit(() => {
         dropped.length = 0
@@ -220,6 +208,41 @@ export class LmdbStore implements Store {
       await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
       throw err
     }
+  }
+
+  /** A new upload of a value of `key`, under a fresh content id. */
+  private newUpload (key: string, options: { maxBytes?: number, sizeHint?: number }): ContentUpload {
+    return new ContentUpload(this, this.nextContentId(), key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
+  }
+
+  /**
+   * Reads `body` into `upload` and returns the record of the value it now
+   * holds; `fields` (asked once the body is in) gives its version, type and
+   * times. Nothing is committed yet.
+   */
+  private async receive (upload: ContentUpload, body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined,
+    fields: () => Pick<ValueRecord, 'version' | 'contentType' | 'created' | 'expires'>): Promise<{ record: ValueRecord, last: Buffer | undefined }> {
+    for await (const piece of body) {
+      signal?.throwIfAborted()
+      await upload.write(piece)
+    }
+    const { size, sha256, last } = await upload.end()
+    const { version, contentType, created, expires } = fields()
+    const record: ValueRecord = {
+      v: 1,
+      version,
+      deleted: false,
+      deletedAt: null,
+      size,
+      sha256,
+      contentType,
+      created,
+      expires,
+      contentId: size === 0 ? null : upload.contentId,
+      chunkBytes: this.chunkBytes
+    }
+    if (upload.isFile) record.blob = true
+    return { record, last }
   }
 
   /**
@@ -448,31 +471,13 @@ export class LmdbStore implements Store {
     if (before !== undefined && compareHlc(before.version, put.version) >= 0) return { applied: false, entry: toEntry(key, before) }
     // Pulzar's duplicate rule at this replica: refused before the body is read, and decided again inside the commit.
     if (put.ifAbsent === true && isLive(before, this.clock.now())) return { applied: false, entry: toEntry(key, before), conflict: true }
-    const contentId = this.nextContentId()
-    const upload = new ContentUpload(this, contentId, key, options.maxBytes ?? Infinity, this.chunkBytes, options.sizeHint)
+    const upload = this.newUpload(key, options)
     try {
-      for await (const piece of body) {
-        options.signal?.throwIfAborted()
-        await upload.write(piece)
-      }
-      const { size, sha256: digest, last } = await upload.end()
-      if (put.sha256 !== undefined && put.sha256 !== digest) {
+      const { record, last } = await this.receive(upload, body, options.signal, () =>
+        ({ version: put.version, contentType: put.contentType, created: put.created, expires: put.expires }))
+      if (put.sha256 !== undefined && put.sha256 !== record.sha256) {
         throw new PmzError('ERR_CORRUPT', 'replicated content does not match its sha256', { details: { key } })
       }
-      const record: ValueRecord = {
-        v: 1,
-        version: put.version,
-        deleted: false,
-        deletedAt: null,
-        size,
-        sha256: digest,
-        contentType: put.contentType,
-        created: put.created,
-        expires: put.expires,
-        contentId: size === 0 ? null : contentId,
-        chunkBytes: this.chunkBytes
-      }
-      if (upload.isFile) record.blob = true
       const now = this.clock.now()
       const dropped: Uint8Array[] = []
       const out = await this.commit(() => {

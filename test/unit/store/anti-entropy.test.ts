@@ -1,56 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
-import { systemClock } from '../../../src/common/clock.js'
-import { createLogger } from '../../../src/common/logger.js'
-import type { Member, MemberState, Membership, MembershipEvent } from '../../../src/mesh/membership/index.js'
-import { MemoryNetwork, type MemoryTransport } from '../../../src/mesh/transport/index.js'
+import { MemoryNetwork } from '../../../src/mesh/transport/index.js'
 import { createRing } from '../../../src/ring/index.js'
-import { createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
 import { BucketDigests, BUCKETS, bucketOf, differingBuckets } from '../../../src/store/replication/digests.js'
 import type { AntiEntropyInit } from '../../../src/store/replication/anti-entropy.js'
-import { ReplicatedStore } from '../../../src/store/replication/replicated-store.js'
-import { cleanupPeers, tempDir } from '../../helpers/peer.js'
-
-const log = createLogger({ level: 'silent' })
-
-/** One membership view shared by every peer of a test; states are set by hand. */
-class View {
-  readonly members = new Map<string, Member>()
-  readonly listeners = new Set<(e: MembershipEvent) => void>()
-
-  add (peerId: string): void {
-    this.members.set(peerId, { peerId, address: `${peerId}:1`, state: 'alive', incarnation: 0, meta: { http: `http://${peerId}`, roles: ['volume'] }, lastHeard: null })
-    this.emit('join', peerId)
-  }
-
-  set (peerId: string, state: MemberState): void {
-    const m = this.members.get(peerId) as Member
-    m.state = state
-    this.emit(state === 'alive' ? 'alive' : state === 'left' ? 'leave' : 'dead', peerId)
-  }
-
-  private emit (type: MembershipEvent['type'], peerId: string): void {
-    for (const fn of [...this.listeners]) fn({ type, member: { ...this.members.get(peerId) as Member } })
-  }
-
-  membership (peerId: string): Membership {
-    const all = (): Member[] => [...this.members.values()].map(m => ({ ...m }))
-    return {
-      peerId,
-      self: () => all().find(m => m.peerId === peerId) as Member,
-      members: all,
-      alive: () => all().filter(m => m.state === 'alive' || m.state === 'suspect'),
-      get: id => all().find(m => m.peerId === id),
-      join: () => {},
-      updateMeta: () => {},
-      on: (_e, fn) => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } },
-      start: async () => {},
-      stop: async () => {}
-    }
-  }
-}
-
-interface Node { id: string, transport: MemoryTransport, local: ReplicaStore, store: ReplicatedStore }
+import { waitFor } from '../../helpers/http.js'
+import { cleanupPeers } from '../../helpers/peer.js'
+import { View, replicaNode, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
 
 async function * bytes (b: Buffer): AsyncIterable<Uint8Array> { if (b.length > 0) yield b }
 
@@ -73,40 +29,27 @@ describe('digests', () => {
 })
 
 describe('anti-entropy and rebalancing over MemoryTransport', () => {
-  const started: Node[] = []
   afterEach(async () => {
-    for (const n of started.splice(0)) {
-      await n.store.stop()
-      await n.transport.stop()
-    }
+    await stopReplicaNodes()
     await cleanupPeers()
   })
 
-  async function node (network: MemoryNetwork, view: View, id: string, init: { replicas: number, writeQuorum: number, antiEntropy: AntiEntropyInit }, start = true): Promise<Node> {
-    const transport = network.createTransport(id)
-    const local = createLocalStore({ clock: systemClock, log }, { dir: tempDir('pmz-ae-'), peerId: id, chunkBytes: 64 * 1024, sync: 'os' })
-    // Rounds run right after the writes here: nothing waits to settle.
-    const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock: systemClock, log }, { ...init, antiEntropy: { settleMs: 0, ...init.antiEntropy } })
-    const n = { id, transport, local, store }
-    started.push(n)
-    if (start) {
-      await transport.start()
-      await store.start()
-    }
-    return n
+  /** A peer whose rounds run right after the writes: nothing waits to settle. */
+  async function node (network: MemoryNetwork, view: View, id: string, init: { replicas: number, writeQuorum: number, antiEntropy: AntiEntropyInit }, start = true): Promise<ReplicaNode> {
+    return await replicaNode(network, view, id, { ...init, antiEntropy: { settleMs: 0, ...init.antiEntropy } }, { chunkBytes: 64 * 1024, start })
   }
 
-  async function cluster (ids: string[], init: { replicas: number, writeQuorum: number, antiEntropy: AntiEntropyInit }): Promise<{ view: View, nodes: Node[], network: MemoryNetwork }> {
+  async function cluster (ids: string[], init: { replicas: number, writeQuorum: number, antiEntropy: AntiEntropyInit }): Promise<{ view: View, nodes: ReplicaNode[], network: MemoryNetwork }> {
     const network = new MemoryNetwork()
     const view = new View()
     for (const id of ids) view.add(id)
-    const nodes: Node[] = []
+    const nodes: ReplicaNode[] = []
     for (const id of ids) nodes.push(await node(network, view, id, init))
     return { view, nodes, network }
   }
 
   /** Rounds on every node until `done`, at most `max` rounds each. */
-  async function rounds (nodes: Node[], done: () => Promise<boolean>, max = 40): Promise<number> {
+  async function rounds (nodes: ReplicaNode[], done: () => Promise<boolean>, max = 40): Promise<number> {
     for (let i = 0; i < max; i++) {
       if (await done()) return i
       for (const n of nodes) await n.store.antiEntropy.runRound()
@@ -115,7 +58,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     throw new Error(`not converged after ${max} rounds`)
   }
 
-  async function holders (nodes: Node[], key: string): Promise<Array<{ id: string, version: string, deleted: boolean }>> {
+  async function holders (nodes: ReplicaNode[], key: string): Promise<Array<{ id: string, version: string, deleted: boolean }>> {
     const out = []
     for (const n of nodes) {
       const e = await n.local.entry(key)
@@ -184,7 +127,6 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const d = nodes[3]
     await d.store.stop()
     await d.transport.stop()
-    started.splice(started.indexOf(d), 1)
     view.set('d', 'dead')
     const survivors = nodes.slice(0, 3)
     // Within the grace period d stays on the ring: its keys are under-replicated, nothing moves.
@@ -247,7 +189,6 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const d = nodes[3]
     await d.store.stop()
     await d.transport.stop()
-    started.splice(started.indexOf(d), 1)
     view.set('d', 'left')
     const survivors = nodes.slice(0, 3)
     expect((await survivors[0].store.ringStatus()).volumePeers).toEqual(['a', 'b', 'c'])
@@ -274,10 +215,6 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { intervalMs: 100, busyIntervalMs: 20 } })
     const [a, , c] = nodes
     await a.local.applyPut('/timer/1', bytes(Buffer.from('x')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
-    const deadline = Date.now() + 5_000
-    while ((await c.local.entry('/timer/1')) === undefined) {
-      if (Date.now() > deadline) throw new Error('anti-entropy did not run')
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
+    await waitFor(async () => (await c.local.entry('/timer/1')) !== undefined, 5_000, 'anti-entropy to copy the key on its own timer', 20)
   })
 })

@@ -1,57 +1,20 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../../src/common/clock.js'
 import { isPmzError } from '../../../src/common/errors.js'
 import { createLogger } from '../../../src/common/logger.js'
-import type { Member, MemberState, Membership, MembershipEvent } from '../../../src/mesh/membership/index.js'
-import { MemoryNetwork, type MemoryTransport } from '../../../src/mesh/transport/index.js'
-import { createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
+import { MemoryNetwork } from '../../../src/mesh/transport/index.js'
+import { createLocalStore } from '../../../src/store/index.js'
 import { ReplicatedStore, type ReplicatedStoreInit } from '../../../src/store/replication/replicated-store.js'
-import { cleanupPeers, tempDir } from '../../helpers/peer.js'
+import { waitFor } from '../../helpers/http.js'
+import { cleanupPeers } from '../../helpers/peer.js'
+import { View, replicaCluster, replicaNode, stopLater, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
 
 const log = createLogger({ level: 'silent' })
 const CHUNK = 64 * 1024
-
-/** One membership view shared by every peer of a test; states are set by hand. */
-class View {
-  readonly members = new Map<string, Member>()
-  readonly listeners = new Set<(e: MembershipEvent) => void>()
-
-  add (peerId: string, roles = ['volume']): void {
-    this.members.set(peerId, { peerId, address: `${peerId}:1`, state: 'alive', incarnation: 0, meta: { http: `http://${peerId}`, roles }, lastHeard: null })
-    this.emit('join', peerId)
-  }
-
-  set (peerId: string, state: MemberState): void {
-    const m = this.members.get(peerId) as Member
-    m.state = state
-    this.emit(state === 'alive' ? 'alive' : 'dead', peerId)
-  }
-
-  private emit (type: MembershipEvent['type'], peerId: string): void {
-    for (const fn of this.listeners) fn({ type, member: this.members.get(peerId) as Member })
-  }
-
-  membership (peerId: string): Membership {
-    const all = (): Member[] => [...this.members.values()].map(m => ({ ...m }))
-    return {
-      peerId,
-      self: () => all().find(m => m.peerId === peerId) as Member,
-      members: all,
-      alive: () => all().filter(m => m.state === 'alive' || m.state === 'suspect'),
-      get: id => all().find(m => m.peerId === id),
-      join: () => {},
-      updateMeta: () => {},
-      on: (_e, fn) => { this.listeners.add(fn); return () => { this.listeners.delete(fn) } },
-      start: async () => {},
-      stop: async () => {}
-    }
-  }
-}
-
-interface Node { id: string, dir: string, transport: MemoryTransport, local: ReplicaStore, store: ReplicatedStore }
 
 async function bytesOf (body: Buffer | Readable): Promise<Buffer> {
   if (Buffer.isBuffer(body)) return body
@@ -73,41 +36,14 @@ async function * pieces (bytes: Buffer, size = 50_000): AsyncIterable<Uint8Array
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size)
 }
 
-async function poll (fn: () => Promise<boolean>, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
-}
-
 describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () => {
-  const started: Node[] = []
   afterEach(async () => {
-    for (const n of started.splice(0)) {
-      await n.store.stop()
-      await n.transport.stop()
-    }
+    await stopReplicaNodes()
     await cleanupPeers()
   })
 
-  async function cluster (ids = ['a', 'b', 'c'], init: ReplicatedStoreInit = { replicas: 3, writeQuorum: 2 }): Promise<{ view: View, nodes: Node[], network: MemoryNetwork }> {
-    const network = new MemoryNetwork()
-    const view = new View()
-    for (const id of ids) view.add(id)
-    const nodes: Node[] = []
-    for (const id of ids) {
-      const transport = network.createTransport(id)
-      const dir = tempDir('pmz-repl-')
-      const local = createLocalStore({ clock: systemClock, log }, { dir, peerId: id, chunkBytes: CHUNK, sync: 'os' })
-      const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock: systemClock, log }, init)
-      await transport.start()
-      await store.start()
-      const node = { id, dir, transport, local, store }
-      nodes.push(node)
-      started.push(node)
-    }
-    return { view, nodes, network }
+  async function cluster (ids = ['a', 'b', 'c'], init: ReplicatedStoreInit = { replicas: 3, writeQuorum: 2 }): Promise<{ view: View, nodes: ReplicaNode[], network: MemoryNetwork }> {
+    return await replicaCluster(ids, init, { chunkBytes: CHUNK })
   }
 
   const key = (): string => `/t/${randomUUID()}`
@@ -123,7 +59,7 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
       const got = await c.store.get(k)
       expect((await bytesOf(got.body)).equals(value)).toBe(true)
       expect(got.meta.version).toBe(meta.version)
-      await poll(async () => (await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.version))).every(v => v === meta.version), 'all replicas to hold the write')
+      await waitFor(async () => (await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.version))).every(v => v === meta.version), 5_000, 'all replicas to hold the write')
       expect((await b.store.stat(k))?.sha256).toBe(meta.sha256)
     }
   })
@@ -203,7 +139,7 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     const { view, nodes: [a, b, c] } = await cluster()
     const k = key()
     const meta = await a.store.put(k, pieces(Buffer.from('doomed')))
-    await poll(async () => (await c.local.entry(k))?.version === meta.version, 'c to hold the value')
+    await waitFor(async () => (await c.local.entry(k))?.version === meta.version, 5_000, 'c to hold the value')
     await c.transport.stop()
     view.set('c', 'dead')
     await a.store.delete(k)
@@ -212,7 +148,7 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     expect((await c.local.stat(k))?.version).toBe(meta.version) // c still holds the old value
     expect(await codeOf(c.store.get(k))).toBe('ERR_NOT_FOUND')
     expect(await b.store.stat(k)).toBeUndefined()
-    await poll(async () => (await c.local.entry(k))?.deleted === true, 'read repair to deliver the tombstone to c')
+    await waitFor(async () => (await c.local.entry(k))?.deleted === true, 5_000, 'read repair to deliver the tombstone to c')
     expect(await codeOf(c.store.delete(k))).toBe('ERR_NOT_FOUND')
   })
 
@@ -227,7 +163,7 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     view.set('c', 'alive')
     expect(await c.local.entry(k)).toBeUndefined()
     expect((await bytesOf((await b.store.get(k)).body)).equals(value)).toBe(true)
-    await poll(async () => (await c.local.entry(k))?.version === meta.version, 'read repair to copy the value to c')
+    await waitFor(async () => (await c.local.entry(k))?.version === meta.version, 5_000, 'read repair to copy the value to c')
     expect((await bytesOf((await c.local.get(k)).body)).equals(value)).toBe(true)
   })
 
@@ -236,16 +172,16 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     const k = key()
     const value = randomBytes(1000)
     const meta = await a.store.put(k, pieces(value))
-    await poll(async () => (await b.local.entry(k))?.version === meta.version, 'b to hold the value')
+    await waitFor(async () => (await b.local.entry(k))?.version === meta.version, 5_000, 'b to hold the value')
     await b.store.stop()
-    const env = open({ path: b.dir })
+    const env = open({ path: join(b.dir, 'store') })
     const chunks = env.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' })
     for (const c of [...chunks.getKeys()]) await chunks.put(c as Buffer, randomBytes(1000))
     await env.close()
-    const local = createLocalStore({ clock: systemClock, log }, { dir: b.dir, peerId: 'b', chunkBytes: CHUNK, sync: 'os' })
+    const local = createLocalStore({ clock: systemClock, log }, { dir: join(b.dir, 'store'), peerId: 'b', chunkBytes: CHUNK, sync: 'os' })
     const store = new ReplicatedStore({ local, transport: b.transport, membership: view.membership('b'), clock: systemClock, log }, { replicas: 3, writeQuorum: 2 })
     await store.start()
-    started.push({ ...b, local, store })
+    stopLater({ ...b, local, store })
     expect(await codeOf(local.get(k))).toBe('ERR_CORRUPT')
     const got = await store.get(k) // b reads itself first, then the next replica
     expect((await bytesOf(got.body)).equals(value)).toBe(true)
@@ -299,7 +235,7 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     for (const n of [a, b, c]) expect(await n.local.entry(k)).toBeUndefined()
     const meta = await a.store.put(k, pieces(Buffer.from('t')), { temporalDays: 2 })
     expect(meta.expires).toBe(meta.created + 2 * 86_400_000)
-    await poll(async () => (await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.expires))).every(e => e === meta.expires), 'expiry on all replicas')
+    await waitFor(async () => (await Promise.all([a, b, c].map(async n => (await n.local.entry(k))?.expires))).every(e => e === meta.expires), 5_000, 'expiry on all replicas')
     const gone = await a.store.put(key(), pieces(Buffer.from('t')), { temporalDays: 0 })
     expect(await b.store.stat(gone.key)).toBeUndefined()
   })
@@ -307,22 +243,9 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
   it('a peer without the volume role holds nothing and forwards everything; list merges the volume peers', async () => {
     const network = new MemoryNetwork()
     const view = new View()
-    const { nodes } = await (async () => {
-      const made: Node[] = []
-      for (const [id, roles] of [['v1', ['volume']], ['v2', ['volume']], ['g', ['gateway']]] as const) {
-        view.add(id, [...roles])
-        const transport = network.createTransport(id)
-        const dir = tempDir('pmz-repl-')
-        const local = createLocalStore({ clock: systemClock, log }, { dir, peerId: id, chunkBytes: CHUNK, sync: 'os' })
-        const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock: systemClock, log }, { replicas: 3, writeQuorum: 2 })
-        await transport.start()
-        await store.start()
-        const node = { id, dir, transport, local, store }
-        made.push(node)
-        started.push(node)
-      }
-      return { nodes: made }
-    })()
+    const nodes: ReplicaNode[] = []
+    for (const [id, roles] of [['v1', ['volume']], ['v2', ['volume']], ['g', ['gateway']]] as const) view.add(id, [...roles])
+    for (const id of ['v1', 'v2', 'g']) nodes.push(await replicaNode(network, view, id, { replicas: 3, writeQuorum: 2 }, { chunkBytes: CHUNK }))
     const [v1, v2, g] = nodes
     const keys = [key(), key(), key()].sort()
     for (const k of keys) await g.store.put(k, pieces(Buffer.from(k)))

@@ -53,7 +53,7 @@ async function runSetup (s: Setup, windows: number[]): Promise<Array<Record<stri
       await co.start()
       nodes.push(co)
     }
-    while (!nodes.some(n => n.isLeader())) await new Promise(resolve => setTimeout(resolve, 20))
+    await waitFor(() => nodes.some(n => n.isLeader()), 10_000, 'a leader among the bench voters', 20)
     const leader = nodes.find(n => n.isLeader()) as Coordinator<ClusterConfigCommand, ClusterConfigResult>
     const follower = transports.find(t => t.peerId !== leader.peerId) as Transport
     const leaderAddress = leader.leader()?.address as string

@@ -90,6 +90,9 @@ export class AntiEntropy {
   private readonly auto: boolean
   /** Peer id -> the ring fingerprint it was last confirmed in sync for. */
   private readonly synced = new Map<string, string>()
+  /** Bumped whenever `synced` or a member's state changes: settled() is recomputed only then (it is asked on every request). */
+  private epoch = 0
+  private settledMemo: { ring: string, epoch: number, value: boolean } | undefined
   /** Per peer, the last key the previous exchange compared when the peer's list was cut at its limit: the next one goes on from there. */
   private readonly cursors = new Map<string, string>()
   private timer: Timer | undefined
@@ -162,8 +165,20 @@ export class AntiEntropy {
    */
   settled (): boolean {
     if (this.c.placement.selfOnly()) return true
-    if (this.c.placement.fingerprint() !== this.ring) return false
-    return this.c.placement.peerIds().every(p => !this.isAlive(p) || this.confirmed(p))
+    const ring = this.c.placement.fingerprint()
+    if (ring !== this.ring) return false
+    const memo = this.settledMemo
+    if (memo !== undefined && memo.ring === ring && memo.epoch === this.epoch) return memo.value
+    const value = this.c.placement.peerIds().every(p => !this.isAlive(p) || this.confirmed(p))
+    this.settledMemo = { ring, epoch: this.epoch, value }
+    return value
+  }
+
+  /** Records that `peerId` compared equal for `ring`, or (undefined) that it is not confirmed. */
+  private markSynced (peerId: string, ring: string | undefined): void {
+    if (ring === undefined) this.synced.delete(peerId)
+    else this.synced.set(peerId, ring)
+    this.epoch++
   }
 
   async status (): Promise<RingStatus> {
@@ -206,6 +221,7 @@ export class AntiEntropy {
 
   private onPeerChange (e: MembershipEvent): void {
     this.dead.onChange(e)
+    this.epoch++
     if (e.type === 'dead' || e.type === 'suspect' || e.type === 'leave') this.synced.delete(e.member.peerId)
     if (e.type === 'join' || e.type === 'alive' || e.type === 'leave') {
       this.checkRing()
@@ -377,10 +393,10 @@ export class AntiEntropy {
     const differ = (r.msg as Extract<AntiEntropyReply, { type: 'store.ae.digests.reply' }>).differ
     if (differ === null) return false // rings differ: membership has not converged yet
     if (differ.length === 0) {
-      this.synced.set(peer.peerId, ring)
+      this.markSynced(peer.peerId, ring)
       return true
     }
-    this.synced.delete(peer.peerId)
+    this.markSynced(peer.peerId, undefined)
     // Without a cursor, a long run of equal keys at the start of the differing buckets would be compared again every round.
     const after = this.cursors.get(peer.peerId)
     const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: 1, ring, buckets: differ, limit: budget.keys * 4, after, until }, { timeoutMs: ACK_TIMEOUT_MS })
@@ -465,8 +481,7 @@ export class AntiEntropy {
     const until = msg.until ?? MAX_HLC
     for await (const e of this.sharedEntries(req.from.peerId, undefined)) if (!expired(e, now) && e.version < until) mine.add(e)
     const differ = differingBuckets(mine.toWire(), msg.digests)
-    if (differ.length === 0) this.synced.set(req.from.peerId, msg.ring)
-    else this.synced.delete(req.from.peerId)
+    this.markSynced(req.from.peerId, differ.length === 0 ? msg.ring : undefined)
     return { type: 'store.ae.digests.reply', v: 1, differ }
   }
 

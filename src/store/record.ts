@@ -90,3 +90,8 @@ export function isLiveEntry (e: ReplicaEntry | undefined, now: number): e is Rep
 export function entryToMeta (e: ReplicaEntry): ValueMeta {
   return { key: e.key, size: e.size, sha256: e.sha256, contentType: e.contentType, created: e.created, expires: e.expires, version: e.version }
 }
+
+/** The record of a live value, as replicas compare it. */
+export function metaToEntry (meta: ValueMeta): ReplicaEntry {
+  return { key: meta.key, version: meta.version, deleted: false, deletedAt: null, size: meta.size, sha256: meta.sha256, contentType: meta.contentType, created: meta.created, expires: meta.expires }
+}

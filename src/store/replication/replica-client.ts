@@ -140,7 +140,7 @@ export class ReplicaClient {
 }
 
 /** A whole value as a stream of one piece (none when empty). */
-async function * pieces (bytes: Uint8Array): AsyncIterable<Uint8Array> {
+export async function * pieces (bytes: Uint8Array): AsyncIterable<Uint8Array> {
   if (bytes.length > 0) yield bytes
 }
 

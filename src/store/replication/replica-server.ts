@@ -3,8 +3,9 @@ import { PmzError, isPmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { IncomingRequest, Message, Reply, Transport } from '../../mesh/transport/index.js'
 import type { ReplicaStore } from '../types.js'
-import { type ReplicaEntry, type ValueMeta } from '../record.js'
+import { metaToEntry } from '../record.js'
 import { INLINE_MAX_BYTES, REPLICATION_V } from './constants.js'
+import { pieces } from './replica-client.js'
 import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
 
 /**
@@ -32,9 +33,9 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
       try {
         const { meta, body } = await local.get(key)
         // The value read is the one answered for, even if a write landed between the two reads.
-        if (Buffer.isBuffer(body)) return reply({ type: 'store.fetch.reply', v: 1, entry: metaEntry(meta), bytes: body })
+        if (Buffer.isBuffer(body)) return reply({ type: 'store.fetch.reply', v: 1, entry: metaToEntry(meta), bytes: body })
         if (body instanceof Readable) body.destroy()
-        return reply({ type: 'store.fetch.reply', v: 1, entry: metaEntry(meta), bytes: null })
+        return reply({ type: 'store.fetch.reply', v: 1, entry: metaToEntry(meta), bytes: null })
       } catch (err) {
         if (!isPmzError(err, 'ERR_NOT_FOUND')) throw err // expired or deleted meanwhile: answer with the record
         return reply({ type: 'store.fetch.reply', v: 1, entry: (await local.entry(key)) ?? null, bytes: null })
@@ -44,12 +45,12 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
       const { key } = unread(req, STORE_READ)
       const { meta, body } = await local.get(key)
       if (Buffer.isBuffer(body) && body.length <= INLINE_MAX_BYTES) return { msg: reply({ type: 'store.value', v: 1, meta, bytes: body }) }
-      const bytes = Buffer.isBuffer(body) ? bytesOf(body) : body
+      const bytes = Buffer.isBuffer(body) ? pieces(body) : body
       return { msg: reply({ type: 'store.value', v: 1, meta }), body: bytes }
     }),
     transport.handle(STORE_PUT, async req => {
       const { key, put, maxBytes, sizeHint, bytes } = unread(req, STORE_PUT)
-      const body = bytes !== undefined && bytes !== null ? bytesOf(bytes) : req.body ?? bytesOf()
+      const body = bytes !== undefined && bytes !== null ? pieces(bytes) : req.body ?? pieces(new Uint8Array(0))
       const out = await local.applyPut(key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
       log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
       return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.conflict === true ? { conflict: true } : {}) })
@@ -65,14 +66,4 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
     })
   ]
   return () => { for (const off of offs) off() }
-}
-
-/** A whole value as a one-piece stream (none for an empty value). */
-async function * bytesOf (...pieces: Uint8Array[]): AsyncIterable<Uint8Array> {
-  for (const piece of pieces) if (piece.length > 0) yield piece
-}
-
-/** The record of a live value, as a survey compares it. */
-function metaEntry (meta: ValueMeta): ReplicaEntry {
-  return { key: meta.key, version: meta.version, deleted: false, deletedAt: null, size: meta.size, sha256: meta.sha256, contentType: meta.contentType, created: meta.created, expires: meta.expires }
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { HlcTimestamp } from '../common/hlc.js'
+import type { SyncMode } from './commits.js'
 import type { ReplicaEntry, ValueMeta } from './record.js'
 
 /** A value read from the store: small values come whole, large ones as a stream. */
@@ -122,8 +123,8 @@ export interface StoreInit {
   sweepIntervalMs?: number
   /** @default 256 KiB */
   chunkBytes?: number
-  /** `flush`: fsync every commit before it resolves; `os`: leave write-back to the OS. @default 'flush' */
-  sync?: 'flush' | 'os'
+  /** `flush`: fsync every commit before it resolves; `os`: leave write-back to the OS (see Commits). @default 'flush' */
+  sync?: SyncMode
 }
 
 /** The metadata of a replicated write, fixed once by the peer that coordinates it. */

@@ -1,0 +1,173 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { open, type Database, type RootDatabase } from 'lmdb'
+import type { Clock } from '../common/clock.js'
+import type { HlcTimestamp } from '../common/hlc.js'
+import type { Logger } from '../common/logger.js'
+import { BlobFiles, type BlobWriter } from './blob-files.js'
+import { chunkKey, chunkRange } from './chunk-reader.js'
+import { Commits, syncOptions, type SyncMode } from './commits.js'
+import { MAX_READERS } from './constants.js'
+import { ContentUpload, type UploadHost } from './content-upload.js'
+import { chunkCount, type ValueRecord } from './record.js'
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
+
+/** A time-ordered index entry of the sweeper: [expires or deletedAt, key]. */
+export type IndexKey = [number, string]
+
+export interface TablesInit {
+  dir: string
+  sync: SyncMode
+  chunkBytes: number
+}
+
+/**
+ * The tables of a store, in one LMDB environment, and the writes that keep
+ * them consistent with each other (each called inside `commit`):
+ * - `meta`    key -> ValueRecord (live values and tombstones),
+ * - `chunks`  contentId ++ u32be index -> bytes: the content of a value of one
+ *             chunk (and, in records written before blob files, of any value),
+ * - `blobs`   contentId -> key for each value whose content is a file under
+ *             `<dir>/blobs/` (a value larger than one chunk; see BlobFiles),
+ * - `pending` contentId -> { key, started } for uploads in progress,
+ * - `expiry`  [expires, key] and `graves` [deletedAt, key] for the sweeper.
+ *
+ * An upload that passes one chunk first records a `pending` entry; one killed
+ * midway leaves that entry, and `start` removes its file, as it removes any
+ * file no record names (one whose record was replaced or deleted just before
+ * a crash, before its unlink).
+ */
+export class Tables implements UploadHost {
+  readonly env: RootDatabase
+  readonly meta: Database<ValueRecord, string>
+  readonly chunks: Database<Buffer, Buffer>
+  readonly blobIndex: Database<string, Uint8Array>
+  readonly pending: Database<{ key: string, started: number }, Uint8Array>
+  readonly expiry: Database<null, IndexKey>
+  readonly graves: Database<null, IndexKey>
+  readonly files: BlobFiles
+  private readonly commits: Commits
+  private readonly contentPrefix = randomBytes(8)
+  private contentCounter = 0n
+
+  constructor (private readonly c: { clock: Clock, log: Logger }, private readonly init: TablesInit) {
+    mkdirSync(init.dir, { recursive: true })
+    this.env = open({ path: init.dir, maxDbs: 16, maxReaders: MAX_READERS, noMemInit: true, ...syncOptions(init.sync) })
+    this.commits = new Commits(this.env, init.sync)
+    this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack' })
+    this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
+    this.blobIndex = this.env.openDB({ name: 'blobs', encoding: 'string', keyEncoding: 'binary' })
+    this.pending = this.env.openDB({ name: 'pending', encoding: 'msgpack', keyEncoding: 'binary' })
+    this.expiry = this.env.openDB({ name: 'expiry', encoding: 'msgpack' })
+    this.graves = this.env.openDB({ name: 'graves', encoding: 'msgpack' })
+    this.files = new BlobFiles(join(init.dir, 'blobs'), init.sync !== 'os')
+  }
+
+  /** Removes what a crash left: interrupted uploads, then files no record names. */
+  async recover (): Promise<void> {
+    for (const { key, value } of [...this.pending.getRange()]) {
+      await this.discardUpload(key)
+      this.c.log.warn({ key: value.key, started: value.started }, 'removed an interrupted upload')
+    }
+    // A lookup per file, not a walk of the keys.
+    const removed = await this.files.removeUnreferenced(contentId => this.blobIndex.doesExist(contentId))
+    if (removed > 0) this.c.log.warn({ files: removed }, 'removed blob files no record names')
+  }
+
+  async close (): Promise<void> {
+    this.commits.drain()
+    await this.env.close()
+  }
+
+  /** Runs a small write transaction; the commits of one event turn share it (see Commits). */
+  async commit<T> (work: () => T): Promise<T> {
+    return await this.commits.run(work)
+  }
+
+  /** Inside a write transaction: writes a new record with its index entries (and its content, when that is one chunk). */
+  putRecord (key: string, record: ValueRecord, last: Buffer | undefined, markedPending: boolean): void {
+    const contentId = record.contentId
+    if (contentId !== null) {
+      if (record.blob === true) this.blobIndex.put(contentId, key)
+      else if (last !== undefined) this.chunks.put(chunkKey(contentId, 0), last)
+      if (markedPending) this.pending.remove(contentId)
+    }
+    this.meta.put(key, record)
+    if (record.expires !== null) this.expiry.put([record.expires, key], null)
+  }
+
+  /**
+   * Inside a write transaction: removes a record's chunks and index entries
+   * (not the record). A file's content id goes to `dropped`, to be unlinked
+   * once the transaction commits (see removeBlobs).
+   */
+  dropRecord (key: string, record: ValueRecord, dropped: Uint8Array[]): void {
+    if (record.contentId !== null && record.blob === true) {
+      this.blobIndex.remove(record.contentId)
+      dropped.push(record.contentId)
+    } else if (record.contentId !== null) {
+      // A record names its chunks exactly (0 .. count-1): removing them by key needs no cursor.
+      for (let i = 0, n = chunkCount(record.size, record.chunkBytes); i < n; i++) this.chunks.remove(chunkKey(record.contentId, i))
+    }
+    if (record.expires !== null) this.expiry.remove([record.expires, key])
+    if (record.deleted && record.deletedAt !== null) this.graves.remove([record.deletedAt, key])
+  }
+
+  /** The record of a delete of `current` at `version`. */
+  tombstone (current: ValueRecord | undefined, version: HlcTimestamp, deletedAt: number): ValueRecord {
+    return {
+      v: 1,
+      version,
+      deleted: true,
+      deletedAt,
+      size: 0,
+      sha256: EMPTY_SHA256,
+      contentType: current?.contentType ?? 'application/octet-stream',
+      created: current?.created ?? deletedAt,
+      expires: null,
+      contentId: null,
+      chunkBytes: this.init.chunkBytes
+    }
+  }
+
+  /**
+   * After a commit (and its key:change event, which must follow the commit
+   * with no await between): unlinks the files of the content it dropped. A
+   * failure, or a crash before, leaves an orphan the next start removes.
+   */
+  async removeBlobs (dropped: Uint8Array[]): Promise<void> {
+    for (const contentId of dropped) {
+      await this.files.remove(contentId).catch(err => this.c.log.error({ err, file: this.files.pathOf(contentId) }, 'removing a blob file failed'))
+    }
+  }
+
+  /** A new upload of a value of `key`, under a content id unique in this environment (a random prefix per process and a counter). */
+  newUpload (key: string, options: { maxBytes?: number, sizeHint?: number }): ContentUpload {
+    const id = Buffer.allocUnsafe(16)
+    this.contentPrefix.copy(id, 0)
+    id.writeBigUInt64BE(this.contentCounter++, 8)
+    return new ContentUpload(this, id, key, options.maxBytes ?? Infinity, this.init.chunkBytes, options.sizeHint)
+  }
+
+  /**
+   * ContentUpload's way to a file: records the upload as pending (committed
+   * first, so a crash from here on leaves an entry naming the file), then
+   * creates the file.
+   */
+  async createBlob (contentId: Uint8Array, key: string): Promise<BlobWriter> {
+    const started = this.c.clock.now()
+    await this.commit(() => { void this.pending.put(contentId, { key, started }) })
+    return await this.files.create(contentId)
+  }
+
+  /** Removes what an unfinished upload wrote: its file, its pending entry (and chunks, from uploads before blob files). */
+  async discardUpload (contentId: Uint8Array): Promise<void> {
+    await this.files.remove(contentId)
+    await this.commit(() => {
+      for (const k of this.chunks.getKeys(chunkRange(contentId))) this.chunks.remove(k)
+      this.pending.remove(contentId)
+    })
+  }
+}

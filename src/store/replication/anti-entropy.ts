@@ -1,17 +1,16 @@
 import type { Clock, Timer } from '../../common/clock.js'
-import { PmzError } from '../../common/errors.js'
-import { compareHlc, encodeHlc, type HlcTimestamp } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership, MembershipEvent } from '../../mesh/membership/index.js'
-import type { IncomingRequest, Transport } from '../../mesh/transport/index.js'
+import type { Transport } from '../../mesh/transport/index.js'
 import type { ReplicaEntry } from '../record.js'
 import type { ReplicaStore, RingStatus } from '../types.js'
+import { AntiEntropyExchange, Budget, expired, settledBefore } from './anti-entropy-exchange.js'
 import {
-  ACK_TIMEOUT_MS, ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
-  ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, ANTI_ENTROPY_SETTLE_MS, DEAD_PEER_GRACE_MS, REPLICATION_V
+  ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
+  ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, ANTI_ENTROPY_SETTLE_MS, DEAD_PEER_GRACE_MS
 } from './constants.js'
-import { BucketDigests, bucketOf, differingBuckets } from './digests.js'
-import { STORE_AE_DIGESTS, STORE_AE_KEYS, type AntiEntropyReply, type AntiEntropyRequest } from './messages.js'
+import { BucketDigests } from './digests.js'
+import { STORE_AE_DIGESTS, STORE_AE_KEYS } from './messages.js'
 import type { Placement, Target } from './placement.js'
 import { DeadPeers, handOff } from './rebalance.js'
 import type { ReplicaClient } from './replica-client.js'
@@ -93,8 +92,6 @@ export class AntiEntropy {
   /** Bumped whenever `synced` or a member's state changes: settled() is recomputed only then (it is asked on every request). */
   private epoch = 0
   private settledMemo: { ring: string, epoch: number, value: boolean } | undefined
-  /** Per peer, the last key the previous exchange compared when the peer's list was cut at its limit: the next one goes on from there. */
-  private readonly cursors = new Map<string, string>()
   private timer: Timer | undefined
   private running: Promise<RoundResult> | undefined
   private offs: Array<() => void> = []
@@ -114,8 +111,8 @@ export class AntiEntropy {
   private lastRoundMs: number | null = null
   /** How long the last round's walk over the store took, ms: what the pacing stretches with. */
   private lastWalkMs = 0
-  /** This peer as a copy's source or target (the local store). */
-  private readonly self: Target
+  /** The comparison with one peer, both sides (it keeps the per-peer cursors). */
+  private readonly protocol: AntiEntropyExchange
 
   constructor (private readonly c: AntiEntropyComponents, init: AntiEntropyInit = {}) {
     this.dead = new DeadPeers(c.membership, c.clock, init.deadGraceMs ?? DEAD_PEER_GRACE_MS)
@@ -123,10 +120,17 @@ export class AntiEntropy {
     this.busyIntervalMs = init.busyIntervalMs ?? ANTI_ENTROPY_BUSY_INTERVAL_MS
     this.maxKeys = init.maxKeysPerRound ?? ANTI_ENTROPY_MAX_KEYS
     this.settleMs = init.settleMs ?? ANTI_ENTROPY_SETTLE_MS
-    this.self = { peerId: c.membership.peerId, address: '', isSelf: true, isAlive: true, http: '' }
     this.maxBytes = init.maxBytesPerRound ?? ANTI_ENTROPY_MAX_BYTES
     this.scanBatch = init.scanBatch ?? ANTI_ENTROPY_SCAN_BATCH
     this.auto = init.auto ?? true
+    this.protocol = new AntiEntropyExchange(c, {
+      markSynced: (peerId, ring) => { this.markSynced(peerId, ring) },
+      ring: () => {
+        this.checkRing()
+        return this.ring
+      },
+      walk: () => this.walk()
+    })
   }
 
   start (): void {
@@ -134,8 +138,8 @@ export class AntiEntropy {
     this.started = true
     this.ring = this.c.placement.fingerprint()
     this.offs = [
-      this.c.transport.handle(STORE_AE_DIGESTS, async req => await this.onDigests(req)),
-      this.c.transport.handle(STORE_AE_KEYS, async req => await this.onKeys(req)),
+      this.c.transport.handle(STORE_AE_DIGESTS, async req => await this.protocol.onDigests(req)),
+      this.c.transport.handle(STORE_AE_KEYS, async req => await this.protocol.onKeys(req)),
       this.c.membership.on('peer:change', e => { this.onPeerChange(e) })
     ]
     if (this.auto) this.schedule(this.busyIntervalMs)
@@ -315,7 +319,7 @@ export class AntiEntropy {
         break
       }
       try {
-        if (!await this.exchange(peer, ring, until, digests.get(peer.peerId) as BucketDigests, result, budget)) result.inSync = false
+        if (!await this.protocol.exchange(peer, ring, until, digests.get(peer.peerId) as BucketDigests, result, budget)) result.inSync = false
       } catch (err) {
         result.inSync = false
         this.c.log.debug({ err, peer: peer.peerId }, 'anti-entropy exchange failed')
@@ -323,7 +327,7 @@ export class AntiEntropy {
     }
     const handing = handoff.filter(e => budget.take(e.deleted ? 0 : e.size))
     if (handing.length > 0) {
-      result.handedOff = await handOff(handing, { ...this.c, push: async (t, e) => await this.push(t, e) }, ANTI_ENTROPY_CONCURRENCY)
+      result.handedOff = await handOff(handing, { ...this.c, push: async (t, e) => await this.protocol.push(t, e) }, ANTI_ENTROPY_CONCURRENCY)
       this.handedOff += result.handedOff
       notOwned -= result.handedOff
     }
@@ -386,153 +390,4 @@ export class AntiEntropy {
     const m = this.c.membership.get(peerId)
     return m !== undefined && (m.state === 'alive' || m.state === 'suspect')
   }
-
-  /** Compares with one peer and moves what differs, within the budget; true when the digests matched. */
-  private async exchange (peer: Target, ring: string, until: HlcTimestamp, digests: BucketDigests, result: RoundResult, budget: Budget): Promise<boolean> {
-    const r = await this.c.transport.request(peer.address, { type: STORE_AE_DIGESTS, v: 1, ring, digests: digests.toWire(), until }, { timeoutMs: ACK_TIMEOUT_MS })
-    const differ = (r.msg as Extract<AntiEntropyReply, { type: 'store.ae.digests.reply' }>).differ
-    if (differ === null) return false // rings differ: membership has not converged yet
-    if (differ.length === 0) {
-      this.markSynced(peer.peerId, ring)
-      return true
-    }
-    this.markSynced(peer.peerId, undefined)
-    // Without a cursor, a long run of equal keys at the start of the differing buckets would be compared again every round.
-    const after = this.cursors.get(peer.peerId)
-    const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: 1, ring, buckets: differ, limit: budget.keys * 4, after, until }, { timeoutMs: ACK_TIMEOUT_MS })
-    const theirs = (kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>).entries
-    if (theirs === null) return false
-    const { truncated } = kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>
-    // The peer's list stops at its limit (in key order): past its last key, what it holds is unknown.
-    const lastKey = truncated && theirs.length > 0 ? theirs[theirs.length - 1].key : undefined
-    if (lastKey !== undefined) this.cursors.set(peer.peerId, lastKey)
-    else this.cursors.delete(peer.peerId)
-    const mine: ReplicaEntry[] = []
-    for await (const e of this.sharedEntries(peer.peerId, new Set(differ))) {
-      if (after !== undefined && e.key <= after) continue
-      if (lastKey !== undefined && e.key > lastKey) break
-      if (e.version >= until) continue
-      mine.push(e)
-    }
-    const remote = new Map(theirs.map(e => [e.key, e]))
-    const now = this.c.clock.now()
-    const work: Array<() => Promise<void>> = []
-    for (const e of mine) {
-      const t = remote.get(e.key)
-      remote.delete(e.key)
-      if (t !== undefined && compareHlc(e.version, t.version) === 0) continue
-      if (t === undefined || compareHlc(e.version, t.version) > 0) {
-        if (expired(e, now) || !budget.take(e.deleted ? 0 : e.size)) continue
-        work.push(async () => { if (await this.push(peer, e)) result.pushed++ })
-      } else {
-        if (expired(t, now) || !budget.take(t.deleted ? 0 : t.size)) continue
-        work.push(async () => { if (await this.pull(peer, t)) result.pulled++ })
-      }
-    }
-    for (const t of remote.values()) {
-      if (expired(t, now) || !budget.take(t.deleted ? 0 : t.size)) continue
-      work.push(async () => { if (await this.pull(peer, t)) result.pulled++ })
-    }
-    let next = 0
-    await Promise.all(Array.from({ length: ANTI_ENTROPY_CONCURRENCY }, async () => {
-      while (next < work.length) {
-        const job = work[next++]
-        await job().catch(err => { this.c.log.debug({ err, peer: peer.peerId }, 'anti-entropy transfer failed') })
-      }
-    }))
-    return false
-  }
-
-  /** Sends this peer's record to `t`; true when `t` now holds this version or a newer one. */
-  private async push (t: Target, e: ReplicaEntry): Promise<boolean> {
-    if (e.deleted) {
-      const out = await this.c.client.tombstone(t, e.key, e.version, e.deletedAt ?? this.c.clock.now())
-      return out.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
-    }
-    // Changed since the walk (undefined): a later round compares again.
-    const out = await this.c.client.copy(e.key, [this.self], t, { version: e.version })
-    return out?.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
-  }
-
-  /** Fetches `t`'s newer record of a key into the local store; true when applied. */
-  private async pull (t: Target, theirs: ReplicaEntry): Promise<boolean> {
-    if (theirs.deleted) {
-      return (await this.c.local.applyTombstone(theirs.key, theirs.version, theirs.deletedAt ?? this.c.clock.now())).applied
-    }
-    return (await this.c.client.copy(theirs.key, [t], this.self))?.applied === true
-  }
-
-  /** Local records of keys whose preference list holds this peer and `peerId` (in `buckets` when given). */
-  private async * sharedEntries (peerId: string, buckets: Set<number> | undefined): AsyncIterable<ReplicaEntry> {
-    const self = this.c.membership.peerId
-    for await (const e of this.walk()) {
-      if (buckets !== undefined && !buckets.has(bucketOf(e.key))) continue
-      const pl = this.c.placement.preferenceList(e.key)
-      if (pl.includes(self) && pl.includes(peerId)) yield e
-    }
-  }
-
-  private async onDigests (req: IncomingRequest): Promise<AntiEntropyReply> {
-    const msg = unread(req, STORE_AE_DIGESTS)
-    this.checkRing()
-    if (msg.ring !== this.ring) return { type: 'store.ae.digests.reply', v: 1, differ: null }
-    const mine = new BucketDigests()
-    const now = this.c.clock.now()
-    const until = msg.until ?? MAX_HLC
-    for await (const e of this.sharedEntries(req.from.peerId, undefined)) if (!expired(e, now) && e.version < until) mine.add(e)
-    const differ = differingBuckets(mine.toWire(), msg.digests)
-    this.markSynced(req.from.peerId, differ.length === 0 ? msg.ring : undefined)
-    return { type: 'store.ae.digests.reply', v: 1, differ }
-  }
-
-  private async onKeys (req: IncomingRequest): Promise<AntiEntropyReply> {
-    const msg = unread(req, STORE_AE_KEYS)
-    if (msg.ring !== this.c.placement.fingerprint()) return { type: 'store.ae.keys.reply', v: 1, entries: null, truncated: false }
-    const limit = Math.max(1, Math.min(msg.limit, 10_000))
-    const entries: ReplicaEntry[] = []
-    const after = typeof msg.after === 'string' ? msg.after : undefined
-    const until = typeof msg.until === 'string' ? msg.until : MAX_HLC
-    for await (const e of this.sharedEntries(req.from.peerId, new Set(msg.buckets))) {
-      if (after !== undefined && e.key <= after) continue
-      if (e.version >= until) continue
-      entries.push(e)
-      if (entries.length > limit) break
-    }
-    return { type: 'store.ae.keys.reply', v: 1, entries: entries.slice(0, limit), truncated: entries.length > limit }
-  }
-}
-
-/** What a round may still move: keys, and value bytes (the first value always fits). */
-class Budget {
-  private moved = 0
-  constructor (public keys: number, private bytes: number) {}
-
-  take (size: number): boolean {
-    if (this.keys <= 0 || (this.moved > 0 && size > this.bytes)) return false
-    this.keys--
-    this.bytes -= size
-    this.moved++
-    return true
-  }
-
-  spent (): boolean { return this.keys <= 0 || this.bytes <= 0 }
-}
-
-function unread<T extends AntiEntropyRequest['type']> (req: IncomingRequest, type: T): Extract<AntiEntropyRequest, { type: T }> {
-  const msg = req.msg as AntiEntropyRequest
-  if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`)
-  return msg as Extract<AntiEntropyRequest, { type: T }>
-}
-
-/** Above every version: no settling cutoff (a peer that sends none). */
-const MAX_HLC: HlcTimestamp = '\uffff'
-
-/** The cutoff of a round: versions issued before `now - settleMs` are compared, later ones are still settling. */
-function settledBefore (now: number, settleMs: number): HlcTimestamp {
-  return settleMs <= 0 ? MAX_HLC : encodeHlc({ wall: Math.max(0, now - settleMs + 1), logical: 0, peerId: '' })
-}
-
-/** An expired value (not a tombstone): every replica computes the same expiry, so it is neither compared nor copied. */
-function expired (e: ReplicaEntry, now: number): boolean {
-  return !e.deleted && e.expires !== null && e.expires <= now
 }

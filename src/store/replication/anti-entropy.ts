@@ -1,29 +1,20 @@
-import type { Clock, Timer } from '../../common/clock.js'
-import type { Logger } from '../../common/logger.js'
-import type { Membership, MembershipEvent } from '../../mesh/membership/index.js'
-import type { Transport } from '../../mesh/transport/index.js'
+import type { Timer } from '../../common/clock.js'
+import type { MembershipEvent } from '../../mesh/membership/index.js'
 import type { ReplicaEntry } from '../record.js'
-import type { ReplicaStore, RingStatus } from '../types.js'
-import { AntiEntropyExchange, Budget, expired, settledBefore } from './anti-entropy-exchange.js'
+import type { RingStatus } from '../types.js'
+import { AntiEntropyExchange, Budget, expired, settledBefore, type AntiEntropyExchangeComponents } from './anti-entropy-exchange.js'
 import {
   ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
   ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, ANTI_ENTROPY_SETTLE_MS, DEAD_PEER_GRACE_MS
 } from './constants.js'
 import { BucketDigests } from './digests.js'
 import { STORE_AE_DIGESTS, STORE_AE_KEYS } from './messages.js'
-import type { Placement, Target } from './placement.js'
-import { DeadPeers, handOff } from './rebalance.js'
-import type { ReplicaClient } from './replica-client.js'
+import type { Target } from './placement.js'
+import { handOff } from './rebalance.js'
+import { RingConfirmations } from './ring-confirmations.js'
 
-export interface AntiEntropyComponents {
-  local: ReplicaStore
-  client: ReplicaClient
-  placement: Placement
-  membership: Membership
-  transport: Transport
-  clock: Clock
-  log: Logger
-}
+/** What anti-entropy works with: what one exchange works with. */
+export type AntiEntropyComponents = AntiEntropyExchangeComponents
 
 export interface AntiEntropyInit {
   /** @default ANTI_ENTROPY_INTERVAL_MS */
@@ -79,7 +70,8 @@ export interface RoundResult {
  * to the first walk that found none.
  */
 export class AntiEntropy {
-  private readonly dead: DeadPeers
+  /** Which replicas are confirmed in sync for the current ring. */
+  private readonly confirmations: RingConfirmations
   private readonly intervalMs: number
   private readonly busyIntervalMs: number
   private readonly maxKeys: number
@@ -87,19 +79,11 @@ export class AntiEntropy {
   private readonly maxBytes: number
   private readonly scanBatch: number
   private readonly auto: boolean
-  /** Peer id -> the ring fingerprint it was last confirmed in sync for. */
-  private readonly synced = new Map<string, string>()
-  /** Bumped whenever `synced` or a member's state changes: settled() is recomputed only then (it is asked on every request). */
-  private epoch = 0
-  private settledMemo: { ring: string, epoch: number, value: boolean } | undefined
   private timer: Timer | undefined
   private running: Promise<RoundResult> | undefined
   private offs: Array<() => void> = []
   private started = false
   private cursor = 0
-  private ring = ''
-  private excludedSig = ''
-  private removedDead: string[] = []
   private busy = true
   private localKeys = 0
   private underReplicated = 0
@@ -115,7 +99,7 @@ export class AntiEntropy {
   private readonly protocol: AntiEntropyExchange
 
   constructor (private readonly c: AntiEntropyComponents, init: AntiEntropyInit = {}) {
-    this.dead = new DeadPeers(c.membership, c.clock, init.deadGraceMs ?? DEAD_PEER_GRACE_MS)
+    this.confirmations = new RingConfirmations(c, init.deadGraceMs ?? DEAD_PEER_GRACE_MS)
     this.intervalMs = init.intervalMs ?? ANTI_ENTROPY_INTERVAL_MS
     this.busyIntervalMs = init.busyIntervalMs ?? ANTI_ENTROPY_BUSY_INTERVAL_MS
     this.maxKeys = init.maxKeysPerRound ?? ANTI_ENTROPY_MAX_KEYS
@@ -124,10 +108,10 @@ export class AntiEntropy {
     this.scanBatch = init.scanBatch ?? ANTI_ENTROPY_SCAN_BATCH
     this.auto = init.auto ?? true
     this.protocol = new AntiEntropyExchange(c, {
-      markSynced: (peerId, ring) => { this.markSynced(peerId, ring) },
+      markSynced: (peerId, ring) => { this.confirmations.markSynced(peerId, ring) },
       ring: () => {
         this.checkRing()
-        return this.ring
+        return this.confirmations.ring
       },
       walk: () => this.walk()
     })
@@ -136,7 +120,7 @@ export class AntiEntropy {
   start (): void {
     if (this.started) return
     this.started = true
-    this.ring = this.c.placement.fingerprint()
+    this.confirmations.start()
     this.offs = [
       this.c.transport.handle(STORE_AE_DIGESTS, async req => await this.protocol.onDigests(req)),
       this.c.transport.handle(STORE_AE_KEYS, async req => await this.protocol.onKeys(req)),
@@ -162,38 +146,22 @@ export class AntiEntropy {
 
   /**
    * Whether this peer has compared equal with every live peer of the ring
-   * since the ring last changed. Until then a replica may lack keys it now
-   * owns (a peer that joined, one back from the dead whose hints are still
-   * on their way), and a quorum of R answers is not enough to call a key
-   * absent: readers ask every replica.
+   * since the ring last changed (until then readers ask every replica); see
+   * RingConfirmations.settled.
    */
   settled (): boolean {
-    if (this.c.placement.selfOnly()) return true
-    const ring = this.c.placement.fingerprint()
-    if (ring !== this.ring) return false
-    const memo = this.settledMemo
-    if (memo !== undefined && memo.ring === ring && memo.epoch === this.epoch) return memo.value
-    const value = this.c.placement.peerIds().every(p => !this.isAlive(p) || this.confirmed(p))
-    this.settledMemo = { ring, epoch: this.epoch, value }
-    return value
-  }
-
-  /** Records that `peerId` compared equal for `ring`, or (undefined) that it is not confirmed. */
-  private markSynced (peerId: string, ring: string | undefined): void {
-    if (ring === undefined) this.synced.delete(peerId)
-    else this.synced.set(peerId, ring)
-    this.epoch++
+    return this.confirmations.settled()
   }
 
   async status (): Promise<RingStatus> {
     this.checkRing()
-    const inSync = this.c.placement.peerIds().filter(p => this.confirmed(p))
+    const inSync = this.confirmations.inSync()
     return {
-      fingerprint: this.c.placement.fingerprint(),
+      fingerprint: this.confirmations.ring,
       replicas: this.c.placement.n(),
       writeQuorum: this.c.placement.w(),
       volumePeers: this.c.placement.peerIds(),
-      removedDead: this.removedDead,
+      removedDead: this.confirmations.removedDead,
       localKeys: this.localKeys,
       underReplicated: this.underReplicated,
       lastRepairMs: this.lastRepairMs,
@@ -224,9 +192,7 @@ export class AntiEntropy {
   }
 
   private onPeerChange (e: MembershipEvent): void {
-    this.dead.onChange(e)
-    this.epoch++
-    if (e.type === 'dead' || e.type === 'suspect' || e.type === 'leave') this.synced.delete(e.member.peerId)
+    this.confirmations.onPeerChange(e)
     if (e.type === 'join' || e.type === 'alive' || e.type === 'leave') {
       this.checkRing()
       // Repair starts soon rather than at the next idle round.
@@ -237,36 +203,19 @@ export class AntiEntropy {
     }
   }
 
-  /** Takes peers dead past the grace off the ring; notes a ring change (every confirmation is for the old ring). */
+  /** Updates the ring (see RingConfirmations.checkRing); on a change, repair is pending again. */
   private checkRing (): void {
-    const expired = this.dead.expired()
-    const sig = [...expired].sort().join(',')
-    if (sig !== this.excludedSig) {
-      this.excludedSig = sig
-      this.removedDead = [...expired].sort()
-      if (expired.size > 0) this.c.log.info({ peers: this.removedDead, graceMs: this.dead.graceMs }, 'dead volume peers leave the ring')
-      this.c.placement.exclude(expired)
-    }
-    const ring = this.c.placement.fingerprint()
-    if (ring !== this.ring) {
-      this.ring = ring
-      this.repairPendingSince ??= this.c.clock.now()
-      // Every confirmation was for the old ring: until the next walk counts, assume every key waits.
-      this.underReplicated = this.localKeys
-      this.c.log.info({ ring, peers: this.c.placement.peerIds().length }, 'ring changed, rebalancing')
-    }
-  }
-
-  private confirmed (peerId: string): boolean {
-    if (peerId === this.c.membership.peerId) return true
-    const m = this.c.membership.get(peerId)
-    return this.synced.get(peerId) === this.ring && m !== undefined && (m.state === 'alive' || m.state === 'suspect')
+    if (!this.confirmations.checkRing()) return
+    this.repairPendingSince ??= this.c.clock.now()
+    // Every confirmation was for the old ring: until the next walk counts, assume every key waits.
+    this.underReplicated = this.localKeys
+    this.c.log.info({ ring: this.confirmations.ring, peers: this.c.placement.peerIds().length }, 'ring changed, rebalancing')
   }
 
   private async round (): Promise<RoundResult> {
     const t0 = this.c.clock.monotonic()
     this.checkRing()
-    const ring = this.ring
+    const ring = this.confirmations.ring
     const self = this.c.membership.peerId
     if (this.c.placement.selfOnly()) {
       // The only volume peer: every key is its own and nobody to compare with, so no walk.
@@ -295,7 +244,7 @@ export class AntiEntropy {
         if (handoff.length < this.maxKeys) handoff.push(e)
         continue
       }
-      const unconfirmed = pl.filter(p => !this.confirmed(p))
+      const unconfirmed = pl.filter(p => !this.confirmations.confirmed(p))
       if (unconfirmed.length > 0) {
         const group = unconfirmed.join(',')
         waiting.set(group, (waiting.get(group) ?? 0) + 1)
@@ -304,7 +253,7 @@ export class AntiEntropy {
     }
     const underCount = (): number => {
       let n = notOwned
-      for (const [group, count] of waiting) if (group.split(',').some(p => !this.confirmed(p))) n += count
+      for (const [group, count] of waiting) if (group.split(',').some(p => !this.confirmations.confirmed(p))) n += count
       return n
     }
     this.lastWalkMs = this.c.clock.monotonic() - walkStarted
@@ -371,9 +320,9 @@ export class AntiEntropy {
   private pickPeers (): Target[] {
     if (this.c.placement.n() < 2 || !this.c.placement.hasSelf()) return []
     const self = this.c.membership.peerId
-    const ids = this.c.placement.peerIds().filter(p => p !== self && this.isAlive(p))
+    const ids = this.c.placement.peerIds().filter(p => p !== self && this.confirmations.isAlive(p))
     if (ids.length === 0) return []
-    const pending = ids.filter(p => !this.confirmed(p))
+    const pending = ids.filter(p => !this.confirmations.confirmed(p))
     const pool = pending.length > 0 ? pending : ids
     const count = pending.length > 0 ? Math.min(pool.length, ANTI_ENTROPY_MAX_PEERS) : 1
     const start = this.cursor++
@@ -384,10 +333,5 @@ export class AntiEntropy {
       if (m !== undefined) out.push({ peerId: id, address: m.address, isSelf: false, isAlive: true, http: m.meta.http })
     }
     return out
-  }
-
-  private isAlive (peerId: string): boolean {
-    const m = this.c.membership.get(peerId)
-    return m !== undefined && (m.state === 'alive' || m.state === 'suspect')
   }
 }

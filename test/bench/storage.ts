@@ -1,5 +1,9 @@
 import { join } from 'node:path'
-import { cleanupPeers, startPeer } from '../helpers/peer.js'
+import { systemClock } from '../../src/common/clock.js'
+import { createLogger } from '../../src/common/logger.js'
+import type { SyncMode } from '../../src/store/commits.js'
+import { Tables } from '../../src/store/tables.js'
+import { cleanupPeers, startPeer, tempDir } from '../helpers/peer.js'
 import { fmt, load, memory, startScript, stopProcess, transfer, type LoadResult } from './lib.js'
 
 const KEYS = 10_000
@@ -54,6 +58,15 @@ export async function storageBench (): Promise<void> {
     console.table(rows)
     console.log('pmz: [store] sync = flush (default, every commit fsynced); sync=os: write-back left to the OS.')
     console.log('targets: PUT >= 0.60x bare, GET >= 0.60x bare')
+    const ceiling: Array<Record<string, string>> = []
+    for (const connections of [5, 64]) {
+      const bareRps = Number(rows.find(r => r.op === `PUT c=${connections}`)?.['bare req/s'])
+      const row: Record<string, string> = { op: `PUT c=${connections}` }
+      for (const sync of ['flush', 'os'] as const) row[`LMDB ${sync}/bare`] = fmt(await lmdbAlone(sync, connections) / bareRps, 2)
+      ceiling.push(row)
+    }
+    console.table(ceiling)
+    console.log('LMDB alone: the same 10,000 1 KB records committed in this process through the store\'s own Tables, no HTTP: the ceiling of a PUT.')
 
     console.log('\n== storage: 1 GiB PUT then GET through pmz ==')
     const big: Array<Record<string, string>> = []
@@ -75,5 +88,29 @@ export async function storageBench (): Promise<void> {
   } finally {
     stopProcess(bare.proc)
     await cleanupPeers()
+  }
+}
+
+/** 1 KB records (a value and its record) committed through the store's tables at `connections` writers, no HTTP: writes per second. */
+async function lmdbAlone (sync: SyncMode, connections: number): Promise<number> {
+  const t = new Tables({ clock: systemClock, log: createLogger({ level: 'silent' }) }, { dir: join(tempDir(), 'store'), sync, chunkBytes: 256 * 1024 })
+  try {
+    let next = 0
+    const writer = async (): Promise<void> => {
+      while (next < KEYS) {
+        const key = `/bench/k${next++}`
+        const contentId = Buffer.alloc(16)
+        contentId.writeUInt32BE(next)
+        const record = { v: 1 as const, version: String(next).padStart(20, '0'), deleted: false, deletedAt: null, size: VALUE.length, sha256: 'x'.repeat(64), contentType: 'application/octet-stream', created: Date.now(), expires: null, contentId, chunkBytes: 256 * 1024 }
+        await t.commit(() => {
+          if (t.meta.get(key) === undefined) t.putRecord(key, record, VALUE, false)
+        })
+      }
+    }
+    const started = performance.now()
+    await Promise.all(Array.from({ length: connections }, writer))
+    return KEYS / ((performance.now() - started) / 1000)
+  } finally {
+    await t.close()
   }
 }

@@ -50,8 +50,10 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
     }),
     transport.handle(STORE_PUT, async req => {
       const { key, put, maxBytes, sizeHint, bytes } = unread(req, STORE_PUT)
-      const body = bytes !== undefined && bytes !== null ? pieces(bytes) : req.body ?? pieces(new Uint8Array(0))
-      const out = await local.applyPut(key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
+      const inline = bytes !== undefined && bytes !== null
+      const body = inline ? pieces(bytes) : req.body ?? pieces(new Uint8Array(0))
+      // An inline value is already here: nothing to abort (and req.signal would build an AbortController per write).
+      const out = await local.applyPut(key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: inline ? undefined : req.signal })
       log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
       return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.conflict === true ? { conflict: true } : {}) })
     }),

@@ -94,6 +94,34 @@ describe('durability of one peer', () => {
     expect(got).toBe(expected)
   })
 
+  it('with sync = os, every write acknowledged before a kill -9 (mid-stream of writes) is there after the restart', async () => {
+    const peer = await startPeer({ env: { PMZ_STORE_SYNC: 'os' } })
+    const acked = new Map<string, string>()
+    let stop = false
+    let next = 0
+    const writer = async (): Promise<void> => {
+      while (!stop) {
+        const key = `os/k${next++}`
+        const value = `value of ${key}`
+        const r = await http('PUT', `${peer.url}/add_key/${key}`, value).catch(() => undefined)
+        if (r?.status === 201) acked.set(key, value)
+      }
+    }
+    const writers = Array.from({ length: 8 }, writer)
+    await waitFor(() => acked.size >= 300, 20_000, '300 acknowledged writes')
+    await killPeer(peer)
+    stop = true
+    await Promise.all(writers)
+
+    const again = await restartPeer(peer)
+    const missing: string[] = []
+    for (const [key, value] of acked) {
+      const r = await http('GET', `${again.url}/get_key/${key}`)
+      if (r.status !== 200 || r.body.toString() !== value) missing.push(key)
+    }
+    expect(missing).toEqual([])
+  })
+
   it('stops gracefully on SIGTERM: in-flight uploads finish, data survives a restart', async () => {
     const peer = await startPeer({ env: { PMZ_MAXSIZE: '64' } })
     const url = new URL(`${peer.url}/add_key/graceful/big.bin`)

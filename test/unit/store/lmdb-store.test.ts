@@ -38,7 +38,7 @@ async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
   }
 }
 
-describe('LmdbStore', () => {
+describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
   const open_: Store[] = []
   afterEach(async () => {
     for (const s of open_.splice(0)) await s.stop()
@@ -46,7 +46,7 @@ describe('LmdbStore', () => {
   })
 
   async function makeStore (dir = tempDir('pmz-store-'), clock = new ManualClock(), replica = false): Promise<{ store: Store, clock: ManualClock, dir: string }> {
-    const init = { dir, peerId: 'p1', chunkBytes: CHUNK, sweepIntervalMs: 60_000, tombstoneGraceMs: 7 * DAY }
+    const init = { dir, peerId: 'p1', chunkBytes: CHUNK, sweepIntervalMs: 60_000, tombstoneGraceMs: 7 * DAY, sync }
     const store = replica ? createLocalStore({ clock, log }, init) : createStore({ clock, log }, init)
     await store.start()
     open_.push(store)

@@ -67,6 +67,12 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     return out
   }
 
+  /** Every key has N = 3 copies on `nodes` and none of them counts a key under-replicated. */
+  async function threeCopies (nodes: ReplicaNode[], keys: string[]): Promise<boolean> {
+    for (const k of keys) if ((await holders(nodes, k)).length !== 3) return false
+    return (await Promise.all(nodes.map(async n => await n.store.ringStatus()))).every(s => s.underReplicated === 0)
+  }
+
   it('leaves versions younger than the settle time to the write path: they are neither compared nor moved', async () => {
     const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, settleMs: 60_000 } })
     const [a, b] = nodes
@@ -135,17 +141,10 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     expect(early.volumePeers).toContain('d')
     expect(early.underReplicated).toBeGreaterThan(0)
     const died = Date.now()
-    const repaired = async (): Promise<boolean> => {
-      for (const k of keys) if ((await holders(survivors, k)).length !== 3) return false
-      const s = await Promise.all(survivors.map(async n => await n.store.ringStatus()))
-      return s.every(x => x.underReplicated === 0)
-    }
-    for (let i = 0; i < 200 && !(await repaired()); i++) {
-      for (const n of survivors) await n.store.antiEntropy.runRound()
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
-    expect(await repaired()).toBe(true)
+    // The grace runs on the real clock: wait until every survivor has taken d off the ring, then repair.
+    await waitFor(async () => (await Promise.all(survivors.map(async n => await n.store.ringStatus()))).every(s => s.removedDead.includes('d')), 5_000, 'd to leave the ring')
     expect(Date.now() - died).toBeGreaterThanOrEqual(300)
+    await rounds(survivors, async () => await threeCopies(survivors, keys))
     const s = await survivors[0].store.ringStatus()
     expect(s.volumePeers).toEqual(['a', 'b', 'c'])
     expect(s.removedDead).toEqual(['d'])
@@ -192,10 +191,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     view.set('d', 'left')
     const survivors = nodes.slice(0, 3)
     expect((await survivors[0].store.ringStatus()).volumePeers).toEqual(['a', 'b', 'c'])
-    await rounds(survivors, async () => {
-      for (const k of keys) if ((await holders(survivors, k)).length !== 3) return false
-      return (await Promise.all(survivors.map(async n => await n.store.ringStatus()))).every(s => s.underReplicated === 0)
-    })
+    await rounds(survivors, async () => await threeCopies(survivors, keys))
   })
 
   it('bounds the work of a round', async () => {

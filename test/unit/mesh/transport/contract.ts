@@ -150,53 +150,52 @@ export function transportContract (name: string, factory: TransportFactory): voi
     const BOUND = STREAM_CREDIT_CHUNKS + 2
     const CHUNKS = 3 * STREAM_CREDIT_CHUNKS
 
-    it('holds a request body sender to the reader pace (flow control)', async () => {
-      const [a, b] = await pair()
+    /**
+     * A body of CHUNKS chunks, and a slow reader of it (a 5 ms pause per chunk:
+     * the reader's own slowness, not a synchronisation); `maxAhead` is how far
+     * the producer got ahead of the reader.
+     */
+    function paced (): { source: () => AsyncGenerator<Uint8Array>, read: (body: AsyncIterable<Uint8Array> | undefined) => Promise<number>, maxAhead: () => number } {
       let produced = 0
       let consumed = 0
       let maxAhead = 0
-      async function * source (): AsyncGenerator<Uint8Array> {
-        for (let i = 0; i < CHUNKS; i++) {
-          produced++
-          maxAhead = Math.max(maxAhead, produced - consumed)
-          yield Buffer.alloc(STREAM_CHUNK_BYTES, i)
-        }
+      return {
+        async * source () {
+          for (let i = 0; i < CHUNKS; i++) {
+            produced++
+            maxAhead = Math.max(maxAhead, produced - consumed)
+            yield Buffer.alloc(STREAM_CHUNK_BYTES, i)
+          }
+        },
+        async read (body) {
+          for await (const chunk of body ?? []) {
+            expect(chunk.byteLength).toBe(STREAM_CHUNK_BYTES)
+            consumed++
+            await new Promise(resolve => setTimeout(resolve, 5))
+          }
+          return consumed
+        },
+        maxAhead: () => maxAhead
       }
-      b.handle('slow.put', async req => {
-        for await (const chunk of req.body ?? []) {
-          expect(chunk.byteLength).toBe(STREAM_CHUNK_BYTES)
-          consumed++
-          await new Promise(resolve => setTimeout(resolve, 5)) // the reader's own slowness, not a synchronisation
-        }
-        return { type: 'slow.put.ok', consumed }
-      })
-      const reply = await a.request(b.address(), { type: 'slow.put' }, { body: source(), timeoutMs: 10_000 })
+    }
+
+    it('holds a request body sender to the reader pace (flow control)', async () => {
+      const [a, b] = await pair()
+      const p = paced()
+      b.handle('slow.put', async req => ({ type: 'slow.put.ok', consumed: await p.read(req.body) }))
+      const reply = await a.request(b.address(), { type: 'slow.put' }, { body: p.source(), timeoutMs: 10_000 })
       expect(reply.msg.consumed).toBe(CHUNKS)
-      expect(maxAhead).toBeGreaterThan(0)
-      expect(maxAhead).toBeLessThanOrEqual(BOUND)
+      expect(p.maxAhead()).toBeGreaterThan(0)
+      expect(p.maxAhead()).toBeLessThanOrEqual(BOUND)
     })
 
     it('holds a reply body sender to the reader pace (flow control)', async () => {
       const [a, b] = await pair()
-      let produced = 0
-      let consumed = 0
-      let maxAhead = 0
-      async function * source (): AsyncGenerator<Uint8Array> {
-        for (let i = 0; i < CHUNKS; i++) {
-          produced++
-          maxAhead = Math.max(maxAhead, produced - consumed)
-          yield Buffer.alloc(STREAM_CHUNK_BYTES, i)
-        }
-      }
-      b.handle('slow.get', () => ({ msg: { type: 'slow.get.ok' }, body: source() }))
+      const p = paced()
+      b.handle('slow.get', () => ({ msg: { type: 'slow.get.ok' }, body: p.source() }))
       const reply = await a.request(b.address(), { type: 'slow.get' })
-      for await (const chunk of reply.body ?? []) {
-        expect(chunk.byteLength).toBe(STREAM_CHUNK_BYTES)
-        consumed++
-        await new Promise(resolve => setTimeout(resolve, 5))
-      }
-      expect(consumed).toBe(CHUNKS)
-      expect(maxAhead).toBeLessThanOrEqual(BOUND)
+      expect(await p.read(reply.body)).toBe(CHUNKS)
+      expect(p.maxAhead()).toBeLessThanOrEqual(BOUND)
     })
 
     it('closes the sender source when the reader of a reply body stops early', async () => {

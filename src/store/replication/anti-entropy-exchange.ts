@@ -28,6 +28,8 @@ export interface AntiEntropyExchangeHooks {
   markSynced: (peerId: string, ring: string | undefined) => void
   /** Takes peers dead past the grace off the ring, then returns the current ring fingerprint. */
   ring: () => string
+  /** Whether comparing the versions older than `until` is enough to confirm a peer for this peer's ring (RingConfirmations.covers). */
+  covers: (until: HlcTimestamp) => boolean
   /** Every local record, a batch at a time. */
   walk: () => AsyncIterable<ReplicaEntry>
 }
@@ -148,6 +150,11 @@ export class AntiEntropyExchange {
     const until = msg.until ?? MAX_HLC
     for await (const e of this.sharedEntries(req.from.peerId, undefined)) if (!expired(e, now) && e.version < until) mine.add(e)
     const differ = differingBuckets(mine.toWire(), msg.digests)
+    // The sender's cutoff may leave out versions this peer took its ring after: then equal digests confirm nothing, on either side.
+    if (differ.length === 0 && !this.hooks.covers(until)) {
+      this.hooks.markSynced(req.from.peerId, undefined)
+      return { type: 'store.ae.digests.reply', v: 1, differ: null }
+    }
     this.hooks.markSynced(req.from.peerId, differ.length === 0 ? msg.ring : undefined)
     return { type: 'store.ae.digests.reply', v: 1, differ }
   }

@@ -2,7 +2,7 @@ import type { Timer } from '../../common/clock.js'
 import type { MembershipEvent } from '../../mesh/membership/index.js'
 import type { ReplicaEntry } from '../record.js'
 import type { RingStatus } from '../types.js'
-import { AntiEntropyExchange, Budget, expired, settledBefore, type AntiEntropyExchangeComponents } from './anti-entropy-exchange.js'
+import { AntiEntropyExchange, Budget, expired, type AntiEntropyExchangeComponents } from './anti-entropy-exchange.js'
 import {
   ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
   ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, ANTI_ENTROPY_SETTLE_MS, DEAD_PEER_GRACE_MS
@@ -113,6 +113,7 @@ export class AntiEntropy {
         this.checkRing()
         return this.confirmations.ring
       },
+      covers: until => this.confirmations.covers(until, this.settleMs),
       walk: () => this.walk()
     })
   }
@@ -228,7 +229,7 @@ export class AntiEntropy {
     }
     const peers = this.pickPeers()
     const digests = new Map(peers.map(p => [p.peerId, new BucketDigests()]))
-    const until = settledBefore(this.c.clock.now(), this.settleMs)
+    const until = this.confirmations.cutoff(this.c.clock.now(), this.settleMs)
     const handoff: ReplicaEntry[] = []
     let localKeys = 0
     let notOwned = 0

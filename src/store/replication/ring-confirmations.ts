@@ -1,7 +1,9 @@
 import type { Clock } from '../../common/clock.js'
+import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership, MembershipEvent } from '../../mesh/membership/index.js'
 import type { Placement } from './placement.js'
+import { settledBefore } from './anti-entropy-exchange.js'
 import { DeadPeers } from './rebalance.js'
 
 export interface RingConfirmationsComponents {
@@ -27,6 +29,8 @@ export class RingConfirmations {
   private epoch = 0
   private settledMemo: { ring: string, epoch: number, value: boolean } | undefined
   private current = ''
+  /** When this peer took the current ring (ms since the epoch); 0 for the ring it started with. */
+  private since = 0
   private excludedSig = ''
   private removed: string[] = []
 
@@ -97,7 +101,25 @@ export class RingConfirmations {
     const ring = this.c.placement.fingerprint()
     if (ring === this.current) return false
     this.current = ring
+    this.since = this.c.clock.now()
     return true
+  }
+
+  /**
+   * The versions a digest exchange compares for the current ring: those
+   * older than `settleMs` (younger ones are the write path's business), but
+   * at least every version written up to `settleMs` after this peer took the
+   * ring. A value written just before a ring change went only to the old
+   * owners, whatever its age: leaving it out would confirm a new owner that
+   * lacks it, and reads would then ask too few replicas.
+   */
+  cutoff (now: number, settleMs: number): HlcTimestamp {
+    return settledBefore(Math.max(now, this.since + 2 * settleMs), settleMs)
+  }
+
+  /** Whether an exchange that compared the versions older than `until` covers what this peer's ring requires (see cutoff). */
+  covers (until: HlcTimestamp, settleMs: number): boolean {
+    return until >= settledBefore(this.since + 2 * settleMs, settleMs)
   }
 
   /** The volume peers of the ring confirmed in sync for it (self included). */

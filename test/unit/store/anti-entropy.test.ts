@@ -85,6 +85,26 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     expect(s.antiEntropy.keysRepaired).toBe(0)
   })
 
+  it('compares versions written before the ring changed, however young: a joiner is not confirmed (nor reads settled) before it holds them', async () => {
+    const network = new MemoryNetwork()
+    const view = new View()
+    view.add('a')
+    view.add('b')
+    const init = { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, settleMs: 60_000 } }
+    const a = await node(network, view, 'a', init)
+    const b = await node(network, view, 'b', init)
+    const keys = Array.from({ length: 20 }, (_, i) => `/before-join/${i}`)
+    for (const k of keys) await a.store.put(k, bytes(Buffer.from(k)))
+    // c joins right after the writes: they are younger than the settle time, but older than c's ring.
+    view.add('c')
+    const c = await node(network, view, 'c', init)
+    for (let i = 0; i < 3; i++) for (const n of [a, b, c]) await n.store.antiEntropy.runRound()
+    // Anti-entropy alone (no read yet, so no read repair) moved them, and only then confirmed the joiner.
+    for (const k of keys) expect(await c.local.entry(k), `${k} copied to the joiner`).toBeDefined()
+    expect((await c.store.ringStatus()).antiEntropy.inSync.sort()).toEqual(['a', 'b', 'c'])
+    for (const k of keys) expect((await c.store.get(k)).body.toString(), `read of ${k} through the joiner`).toBe(k)
+  })
+
   it('a replica that missed writes and deletes converges through anti-entropy alone, no read', async () => {
     const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false } })
     const [a, b, c] = nodes

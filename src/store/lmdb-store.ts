@@ -7,12 +7,15 @@ import { CHUNK_BYTES, DAY_MS } from './constants.js'
 import { readValue } from './reads.js'
 import { Sweeper } from './sweeper.js'
 import { Tables } from './tables.js'
-import type { ApplyResult, KeyChange, ListOptions, PutOptions, ReplicaPut, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
+import type { ApplyResult, KeyChange, ListOptions, PrepareResult, PutOptions, ReplicaPut, StageFields, StageResult, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
+import { StagedUploads } from './staged-uploads.js'
 import { validateKey } from './key.js'
-import { isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
+import { isLive, originOf, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
 
 const DEFAULT_TOMBSTONE_GRACE_MS = 168 * 3_600_000
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000
+/** A staged value not committed within this long is removed, ms. */
+const STAGED_TTL_MS = 120_000
 
 /**
  * The local store of a volume peer, over the LMDB tables of `Tables`.
@@ -34,12 +37,14 @@ export class LmdbStore implements Store {
   private started = false
   private stopping: Promise<void> | undefined
   private readonly listeners = new Set<(change: KeyChange) => void>()
+  private readonly staged: StagedUploads
 
   constructor (private readonly components: StoreComponents, private readonly init: StoreInit) {
     this.clock = components.clock
     this.log = components.log
     this.hlc = new HybridLogicalClock(init.peerId, components.clock)
     this.chunkBytes = init.chunkBytes ?? CHUNK_BYTES
+    this.staged = new StagedUploads(components, STAGED_TTL_MS)
   }
 
   async start (): Promise<void> {
@@ -59,6 +64,7 @@ export class LmdbStore implements Store {
     if (!this.started) return
     this.stopping ??= (async () => {
       await this.sweeper.stop()
+      await this.staged.discardAll()
       await this.t.close()
     })()
     return await this.stopping
@@ -159,8 +165,10 @@ export class LmdbStore implements Store {
       const current = this.t.meta.get(key)
       if (!isLive(current, now)) return false
       this.t.dropRecord(key, current, dropped)
-      this.t.meta.put(key, this.t.tombstone(current, this.hlc.now(), now))
+      const version = this.hlc.now()
+      this.t.meta.put(key, this.t.tombstone(current, version, now))
       this.t.graves.put([now, key], null)
+      this.t.keepPromise(key, version)
       return true
     })
     if (!deleted) throw notFound('key not found')
@@ -229,10 +237,9 @@ export class LmdbStore implements Store {
   async applyPut (key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
     validateKey(key)
     this.hlc.update(put.version)
-    const before = this.t.meta.get(key)
-    if (before !== undefined && compareHlc(before.version, put.version) >= 0) return { applied: false, entry: toEntry(key, before) }
-    // Pulzar's duplicate rule at this replica: refused before the body is read, and decided again inside the commit.
-    if (put.ifAbsent === true && isLive(before, this.clock.now())) return { applied: false, entry: toEntry(key, before), conflict: true }
+    // Refused before the body is read when it already would be, and decided again inside the commit.
+    const early = this.refusal(key, put)
+    if (early !== undefined) return early
     const upload = this.t.newUpload(key, options)
     try {
       const { record, last } = await this.receive(upload, body, options.signal, () =>
@@ -240,20 +247,21 @@ export class LmdbStore implements Store {
       if (put.sha256 !== undefined && put.sha256 !== record.sha256) {
         throw new PmzError('ERR_CORRUPT', 'replicated content does not match its sha256', { details: { key } })
       }
+      if (put.origin !== undefined && put.origin !== put.version) record.origin = put.origin
       const now = this.clock.now()
       const dropped: Uint8Array[] = []
       const out = await this.t.commit(() => {
         dropped.length = 0
+        const refused = this.refusal(key, put)
+        if (refused !== undefined) return { refused, wasLive: false }
         const current = this.t.meta.get(key)
-        if (current !== undefined && compareHlc(current.version, put.version) >= 0) return { applied: false, held: current, wasLive: false, conflict: false }
-        if (put.ifAbsent === true && isLive(current, now)) return { applied: false, held: current, wasLive: true, conflict: true }
         if (current !== undefined) this.t.dropRecord(key, current, dropped)
         this.t.putRecord(key, record, last, upload.markedPending)
-        return { applied: true, held: record, wasLive: isLive(current, now), conflict: false }
+        return { refused: undefined, wasLive: isLive(current, now) }
       })
-      if (!out.applied) {
+      if (out.refused !== undefined) {
         await upload.abort()
-        return { applied: false, entry: toEntry(key, out.held), ...(out.conflict ? { conflict: true } : {}) }
+        return out.refused
       }
       if (isLive(record, now)) this.emit({ type: 'put', meta: toMeta(key, record) })
       else if (out.wasLive) this.emit({ type: 'delete', key, reason: 'expired' })
@@ -265,24 +273,108 @@ export class LmdbStore implements Store {
     }
   }
 
-  async applyTombstone (key: string, version: HlcTimestamp, deletedAt: number): Promise<ApplyResult> {
+  async stage (key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
+    validateKey(key)
+    const upload = this.t.newUpload(key, options)
+    try {
+      const { record, last } = await this.receive(upload, body, options.signal, () => ({ version: '', contentType: fields.contentType, created: fields.created, expires: fields.expires }))
+      if (fields.sha256 !== undefined && fields.sha256 !== record.sha256) {
+        throw new PmzError('ERR_CORRUPT', 'staged content does not match its sha256', { details: { key } })
+      }
+      return { stageId: this.staged.add({ key, upload, record, last }), size: record.size, sha256: record.sha256 }
+    } catch (err) {
+      await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
+      throw err
+    }
+  }
+
+  async applyStaged (key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
+    validateKey(key)
+    this.hlc.update(put.version)
+    const now = this.clock.now()
+    const dropped: Uint8Array[] = []
+    const out = await this.t.commit(() => {
+      dropped.length = 0
+      const refused = this.refusal(key, put)
+      if (refused !== undefined) return { refused, record: undefined, wasLive: false }
+      const current = this.t.meta.get(key)
+      if (put.origin !== undefined && current !== undefined && !current.deleted && originOf(toEntry(key, current)) === put.origin) {
+        // This proposal's value is here already (an earlier ballot): it only takes the new version.
+        const record: ValueRecord = { ...current, version: put.version, origin: put.origin }
+        this.t.meta.put(key, record)
+        this.t.keepPromise(key, put.version)
+        return { refused: undefined, record, wasLive: true, reversioned: true }
+      }
+      const s = this.staged.get(stageId)
+      if (s === undefined || s.key !== key) return { refused: undefined, record: undefined, wasLive: false }
+      const record: ValueRecord = { ...s.record, version: put.version }
+      if (put.origin !== undefined && put.origin !== put.version) record.origin = put.origin
+      if (current !== undefined) this.t.dropRecord(key, current, dropped)
+      this.t.putRecord(key, record, s.last, s.upload.markedPending)
+      return { refused: undefined, record, wasLive: isLive(current, now) }
+    })
+    if (out.refused !== undefined) return out.refused
+    if (out.record === undefined) throw new PmzError('ERR_NOT_FOUND', 'the staged value is gone (expired or never received)', { details: { key } })
+    if (out.reversioned !== true) {
+      this.staged.consumed(stageId)
+      if (isLive(out.record, now)) this.emit({ type: 'put', meta: toMeta(key, out.record) })
+      else if (out.wasLive) this.emit({ type: 'delete', key, reason: 'expired' })
+    } else {
+      await this.staged.discard(stageId)
+    }
+    await this.t.removeBlobs(dropped)
+    return { applied: true, entry: toEntry(key, out.record) }
+  }
+
+  async unstage (stageId: string): Promise<void> {
+    await this.staged.discard(stageId)
+  }
+
+  /** Why a replicated write of `put` is not applied now (a record as new or newer, or for an accept a newer promise), or undefined. */
+  private refusal (key: string, put: { version: HlcTimestamp, accept?: boolean }): ApplyResult | undefined {
+    const current = this.t.meta.get(key)
+    const entry = current === undefined ? undefined : toEntry(key, current)
+    if (current !== undefined && compareHlc(current.version, put.version) >= 0) return { applied: false, entry }
+    const promised = put.accept === true ? this.t.refusedBy(key, put.version) : undefined
+    return promised === undefined ? undefined : { applied: false, entry, promised }
+  }
+
+  async applyTombstone (key: string, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
     validateKey(key)
     this.hlc.update(version)
     const now = this.clock.now()
     const dropped: Uint8Array[] = []
     const out = await this.t.commit(() => {
       dropped.length = 0
+      const refused = this.refusal(key, { version, accept: options.accept })
+      if (refused !== undefined) return { refused, wasLive: false, held: undefined }
       const current = this.t.meta.get(key)
-      if (current !== undefined && compareHlc(current.version, version) >= 0) return { applied: false, held: current, wasLive: false }
       if (current !== undefined) this.t.dropRecord(key, current, dropped)
-      const tombstone = this.t.tombstone(current, version, deletedAt)
+      const tombstone = this.t.tombstone(current, version, deletedAt, options.origin)
       this.t.meta.put(key, tombstone)
       this.t.graves.put([deletedAt, key], null)
-      return { applied: true, held: tombstone, wasLive: isLive(current, now) }
+      this.t.keepPromise(key, version)
+      return { refused: undefined, held: tombstone, wasLive: isLive(current, now) }
     })
+    if (out.refused !== undefined) return out.refused
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
     await this.t.removeBlobs(dropped)
-    return { applied: out.applied, entry: toEntry(key, out.held) }
+    return { applied: true, entry: toEntry(key, out.held as ValueRecord) }
+  }
+
+  async prepare (key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
+    validateKey(key)
+    this.hlc.update(ballot)
+    return await this.t.commit(() => {
+      const current = this.t.meta.get(key)
+      const promised = this.t.promises.get(key)
+      let highest = current?.version
+      if (promised !== undefined && (highest === undefined || promised > highest)) highest = promised
+      const entry = current === undefined ? undefined : toEntry(key, current)
+      if (highest !== undefined && highest >= ballot) return { promised: false, ballot: highest, entry }
+      this.t.promises.put(key, ballot)
+      return { promised: true, ballot, entry }
+    })
   }
 
   // Anti-entropy and rebalancing (store/replication): walk every record in

@@ -30,6 +30,12 @@ export interface ValueRecord {
    * existed: those keep their content in chunks, however large.
    */
   blob?: true
+  /**
+   * The version under which this value was first proposed, when a later
+   * proposal carried it on under a newer version (see ReplicaPut.origin);
+   * absent when it is `version` itself.
+   */
+  origin?: HlcTimestamp
 }
 
 /**
@@ -51,6 +57,13 @@ export interface ReplicaEntry {
   created: number
   /** Expiry time, ms since the epoch; null = permanent. */
   expires: number | null
+  /** The version the value was first proposed under, when not `version` (ValueRecord.origin). */
+  origin?: HlcTimestamp
+}
+
+/** The version a value was first proposed under: what tells one write from another across re-proposals. */
+export function originOf (e: ReplicaEntry): HlcTimestamp {
+  return e.origin ?? e.version
 }
 
 /** The public face of a live value. */
@@ -79,7 +92,9 @@ export function chunkCount (size: number, chunkBytes: number): number {
 
 /** A record as replicas compare it (no storage details). */
 export function toEntry (key: string, r: ValueRecord): ReplicaEntry {
-  return { key, version: r.version, deleted: r.deleted, deletedAt: r.deletedAt, size: r.size, sha256: r.sha256, contentType: r.contentType, created: r.created, expires: r.expires }
+  const e: ReplicaEntry = { key, version: r.version, deleted: r.deleted, deletedAt: r.deletedAt, size: r.size, sha256: r.sha256, contentType: r.contentType, created: r.created, expires: r.expires }
+  if (r.origin !== undefined) e.origin = r.origin
+  return e
 }
 
 /** Whether an entry is a live value at `now`. */

@@ -32,7 +32,10 @@ export interface TablesInit {
  * - `blobs`   contentId -> key for each value whose content is a file under
  *             `<dir>/blobs/` (a value larger than one chunk; see BlobFiles),
  * - `pending` contentId -> { key, started } for uploads in progress,
- * - `expiry`  [expires, key] and `graves` [deletedAt, key] for the sweeper.
+ * - `expiry`  [expires, key] and `graves` [deletedAt, key] for the sweeper,
+ * - `promises` key -> the newest Paxos ballot promised for it and not yet
+ *             accepted (see ReplicaStore.prepare); removed once a record of
+ *             that ballot or a newer one is written.
  *
  * An upload that passes one chunk first records a `pending` entry; one killed
  * midway leaves that entry, and `start` removes its file, as it removes any
@@ -47,6 +50,7 @@ export class Tables implements UploadHost {
   readonly pending: Database<{ key: string, started: number }, Uint8Array>
   readonly expiry: Database<null, IndexKey>
   readonly graves: Database<null, IndexKey>
+  readonly promises: Database<string, string>
   readonly files: BlobFiles
   private readonly commits: Commits
   private readonly contentPrefix = randomBytes(8)
@@ -62,6 +66,7 @@ export class Tables implements UploadHost {
     this.pending = this.env.openDB({ name: 'pending', encoding: 'msgpack', keyEncoding: 'binary' })
     this.expiry = this.env.openDB({ name: 'expiry', encoding: 'msgpack' })
     this.graves = this.env.openDB({ name: 'graves', encoding: 'msgpack' })
+    this.promises = this.env.openDB({ name: 'promises', encoding: 'string' })
     this.files = new BlobFiles(join(init.dir, 'blobs'), init.sync !== 'os')
   }
 
@@ -96,6 +101,19 @@ export class Tables implements UploadHost {
     }
     this.meta.put(key, record)
     if (record.expires !== null) this.expiry.put([record.expires, key], null)
+    this.keepPromise(key, record.version)
+  }
+
+  /** Inside a write transaction: the promise of `key` once a record at `version` is written; a promise it reached or passed is done. */
+  keepPromise (key: string, version: HlcTimestamp): void {
+    const promised = this.promises.get(key)
+    if (promised !== undefined && promised <= version) this.promises.remove(key)
+  }
+
+  /** Inside a write transaction: whether an accept of `version` must be refused for a newer promise (its ballot), else undefined. */
+  refusedBy (key: string, version: HlcTimestamp): HlcTimestamp | undefined {
+    const promised = this.promises.get(key)
+    return promised !== undefined && promised > version ? promised : undefined
   }
 
   /**
@@ -116,8 +134,9 @@ export class Tables implements UploadHost {
   }
 
   /** The record of a delete of `current` at `version`. */
-  tombstone (current: ValueRecord | undefined, version: HlcTimestamp, deletedAt: number): ValueRecord {
+  tombstone (current: ValueRecord | undefined, version: HlcTimestamp, deletedAt: number, origin?: HlcTimestamp): ValueRecord {
     return {
+      ...(origin !== undefined && origin !== version ? { origin } : {}),
       v: 1,
       version,
       deleted: true,

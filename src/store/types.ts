@@ -135,16 +135,43 @@ export interface ReplicaPut {
   contentType: string
   /** When known (a repair copies a value), the content must hash to it or the write fails with ERR_CORRUPT. */
   sha256?: string
-  /** Pulzar's duplicate rule at the replica: not applied when it holds a live value (`conflict` in the result). */
-  ifAbsent?: boolean
+  /** The version the value was first proposed under, when `version` re-proposes it (ValueRecord.origin). */
+  origin?: HlcTimestamp
+  /**
+   * A Paxos accept (see register.ts): applied only when `version` is at
+   * least the ballot this replica promised for the key, and newer than its
+   * record; otherwise refused with the promise in `promised`.
+   */
+  accept?: boolean
 }
 
 /** What a replica holds after a replicated write: `applied` false when it already held this version or a newer one. */
 export interface ApplyResult {
   applied: boolean
   entry: ReplicaEntry | undefined
-  /** Not applied because the put was `ifAbsent` and the replica holds the live value `entry`. */
-  conflict?: boolean
+  /** An accept refused because this replica promised a newer ballot (ReplicaPut.accept). */
+  promised?: HlcTimestamp
+}
+
+/** The fields of a value staged ahead of its version (ReplicaStore.stage). */
+export interface StageFields {
+  created: number
+  expires: number | null
+  contentType: string
+  sha256?: string
+}
+
+/** A value staged on a replica: the id its commit names, and what arrived. */
+export interface StageResult { stageId: string, size: number, sha256: string }
+
+/** A replica's answer to a Paxos prepare of one key (ReplicaStore.prepare). */
+export interface PrepareResult {
+  /** Whether the replica promised the ballot: it will refuse every accept of an older one. */
+  promised: boolean
+  /** The newest ballot this replica promised or accepted (its record's version): what a new ballot must pass. */
+  ballot: HlcTimestamp | undefined
+  /** Its record of the key (the value accepted last), tombstones included. */
+  entry: ReplicaEntry | undefined
 }
 
 /**
@@ -156,8 +183,25 @@ export interface ReplicaStore extends Store {
   entry(key: string): Promise<ReplicaEntry | undefined>
   /** Streams a value in and commits it only when `put.version` is newer than the held record's. */
   applyPut(key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<ApplyResult>
-  /** Records a delete with its version (kept for the tombstone grace period), only when newer than the held record. */
-  applyTombstone(key: string, version: HlcTimestamp, deletedAt: number): Promise<ApplyResult>
+  /** Records a delete with its version (kept for the tombstone grace period), only when newer than the held record (`accept`: and not older than the promise, see ReplicaPut.accept). */
+  applyTombstone(key: string, version: HlcTimestamp, deletedAt: number, options?: { accept?: boolean, origin?: HlcTimestamp }): Promise<ApplyResult>
+  /**
+   * Paxos phase 1 for one key: promises `ballot` (durably, before it
+   * answers) when it is newer than every ballot promised or accepted here,
+   * and answers with the record held.
+   */
+  prepare(key: string, ballot: HlcTimestamp): Promise<PrepareResult>
+  /** Receives a value's bytes without committing them (kept for a while, see StagedUploads); `applyStaged` commits them. */
+  stage(key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<StageResult>
+  /**
+   * Commits a staged value under `put` (its version, origin, accept) as
+   * applyPut would; a replica that already holds the same proposal's value
+   * (same origin) at an older version just takes the new version.
+   * ERR_NOT_FOUND when the staged value is gone.
+   */
+  applyStaged(key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult>
+  /** Drops a staged value that will not be committed (no-op when gone). */
+  unstage(stageId: string): Promise<void>
   /** A new version from this peer's HLC, later than every version seen. */
   nextVersion(): HlcTimestamp
   /** Folds a version seen elsewhere into this peer's HLC. */

@@ -54,3 +54,9 @@ export const ANTI_ENTROPY_CONCURRENCY = 8
 export const DEAD_PEER_GRACE_MS = 30_000
 /** Peers not yet confirmed in sync compared with in one round at most (one round after a ring change reaches them all). */
 export const ANTI_ENTROPY_MAX_PEERS = 4
+/** Ballots a register proposal tries before it gives up (each lost to a concurrent proposal of the same key). */
+export const REGISTER_MAX_ATTEMPTS = 24
+/** Backoff after the first lost ballot, ms; it doubles with each further loss (jittered, see register-rules backoffMs). */
+export const REGISTER_BACKOFF_BASE_MS = 5
+/** Backoff ceiling, ms. */
+export const REGISTER_BACKOFF_MAX_MS = 200

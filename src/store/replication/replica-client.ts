@@ -4,9 +4,9 @@ import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Transport } from '../../mesh/transport/index.js'
 import type { ReplicaEntry, ValueMeta } from '../record.js'
-import type { ApplyResult, ListOptions, ReplicaPut, ReplicaStore, StoredValue } from '../types.js'
+import type { ApplyResult, ListOptions, PrepareResult, ReplicaPut, ReplicaStore, StageFields, StageResult, StoredValue } from '../types.js'
 import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
-import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, type ReplicationReply, type ReplicationRequest } from './messages.js'
 import type { Target } from './placement.js'
 import { sha256Hex } from '../../common/digest.js'
 
@@ -116,10 +116,44 @@ export class ReplicaClient {
     throw lastErr
   }
 
-  async tombstone (t: Target, key: string, version: HlcTimestamp, deletedAt: number): Promise<ApplyResult> {
-    if (t.isSelf) return await this.local.applyTombstone(key, version, deletedAt)
-    const r = await this.call(t, { type: STORE_TOMBSTONE, v: 1, key, version, deletedAt }, ACK_TIMEOUT_MS)
+  async tombstone (t: Target, key: string, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
+    if (t.isSelf) return await this.local.applyTombstone(key, version, deletedAt, options)
+    const extra = { ...(options.accept === true ? { accept: true } : {}), ...(options.origin !== undefined ? { origin: options.origin } : {}) }
+    const r = await this.call(t, { type: STORE_TOMBSTONE, v: 1, key, version, deletedAt, ...extra }, ACK_TIMEOUT_MS)
     return this.applied(r.msg)
+  }
+
+  /** Sends a value's bytes to `t` to keep uncommitted (ReplicaStore.stage). */
+  async stage (t: Target, key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
+    if (t.isSelf) return await this.local.stage(key, body, fields, options)
+    const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
+    const r = await this.call(t, { type: STORE_STAGE, v: 1, key, fields, maxBytes, sizeHint: options.sizeHint ?? null }, PUT_TIMEOUT_MS, { body, signal: options.signal })
+    const m = r.msg as Extract<ReplicationReply, { type: 'store.staged' }>
+    if (m?.type !== 'store.staged' || typeof m.stageId !== 'string') throw new PmzError('ERR_REMOTE', 'malformed store.staged reply', { details: { key, replica: t.peerId } })
+    return { stageId: m.stageId, size: m.size, sha256: m.sha256 }
+  }
+
+  /** Commits a value staged at `t` (ReplicaStore.applyStaged). */
+  async commit (t: Target, key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
+    if (t.isSelf) return await this.local.applyStaged(key, stageId, put)
+    const r = await this.call(t, { type: STORE_COMMIT, v: 1, key, stageId, put }, ACK_TIMEOUT_MS)
+    return this.applied(r.msg)
+  }
+
+  /** Drops a value staged at `t`. */
+  async unstage (t: Target, stageId: string): Promise<void> {
+    if (t.isSelf) return await this.local.unstage(stageId)
+    await this.call(t, { type: STORE_UNSTAGE, v: 1, stageId }, ACK_TIMEOUT_MS)
+  }
+
+  /** Paxos phase 1 at `t` (ReplicaStore.prepare); the ballot that comes back is folded into this peer's HLC. */
+  async prepare (t: Target, key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
+    if (t.isSelf) return await this.local.prepare(key, ballot)
+    const r = await this.call(t, { type: STORE_PREPARE, v: 1, key, ballot }, ACK_TIMEOUT_MS)
+    const m = r.msg as Extract<ReplicationReply, { type: 'store.promise' }>
+    if (m?.type !== 'store.promise' || typeof m.promised !== 'boolean') throw new PmzError('ERR_REMOTE', 'malformed store.promise reply', { details: { key, replica: t.peerId } })
+    if (m.ballot !== null) this.local.observeVersion(m.ballot)
+    return { promised: m.promised, ballot: m.ballot ?? undefined, entry: m.entry ?? undefined }
   }
 
   async list (address: string, options: ListOptions): Promise<ValueMeta[]> {
@@ -130,7 +164,8 @@ export class ReplicaClient {
   private applied (msg: unknown): ApplyResult {
     const m = msg as Extract<ReplicationReply, { type: 'store.applied' }>
     if (m.entry !== null) this.local.observeVersion(m.entry.version)
-    return { applied: m.applied, entry: m.entry ?? undefined, conflict: m.conflict === true }
+    if (typeof m.promised === 'string') this.local.observeVersion(m.promised)
+    return { applied: m.applied, entry: m.entry ?? undefined, ...(typeof m.promised === 'string' ? { promised: m.promised } : {}) }
   }
 
   private async call (t: Target, msg: ReplicationRequest, timeoutMs: number, extra: { body?: AsyncIterable<Uint8Array>, signal?: AbortSignal } = {}): ReturnType<Transport['request']> {

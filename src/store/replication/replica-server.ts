@@ -2,11 +2,11 @@ import { Readable } from 'node:stream'
 import { PmzError, isPmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { IncomingRequest, Message, Reply, Transport } from '../../mesh/transport/index.js'
-import type { ReplicaStore } from '../types.js'
+import type { ApplyResult, ReplicaStore } from '../types.js'
 import { metaToEntry } from '../record.js'
 import { INLINE_MAX_BYTES, REPLICATION_V } from './constants.js'
 import { pieces } from './replica-client.js'
-import { STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PUT, STORE_READ, STORE_TOMBSTONE, type ReplicationReply, type ReplicationRequest } from './messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, type ReplicationReply, type ReplicationRequest } from './messages.js'
 
 /**
  * Answers the `store.*` requests of other peers from the local store: a
@@ -20,6 +20,8 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
     return msg as Extract<ReplicationRequest, { type: T }>
   }
   const reply = (r: ReplicationReply): Message => r
+  const applied = (out: ApplyResult): Message =>
+    reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.promised !== undefined ? { promised: out.promised } : {}) })
 
   const offs = [
     transport.handle(STORE_ENTRY, async req => {
@@ -55,12 +57,32 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
       // An inline value is already here: nothing to abort (and req.signal would build an AbortController per write).
       const out = await local.applyPut(key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: inline ? undefined : req.signal })
       log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
-      return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.conflict === true ? { conflict: true } : {}) })
+      return applied(out)
     }),
     transport.handle(STORE_TOMBSTONE, async req => {
-      const { key, version, deletedAt } = unread(req, STORE_TOMBSTONE)
-      const out = await local.applyTombstone(key, version, deletedAt)
-      return reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null })
+      const { key, version, deletedAt, accept, origin } = unread(req, STORE_TOMBSTONE)
+      return applied(await local.applyTombstone(key, version, deletedAt, { accept: accept === true, origin: typeof origin === 'string' ? origin : undefined }))
+    }),
+    transport.handle(STORE_PREPARE, async req => {
+      const { key, ballot } = unread(req, STORE_PREPARE)
+      if (typeof ballot !== 'string') throw new PmzError('ERR_BAD_REQUEST', 'store.prepare without a ballot')
+      const out = await local.prepare(key, ballot)
+      return reply({ type: 'store.promise', v: 1, promised: out.promised, ballot: out.ballot ?? null, entry: out.entry ?? null })
+    }),
+    transport.handle(STORE_STAGE, async req => {
+      const { key, fields, maxBytes, sizeHint } = unread(req, STORE_STAGE)
+      const out = await local.stage(key, req.body ?? pieces(new Uint8Array(0)), fields, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
+      return reply({ type: 'store.staged', v: 1, ...out })
+    }),
+    transport.handle(STORE_COMMIT, async req => {
+      const { key, stageId, put } = unread(req, STORE_COMMIT)
+      if (typeof stageId !== 'string') throw new PmzError('ERR_BAD_REQUEST', 'store.commit without a stage id')
+      return applied(await local.applyStaged(key, stageId, put))
+    }),
+    transport.handle(STORE_UNSTAGE, async req => {
+      const { stageId } = unread(req, STORE_UNSTAGE)
+      if (typeof stageId === 'string') await local.unstage(stageId)
+      return reply({ type: 'store.unstaged', v: 1 })
     }),
     transport.handle(STORE_LIST, async req => {
       const { options } = unread(req, STORE_LIST)

@@ -3,8 +3,7 @@ import type { Clock } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
-import type { ReplicaEntry } from '../record.js'
-import type { ApplyResult, PutOptions, ReplicaPut, ReplicaStore } from '../types.js'
+import type { ApplyResult, PutOptions, ReplicaPut, StageFields, StageResult } from '../types.js'
 import { FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS } from './constants.js'
 import { FanoutSink, fanOut } from './fanout.js'
 import type { Target } from './placement.js'
@@ -14,77 +13,42 @@ import { sha256Hex } from '../../common/digest.js'
 
 export interface ReplicaWriterComponents {
   client: ReplicaClient
-  /** This peer's store: versions for restores and compensations. */
-  local: ReplicaStore
   membership: Membership
   clock: Clock
   log: Logger
 }
 
 /**
- * The write half of {@link ReplicatedStore}: sends one write to the live
- * replicas of a key (a small value whole in one message, any value as a
- * fanned-out stream) and waits for its quorum; undoes what a refused or
- * failed write left behind.
+ * Phase 2 of a write (see Register): sends one value to the live replicas of
+ * a key (a small value whole in one message, any value as a fanned-out
+ * stream) and waits for its write quorum.
  */
 export class ReplicaWriter {
   private readonly client: ReplicaClient
-  private readonly local: ReplicaStore
   private readonly clock: Clock
   private readonly log: Logger
 
   constructor (private readonly c: ReplicaWriterComponents) {
     this.client = c.client
-    this.local = c.local
     this.clock = c.clock
     this.log = c.log
   }
 
-  /**
-   * After a duplicate `add_key` some replica refused: the replicas that
-   * missed the first value may have taken the new one, whose version is
-   * newer and would spread. The first value goes back to every live replica
-   * under a version newer still (same bytes, created, expiry), so it stays.
-   */
-  async restore (key: string, refused: ReplicaPut, first: ReplicaEntry, live: Target[], ops: Array<Promise<ApplyResult>>): Promise<void> {
-    const results = await Promise.allSettled(ops)
-    const took = live.filter((_, i) => {
-      const r = results[i]
-      return r.status === 'fulfilled' && r.value.applied && r.value.entry?.version === refused.version
-    })
-    if (took.length === 0) return
-    const holders = live.filter((_, i) => {
-      const r = results[i]
-      return r.status === 'fulfilled' && r.value.conflict === true && r.value.entry?.version === first.version
-    })
-    const restored: ReplicaPut = { version: this.local.nextVersion(), created: first.created, expires: first.expires, contentType: first.contentType, sha256: first.sha256 }
-    const copy = async (t: Target): Promise<boolean> => {
-      try {
-        await this.client.copy(key, holders, t, { as: restored })
-        return true
-      } catch (err) {
-        this.log.warn({ err, key, target: t.peerId }, 'restoring the first value failed')
-        return false
-      }
-    }
-    const copied = await Promise.all(live.map(copy))
-    if (copied.some(Boolean)) {
-      this.log.info({ key, replicas: took.map(t => t.peerId) }, 'duplicate add_key refused; the first value restored where the second had landed')
-      return
-    }
-    this.log.error({ key, replicas: took.map(t => t.peerId) }, 'a refused duplicate add_key could not be undone; the second value may win')
-  }
-
   /** A small value, read whole: one message to each replica, the bytes inside it. */
-  async whole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, all: boolean, signal: AbortSignal | undefined): Promise<Written> {
-    const digest = sha256Hex(bytes)
+  async whole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, signal: AbortSignal | undefined): Promise<Written> {
+    const digest = put.sha256 ?? sha256Hex(bytes)
     const withSum = { ...put, sha256: digest }
-    const { ops, outcome } = await this.replicate(key, live, w, all, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }))
+    const { ops, outcome } = await this.replicate(key, live, w, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }), r => !r.applied)
     return { ops, outcome, size: bytes.length, sha256: digest }
   }
 
-  /** A value of any size, streamed once from the client and fanned out to every replica with bounded memory. */
-  async streamed (key: string, put: ReplicaPut, body: AsyncIterable<Uint8Array>, live: Target[], w: number, all: boolean, options: PutOptions): Promise<Written> {
+  /**
+   * A value of any size, streamed once from the client and fanned out to
+   * every replica with bounded memory, to be staged there (not committed:
+   * see ReplicaStore.stage); resolves once W replicas staged it, with the
+   * stage of each replica (a failed one rejects).
+   */
+  async staged (key: string, fields: StageFields, body: AsyncIterable<Uint8Array>, live: Target[], w: number, options: PutOptions): Promise<Staging> {
     const sinks = live.map(t => new FanoutSink(this.clock, FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, () => {
       this.log.warn({ key, replica: t.peerId }, 'replica stalled, dropped from the write')
       drop(t, new PmzError('ERR_TIMEOUT', 'replica stalled'))
@@ -92,39 +56,40 @@ export class ReplicaWriter {
     let drop: (t: Target, reason: Error) => void = () => {}
     const hash = createHash('sha256')
     let size = 0
-    const { ops, outcome } = await this.replicate(key, live, w, all, options.signal, async (t, signal) => {
+    const { ops, outcome } = await this.replicate(key, live, w, options.signal, async (t, signal) => {
       const i = live.indexOf(t)
       try {
-        return await this.client.put(t, key, sinks[i], put, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
+        return await this.client.stage(t, key, sinks[i], fields, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
       } finally {
         sinks[i].cancel()
       }
-    }, async (dropReplica, abortAll) => {
+    }, () => false, async (dropReplica, abortAll) => {
       drop = dropReplica
       try {
         size = await fanOut(hashing(body, hash), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
       } catch (err) {
-        // No replica saw a clean end of the body, so none can commit it.
+        // No replica saw a clean end of the body, so none can keep it.
         abortAll(err)
         throw err
       }
     }, i => { sinks[i].cancel() })
-    return { ops, outcome, size, sha256: hash.digest('hex') }
+    return { stages: ops, outcome, size, sha256: hash.digest('hex') }
   }
 
   /**
-   * Runs `send` to every live replica and waits for W of them (`all`: for
-   * every one to answer or fail, W succeeding). A replica
+   * Runs `send` to every live replica and waits for W of them to apply it;
+   * the first refusal ends the wait (a newer ballot there). A replica
    * declared dead meanwhile is dropped at once (its call aborted). `feed`,
    * when given, runs beside the calls (a streamed body) and must end before
    * the quorum counts; `dropped(i)` learns which replica was dropped.
    */
-  private async replicate (
-    key: string, live: Target[], w: number, all: boolean, signal: AbortSignal | undefined,
-    send: (t: Target, signal: AbortSignal) => Promise<ApplyResult>,
+  private async replicate<T> (
+    key: string, live: Target[], w: number, signal: AbortSignal | undefined,
+    send: (t: Target, signal: AbortSignal) => Promise<T>,
+    refused: (result: T) => boolean,
     feed?: (drop: (t: Target, reason: Error) => void, abortAll: (reason: unknown) => void) => Promise<void>,
     dropped?: (i: number) => void
-  ): Promise<{ ops: Array<Promise<ApplyResult>>, outcome: QuorumOutcome<ApplyResult> }> {
+  ): Promise<{ ops: Array<Promise<T>>, outcome: QuorumOutcome<T> }> {
     const controllers = live.map(() => new AbortController())
     const drop = (t: Target, reason: Error): void => {
       const i = live.indexOf(t)
@@ -149,20 +114,19 @@ export class ReplicaWriter {
     })
     try {
       await feed?.(drop, reason => { for (const ctl of controllers) ctl.abort(reason) })
-      return { ops, outcome: await waitQuorum(ops, w, r => r.conflict === true, all) }
+      return { ops, outcome: await waitQuorum(ops, w, refused) }
     } finally {
       offDeath()
     }
   }
+}
 
-  /** After a failed write: a newer tombstone to every live replica, so no partial copy stays visible (LWW drops a copy still landing). */
-  async compensate (key: string, live: Target[]): Promise<void> {
-    const version = this.local.nextVersion()
-    const now = this.clock.now()
-    const results = await Promise.allSettled(live.map(async t => await this.client.tombstone(t, key, version, now)))
-    const failed = results.filter(r => r.status === 'rejected').length
-    if (failed > 0) this.log.warn({ key, failed }, 'compensating tombstone did not reach every replica')
-  }
+/** A value staged on the replicas: each one's stage (in `live` order), W of them, and what the client sent. */
+export interface Staging {
+  stages: Array<Promise<StageResult>>
+  outcome: QuorumOutcome<StageResult>
+  size: number
+  sha256: string
 }
 
 /** A replicated write's calls, their quorum, and what the client sent. */

@@ -1,4 +1,5 @@
 import type { Clock } from '../../common/clock.js'
+import type { Random } from '../../common/random.js'
 import { PmzError, notFound } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
@@ -11,10 +12,10 @@ import { INLINE_MAX_BYTES, SURVEY_SPECULATE_MS } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
-import { waitQuorum } from './quorum.js'
 import { ReadRepair, newestOf, type SurveyAnswer } from './read-repair.js'
 import { ReplicaClient } from './replica-client.js'
-import { ReplicaWriter, readWhole } from './replica-writer.js'
+import { ReplicaWriter, readWhole, type Staging } from './replica-writer.js'
+import { Register, quorumOf, type Payload } from './register.js'
 import { serveReplica } from './replica-server.js'
 
 export interface ReplicatedStoreComponents {
@@ -24,6 +25,8 @@ export interface ReplicatedStoreComponents {
   membership: Membership
   clock: Clock
   log: Logger
+  /** Backoff jitter of concurrent writes of one key. @default Math.random */
+  random?: Random
 }
 
 export interface ReplicatedStoreInit {
@@ -62,6 +65,7 @@ export class ReplicatedStore implements Store {
   readonly antiEntropy: AntiEntropy
   readonly handoff: HintedHandoff | undefined
   private readonly writer: ReplicaWriter
+  private readonly register: Register
   private offs: Array<() => void> = []
   private started = false
 
@@ -72,7 +76,8 @@ export class ReplicatedStore implements Store {
     this.placement = new Placement(c.membership, init.replicas ?? 3, init.writeQuorum ?? 2)
     this.client = new ReplicaClient(c.transport, c.local)
     this.repair = new ReadRepair(this.client, c.clock, c.log)
-    this.writer = new ReplicaWriter({ client: this.client, local: c.local, membership: c.membership, clock: c.clock, log: c.log })
+    this.writer = new ReplicaWriter({ client: this.client, membership: c.membership, clock: c.clock, log: c.log })
+    this.register = new Register({ client: this.client, membership: c.membership, local: c.local, clock: c.clock, random: c.random ?? Math.random, log: c.log })
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
       ? undefined
@@ -160,62 +165,73 @@ export class ReplicatedStore implements Store {
     if (temporal !== undefined && !(Number.isInteger(temporal) && temporal >= -1)) {
       throw new PmzError('ERR_BAD_REQUEST', 'temporal must be an integer >= 0, or -1 for permanent')
     }
-    const w = this.placement.w()
-    const live = targets.filter(t => t.isAlive)
-    if (targets.length === 0 || live.length < w) throw quorumNotMet(live.length, w)
+    const { live, q1, q2, waitAll } = this.quorums(targets)
     const created = this.clock.now()
-    const put: ReplicaPut = {
-      version: this.local.nextVersion(),
-      created,
-      expires: temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS,
-      contentType: options.contentType ?? 'application/octet-stream',
-      ...(options.ifAbsent === true ? { ifAbsent: true } : {})
-    }
-    // Pulzar's duplicate rule, cluster-wide, without a round trip of its own:
-    // each replica refuses the write when it holds a live value, and the write
-    // waits for R = N - W + 1 answers too, so that one of them took part in
-    // any earlier acknowledged write of the key.
-    const need = options.ifAbsent === true ? Math.max(w, this.placement.n() - w + 1) : w
-    // While the ring is not settled a replica may lack the first value: the others must all have answered then.
-    const careful = options.ifAbsent === true && !this.antiEntropy.settled()
+    const origin = this.local.nextVersion()
+    const fields = { created, expires: temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS, contentType: options.contentType ?? 'application/octet-stream', origin, accept: true }
     const small = options.sizeHint !== undefined && options.sizeHint <= INLINE_MAX_BYTES
-    if (options.ifAbsent === true && !small) {
-      // A large body is not read at all for a duplicate: ask first.
-      const now = this.clock.now()
-      const answers = await this.survey(key, targets, { enough: a => isLiveEntry(a.entry, now) })
-      if (answers.some(a => isLiveEntry(a.entry, now))) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
+    // A small body is read first and sent whole at each ballot; a large one streams once, to be staged, after phase 1 found no duplicate.
+    const bytes = small ? await readWhole(body, INLINE_MAX_BYTES, options.maxBytes) : undefined
+    let written: { size: number, sha256: string } | undefined
+    let staging: Promise<Staging> | undefined
+    const payload: Payload = async (ballot, to, w) => {
+      const put: ReplicaPut = { ...fields, version: ballot }
+      if (bytes !== undefined) return (written = await this.writer.whole(key, put, bytes, to, w, options.signal))
+      staging ??= this.writer.staged(key, fields, body, to, w, options)
+      const st = await staging
+      written = st
+      if (!st.outcome.ok) return { ops: [], outcome: { ok: false, values: [], errors: st.outcome.errors }, untouched: true }
+      return await quorumOf(st.stages.map(async (stage, i) => await this.client.commit(to[i], key, (await stage).stageId, put)), w)
     }
-    const written = small
-      ? await this.writer.whole(key, put, await readWhole(body, INLINE_MAX_BYTES, options.maxBytes), live, need, careful, options.signal)
-      : await this.writer.streamed(key, put, body, live, need, careful, options)
-    const { outcome } = written
-    if (!outcome.ok && outcome.stoppedBy?.conflict === true) {
-      await this.writer.restore(key, put, outcome.stoppedBy.entry as ReplicaEntry, live, written.ops)
-      throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
-    }
-    if (!outcome.ok) {
-      await this.writer.compensate(key, live)
-      throw quorumNotMet(outcome.values.length, w, outcome.errors)
-    }
-    await this.handoff?.afterWrite(key, put.version, targets, live, written.ops)
-    return { key, size: written.size, sha256: written.sha256, contentType: put.contentType, created: put.created, expires: put.expires, version: put.version }
+    const intent = options.ifAbsent === true ? { type: 'create' as const, origin } : { type: 'replace' as const, origin }
+    // A value staged and not written is dropped at once (a late replica's commit of a written one still finds it; the rest expires).
+    const decided = await this.register.propose({ key, intent, live, q1, q2, waitAll, payload, signal: options.signal }).then(d => {
+      if (d.outcome !== 'written' && staging !== undefined) this.unstage(staging, live)
+      return d
+    }, err => {
+      if (staging !== undefined) this.unstage(staging, live)
+      throw err
+    })
+    if (decided.outcome === 'exists') throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
+    const version = decided.ballot ?? decided.newest?.version ?? origin
+    if (decided.ops !== undefined) await this.handoff?.afterWrite(key, version, targets, decided.to ?? live, decided.ops)
+    const size = written?.size ?? decided.newest?.size ?? 0
+    const sha256 = written?.sha256 ?? decided.newest?.sha256 ?? ''
+    return { key, size, sha256, contentType: fields.contentType, created, expires: fields.expires, version }
   }
 
   async delete (key: string): Promise<void> {
     if (this.placement.selfOnly()) return await this.local.delete(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.delete(key)
+    const { live, q1, q2, waitAll } = this.quorums(targets)
+    const decided = await this.register.propose({ key, intent: { type: 'delete', origin: this.local.nextVersion() }, live, q1, q2, waitAll, deletedAt: this.clock.now() })
+    if (decided.outcome === 'absent') throw notFound('key not found')
+    if (decided.ballot !== undefined && decided.ops !== undefined) await this.handoff?.afterWrite(key, decided.ballot, targets, decided.to ?? live, decided.ops)
+  }
+
+  /** Drops what a proposal staged and did not commit (a replica that committed holds nothing staged any more). */
+  private unstage (staging: Promise<Staging>, live: Target[]): void {
+    staging.then(st => {
+      st.stages.forEach((stage, i) => {
+        stage.then(async s => { await this.client.unstage(live[i], s.stageId) })
+          .catch(err => { this.log.debug({ err, replica: live[i].peerId }, 'dropping a staged value failed') })
+      })
+    }, () => {})
+  }
+
+  /**
+   * The live replicas of a write and its two quorums: phase 1 needs
+   * R = N - W + 1 promises (and waits for every live replica while the ring
+   * is not settled: a new owner may lack the key), phase 2 W; R + W > N, so phase 1 always
+   * meets a replica of every acknowledged write. Too few live: 503 at once.
+   */
+  private quorums (targets: Target[]): { live: Target[], q1: number, q2: number, waitAll: boolean } {
     const w = this.placement.w()
+    const r = this.placement.n() - w + 1
     const live = targets.filter(t => t.isAlive)
-    if (targets.length === 0 || live.length < w) throw quorumNotMet(live.length, w)
-    const newest = newestOf(await this.survey(key, targets))
-    if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
-    const version = this.local.nextVersion()
-    const deletedAt = this.clock.now()
-    const ops = live.map(async t => await this.client.tombstone(t, key, version, deletedAt))
-    const outcome = await waitQuorum(ops, w)
-    if (!outcome.ok) throw quorumNotMet(outcome.values.length, w, outcome.errors)
-    await this.handoff?.afterWrite(key, version, targets, live, ops)
+    if (targets.length === 0 || live.length < Math.max(w, r)) throw quorumNotMet(live.length, Math.max(w, r))
+    return { live, q1: r, q2: w, waitAll: !this.antiEntropy.settled() }
   }
 
   /**

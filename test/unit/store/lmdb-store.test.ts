@@ -193,16 +193,41 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     expect((await store.stats()).entries).toBe(1)
   })
 
-  it('applies one of several racing ifAbsent replicated writes of a key and reports the others as conflicts', async () => {
+  it('keeps its Paxos promises: an older ballot is neither promised nor accepted, a newer accept takes the promise', async () => {
     const { store, clock } = await makeStore(undefined, undefined, true)
     const replica = store as unknown as ReplicaStore
-    const put = { created: clock.now(), expires: null, contentType: 'application/octet-stream', ifAbsent: true }
-    const versions = [0, 1, 2, 3].map(() => replica.nextVersion())
-    const results = await Promise.all(versions.map(async (version, i) => await replica.applyPut('/replica-race', Readable.from([Buffer.from(`v${i}`)]), { ...put, version })))
-    expect(results.filter(r => r.applied)).toHaveLength(1)
-    expect(results.filter(r => r.conflict === true)).toHaveLength(3)
-    // Without ifAbsent, a newer version still replaces the live value (last writer wins).
-    expect((await replica.applyPut('/replica-race', Readable.from([Buffer.from('newer')]), { ...put, ifAbsent: undefined, version: replica.nextVersion() })).applied).toBe(true)
+    const fields = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
+    const [b1, b2, b3] = [0, 1, 2].map(() => replica.nextVersion())
+    expect(await replica.prepare('/paxos', b2)).toMatchObject({ promised: true, ballot: b2, entry: undefined })
+    expect(await replica.prepare('/paxos', b1)).toMatchObject({ promised: false, ballot: b2 })
+    // An accept older than the promise is refused and says why; a copy (no accept) is not bound by promises.
+    const refused = await replica.applyPut('/paxos', Readable.from([Buffer.from('old')]), { ...fields, version: b1, accept: true })
+    expect(refused).toMatchObject({ applied: false, promised: b2 })
+    expect((await replica.applyPut('/paxos', Readable.from([Buffer.from('mine')]), { ...fields, version: b2, accept: true, origin: b1 })).applied).toBe(true)
+    expect(await replica.entry('/paxos')).toMatchObject({ version: b2, origin: b1 })
+    // Once accepted, the record's version is the ballot to pass.
+    expect(await replica.prepare('/paxos', b2)).toMatchObject({ promised: false, ballot: b2 })
+    expect((await replica.applyTombstone('/paxos', b3, clock.now(), { accept: true })).applied).toBe(true)
+  })
+
+  it('commits a staged value only under its accept, and re-versions a value of the same proposal in place', async () => {
+    const { store, clock } = await makeStore(undefined, undefined, true)
+    const replica = store as unknown as ReplicaStore
+    const fields = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
+    const value = randomBytes(3 * CHUNK)
+    const staged = await replica.stage('/staged', Readable.from([value]), fields)
+    expect(await replica.entry('/staged')).toBeUndefined()
+    const [origin, b1, b2] = [0, 1, 2].map(() => replica.nextVersion())
+    await replica.prepare('/staged', b1)
+    expect((await replica.applyStaged('/staged', staged.stageId, { ...fields, version: b1, origin, accept: true })).applied).toBe(true)
+    expect((await replica.get('/staged')).meta.sha256).toBe(staged.sha256)
+    // A later ballot of the same proposal: no bytes needed, the value takes the new version.
+    expect((await replica.applyStaged('/staged', 'gone', { ...fields, version: b2, origin, accept: true })).applied).toBe(true)
+    expect(await replica.entry('/staged')).toMatchObject({ version: b2, origin })
+    expect(await codeOf(replica.applyStaged('/other', 'gone', { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')
+    const dropped = await replica.stage('/dropped', Readable.from([value]), fields)
+    await replica.unstage(dropped.stageId)
+    expect(await codeOf(replica.applyStaged('/dropped', dropped.stageId, { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')
   })
 
   it('stops reading at maxBytes and leaves nothing behind', async () => {

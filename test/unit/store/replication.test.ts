@@ -280,6 +280,71 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
   })
 })
 
+describe('one key written from both sides of a partition (3 peers, N=3, W=2)', () => {
+  afterEach(async () => {
+    await stopReplicaNodes()
+    await cleanupPeers()
+  })
+
+  it('the minority answers 503 and changes nothing; the majority\'s 201 is what every replica holds after the heal', async () => {
+    const { network, nodes: [a, b, c] } = await replicaCluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2 }, { chunkBytes: CHUNK })
+    const keys = Array.from({ length: 20 }, () => `/split/${randomUUID()}`)
+    // a alone on one side (it still believes b and c alive), b and c on the other.
+    network.partition([['a:1'], ['b:1', 'c:1']])
+    const results = await Promise.all(keys.map(async (k, i) => {
+      // Large values too (staged), every fourth key.
+      const big = i % 4 === 3
+      const minority = a.store.put(k, pieces(big ? randomBytes(200_000) : Buffer.from(`minority ${k}`)), { ifAbsent: true, ...(big ? {} : { sizeHint: 20 + k.length }) })
+      const majorityValue = big ? randomBytes(200_000) : Buffer.from(`majority ${k}`)
+      const majority = b.store.put(k, pieces(majorityValue), { ifAbsent: true, ...(big ? {} : { sizeHint: majorityValue.length }) })
+      return { k, majorityValue, minority: await codeOf(minority), majority: await codeOf(majority) }
+    }))
+    for (const r of results) {
+      expect(r.minority, `minority write of ${r.k}`).toBe('ERR_QUORUM_NOT_MET')
+      expect(r.majority, `majority write of ${r.k}`).toBeUndefined()
+    }
+    network.heal()
+    for (const r of results) {
+      for (const n of [a, b, c]) {
+        const got = await n.store.get(r.k)
+        expect((await bytesOf(got.body)).equals(r.majorityValue), `${r.k} through ${n.id}`).toBe(true)
+      }
+    }
+    // And the minority's own replica never took its value: nothing of a 503 stays anywhere.
+    for (const r of results) {
+      const e = await a.local.entry(r.k)
+      expect(e === undefined || e.sha256 === createHash('sha256').update(r.majorityValue).digest('hex'), `${r.k} on the minority's replica`).toBe(true)
+    }
+  }, 60_000)
+
+  it('a write whose replicas stop answering after phase 1 is taken back: its 503 leaves nothing readable', async () => {
+    const { network, nodes: [a, b, c] } = await replicaCluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2 }, { chunkBytes: CHUNK })
+    const k = `/undo/${randomUUID()}`
+    // After phase 1, c is cut off and b fails the accept: only a (the gateway's own replica) takes the value.
+    const prepared = b.local.prepare.bind(b.local)
+    const applyPut = b.local.applyPut.bind(b.local)
+    let cut = false
+    b.local.prepare = async (key, ballot) => {
+      const out = await prepared(key, ballot)
+      if (!cut) { cut = true; network.block('a:1', 'c:1') }
+      return out
+    }
+    let failed = false
+    b.local.applyPut = async (...args) => {
+      if (!failed) { failed = true; throw new Error('disk on fire') }
+      return await applyPut(...args)
+    }
+    const err = await a.store.put(k, pieces(Buffer.from('never confirmed')), { ifAbsent: true, sizeHint: 15 }).catch(e => e)
+    expect(err.code).toBe('ERR_QUORUM_NOT_MET')
+    expect(err.status).toBe(503)
+    network.heal()
+    for (const n of [a, b, c]) expect(await codeOf(n.store.get(k)), `read through ${n.id}`).toBe('ERR_NOT_FOUND')
+    // The key is free: a new add_key succeeds.
+    await b.store.put(k, pieces(Buffer.from('second')), { ifAbsent: true, sizeHint: 6 })
+    expect((await bytesOf((await c.store.get(k)).body)).toString()).toBe('second')
+  }, 60_000)
+})
+
 describe('fanOut', () => {
   it('feeds every sink with bounded queues, and a cancelled sink fails its reader instead of ending cleanly', async () => {
     const { FanoutSink, fanOut } = await import('../../../src/store/replication/fanout.js')

@@ -53,6 +53,19 @@ export const DEFAULTS = {
      */
     sync: 'flush' as StoreSync
   },
+  coordinator: {
+    /**
+     * Coordinator-role peers (this one included) that must be alive before
+     * the one with the lowest id bootstraps the coordinator cluster; the
+     * others wait to be added. 1 = automatic: a peer with a static join list
+     * never bootstraps (it is added by the cluster it joins); one without a
+     * join list bootstraps at once when discovery is static or none, else
+     * (mDNS, broadcast) after a quiet period, lowest id first. Set it to the
+     * number of coordinator peers started together when they find each other
+     * by discovery or all have join lists. @default 1
+     */
+    bootstrapExpect: 1
+  },
   general: {
     /** Days of job history kept (Pulzar's retention_policy). @default 90 */
     retentionDays: 90
@@ -80,6 +93,7 @@ export interface PmzConfig {
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync }>
+  readonly coordinator: Readonly<{ bootstrapExpect: number }>
   readonly general: Readonly<{ retentionDays: number }>
   readonly log: Readonly<{ level: LogLevel }>
 }

@@ -66,6 +66,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION },
     host: config.node.host,
+    advertiseHost: mesh.advertiseHost,
     port: config.http.port,
     maxsizeMb: config.http.maxsizeMb
   })

@@ -10,6 +10,13 @@ export const DEFAULTS = {
     roles: ['volume', 'worker', 'gateway', 'coordinator'] as Role[],
     /** Address to bind; 0.0.0.0 binds every interface. @default 0.0.0.0 */
     host: '0.0.0.0',
+    /**
+     * Host other peers and clients are given for this one (its mesh address,
+     * its gateway URL in admin/network, get_node and redirects). Empty = the
+     * bound host, or for 0.0.0.0 this machine's first non-internal IPv4
+     * address (127.0.0.1 when it has none). @default ''
+     */
+    advertise: '',
     /** Data directory (LMDB files, peer id). @default ./data */
     dataDir: './data',
     /** Seeds directory. @default ./seeds */
@@ -87,7 +94,7 @@ export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn'
 
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
-  readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, dataDir: string, seedsDir: string }>
+  readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, advertise: string, dataDir: string, seedsDir: string }>
   readonly http: Readonly<{ port: number, maxsizeMb: number }>
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number

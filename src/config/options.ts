@@ -43,6 +43,15 @@ const nonEmpty = (what: string) => (raw: string): string => {
 
 const port = int(0, 65535)
 
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '*'])
+const ADVERTISE_HOST = /^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/
+const advertise = (raw: string): string => {
+  const s = raw.trim()
+  if (s === '') return s
+  if (!ADVERTISE_HOST.test(s) || WILDCARD_HOSTS.has(s)) throw new InvalidValue(`expected a host name or IP address others can reach (no port, not 0.0.0.0), got "${raw}"`)
+  return s
+}
+
 const PEER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const peerId = (raw: string): string => {
   const s = raw.trim()
@@ -107,6 +116,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'node.id', ini: 'node.id', env: 'PMZ_ID', flag: 'id', parse: peerId },
   { path: 'node.roles', ini: 'node.roles', env: 'PMZ_ROLE', flag: 'role', parse: roles },
   { path: 'node.host', ini: 'server.host', env: 'PMZ_HOST', flag: 'host', parse: nonEmpty('a host name or address') },
+  { path: 'node.advertise', ini: 'server.advertise', env: 'PMZ_ADVERTISE', flag: 'advertise', parse: advertise },
   { path: 'node.dataDir', ini: 'volume.dir', env: 'PMZ_DATA', flag: 'data', parse: nonEmpty('a directory') },
   { path: 'node.seedsDir', ini: 'jobs.dir', env: 'PMZ_SEEDS', flag: 'seeds', parse: nonEmpty('a directory') },
   { path: 'http.port', ini: 'server.port', env: 'PMZ_HTTP_PORT', flag: 'httpPort', parse: port },

@@ -81,6 +81,8 @@ export interface GatewayInit {
   self: PeerSelf
   /** Address to bind. @default 0.0.0.0 */
   host?: string
+  /** Host of the URL the gateway gives others (`url()`). @default host, or 127.0.0.1 for a wildcard bind */
+  advertiseHost?: string
   /** Port; 0 picks a free one. @default 31414 */
   port?: number
   /** Largest accepted value, in MiB. @default 5 */

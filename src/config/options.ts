@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { DISCOVERY_METHODS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
 
 /** Thrown by a parser; the loader adds the key and the source. */
@@ -43,12 +44,15 @@ const nonEmpty = (what: string) => (raw: string): string => {
 
 const port = int(0, 65535)
 
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]', '*'])
-const ADVERTISE_HOST = /^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '*'])
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
 const advertise = (raw: string): string => {
   const s = raw.trim()
   if (s === '') return s
-  if (!ADVERTISE_HOST.test(s) || WILDCARD_HOSTS.has(s)) throw new InvalidValue(`expected a host name or IP address others can reach (no port, not 0.0.0.0), got "${raw}"`)
+  const bare = s.replace(/^\[(.*)\]$/, '$1')
+  if ((isIP(bare) === 0 && !HOST_NAME.test(s)) || WILDCARD_HOSTS.has(bare)) {
+    throw new InvalidValue(`expected a host name or IP address others can reach (no port, not 0.0.0.0), got "${raw}"`)
+  }
   return s
 }
 

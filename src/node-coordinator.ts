@@ -44,7 +44,12 @@ export function createNodeCoordinator (
     },
     machine
   )
-  const driver = new VoterDriver({ coordinator, membership, clock, log: clog })
+  const discovery = config.mesh.discovery
+  const driver = new VoterDriver({ coordinator, membership, clock, log: clog }, {
+    bootstrapExpect: config.coordinator.bootstrapExpect,
+    joins: discovery.includes('static') && config.mesh.join.length > 0,
+    discovers: discovery.includes('mdns') || discovery.includes('broadcast')
+  })
   let off: (() => void) | undefined
   const announce: Startable = {
     async start () {

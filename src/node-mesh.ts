@@ -6,7 +6,7 @@ import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import { createDiscovery, type DiscoveredPeer, type Discovery } from './mesh/discovery/index.js'
 import { createMembership, type Member, type Membership, type MembershipEvent } from './mesh/membership/index.js'
-import { createTransport, type Transport } from './mesh/transport/index.js'
+import { advertisedHost, createTransport, type Transport } from './mesh/transport/index.js'
 import type { PeerView } from './http/index.js'
 
 /** How often a peer republishes its disk and load figures when they changed, ms. */
@@ -15,6 +15,8 @@ const FACTS_INTERVAL_MS = 30_000
 export interface NodeMesh {
   readonly transport: Transport
   readonly membership: Membership
+  /** The host other peers and clients are given for this peer (`[server] advertise`, else derived from the bind address). */
+  readonly advertiseHost: string
   /** Membership and discovery, started in order once the transport and the gateway are up; stopped in reverse. */
   readonly parts: Startable[]
   /** `admin/network`'s rows: every member this peer knows, self first; `coordinator` marks the one named. */
@@ -26,9 +28,11 @@ export interface NodeMesh {
  * over it, and discovery whose proposals membership decides on.
  */
 export function createNodeMesh (config: PmzConfig, id: string, httpUrl: () => string, clock: Clock, log: Logger): NodeMesh {
+  const advertiseHost = advertisedHost(config.node.host, config.node.advertise)
   const transport = createTransport({ clock, log: log.child({ component: 'transport' }) }, {
     peerId: id,
     host: config.node.host,
+    advertiseHost,
     port: config.mesh.port,
     clusterKey: config.mesh.clusterKey,
     cluster: config.mesh.cluster
@@ -93,6 +97,7 @@ export function createNodeMesh (config: PmzConfig, id: string, httpUrl: () => st
   return {
     transport,
     membership,
+    advertiseHost,
     parts: [eventsPart, membership, discoveryPart],
     peers: (coordinator) => {
       const self = membership.self()

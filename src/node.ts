@@ -64,8 +64,9 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, clock, log: log.child({ component: 'http' }) }, {
-    self: { id, version: VERSION },
+    self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
+    advertiseHost: mesh.advertiseHost,
     port: config.http.port,
     maxsizeMb: config.http.maxsizeMb
   })

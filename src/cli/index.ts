@@ -55,6 +55,7 @@ export function buildProgram (): Command {
     .option('--id <name>', 'peer id (default: kept in the data dir)')
     .option('--data <dir>', 'data directory')
     .option('--host <addr>', 'address to bind')
+    .option('--advertise <addr>', 'address given to other peers and clients (default: the bound one; with 0.0.0.0 the first LAN IPv4)')
     .option('--http-port <port>', 'HTTP port (0: any free port)')
     .option('--mesh-port <port>', 'mesh port (0: any free port)')
     .option('--discovery <methods>', 'mdns,broadcast,static or none')

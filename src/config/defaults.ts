@@ -10,6 +10,13 @@ export const DEFAULTS = {
     roles: ['volume', 'worker', 'gateway', 'coordinator'] as Role[],
     /** Address to bind; 0.0.0.0 binds every interface. @default 0.0.0.0 */
     host: '0.0.0.0',
+    /**
+     * Host other peers and clients are given for this one (its mesh address,
+     * its gateway URL in admin/network, get_node and redirects). Empty = the
+     * bound host, or for 0.0.0.0 this machine's first non-internal IPv4
+     * address (127.0.0.1 when it has none). @default ''
+     */
+    advertise: '',
     /** Data directory (LMDB files, peer id). @default ./data */
     dataDir: './data',
     /** Seeds directory. @default ./seeds */
@@ -53,6 +60,19 @@ export const DEFAULTS = {
      */
     sync: 'flush' as StoreSync
   },
+  coordinator: {
+    /**
+     * Coordinator-role peers (this one included) that must be alive before
+     * the one with the lowest id bootstraps the coordinator cluster; the
+     * others wait to be added. 1 = automatic: a peer with a static join list
+     * never bootstraps (it is added by the cluster it joins); one without a
+     * join list bootstraps at once when discovery is static or none, else
+     * (mDNS, broadcast) after a quiet period, lowest id first. Set it to the
+     * number of coordinator peers started together when they find each other
+     * by discovery or all have join lists. @default 1
+     */
+    bootstrapExpect: 1
+  },
   general: {
     /** Days of job history kept (Pulzar's retention_policy). @default 90 */
     retentionDays: 90
@@ -74,12 +94,13 @@ export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn'
 
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
-  readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, dataDir: string, seedsDir: string }>
+  readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, advertise: string, dataDir: string, seedsDir: string }>
   readonly http: Readonly<{ port: number, maxsizeMb: number }>
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync }>
+  readonly coordinator: Readonly<{ bootstrapExpect: number }>
   readonly general: Readonly<{ retentionDays: number }>
   readonly log: Readonly<{ level: LogLevel }>
 }

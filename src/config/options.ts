@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { DISCOVERY_METHODS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
 
 /** Thrown by a parser; the loader adds the key and the source. */
@@ -42,6 +43,18 @@ const nonEmpty = (what: string) => (raw: string): string => {
 }
 
 const port = int(0, 65535)
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '*'])
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/
+const advertise = (raw: string): string => {
+  const s = raw.trim()
+  if (s === '') return s
+  const bare = s.replace(/^\[(.*)\]$/, '$1')
+  if ((isIP(bare) === 0 && !HOST_NAME.test(s)) || WILDCARD_HOSTS.has(bare)) {
+    throw new InvalidValue(`expected a host name or IP address others can reach (no port, not 0.0.0.0), got "${raw}"`)
+  }
+  return s
+}
 
 const PEER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const peerId = (raw: string): string => {
@@ -107,6 +120,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'node.id', ini: 'node.id', env: 'PMZ_ID', flag: 'id', parse: peerId },
   { path: 'node.roles', ini: 'node.roles', env: 'PMZ_ROLE', flag: 'role', parse: roles },
   { path: 'node.host', ini: 'server.host', env: 'PMZ_HOST', flag: 'host', parse: nonEmpty('a host name or address') },
+  { path: 'node.advertise', ini: 'server.advertise', env: 'PMZ_ADVERTISE', flag: 'advertise', parse: advertise },
   { path: 'node.dataDir', ini: 'volume.dir', env: 'PMZ_DATA', flag: 'data', parse: nonEmpty('a directory') },
   { path: 'node.seedsDir', ini: 'jobs.dir', env: 'PMZ_SEEDS', flag: 'seeds', parse: nonEmpty('a directory') },
   { path: 'http.port', ini: 'server.port', env: 'PMZ_HTTP_PORT', flag: 'httpPort', parse: port },
@@ -122,6 +136,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'store.tombstoneGraceHours', ini: 'store.tombstone_grace_hours', env: 'PMZ_TOMBSTONE_GRACE_HOURS', parse: positiveNumber },
   { path: 'store.sweepIntervalS', ini: 'store.sweep_interval_s', env: 'PMZ_SWEEP_INTERVAL_S', parse: positiveNumber },
   { path: 'store.deadPeerGraceS', ini: 'store.dead_peer_grace_s', env: 'PMZ_DEAD_PEER_GRACE_S', parse: positiveNumber },
+  { path: 'coordinator.bootstrapExpect', ini: 'coordinator.bootstrap_expect', env: 'PMZ_BOOTSTRAP_EXPECT', parse: int(1, 99) },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
   { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel }

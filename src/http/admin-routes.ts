@@ -14,7 +14,9 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
     handlers: {
       GET: async (_req, reply) => {
         const stats = await store.stats()
-        return sendEnvelope(reply, 200, ok({ ...stats, peer: self.id, version: self.version }))
+        // pulzar-api.md §9.1: entries = live keys in the cluster. A peer without the volume role holds none of its own.
+        const entries = self.isVolume === false ? await countLiveKeys(store) : stats.entries
+        return sendEnvelope(reply, 200, ok({ ...stats, entries, peer: self.id, version: self.version }))
       }
     }
   })
@@ -75,6 +77,21 @@ async function withSync (peers: PeerView[], store: Store, self: PeerSelf): Promi
   const ring = await store.ringStatus()
   const inSync = new Set(ring.antiEntropy.inSync)
   return peers.map(p => ring.volumePeers.includes(p.node) ? { ...p, in_sync: p.node === self.id || inSync.has(p.node) } : p)
+}
+
+/**
+ * Live keys of the whole cluster, once per key: the store's list merges the
+ * volume peers' lists (newest version of each key), paged by key.
+ */
+async function countLiveKeys (store: Store): Promise<number> {
+  let count = 0
+  let after: string | undefined
+  for (;;) {
+    const page = await store.list({ after, limit: MAX_LIST_LIMIT })
+    count += page.length
+    if (page.length < MAX_LIST_LIMIT) return count
+    after = page[page.length - 1].key
+  }
 }
 
 function listQuery (req: FastifyRequest): { prefix?: string, after?: string, limit: number } {

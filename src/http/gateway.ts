@@ -74,7 +74,8 @@ export class FastifyGateway implements Gateway {
     await this.app.listen({ host, port: this.init.port ?? DEFAULT_PORT })
     const address = this.app.server.address()
     this.boundPort = typeof address === 'object' && address !== null ? address.port : 0
-    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+    const advertised = this.init.advertiseHost ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host)
+    const shown = advertised.includes(':') && !advertised.startsWith('[') ? `[${advertised}]` : advertised
     this.boundUrl = `http://${shown}:${this.boundPort}`
   }
 

@@ -59,7 +59,12 @@ export interface CoordinatorView {
 export interface NetworkView { peers(): Promise<PeerView[]> }
 
 /** Facts about the peer serving the gateway. */
-export interface PeerSelf { id: string, version: string }
+export interface PeerSelf {
+  id: string
+  version: string
+  /** The peer holds keys (volume role); one that does not counts the volume peers' keys in admin/status. @default true */
+  isVolume?: boolean
+}
 
 export interface Gateway extends Startable {
   /** The base URL once listening, e.g. `http://127.0.0.1:31414`. */
@@ -81,6 +86,8 @@ export interface GatewayInit {
   self: PeerSelf
   /** Address to bind. @default 0.0.0.0 */
   host?: string
+  /** Host of the URL the gateway gives others (`url()`). @default host, or 127.0.0.1 for a wildcard bind */
+  advertiseHost?: string
   /** Port; 0 picks a free one. @default 31414 */
   port?: number
   /** Largest accepted value, in MiB. @default 5 */

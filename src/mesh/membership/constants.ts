@@ -57,7 +57,9 @@ export const REAP_INTERVAL_MS = 1_000
 
 /** Lifeguard local health: probe interval and timeout are scaled by (score + 1), score < this. */
 export const AWARENESS_MAX_MULT = 8
-/** Members told directly of a graceful leave before this peer stops (besides gossip). */
+/** Members told directly of a graceful leave before this peer stops (they gossip it on). */
 export const LEAVE_FANOUT = 8
+/** How long a leaving peer waits for those members to acknowledge its leave before it stops anyway, ms. */
+export const LEAVE_TIMEOUT_MS = 1_000
 /** Foreign-cluster addresses remembered for log-once; past it, the set is cleared. */
 export const FOREIGN_LOG_LIMIT = 1_024

@@ -3,16 +3,16 @@ import type { Clock, Timer } from '../../common/clock.js'
 import type { Logger } from '../../common/logger.js'
 import type { Random } from '../../common/random.js'
 import type { Message, Sender, Transport } from '../transport/types.js'
-import { FOREIGN_LOG_LIMIT, LEAVE_FANOUT, MIN_RETRANSMITS, REAP_INTERVAL_MS, SWIM_VERSION } from './constants.js'
+import { FOREIGN_LOG_LIMIT, LEAVE_FANOUT, LEAVE_TIMEOUT_MS, MIN_RETRANSMITS, REAP_INTERVAL_MS, SWIM_VERSION } from './constants.js'
 import { BroadcastQueue } from './broadcast-queue.js'
 import { MemberTable } from './member-table.js'
-import { parseSwimMessage, type Parsed, type WireMember } from './messages.js'
+import { parseSwimMessage, type Parsed, type SyncMessage, type WireMember } from './messages.js'
 import { resolveInit, type MembershipComponents, type MembershipInit, type SwimConfig } from './options.js'
 import { Prober, type ProbeHost, type ProbeMessage } from './prober.js'
 import { PushPull, type SyncHost } from './push-pull.js'
 import {
   expectedConfirmations, isLive, merge, refutation, retransmitLimit, suspicionBounds,
-  toMember, toWire, type EventType, type MemberRecord
+  toFullWire, toMember, toWire, type EventType, type MemberRecord
 } from './rules.js'
 import { Suspicion } from './suspicion.js'
 import type { Member, MemberMeta, Membership, MembershipEvent } from './types.js'
@@ -271,28 +271,40 @@ export class SwimMembership implements Membership, ProbeHost, SyncHost {
     try { fn() } catch (err) { this.log.error({ err }, 'membership timer failed') }
   }
 
-  /** Graceful leave: `left` goes straight to a few members and on through them, then every timer stops. */
+  /**
+   * Graceful leave: probing and gossip stop (a peer on its way out suspects
+   * nobody), then `left` goes straight to a few members, which gossip it on,
+   * and this peer waits (bounded) for their acknowledgements: a one-way
+   * message still queued when the process exits is lost, and the others
+   * would take the silence for a crash (issue 13).
+   */
   private async shutdown (): Promise<void> {
     this.leaving = true
     this.table.self = { ...this.table.self, state: 'left', changedAt: this.clock.now() }
-    try {
-      const left = [toWire(this.table.self)]
-      for (const t of this.table.pick(Math.max(LEAVE_FANOUT, this.cfg.gossipNodes), r => isLive(r.state))) {
-        this.transport.send(t.address, { type: 'swim.gossip', v: SWIM_VERSION, cluster: this.cfg.cluster, updates: left })
-      }
-    } catch (err) {
-      this.log.warn({ err }, 'leave announcement failed')
-    }
-    this.running = false
     for (const t of this.timers.values()) t.cancel()
     this.timers.clear()
     this.prober.stop()
     this.pushPull.stop()
     for (const s of this.suspicions.values()) s.cancel()
     this.suspicions.clear()
+    let acked = 0
+    try {
+      acked = await this.announceLeave()
+    } catch (err) {
+      this.log.warn({ err }, 'leave announcement failed')
+    }
+    this.running = false
     for (const off of this.unregister) off()
     this.unregister = []
     this.queue.clear()
-    this.log.info({ incarnation: this.table.self.incarnation }, 'membership stopped (left)')
+    this.log.info({ incarnation: this.table.self.incarnation, acked }, 'membership stopped (left)')
+  }
+
+  /** Sends this peer's `left` record as a push (a one-member sync) to a few live members; how many acknowledged it in time. */
+  private async announceLeave (): Promise<number> {
+    const msg: SyncMessage = { type: 'swim.sync', v: SWIM_VERSION, cluster: this.cfg.cluster, join: false, members: [toFullWire(this.table.self)] }
+    const targets = this.table.pick(Math.max(LEAVE_FANOUT, this.cfg.gossipNodes), r => isLive(r.state))
+    const results = await Promise.allSettled(targets.map(async t => await this.transport.request(t.address, msg, { timeoutMs: LEAVE_TIMEOUT_MS })))
+    return results.filter(r => r.status === 'fulfilled').length
   }
 }

@@ -7,6 +7,7 @@ export { isReply } from './types.js'
 export { MemoryNetwork, MemoryTransport, type MemoryNetworkInit } from './memory-transport.js'
 export { deriveCurveKeys, type CurveKeys } from './curve.js'
 export * from './constants.js'
+export { advertisedHost } from './address.js'
 
 /** Live collaborators of the transport. */
 export type TransportComponents = ZmqTransportComponents

@@ -12,7 +12,7 @@ const cfg = (voters: string[], learners: string[] = []): ClusterConfig => ({
 })
 
 describe('VoterManager', () => {
-  it('lets the lowest coordinator-role peer bootstrap after the settling delay, unless a cluster exists', () => {
+  it('lets the lowest coordinator-role peer bootstrap after a quiet period, unless a cluster exists', () => {
     const b = new VoterManager({ selfId: 'b', bootstrapDelayMs: 1_000 }, 0)
     b.observe(member('c'), 0)
     b.observe(member('w', 'alive', ['worker']), 0) // not a coordinator: ignored
@@ -20,11 +20,14 @@ describe('VoterManager', () => {
     expect(b.shouldBootstrap(1_000, false)).toBe(true)
     expect(b.shouldBootstrap(1_000, true)).toBe(false) // has a log already
     b.observe(member('a'), 1_100)
-    expect(b.shouldBootstrap(1_200, false)).toBe(false) // a is lower
-    b.observe(member('a', 'dead'), 1_300)
-    expect(b.shouldBootstrap(1_400, false)).toBe(true)
-    b.observe(member('c', 'alive', ['coordinator'], true), 1_500)
-    expect(b.shouldBootstrap(1_600, false)).toBe(false) // c is in a cluster: wait to be added
+    expect(b.shouldBootstrap(2_200, false)).toBe(false) // a is lower
+    b.observe(member('a', 'dead'), 2_300)
+    expect(b.shouldBootstrap(2_400, false)).toBe(true) // a peer leaving does not restart the quiet period
+    b.observe(member('d'), 2_500)
+    expect(b.shouldBootstrap(3_000, false)).toBe(false) // a newcomer does
+    expect(b.shouldBootstrap(3_500, false)).toBe(true)
+    b.observe(member('c', 'alive', ['coordinator'], true), 3_500)
+    expect(b.shouldBootstrap(3_600, false)).toBe(false) // c is in a cluster: wait to be added
   })
 
   it('grows the voters one at a time up to the maximum, then adds learners', () => {

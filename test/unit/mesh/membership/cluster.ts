@@ -139,7 +139,10 @@ export class SimCluster {
   async leave (id: string): Promise<void> {
     const p = this.get(id)
     this.forget(id)
-    await p.membership.stop()
+    let stopped = false
+    const stopping = p.membership.stop().finally(() => { stopped = true })
+    await this.until(() => stopped, 5_000) // the leave waits for acknowledgements: simulated time must pass
+    await stopping
     await p.transport.stop()
   }
 
@@ -164,7 +167,8 @@ export class SimCluster {
     for (const id of [...this.peers.keys()]) await this.crash(id)
   }
 
-  private forget (id: string): void {
+  /** Stops tracking a peer (its events and views), before it stops or crashes. */
+  forget (id: string): void {
     this.peers.delete(id)
     this.proposals.get(id)?.cancel()
     this.proposals.delete(id)

@@ -97,6 +97,25 @@ describe('SWIM membership on a memory network', () => {
     expect(c.get('a').membership.get('e')).toBeUndefined()
   })
 
+  it('stop() returns only once members acknowledged the leave, so a transport closed right after loses nothing', async () => {
+    const c = await fivePeers({ latencyMs: [20, 20] })
+    const e = c.get('e')
+    c.forget('e')
+    let stopped = false
+    const stopping = e.membership.stop().finally(() => { stopped = true })
+    await c.run(1) // one-way messages would still be on the wire here
+    expect(stopped).toBe(false)
+    await c.until(() => stopped, 2_000)
+    await stopping
+    const told = others('e').filter(id => c.get(id).membership.get('e')?.state === 'left')
+    expect(told.length).toBeGreaterThanOrEqual(1) // acknowledged before stop() returned
+    await e.transport.stop() // the process exits: whatever it still had queued is gone
+    await c.until(() => others('e').every(id => c.get(id).membership.get('e')?.state === 'left'), 1_000)
+    await c.run(12_000)
+    expect(c.seen('dead', 'e')).toEqual([])
+    expect(c.seen('suspect', 'e')).toEqual([])
+  })
+
   it('takes back a restarted peer with the same id: it climbs above the incarnation held for it', async () => {
     const c = await fivePeers()
     await c.crash('e')

@@ -1,11 +1,10 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { systemClock, type Clock } from './common/clock.js'
 import { createLogger, type Logger } from './common/logger.js'
 import { resolvePeerId } from './common/peer-id.js'
 import { startAll, stopAll, type Startable } from './common/startable.js'
 import { VERSION } from './common/version.js'
-import type { PmzConfig } from './config/index.js'
+import { prepareDataDir, type PmzConfig } from './config/index.js'
 import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
@@ -35,7 +34,7 @@ export interface NodeOptions {
  * in layer order and stops them in reverse.
  */
 export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNode {
-  mkdirSync(config.node.dataDir, { recursive: true })
+  prepareDataDir(config.node.dataDir)
   const id = resolvePeerId(config.node.id, config.node.dataDir)
   const clock = options.clock ?? systemClock
   const log = (options.log ?? createLogger({ level: config.log.level })).child({ peer: id })

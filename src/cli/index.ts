@@ -42,6 +42,17 @@ function clientCommand (program: Command, spec: string, description: string): Co
     })
 }
 
+/**
+ * A reader that went away (`pmz get KEY | head -c 10`) closes stdout: end
+ * quietly with status 0, as Unix tools do, instead of an unhandled EPIPE.
+ */
+function quietOnClosedStdout (): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    fail(err)
+  })
+}
+
 export function buildProgram (): Command {
   const program = new Command('pmz')
     .description('pmz: a peer-to-peer mesh that stores files and runs jobs on a local network')
@@ -73,7 +84,7 @@ export function buildProgram (): Command {
       await runNode(opts)
     }))
 
-  clientCommand(program, 'put <file> <key>', 'store FILE under KEY')
+  clientCommand(program, 'put <file> <key>', 'store FILE under KEY (FILE - reads stdin)')
     .option('--temporal <days>', 'expire the key after DAYS days')
     .action(guarded(async (file: string, key: string, opts) => { await put(file, key, opts) }))
 
@@ -96,4 +107,5 @@ export function buildProgram (): Command {
   return program
 }
 
+quietOnClosedStdout()
 await buildProgram().parseAsync(process.argv)

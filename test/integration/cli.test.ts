@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http } from '../helpers/http.js'
-import { cleanupPeers, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { PMZ, cleanupPeers, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 describe('pmz CLI against a gateway', () => {
   let peer: Peer
@@ -46,6 +47,27 @@ describe('pmz CLI against a gateway', () => {
     expect(rm.code).toBe(0)
     expect(rm.stdout.toString().trim()).toBe('key deleted')
     expect((await http('GET', `${peer.url}/get_key/docs/report.bin`)).status).toBe(404)
+  })
+
+  it('reads stdin when FILE is -', async () => {
+    const bytes = randomBytes(200_000)
+    const put = await runCli(['put', '-', 'from/stdin.bin', ...gw], { input: bytes })
+    expect(put.stderr).toBe('')
+    expect(put.code).toBe(0)
+    expect((await runCli(['get', 'from/stdin.bin', ...gw])).stdout.equals(bytes)).toBe(true)
+  })
+
+  it('ends quietly with status 0 when the reader closes stdout (pmz get KEY | head -c 10)', async () => {
+    const file = join(dir, 'big.bin')
+    writeFileSync(file, randomBytes(4 * 1024 * 1024))
+    expect((await runCli(['put', file, 'pipe/big.bin', ...gw])).code).toBe(0)
+    const proc = spawn(process.execPath, [PMZ, 'get', 'pipe/big.bin', ...gw], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    proc.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
+    const exited = new Promise<number | null>(resolve => proc.once('exit', resolve))
+    proc.stdout.once('data', () => { proc.stdout.destroy() })
+    expect(await exited).toBe(0)
+    expect(stderr).toBe('')
   })
 
   it('lists every key across pages', async () => {

@@ -8,23 +8,28 @@ export interface ClientFlags { gateway: string, progress?: boolean }
 
 /** `pmz put FILE KEY [--temporal D]` */
 export async function put (file: string, key: string, flags: ClientFlags & { temporal?: string }): Promise<void> {
-  let size: number
+  if (flags.temporal !== undefined && !/^-?\d+$/.test(flags.temporal)) throw new CliError(`--temporal: expected a whole number of days, got "${flags.temporal}"`)
+  // `-` is stdin, sent chunked: its size is known only at its end (the gateway still enforces maxsize).
+  const size = file === '-' ? undefined : fileSize(file)
+  const source = file === '-' ? process.stdin : createReadStream(file)
+  const client = new GatewayClient(flags.gateway)
+  const query = flags.temporal !== undefined ? `?temporal=${flags.temporal}` : ''
+  const body = source.pipe(progressStream(size ?? 0, 'upload', flags.progress))
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+  if (size !== undefined) headers['content-length'] = String(size)
+  const env = await client.json<{ url: string }>('PUT', `/add_key/${keyPath(key)}${query}`, { body, headers })
+  process.stdout.write(`${env.data.url}\n`)
+}
+
+function fileSize (file: string): number {
   try {
     const st = statSync(file)
     if (!st.isFile()) throw new CliError(`${file} is not a file`)
-    size = st.size
+    return st.size
   } catch (err) {
     if (err instanceof CliError) throw err
     throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  if (flags.temporal !== undefined && !/^-?\d+$/.test(flags.temporal)) throw new CliError(`--temporal: expected a whole number of days, got "${flags.temporal}"`)
-  const client = new GatewayClient(flags.gateway)
-  const query = flags.temporal !== undefined ? `?temporal=${flags.temporal}` : ''
-  const body = createReadStream(file).pipe(progressStream(size, 'upload', flags.progress))
-  const env = await client.json<{ url: string }>('PUT', `/add_key/${keyPath(key)}${query}`, {
-    body, headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' }
-  })
-  process.stdout.write(`${env.data.url}\n`)
 }
 
 /** `pmz get KEY [-o FILE]`: to stdout, or atomically to FILE. */

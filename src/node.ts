@@ -4,7 +4,7 @@ import { createLogger, type Logger } from './common/logger.js'
 import { resolvePeerId } from './common/peer-id.js'
 import { startAll, stopAll, type Startable } from './common/startable.js'
 import { VERSION } from './common/version.js'
-import { prepareDataDir, type PmzConfig } from './config/index.js'
+import { DEFAULT_CLUSTER_KEY, isLoopbackHost, prepareDataDir, type PmzConfig } from './config/index.js'
 import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
@@ -66,7 +66,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     self: { id, version: VERSION },
     host: config.node.host,
     port: config.http.port,
-    maxsizeMb: config.http.maxsizeMb
+    maxsizeMb: config.http.maxsizeMb,
+    token: config.http.token
   })
 
   const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts, ...coordinator.parts]
@@ -78,6 +79,10 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     httpUrl: () => gateway?.url() ?? '',
     async start () {
       for (const w of options.warnings ?? []) log.warn(w)
+      if (config.mesh.clusterKey === DEFAULT_CLUSTER_KEY && !isLoopbackHost(config.node.host)) {
+        log.warn({ host: config.node.host },
+          'the cluster key is the published default: anyone on this network can join the cluster and read every key; set your own (pmz keygen) with --key, PMZ_KEY or [server] key')
+      }
       await startAll(components, err => log.error({ err }, 'stop after a failed start failed'))
       log.info({ http: gateway?.url(), mesh: mesh.transport.address(), roles: config.node.roles, cluster: config.mesh.cluster, version: VERSION }, 'pmz ready')
     },

@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto'
 import { Command } from 'commander'
 import { isPmzError } from '../common/errors.js'
-import { resolveGateway } from '../config/index.js'
+import { resolveGateway, resolveToken } from '../config/index.js'
 import { VERSION } from '../common/version.js'
 import { CliError } from './client.js'
 import { peers } from './commands/peers.js'
 import { get, ls, put, rm, status } from './commands/storage.js'
+
+/** Random bytes in a key from `pmz keygen`: 192 bits, 32 base64url characters. */
+const KEY_BYTES = 24
 
 type Action = (...args: any[]) => Promise<void>
 
@@ -36,6 +40,7 @@ function clientCommand (program: Command, spec: string, description: string): Co
       const opts = cmd.opts()
       try {
         cmd.setOptionValue('gateway', resolveGateway(opts.gateway as string | undefined, process.env))
+        cmd.setOptionValue('token', resolveToken(process.env))
       } catch (err) {
         fail(err)
       }
@@ -83,6 +88,10 @@ export function buildProgram (): Command {
       const { runNode } = await import('./commands/node.js')
       await runNode(opts)
     }))
+
+  program.command('keygen')
+    .description('print a fresh random cluster key (for --key, PMZ_KEY or [server] key)')
+    .action(() => { process.stdout.write(`${randomBytes(KEY_BYTES).toString('base64url')}\n`) })
 
   clientCommand(program, 'put <file> <key>', 'store FILE under KEY (FILE - reads stdin)')
     .option('--temporal <days>', 'expire the key after DAYS days')

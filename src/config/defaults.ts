@@ -2,6 +2,9 @@
  * Every default of pmz, in one place. `config/server.conf` mirrors this file
  * key for key (a unit test checks that they agree).
  */
+/** Pulzar's published cluster key: fine on one machine, never on a shared network. */
+export const DEFAULT_CLUSTER_KEY = 'l415S4Nt05'
+
 export const DEFAULTS = {
   node: {
     /** Peer id; empty means "generate one and keep it in the data dir". */
@@ -19,15 +22,24 @@ export const DEFAULTS = {
     /** HTTP gateway port; 0 picks a free one. @default 31414 */
     port: 31414,
     /** Largest value accepted, in MiB, inclusive (Pulzar's maxsize). @default 5 */
-    maxsizeMb: 5
+    maxsizeMb: 5,
+    /**
+     * Bearer token every write and admin request must carry
+     * (`Authorization: Bearer TOKEN`); empty means no token is asked. Reads
+     * of keys, GET extensions and OPTIONS stay open. @default '' (none)
+     */
+    token: ''
   },
   mesh: {
     /** Mesh (ZeroMQ) port; 0 picks a free one. @default 31415 */
     port: 31415,
     /** Cluster name; peers of other names never merge. @default pmz */
     cluster: 'pmz',
-    /** Shared secret the mesh keys derive from (Pulzar's server.key). */
-    clusterKey: 'l415S4Nt05',
+    /**
+     * Shared secret the mesh keys derive from (Pulzar's server.key). The
+     * default is published: set your own (`pmz keygen`) on any network.
+     */
+    clusterKey: DEFAULT_CLUSTER_KEY,
     /** Discovery methods. @default mdns, broadcast, static */
     discovery: ['mdns', 'broadcast', 'static'] as DiscoveryMethod[],
     /** Static join list, HOST:MESHPORT entries. @default none */
@@ -75,7 +87,7 @@ export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn'
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
   readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, dataDir: string, seedsDir: string }>
-  readonly http: Readonly<{ port: number, maxsizeMb: number }>
+  readonly http: Readonly<{ port: number, maxsizeMb: number, token: string }>
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>

@@ -43,6 +43,8 @@ const nonEmpty = (what: string) => (raw: string): string => {
 
 const port = int(0, 65535)
 
+const optionalSecret = (raw: string): string => raw.trim()
+
 const PEER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const peerId = (raw: string): string => {
   const s = raw.trim()
@@ -111,6 +113,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'node.seedsDir', ini: 'jobs.dir', env: 'PMZ_SEEDS', flag: 'seeds', parse: nonEmpty('a directory') },
   { path: 'http.port', ini: 'server.port', env: 'PMZ_HTTP_PORT', flag: 'httpPort', parse: port },
   { path: 'http.maxsizeMb', ini: 'general.maxsize', env: 'PMZ_MAXSIZE', flag: 'maxsize', parse: positiveNumber },
+  { path: 'http.token', ini: 'server.token', env: 'PMZ_TOKEN', parse: optionalSecret },
   { path: 'mesh.port', ini: 'volume.port', env: 'PMZ_MESH_PORT', flag: 'meshPort', parse: port },
   { path: 'mesh.cluster', ini: 'mesh.cluster', env: 'PMZ_CLUSTER', flag: 'cluster', parse: clusterName },
   { path: 'mesh.clusterKey', ini: 'server.key', env: 'PMZ_KEY', flag: 'key', parse: nonEmpty('a secret') },

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
+import { bearerCheck } from './auth.js'
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
@@ -39,9 +40,11 @@ export class FastifyGateway implements Gateway {
     this.app.removeAllContentTypeParsers()
     this.app.addContentTypeParser('*', (_req, _payload, done) => { done(null) })
     // Callback hooks, not async ones: no promise per request.
-    this.app.addHook('onRequest', (_req, reply, done) => {
+    const check = bearerCheck(init.token)
+    this.app.addHook('onRequest', (req, reply, done) => {
       reply.headers(CORS_HEADERS)
-      done(this.closing ? new PmzError('ERR_SHUTTING_DOWN', 'peer is shutting down') : undefined)
+      if (this.closing) done(new PmzError('ERR_SHUTTING_DOWN', 'peer is shutting down'))
+      else done(check?.(req.method, req.url, req.headers.authorization))
     })
     // Answers finished while stopping close their connection, so stop() need not wait for idle keep-alives.
     this.app.addHook('onSend', (_req, reply, payload, done) => {

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream'
 import { CliError, GatewayClient, keyPath, readEnvelope } from '../client.js'
 import { progressStream } from '../progress.js'
 
-export interface ClientFlags { gateway: string, progress?: boolean }
+export interface ClientFlags { gateway: string, token?: string, progress?: boolean }
 
 /** `pmz put FILE KEY [--temporal D]` */
 export async function put (file: string, key: string, flags: ClientFlags & { temporal?: string }): Promise<void> {
@@ -12,7 +12,7 @@ export async function put (file: string, key: string, flags: ClientFlags & { tem
   // `-` is stdin, sent chunked: its size is known only at its end (the gateway still enforces maxsize).
   const size = file === '-' ? undefined : fileSize(file)
   const source = file === '-' ? process.stdin : createReadStream(file)
-  const client = new GatewayClient(flags.gateway)
+  const client = new GatewayClient(flags.gateway, flags.token)
   const query = flags.temporal !== undefined ? `?temporal=${flags.temporal}` : ''
   const body = source.pipe(progressStream(size ?? 0, 'upload', flags.progress))
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
@@ -34,7 +34,7 @@ function fileSize (file: string): number {
 
 /** `pmz get KEY [-o FILE]`: to stdout, or atomically to FILE. */
 export async function get (key: string, flags: ClientFlags & { output?: string }): Promise<void> {
-  const client = new GatewayClient(flags.gateway)
+  const client = new GatewayClient(flags.gateway, flags.token)
   const res = await client.send('GET', `/get_key/${keyPath(key)}`)
   if (res.statusCode !== 200) {
     await readEnvelope(res)
@@ -59,7 +59,7 @@ export async function get (key: string, flags: ClientFlags & { output?: string }
 
 /** `pmz rm KEY` */
 export async function rm (key: string, flags: ClientFlags): Promise<void> {
-  const env = await new GatewayClient(flags.gateway).json<null>('DELETE', `/delete_key/${keyPath(key)}`)
+  const env = await new GatewayClient(flags.gateway, flags.token).json<null>('DELETE', `/delete_key/${keyPath(key)}`)
   process.stdout.write(`${env.msg}\n`)
 }
 
@@ -67,7 +67,7 @@ interface KeyRow { key: string, size: number, created: string, expires: string |
 
 /** `pmz ls [PREFIX]`: every live key under PREFIX, a page at a time. */
 export async function ls (prefix: string | undefined, flags: ClientFlags): Promise<void> {
-  const client = new GatewayClient(flags.gateway)
+  const client = new GatewayClient(flags.gateway, flags.token)
   const limit = 1000
   let after: string | undefined
   for (;;) {
@@ -85,7 +85,7 @@ export async function ls (prefix: string | undefined, flags: ClientFlags): Promi
 
 /** `pmz status` */
 export async function status (flags: ClientFlags): Promise<void> {
-  const env = await new GatewayClient(flags.gateway).json<Record<string, unknown>>('GET', '/admin/status')
+  const env = await new GatewayClient(flags.gateway, flags.token).json<Record<string, unknown>>('GET', '/admin/status')
   for (const [k, v] of Object.entries(env.data)) process.stdout.write(`${k.padEnd(16)} ${String(v)}\n`)
 }
 

@@ -82,6 +82,24 @@ describe('pmz CLI against a gateway', () => {
     expect(lines[1004]).toMatch(/\/many\/k1004$/)
   })
 
+  it('ls --limit and --json, status --json and peers --json print what scripts can read', async () => {
+    for (let i = 0; i < 5; i++) expect((await http('PUT', `${peer.url}/add_key/json/k${i}`, 'xy')).status).toBe(201)
+    const limited = await runCli(['ls', 'json/', '--limit', '3', ...gw])
+    expect(limited.stdout.toString().trim().split('\n')).toHaveLength(3)
+    const json = await runCli(['ls', 'json/', '--json', '--limit', '4', ...gw])
+    expect(json.code).toBe(0)
+    const rows = JSON.parse(json.stdout.toString()) as Array<{ key: string, size: number, sha256: string }>
+    expect(rows.map(r => r.key)).toEqual(['/json/k0', '/json/k1', '/json/k2', '/json/k3'])
+    expect(rows[0]).toMatchObject({ size: 2, sha256: expect.stringMatching(/^[0-9a-f]{64}$/), expires: null })
+    expect((await runCli(['ls', '--limit', '0', ...gw])).stderr).toBe('pmz: --limit: expected a whole number above 0, got "0"\n')
+
+    const status = JSON.parse((await runCli(['status', '--json', ...gw])).stdout.toString()) as { entries: number, peer: string }
+    expect(status.peer).toBe(peer.id)
+    expect(typeof status.entries).toBe('number')
+    const peers = JSON.parse((await runCli(['peers', '--json', ...gw])).stdout.toString()) as Array<{ node: string, state: string }>
+    expect(peers).toContainEqual(expect.objectContaining({ node: peer.id, state: 'alive' }))
+  })
+
   it('shows a progress bar on large transfers when asked', async () => {
     const file = join(dir, 'large.bin')
     writeFileSync(file, randomBytes(6 * 1024 * 1024))
@@ -117,6 +135,28 @@ describe('pmz CLI against a gateway', () => {
     const badGateway = await runCli(['status', '--gateway', 'nonsense'])
     expect(badGateway.code).toBe(1)
     expect(badGateway.stderr).toMatch(/^pmz: --gateway: expected an http:\/\/ URL/)
+  })
+})
+
+describe('pmz help and usage errors', () => {
+  it('pmz node --help shows each default and environment variable', async () => {
+    const help = (await runCli(['node', '--help'])).stdout.toString()
+    expect(help).toMatch(/--http-port <port>\s+HTTP port \(0: any free port\) \(default: 31414; env:\s+PMZ_HTTP_PORT\)/)
+    expect(help).toMatch(/--data <dir>\s+data directory \(default: \.\/data; env: PMZ_DATA\)/)
+    expect(help).toMatch(/PMZ_STORE_SYNC\s+\[store\] sync/)
+    expect(help).toMatch(/PMZ_CONFIG/)
+  })
+
+  it('offers --progress only where something is transferred', async () => {
+    for (const cmd of ['rm', 'ls', 'status', 'peers']) expect((await runCli([cmd, '--help'])).stdout.toString(), cmd).not.toMatch(/--progress/)
+    for (const cmd of ['put', 'get']) expect((await runCli([cmd, '--help'])).stdout.toString(), cmd).toMatch(/--progress/)
+  })
+
+  it('answers an unknown flag with the error and one hint line, not the whole help', async () => {
+    const res = await runCli(['ls', '--bogus'])
+    expect(res.code).toBe(1)
+    expect(res.stdout.toString()).toBe('')
+    expect(res.stderr).toBe("pmz: unknown option '--bogus'\n(add --help to see the options)\n")
   })
 })
 

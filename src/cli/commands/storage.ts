@@ -63,29 +63,44 @@ export async function rm (key: string, flags: ClientFlags): Promise<void> {
   process.stdout.write(`${env.msg}\n`)
 }
 
-interface KeyRow { key: string, size: number, created: string, expires: string | null }
+interface KeyRow { key: string, size: number, sha256: string, created: string, expires: string | null }
 
-/** `pmz ls [PREFIX]`: every live key under PREFIX, a page at a time. */
-export async function ls (prefix: string | undefined, flags: ClientFlags): Promise<void> {
+/** Keys asked per page of `admin/keys`. */
+const PAGE = 1000
+
+/** `pmz ls [PREFIX] [--limit N] [--json]`: the live keys under PREFIX, a page at a time. */
+export async function ls (prefix: string | undefined, flags: ClientFlags & { limit?: string, json?: boolean }): Promise<void> {
+  if (flags.limit !== undefined && !/^[1-9]\d{0,9}$/.test(flags.limit)) throw new CliError(`--limit: expected a whole number above 0, got "${flags.limit}"`)
   const client = new GatewayClient(flags.gateway, flags.token)
-  const limit = 1000
+  let left = flags.limit === undefined ? Infinity : Number(flags.limit)
+  const rows: KeyRow[] = []
   let after: string | undefined
-  for (;;) {
-    const q = new URLSearchParams({ limit: String(limit) })
+  while (left > 0) {
+    const asked = Math.min(PAGE, left)
+    const q = new URLSearchParams({ limit: String(asked) })
     if (prefix !== undefined) q.set('prefix', prefix.startsWith('/') ? prefix : `/${prefix}`)
     if (after !== undefined) q.set('after', after)
     const env = await client.json<KeyRow[]>('GET', `/admin/keys?${q.toString()}`)
-    for (const row of env.data) {
-      process.stdout.write(`${String(row.size).padStart(12)}  ${row.created}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
+    if (flags.json === true) rows.push(...env.data)
+    else {
+      for (const row of env.data) {
+        process.stdout.write(`${String(row.size).padStart(12)}  ${row.created}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
+      }
     }
-    if (env.data.length < limit) return
+    left -= env.data.length
+    if (env.data.length < asked) break
     after = env.data[env.data.length - 1].key
   }
+  if (flags.json === true) process.stdout.write(`${JSON.stringify(rows)}\n`)
 }
 
-/** `pmz status` */
-export async function status (flags: ClientFlags): Promise<void> {
+/** `pmz status [--json]` */
+export async function status (flags: ClientFlags & { json?: boolean }): Promise<void> {
   const env = await new GatewayClient(flags.gateway, flags.token).json<Record<string, unknown>>('GET', '/admin/status')
+  if (flags.json === true) {
+    process.stdout.write(`${JSON.stringify(env.data)}\n`)
+    return
+  }
   for (const [k, v] of Object.entries(env.data)) process.stdout.write(`${k.padEnd(16)} ${String(v)}\n`)
 }
 

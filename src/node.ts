@@ -37,7 +37,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   prepareDataDir(config.node.dataDir)
   const id = resolvePeerId(config.node.id, config.node.dataDir)
   const clock = options.clock ?? systemClock
-  const log = (options.log ?? createLogger({ level: config.log.level })).child({ peer: id })
+  const log = (options.log ?? rootLogger(config)).child({ peer: id })
 
   let gateway: Gateway | undefined
   const mesh = createNodeMesh(config, id, () => gateway?.url() ?? '', clock, log)
@@ -95,4 +95,11 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
       return await stopping
     }
   }
+}
+
+/** The root logger the config asks for: `auto` is pretty (coloured) on a terminal and JSON lines otherwise (what scripts and the tests read). */
+function rootLogger (config: PmzConfig): Logger {
+  const tty = process.stdout.isTTY
+  const format = config.log.format === 'auto' ? (tty ? 'pretty' : 'json') : config.log.format
+  return createLogger({ level: config.log.level, format, colorize: tty })
 }

@@ -46,7 +46,8 @@ const NODE_FLAGS: ReadonlyArray<[string, string, string]> = [
   ['--write-quorum <w>', 'replicas that must commit a write (W)', 'writeQuorum'],
   ['--maxsize <mb>', 'largest value, in MiB', 'maxsize'],
   ['--broadcast-port <port>', 'UDP port of broadcast beacons', 'broadcastPort'],
-  ['--log-level <level>', 'trace, debug, info, warn, error, fatal, silent', 'logLevel']
+  ['--log-level <level>', 'trace, debug, info, warn, error, fatal, silent (debug: one line per HTTP request)', 'logLevel'],
+  ['--log-format <format>', 'auto (pretty on a terminal, JSON otherwise), json or pretty', 'logFormat']
 ]
 
 /** `(default: 31414; env: PMZ_HTTP_PORT)` for a `pmz node` flag, from the one table of defaults. */

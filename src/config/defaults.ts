@@ -70,8 +70,10 @@ export const DEFAULTS = {
     retentionDays: 90
   },
   log: {
-    /** pino level: trace, debug, info, warn, error, fatal, silent. @default info */
-    level: 'info' as LogLevel
+    /** pino level: trace, debug, info, warn, error, fatal, silent (debug adds one line per HTTP request). @default info */
+    level: 'info' as LogLevel,
+    /** `auto`: pretty on a terminal, JSON otherwise; `json`: one JSON object per line; `pretty`: one readable line per event. @default auto */
+    format: 'auto' as LogFormatSetting
   }
 }
 
@@ -83,6 +85,8 @@ export type StoreSync = 'flush' | 'os'
 export const STORE_SYNC: readonly StoreSync[] = ['flush', 'os']
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+export type LogFormatSetting = 'auto' | 'json' | 'pretty'
+export const LOG_FORMATS: readonly LogFormatSetting[] = ['auto', 'json', 'pretty']
 
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
@@ -93,5 +97,5 @@ export interface PmzConfig {
   }>
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync }>
   readonly general: Readonly<{ retentionDays: number }>
-  readonly log: Readonly<{ level: LogLevel }>
+  readonly log: Readonly<{ level: LogLevel, format: LogFormatSetting }>
 }

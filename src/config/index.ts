@@ -1,5 +1,5 @@
 export { DEFAULTS, DEFAULT_CLUSTER_KEY, ROLES, DISCOVERY_METHODS, LOG_LEVELS } from './defaults.js'
-export type { PmzConfig, Role, DiscoveryMethod, LogLevel } from './defaults.js'
+export type { PmzConfig, Role, DiscoveryMethod, LogLevel, LogFormatSetting } from './defaults.js'
 export { isLoopbackHost, loadConfig, resolveGateway, resolveToken, DEFAULT_CONFIG_FILE, DEFAULT_GATEWAY } from './load.js'
 export type { LoadConfigInit, LoadedConfig } from './load.js'
 export { OPTIONS } from './options.js'

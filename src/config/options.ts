@@ -1,4 +1,4 @@
-import { DISCOVERY_METHODS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
+import { DISCOVERY_METHODS, LOG_FORMATS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
 
 /** Thrown by a parser; the loader adds the key and the source. */
 export class InvalidValue extends Error {}
@@ -104,6 +104,12 @@ const logLevel = (raw: string): string => {
   return s
 }
 
+const logFormat = (raw: string): string => {
+  const s = raw.trim().toLowerCase()
+  if (!LOG_FORMATS.includes(s as never)) throw new InvalidValue(`expected one of ${LOG_FORMATS.join(', ')}, got "${raw}"`)
+  return s
+}
+
 /** Every option pmz reads. `config/server.conf` documents each `ini` key. */
 export const OPTIONS: readonly OptionSpec[] = [
   { path: 'node.id', ini: 'node.id', env: 'PMZ_ID', flag: 'id', parse: peerId },
@@ -127,7 +133,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'store.deadPeerGraceS', ini: 'store.dead_peer_grace_s', env: 'PMZ_DEAD_PEER_GRACE_S', parse: positiveNumber },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
-  { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel }
+  { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel },
+  { path: 'log.format', ini: 'log.format', env: 'PMZ_LOG_FORMAT', flag: 'logFormat', parse: logFormat }
 ]
 
 /** Keys of Pulzar's server.conf that pmz reads and deliberately ignores. */

@@ -51,6 +51,13 @@ export class FastifyGateway implements Gateway {
       if (this.closing) reply.header('connection', 'close')
       done(null, payload)
     })
+    // One access line per request at debug; the hook is not added otherwise (it costs on every request).
+    if (this.log.isLevelEnabled('debug')) {
+      this.app.addHook('onResponse', (req, reply, done) => {
+        this.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request')
+        done()
+      })
+    }
     this.app.setErrorHandler(errorHandler(this.log))
     this.app.setNotFoundHandler((req, reply) => {
       if (req.method === 'OPTIONS') return sendOptions(reply)

@@ -1,11 +1,10 @@
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { systemClock, type Clock } from './common/clock.js'
 import { createLogger, type Logger } from './common/logger.js'
 import { resolvePeerId } from './common/peer-id.js'
 import { startAll, stopAll, type Startable } from './common/startable.js'
 import { VERSION } from './common/version.js'
-import type { PmzConfig } from './config/index.js'
+import { DEFAULT_CLUSTER_KEY, isLoopbackHost, prepareDataDir, type PmzConfig } from './config/index.js'
 import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
@@ -35,10 +34,10 @@ export interface NodeOptions {
  * in layer order and stops them in reverse.
  */
 export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNode {
-  mkdirSync(config.node.dataDir, { recursive: true })
+  prepareDataDir(config.node.dataDir)
   const id = resolvePeerId(config.node.id, config.node.dataDir)
   const clock = options.clock ?? systemClock
-  const log = (options.log ?? createLogger({ level: config.log.level })).child({ peer: id })
+  const log = (options.log ?? rootLogger(config)).child({ peer: id })
 
   let gateway: Gateway | undefined
   const mesh = createNodeMesh(config, id, () => gateway?.url() ?? '', clock, log)
@@ -68,7 +67,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,
     port: config.http.port,
-    maxsizeMb: config.http.maxsizeMb
+    maxsizeMb: config.http.maxsizeMb,
+    token: config.http.token
   })
 
   const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts, ...coordinator.parts]
@@ -80,6 +80,10 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     httpUrl: () => gateway?.url() ?? '',
     async start () {
       for (const w of options.warnings ?? []) log.warn(w)
+      if (config.mesh.clusterKey === DEFAULT_CLUSTER_KEY && !isLoopbackHost(config.node.host)) {
+        log.warn({ host: config.node.host },
+          'the cluster key is the published default: anyone on this network can join the cluster and read every key; set your own (pmz keygen) with --key, PMZ_KEY or [server] key')
+      }
       await startAll(components, err => log.error({ err }, 'stop after a failed start failed'))
       log.info({ http: gateway?.url(), mesh: mesh.transport.address(), roles: config.node.roles, cluster: config.mesh.cluster, version: VERSION }, 'pmz ready')
     },
@@ -92,4 +96,11 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
       return await stopping
     }
   }
+}
+
+/** The root logger the config asks for: `auto` is pretty (coloured) on a terminal and JSON lines otherwise (what scripts and the tests read). */
+function rootLogger (config: PmzConfig): Logger {
+  const tty = process.stdout.isTTY
+  const format = config.log.format === 'auto' ? (tty ? 'pretty' : 'json') : config.log.format
+  return createLogger({ level: config.log.level, format, colorize: tty })
 }

@@ -1,5 +1,7 @@
-// An example seed: `POST /launch_job/example/factorial` with {"n": 20}.
-// Seeds are registered by the jobs layer; see DESIGN.md "Seeds".
+// An example seed that will run as a job: the jobs layer, which launches
+// seeds (`POST /launch_job/example/factorial` with {"n": 20}), is not built
+// yet, so no route runs it today (see docs/design.md). Seeds that export
+// `extension` are served now: see README, "Your own extensions".
 export async function run (args) {
   const n = BigInt(args?.n ?? 10)
   let f = 1n

@@ -14,11 +14,13 @@ export function keyPath (key: string): string {
 
 /** Talks to one gateway over HTTP. */
 export class GatewayClient {
-  constructor (readonly base: string) {}
+  /** `token`: the bearer token sent with every request (PMZ_TOKEN), when the gateway asks for one. */
+  constructor (readonly base: string, private readonly token?: string) {}
 
   async send (method: Dispatcher.HttpMethod, path: string, options: { body?: Readable, headers?: Record<string, string> } = {}): Promise<Dispatcher.ResponseData> {
+    const headers = this.token === undefined ? options.headers : { ...options.headers, authorization: `Bearer ${this.token}` }
     try {
-      return await request(`${this.base}${path}`, { method, body: options.body, headers: options.headers })
+      return await request(`${this.base}${path}`, { method, body: options.body, headers })
     } catch (err) {
       const e = err as NodeJS.ErrnoException
       throw new CliError(`cannot reach the gateway at ${this.base}: ${e.code ?? e.message}`)

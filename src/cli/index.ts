@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto'
 import { Command } from 'commander'
 import { isPmzError } from '../common/errors.js'
-import { resolveGateway } from '../config/index.js'
+import { DEFAULTS, DEFAULT_GATEWAY, OPTIONS, resolveGateway, resolveToken } from '../config/index.js'
 import { VERSION } from '../common/version.js'
 import { CliError } from './client.js'
 import { peers } from './commands/peers.js'
 import { get, ls, put, rm, status } from './commands/storage.js'
+
+/** Random bytes in a key from `pmz keygen`: 192 bits, 32 base64url characters. */
+const KEY_BYTES = 24
 
 type Action = (...args: any[]) => Promise<void>
 
@@ -25,60 +29,113 @@ function fail (err: unknown): never {
   process.exit(1)
 }
 
-/** Adds `--gateway` and `--progress` and resolves the gateway before the action runs. */
-function clientCommand (program: Command, spec: string, description: string): Command {
-  return program.command(spec)
+/** `pmz node` flags: commander's spec, what it means, and the flag's name in OPTIONS (for its default and variable). */
+const NODE_FLAGS: ReadonlyArray<[string, string, string]> = [
+  ['--role <roles>', 'all, or a list of volume,worker,gateway,coordinator', 'role'],
+  ['--id <name>', 'peer id (empty: generated once, kept in the data dir)', 'id'],
+  ['--data <dir>', 'data directory', 'data'],
+  ['--host <addr>', 'address to bind', 'host'],
+  ['--advertise <addr>', 'address given to other peers and clients (empty: the bound one; with 0.0.0.0 the first LAN IPv4)', 'advertise'],
+  ['--http-port <port>', 'HTTP port (0: any free port)', 'httpPort'],
+  ['--mesh-port <port>', 'mesh port (0: any free port)', 'meshPort'],
+  ['--discovery <methods>', 'mdns,broadcast,static or none', 'discovery'],
+  ['--join <list>', 'HOST:MESHPORT,... to join', 'join'],
+  ['--cluster <name>', 'cluster name', 'cluster'],
+  ['--key <secret>', 'cluster key (pmz keygen makes one)', 'key'],
+  ['--seeds <dir>', 'seeds directory', 'seeds'],
+  ['--replicas <n>', 'replicas per key (N)', 'replicas'],
+  ['--write-quorum <w>', 'replicas that must commit a write (W)', 'writeQuorum'],
+  ['--maxsize <mb>', 'largest value, in MiB', 'maxsize'],
+  ['--broadcast-port <port>', 'UDP port of broadcast beacons', 'broadcastPort'],
+  ['--log-level <level>', 'trace, debug, info, warn, error, fatal, silent (debug: one line per HTTP request)', 'logLevel'],
+  ['--log-format <format>', 'auto (pretty on a terminal, JSON otherwise), json or pretty', 'logFormat']
+]
+
+/** `(default: 31414; env: PMZ_HTTP_PORT)` for a `pmz node` flag, from the one table of defaults. */
+function defaultAndEnv (flag: string): string {
+  const opt = OPTIONS.find(o => o.flag === flag)
+  if (opt === undefined) return ''
+  const [section, field] = opt.path.split('.') as [string, string]
+  const value = (DEFAULTS as unknown as Record<string, Record<string, unknown>>)[section][field]
+  const shown = opt.path === 'mesh.clusterKey'
+    ? 'published, set your own'
+    : opt.path === 'node.roles'
+      ? 'all'
+      : Array.isArray(value) ? (value.length === 0 ? 'none' : value.join(',')) : value === '' ? 'none' : String(value)
+  return `(default: ${shown}; env: ${opt.env})`
+}
+
+/** The options only a variable or the config file sets, one per line for `pmz node --help`. */
+function envOnly (): string {
+  return OPTIONS.filter(o => o.flag === undefined).map(o => {
+    const [section, key] = o.ini.split('.') as [string, string]
+    return `  ${o.env.padEnd(26)} [${section}] ${key}`
+  }).join('\n')
+}
+
+/** Adds `--gateway` (and `--progress` where a transfer happens) and resolves the gateway and token before the action runs. */
+function clientCommand (program: Command, spec: string, description: string, options: { progress?: boolean } = {}): Command {
+  const cmd = program.command(spec)
     .description(description)
-    .option('--gateway <url>', 'gateway URL (env PMZ_GATEWAY)', undefined)
-    .option('--progress', 'always show a progress bar')
-    .option('--no-progress', 'never show a progress bar')
+    .option('--gateway <url>', `gateway URL (default: ${DEFAULT_GATEWAY}; env: PMZ_GATEWAY)`, undefined)
+  if (options.progress === true) {
+    cmd.option('--progress', 'always show a progress bar')
+      .option('--no-progress', 'never show a progress bar')
+  }
+  return cmd
+    .addHelpText('after', '\nEnvironment: PMZ_TOKEN, the bearer token sent when the gateway asks for one.')
     .hook('preAction', cmd => {
       const opts = cmd.opts()
       try {
         cmd.setOptionValue('gateway', resolveGateway(opts.gateway as string | undefined, process.env))
+        cmd.setOptionValue('token', resolveToken(process.env))
       } catch (err) {
         fail(err)
       }
     })
 }
 
+/**
+ * A reader that went away (`pmz get KEY | head -c 10`) closes stdout: end
+ * quietly with status 0, as Unix tools do, instead of an unhandled EPIPE.
+ */
+function quietOnClosedStdout (): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    fail(err)
+  })
+}
+
 export function buildProgram (): Command {
   const program = new Command('pmz')
     .description('pmz: a peer-to-peer mesh that stores files and runs jobs on a local network')
     .version(VERSION)
-    .showHelpAfterError()
+    // A usage error is one `pmz:` line and one hint, not the whole help.
+    .configureOutput({ outputError: (text, write) => { write(text.replace(/^error: /, 'pmz: ')) } })
+    .showHelpAfterError('(add --help to see the options)')
 
-  program.command('node')
+  const node = program.command('node')
     .description('run a peer (a one-peer cluster with no flags)')
-    .option('--config <file>', 'config file (default config/server.conf if present)')
-    .option('--role <roles>', 'all, or a list of volume,worker,gateway,coordinator')
-    .option('--id <name>', 'peer id (default: kept in the data dir)')
-    .option('--data <dir>', 'data directory')
-    .option('--host <addr>', 'address to bind')
-    .option('--advertise <addr>', 'address given to other peers and clients (default: the bound one; with 0.0.0.0 the first LAN IPv4)')
-    .option('--http-port <port>', 'HTTP port (0: any free port)')
-    .option('--mesh-port <port>', 'mesh port (0: any free port)')
-    .option('--discovery <methods>', 'mdns,broadcast,static or none')
-    .option('--join <list>', 'HOST:MESHPORT,... to join')
-    .option('--cluster <name>', 'cluster name')
-    .option('--key <secret>', 'cluster key')
-    .option('--seeds <dir>', 'seeds directory')
-    .option('--replicas <n>', 'replicas per key (N)')
-    .option('--write-quorum <w>', 'replicas that must commit a write (W)')
-    .option('--maxsize <mb>', 'largest value, in MiB')
-    .option('--broadcast-port <port>', 'UDP port of broadcast beacons')
-    .option('--log-level <level>', 'trace, debug, info, warn, error, fatal, silent')
+    .option('--config <file>', 'config file (default: config/server.conf when present; env: PMZ_CONFIG)')
+  for (const [spec, description, flag] of NODE_FLAGS) node.option(spec, `${description} ${defaultAndEnv(flag)}`)
+  node
+    .addHelpText('after', `\nSettings without a flag (see config/server.conf):\n${envOnly()}\n` +
+      'Precedence: defaults < config file < PMZ_* variables < flags.')
     .action(guarded(async (opts: Record<string, unknown>) => {
       // Loaded on demand: client subcommands never pay for LMDB and fastify.
       const { runNode } = await import('./commands/node.js')
       await runNode(opts)
     }))
 
-  clientCommand(program, 'put <file> <key>', 'store FILE under KEY')
+  program.command('keygen')
+    .description('print a fresh random cluster key (for --key, PMZ_KEY or [server] key)')
+    .action(() => { process.stdout.write(`${randomBytes(KEY_BYTES).toString('base64url')}\n`) })
+
+  clientCommand(program, 'put <file> <key>', 'store FILE under KEY (FILE - reads stdin)', { progress: true })
     .option('--temporal <days>', 'expire the key after DAYS days')
     .action(guarded(async (file: string, key: string, opts) => { await put(file, key, opts) }))
 
-  clientCommand(program, 'get <key>', 'write the value of KEY to stdout or a file')
+  clientCommand(program, 'get <key>', 'write the value of KEY to stdout or a file', { progress: true })
     .option('-o, --output <file>', 'write to FILE instead of stdout')
     .action(guarded(async (key: string, opts) => { await get(key, opts) }))
 
@@ -86,15 +143,20 @@ export function buildProgram (): Command {
     .action(guarded(async (key: string, opts) => { await rm(key, opts) }))
 
   clientCommand(program, 'ls [prefix]', 'list keys, optionally under PREFIX')
+    .option('--limit <n>', 'list at most N keys')
+    .option('--json', 'print a JSON array of {key, size, sha256, created, expires}')
     .action(guarded(async (prefix: string | undefined, opts) => { await ls(prefix, opts) }))
 
   clientCommand(program, 'status', 'show the store statistics of the gateway peer')
+    .option('--json', 'print the statistics as a JSON object')
     .action(guarded(async opts => { await status(opts) }))
 
   clientCommand(program, 'peers', 'list the peers of the cluster as the gateway sees them')
+    .option('--json', 'print the peers as a JSON array (admin/network\'s data)')
     .action(guarded(async opts => { await peers(opts) }))
 
   return program
 }
 
+quietOnClosedStdout()
 await buildProgram().parseAsync(process.argv)

@@ -2,6 +2,9 @@
  * Every default of pmz, in one place. `config/server.conf` mirrors this file
  * key for key (a unit test checks that they agree).
  */
+/** Pulzar's published cluster key: fine on one machine, never on a shared network. */
+export const DEFAULT_CLUSTER_KEY = 'l415S4Nt05'
+
 export const DEFAULTS = {
   node: {
     /** Peer id; empty means "generate one and keep it in the data dir". */
@@ -26,15 +29,24 @@ export const DEFAULTS = {
     /** HTTP gateway port; 0 picks a free one. @default 31414 */
     port: 31414,
     /** Largest value accepted, in MiB, inclusive (Pulzar's maxsize). @default 5 */
-    maxsizeMb: 5
+    maxsizeMb: 5,
+    /**
+     * Bearer token every write and admin request must carry
+     * (`Authorization: Bearer TOKEN`); empty means no token is asked. Reads
+     * of keys, GET extensions and OPTIONS stay open. @default '' (none)
+     */
+    token: ''
   },
   mesh: {
     /** Mesh (ZeroMQ) port; 0 picks a free one. @default 31415 */
     port: 31415,
     /** Cluster name; peers of other names never merge. @default pmz */
     cluster: 'pmz',
-    /** Shared secret the mesh keys derive from (Pulzar's server.key). */
-    clusterKey: 'l415S4Nt05',
+    /**
+     * Shared secret the mesh keys derive from (Pulzar's server.key). The
+     * default is published: set your own (`pmz keygen`) on any network.
+     */
+    clusterKey: DEFAULT_CLUSTER_KEY,
     /** Discovery methods. @default mdns, broadcast, static */
     discovery: ['mdns', 'broadcast', 'static'] as DiscoveryMethod[],
     /** Static join list, HOST:MESHPORT entries. @default none */
@@ -78,8 +90,10 @@ export const DEFAULTS = {
     retentionDays: 90
   },
   log: {
-    /** pino level: trace, debug, info, warn, error, fatal, silent. @default info */
-    level: 'info' as LogLevel
+    /** pino level: trace, debug, info, warn, error, fatal, silent (debug adds one line per HTTP request). @default info */
+    level: 'info' as LogLevel,
+    /** `auto`: pretty on a terminal, JSON otherwise; `json`: one JSON object per line; `pretty`: one readable line per event. @default auto */
+    format: 'auto' as LogFormatSetting
   }
 }
 
@@ -91,16 +105,18 @@ export type StoreSync = 'flush' | 'os'
 export const STORE_SYNC: readonly StoreSync[] = ['flush', 'os']
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
+export type LogFormatSetting = 'auto' | 'json' | 'pretty'
+export const LOG_FORMATS: readonly LogFormatSetting[] = ['auto', 'json', 'pretty']
 
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
   readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, advertise: string, dataDir: string, seedsDir: string }>
-  readonly http: Readonly<{ port: number, maxsizeMb: number }>
+  readonly http: Readonly<{ port: number, maxsizeMb: number, token: string }>
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync }>
   readonly coordinator: Readonly<{ bootstrapExpect: number }>
   readonly general: Readonly<{ retentionDays: number }>
-  readonly log: Readonly<{ level: LogLevel }>
+  readonly log: Readonly<{ level: LogLevel, format: LogFormatSetting }>
 }

@@ -145,3 +145,15 @@ export function resolveGateway (flag: string | undefined, env: Record<string, st
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new PmzError('ERR_CONFIG_INVALID', `--gateway: expected an http:// URL, got "${raw}"`)
   return raw.replace(/\/+$/, '')
 }
+
+/** The bearer token client subcommands send: `PMZ_TOKEN`, when set and not empty. */
+export function resolveToken (env: Record<string, string | undefined> = {}): string | undefined {
+  const raw = env.PMZ_TOKEN?.trim()
+  return raw === undefined || raw === '' ? undefined : raw
+}
+
+/** Whether binding `host` keeps the peer on this machine (loopback only). */
+export function isLoopbackHost (host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h)
+}

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { DISCOVERY_METHODS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
+import { DISCOVERY_METHODS, LOG_FORMATS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
 
 /** Thrown by a parser; the loader adds the key and the source. */
 export class InvalidValue extends Error {}
@@ -55,6 +55,7 @@ const advertise = (raw: string): string => {
   }
   return s
 }
+const optionalSecret = (raw: string): string => raw.trim()
 
 const PEER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const peerId = (raw: string): string => {
@@ -115,6 +116,12 @@ const logLevel = (raw: string): string => {
   return s
 }
 
+const logFormat = (raw: string): string => {
+  const s = raw.trim().toLowerCase()
+  if (!LOG_FORMATS.includes(s as never)) throw new InvalidValue(`expected one of ${LOG_FORMATS.join(', ')}, got "${raw}"`)
+  return s
+}
+
 /** Every option pmz reads. `config/server.conf` documents each `ini` key. */
 export const OPTIONS: readonly OptionSpec[] = [
   { path: 'node.id', ini: 'node.id', env: 'PMZ_ID', flag: 'id', parse: peerId },
@@ -125,6 +132,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'node.seedsDir', ini: 'jobs.dir', env: 'PMZ_SEEDS', flag: 'seeds', parse: nonEmpty('a directory') },
   { path: 'http.port', ini: 'server.port', env: 'PMZ_HTTP_PORT', flag: 'httpPort', parse: port },
   { path: 'http.maxsizeMb', ini: 'general.maxsize', env: 'PMZ_MAXSIZE', flag: 'maxsize', parse: positiveNumber },
+  { path: 'http.token', ini: 'server.token', env: 'PMZ_TOKEN', parse: optionalSecret },
   { path: 'mesh.port', ini: 'volume.port', env: 'PMZ_MESH_PORT', flag: 'meshPort', parse: port },
   { path: 'mesh.cluster', ini: 'mesh.cluster', env: 'PMZ_CLUSTER', flag: 'cluster', parse: clusterName },
   { path: 'mesh.clusterKey', ini: 'server.key', env: 'PMZ_KEY', flag: 'key', parse: nonEmpty('a secret') },
@@ -139,7 +147,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'coordinator.bootstrapExpect', ini: 'coordinator.bootstrap_expect', env: 'PMZ_BOOTSTRAP_EXPECT', parse: int(1, 99) },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
-  { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel }
+  { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel },
+  { path: 'log.format', ini: 'log.format', env: 'PMZ_LOG_FORMAT', flag: 'logFormat', parse: logFormat }
 ]
 
 /** Keys of Pulzar's server.conf that pmz reads and deliberately ignores. */

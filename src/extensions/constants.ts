@@ -1,5 +1,5 @@
 /** Built-in extension names; a seed cannot take them. */
-export const BUILTIN_NAMES = ['search', 'ocr', 'imagematching'] as const
+export const BUILTIN_NAMES = ['search', 'ocr', 'imagematching', 'example'] as const
 /** Longest an extension call may run, in ms. */
 export const CALL_TIMEOUT_MS = 60_000
 /** Longest an error message an extension throws may be in an answer, in characters. */

@@ -3,6 +3,7 @@ import type { Logger } from '../common/logger.js'
 import type { Seed, SeedEvent } from '../seeds/index.js'
 import type { Builtin } from './builtin.js'
 import { CALL_TIMEOUT_MS, MAX_ERROR_MESSAGE } from './constants.js'
+import { createExample } from './example.js'
 import { createImageMatching } from './imagematching/imagematching-extension.js'
 import type { ExtensionCall, ExtensionHandler, Extensions, ExtensionsComponents, ExtensionsInit } from './types.js'
 import { createOcr } from './ocr/ocr-extension.js'
@@ -13,7 +14,7 @@ interface Resolved { name: string, args: string[], handler: ExtensionHandler }
 /**
  * Names to handlers. The first path segment picks a built-in when it names
  * one; otherwise the longest run of leading segments that names a seed's
- * extension wins (`/extension/example/hello/x` runs seed `example/hello` with
+ * extension wins (`/extension/demo/hello/x` runs seed `demo/hello` with
  * args `['x']`). Seeds come and go with the catalog's `seed:change` events.
  */
 export class ExtensionRegistry implements Extensions {
@@ -32,7 +33,8 @@ export class ExtensionRegistry implements Extensions {
     for (const b of [
       createSearch({ store: components.store, clock: components.clock, log: child('search') }),
       createOcr({ log: child('ocr') }, { workers: init.ocrWorkers }),
-      createImageMatching({ store: components.store, log: child('imagematching') }, { maxImageBytes: init.maxImageBytes })
+      createImageMatching({ store: components.store, log: child('imagematching') }, { maxImageBytes: init.maxImageBytes }),
+      createExample()
     ]) this.builtins.set(b.name, b)
   }
 

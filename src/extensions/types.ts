@@ -45,7 +45,7 @@ export interface ExtensionCall {
   baseUrl: string
 }
 
-/** Built-in extensions (`search`, `ocr`, `imagematching`) plus those seeds export. */
+/** Built-in extensions (`search`, `ocr`, `imagematching`, `example`) plus those seeds export. */
 export interface Extensions extends Startable {
   /** Names served now, built-ins first. */
   names(): string[]

@@ -107,7 +107,12 @@ async function forward (co: CoordinatorView, req: FastifyRequest, reply: Fastify
     const res = await request(`${target}${req.raw.url ?? ''}`, {
       method: req.method as 'GET',
       body,
-      headers: { [FORWARDED_HEADER]: '1', 'content-type': req.headers['content-type'] ?? 'application/json' },
+      // The token (when one is set) goes along: the coordinator's gateway checks it too.
+      headers: {
+        [FORWARDED_HEADER]: '1',
+        'content-type': req.headers['content-type'] ?? 'application/json',
+        ...(req.headers.authorization !== undefined ? { authorization: req.headers.authorization } : {})
+      },
       headersTimeout: FORWARD_TIMEOUT_MS,
       bodyTimeout: FORWARD_TIMEOUT_MS
     })

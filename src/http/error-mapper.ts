@@ -16,6 +16,7 @@ export function mapError (err: unknown): { status: number, msg: string, headers?
     if (err.code === 'ERR_METHOD_NOT_ALLOWED' && Array.isArray(err.details?.allow)) {
       return { status: 405, msg: err.message, headers: { allow: (err.details.allow as string[]).join(', ') } }
     }
+    if (err.code === 'ERR_UNAUTHORIZED') return { status: 401, msg: err.message, headers: { 'www-authenticate': 'Bearer' } }
     return { status: err.status, msg: err.message }
   }
   const status = (err as FastifyError)?.statusCode

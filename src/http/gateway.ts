@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
+import { bearerCheck } from './auth.js'
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
@@ -39,15 +40,24 @@ export class FastifyGateway implements Gateway {
     this.app.removeAllContentTypeParsers()
     this.app.addContentTypeParser('*', (_req, _payload, done) => { done(null) })
     // Callback hooks, not async ones: no promise per request.
-    this.app.addHook('onRequest', (_req, reply, done) => {
+    const check = bearerCheck(init.token)
+    this.app.addHook('onRequest', (req, reply, done) => {
       reply.headers(CORS_HEADERS)
-      done(this.closing ? new PmzError('ERR_SHUTTING_DOWN', 'peer is shutting down') : undefined)
+      if (this.closing) done(new PmzError('ERR_SHUTTING_DOWN', 'peer is shutting down'))
+      else done(check?.(req.method, req.url, req.headers.authorization))
     })
     // Answers finished while stopping close their connection, so stop() need not wait for idle keep-alives.
     this.app.addHook('onSend', (_req, reply, payload, done) => {
       if (this.closing) reply.header('connection', 'close')
       done(null, payload)
     })
+    // One access line per request at debug; the hook is not added otherwise (it costs on every request).
+    if (this.log.isLevelEnabled('debug')) {
+      this.app.addHook('onResponse', (req, reply, done) => {
+        this.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request')
+        done()
+      })
+    }
     this.app.setErrorHandler(errorHandler(this.log))
     this.app.setNotFoundHandler((req, reply) => {
       if (req.method === 'OPTIONS') return sendOptions(reply)

@@ -92,6 +92,8 @@ export interface GatewayInit {
   port?: number
   /** Largest accepted value, in MiB. @default 5 */
   maxsizeMb?: number
+  /** Bearer token of write and admin requests (see `needsToken`); none when empty or absent. */
+  token?: string
   /** How long stop() waits for in-flight requests before closing them. @default 10 s */
   stopGraceMs?: number
 }

@@ -125,9 +125,10 @@ export function peakRss (pid: number): number {
 }
 
 /** Runs the pmz CLI to completion. */
-export async function runCli (args: string[], options: { env?: Record<string, string>, input?: Buffer } = {}):
+export async function runCli (args: string[], options: { env?: Record<string, string>, input?: Buffer, wrap?: string[] } = {}):
 Promise<{ code: number | null, stdout: Buffer, stderr: string }> {
-  const proc = spawn(process.execPath, [PMZ, ...args], { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+  const [command, ...argv] = [...(options.wrap ?? []), process.execPath, PMZ, ...args]
+  const proc = spawn(command, argv, { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
   spawned.add(proc)
   const out: Buffer[] = []
   let err = ''

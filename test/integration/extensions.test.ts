@@ -256,12 +256,19 @@ describe('extensions of one peer (pulzar-api.md §5)', () => {
       await until('ext-echo', 404)
     })
 
-    it('names a seed by its path: seeds/example/hello.mjs is /extension/example/hello', async () => {
-      mkdirSync(join(seedsDir, 'example'), { recursive: true })
-      copyFileSync(join(FIXTURES, 'ext-echo.mjs'), join(seedsDir, 'example/hello.mjs'))
-      await until('example/hello', 200)
-      expect((await answer('example/hello/x')).json.data.args).toEqual(['x'])
-      expect((await answer('example')).status).toBe(404)
+    it('names a seed by its path: seeds/demo/hello.mjs is /extension/demo/hello', async () => {
+      mkdirSync(join(seedsDir, 'demo'), { recursive: true })
+      copyFileSync(join(FIXTURES, 'ext-echo.mjs'), join(seedsDir, 'demo/hello.mjs'))
+      await until('demo/hello', 200)
+      expect((await answer('demo/hello/x')).json.data.args).toEqual(['x'])
+      expect((await answer('demo')).status).toBe(404)
+    })
+
+    it('serves the built-in example of Pulzar\'s README: curl -X GET -L .../extension/example/arg1/arg2', async () => {
+      expect((await answer('example/arg1/arg2?p=1&p=2&q=')).json).toEqual({
+        data: { my_arg: ['arg1', 'arg2'], my_params: { p: ['1', '2'], q: [''] } }, status: 'ok', msg: ''
+      })
+      expect((await answer('example')).json.data).toEqual({ my_arg: [], my_params: {} })
     })
 
     it('answers 500 ko with the message of a throwing extension and keeps serving', async () => {

@@ -24,9 +24,13 @@ const COLUMNS: Array<[string, (p: PeerRow) => string]> = [
   ['LAST HEARD', p => p.last_heard === null ? '(self)' : ago(p.last_heard)]
 ]
 
-/** `pmz peers`: the gateway's membership view as a table; `*` marks the coordinator. */
-export async function peers (flags: ClientFlags): Promise<void> {
-  const env = await new GatewayClient(flags.gateway).json<PeerRow[]>('GET', '/admin/network')
+/** `pmz peers [--json]`: the gateway's membership view as a table; `*` marks the coordinator. */
+export async function peers (flags: ClientFlags & { json?: boolean }): Promise<void> {
+  const env = await new GatewayClient(flags.gateway, flags.token).json<PeerRow[]>('GET', '/admin/network')
+  if (flags.json === true) {
+    process.stdout.write(`${JSON.stringify(env.data)}\n`)
+    return
+  }
   const rows = [COLUMNS.map(([h]) => h), ...env.data.map(p => COLUMNS.map(([, f]) => f(p)))]
   const widths = COLUMNS.map((_, i) => Math.max(...rows.map(r => r[i].length)))
   for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}\n`)

@@ -4,32 +4,37 @@ import { Writable } from 'node:stream'
 import { CliError, GatewayClient, keyPath, readEnvelope } from '../client.js'
 import { progressStream } from '../progress.js'
 
-export interface ClientFlags { gateway: string, progress?: boolean }
+export interface ClientFlags { gateway: string, token?: string, progress?: boolean }
 
 /** `pmz put FILE KEY [--temporal D]` */
 export async function put (file: string, key: string, flags: ClientFlags & { temporal?: string }): Promise<void> {
-  let size: number
+  if (flags.temporal !== undefined && !/^-?\d+$/.test(flags.temporal)) throw new CliError(`--temporal: expected a whole number of days, got "${flags.temporal}"`)
+  // `-` is stdin, sent chunked: its size is known only at its end (the gateway still enforces maxsize).
+  const size = file === '-' ? undefined : fileSize(file)
+  const source = file === '-' ? process.stdin : createReadStream(file)
+  const client = new GatewayClient(flags.gateway, flags.token)
+  const query = flags.temporal !== undefined ? `?temporal=${flags.temporal}` : ''
+  const body = source.pipe(progressStream(size ?? 0, 'upload', flags.progress))
+  const headers: Record<string, string> = { 'content-type': 'application/octet-stream' }
+  if (size !== undefined) headers['content-length'] = String(size)
+  const env = await client.json<{ url: string }>('PUT', `/add_key/${keyPath(key)}${query}`, { body, headers })
+  process.stdout.write(`${env.data.url}\n`)
+}
+
+function fileSize (file: string): number {
   try {
     const st = statSync(file)
     if (!st.isFile()) throw new CliError(`${file} is not a file`)
-    size = st.size
+    return st.size
   } catch (err) {
     if (err instanceof CliError) throw err
     throw new CliError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
-  if (flags.temporal !== undefined && !/^-?\d+$/.test(flags.temporal)) throw new CliError(`--temporal: expected a whole number of days, got "${flags.temporal}"`)
-  const client = new GatewayClient(flags.gateway)
-  const query = flags.temporal !== undefined ? `?temporal=${flags.temporal}` : ''
-  const body = createReadStream(file).pipe(progressStream(size, 'upload', flags.progress))
-  const env = await client.json<{ url: string }>('PUT', `/add_key/${keyPath(key)}${query}`, {
-    body, headers: { 'content-length': String(size), 'content-type': 'application/octet-stream' }
-  })
-  process.stdout.write(`${env.data.url}\n`)
 }
 
 /** `pmz get KEY [-o FILE]`: to stdout, or atomically to FILE. */
 export async function get (key: string, flags: ClientFlags & { output?: string }): Promise<void> {
-  const client = new GatewayClient(flags.gateway)
+  const client = new GatewayClient(flags.gateway, flags.token)
   const res = await client.send('GET', `/get_key/${keyPath(key)}`)
   if (res.statusCode !== 200) {
     await readEnvelope(res)
@@ -54,33 +59,48 @@ export async function get (key: string, flags: ClientFlags & { output?: string }
 
 /** `pmz rm KEY` */
 export async function rm (key: string, flags: ClientFlags): Promise<void> {
-  const env = await new GatewayClient(flags.gateway).json<null>('DELETE', `/delete_key/${keyPath(key)}`)
+  const env = await new GatewayClient(flags.gateway, flags.token).json<null>('DELETE', `/delete_key/${keyPath(key)}`)
   process.stdout.write(`${env.msg}\n`)
 }
 
-interface KeyRow { key: string, size: number, created: string, expires: string | null }
+interface KeyRow { key: string, size: number, sha256: string, created: string, expires: string | null }
 
-/** `pmz ls [PREFIX]`: every live key under PREFIX, a page at a time. */
-export async function ls (prefix: string | undefined, flags: ClientFlags): Promise<void> {
-  const client = new GatewayClient(flags.gateway)
-  const limit = 1000
+/** Keys asked per page of `admin/keys`. */
+const PAGE = 1000
+
+/** `pmz ls [PREFIX] [--limit N] [--json]`: the live keys under PREFIX, a page at a time. */
+export async function ls (prefix: string | undefined, flags: ClientFlags & { limit?: string, json?: boolean }): Promise<void> {
+  if (flags.limit !== undefined && !/^[1-9]\d{0,9}$/.test(flags.limit)) throw new CliError(`--limit: expected a whole number above 0, got "${flags.limit}"`)
+  const client = new GatewayClient(flags.gateway, flags.token)
+  let left = flags.limit === undefined ? Infinity : Number(flags.limit)
+  const rows: KeyRow[] = []
   let after: string | undefined
-  for (;;) {
-    const q = new URLSearchParams({ limit: String(limit) })
+  while (left > 0) {
+    const asked = Math.min(PAGE, left)
+    const q = new URLSearchParams({ limit: String(asked) })
     if (prefix !== undefined) q.set('prefix', prefix.startsWith('/') ? prefix : `/${prefix}`)
     if (after !== undefined) q.set('after', after)
     const env = await client.json<KeyRow[]>('GET', `/admin/keys?${q.toString()}`)
-    for (const row of env.data) {
-      process.stdout.write(`${String(row.size).padStart(12)}  ${row.created}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
+    if (flags.json === true) rows.push(...env.data)
+    else {
+      for (const row of env.data) {
+        process.stdout.write(`${String(row.size).padStart(12)}  ${row.created}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
+      }
     }
-    if (env.data.length < limit) return
+    left -= env.data.length
+    if (env.data.length < asked) break
     after = env.data[env.data.length - 1].key
   }
+  if (flags.json === true) process.stdout.write(`${JSON.stringify(rows)}\n`)
 }
 
-/** `pmz status` */
-export async function status (flags: ClientFlags): Promise<void> {
-  const env = await new GatewayClient(flags.gateway).json<Record<string, unknown>>('GET', '/admin/status')
+/** `pmz status [--json]` */
+export async function status (flags: ClientFlags & { json?: boolean }): Promise<void> {
+  const env = await new GatewayClient(flags.gateway, flags.token).json<Record<string, unknown>>('GET', '/admin/status')
+  if (flags.json === true) {
+    process.stdout.write(`${JSON.stringify(env.data)}\n`)
+    return
+  }
   for (const [k, v] of Object.entries(env.data)) process.stdout.write(`${k.padEnd(16)} ${String(v)}\n`)
 }
 

@@ -65,6 +65,13 @@ describe('loadConfig', () => {
     expect(config.http.port).toBe(0)
   })
 
+  it('reads the file PMZ_CONFIG names, which must exist; --config wins over it', () => {
+    const configFile = confFile('[server]\nport = 1234\n')
+    expect(loadConfig({ cwd, env: { PMZ_CONFIG: configFile } }).config.http.port).toBe(1234)
+    expect(loadConfig({ cwd, configFile: confFile('[server]\nport = 4321\n'), env: { PMZ_CONFIG: configFile } }).config.http.port).toBe(4321)
+    expect(configError(() => loadConfig({ cwd, env: { PMZ_CONFIG: '/nonexistent.conf' } }))).toMatch(/config file not found/)
+  })
+
   it('names the file, line and key of a bad value', () => {
     const file = confFile('[server]\nhost = h\n\n[volume]\nport = seventy\n')
     expect(configError(() => loadConfig({ cwd, configFile: file })))

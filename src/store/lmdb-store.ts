@@ -44,7 +44,7 @@ export class LmdbStore implements Store {
 
   async start (): Promise<void> {
     if (this.started) return
-    this.t = new Tables(this.components, { dir: this.init.dir, sync: this.init.sync ?? 'flush', chunkBytes: this.chunkBytes })
+    this.t = new Tables(this.components, { dir: this.init.dir, sync: this.init.sync ?? 'flush', chunkBytes: this.chunkBytes, minFreeBytes: this.init.minFreeBytes })
     this.sweeper = new Sweeper(this.components, this.t, {
       tombstoneGraceMs: this.init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS,
       intervalMs: this.init.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
@@ -90,6 +90,8 @@ export class LmdbStore implements Store {
     if (options.ifAbsent === true && !small && isLive(this.t.meta.get(key), this.clock.now())) {
       throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
+    this.t.space.admit()
+    this.t.space.admit()
     const upload = this.t.newUpload(key, options)
     try {
       const { record, last } = await this.receive(upload, body, options.signal, () => {
@@ -206,7 +208,8 @@ export class LmdbStore implements Store {
       branch_pages: s.treeBranchPageCount,
       leaf_pages: s.treeLeafPageCount,
       overflow_pages: s.overflowPages,
-      entries: Math.max(0, s.entryCount - tombstones - expired)
+      entries: Math.max(0, s.entryCount - tombstones - expired),
+      disk: this.t.space.usage()
     }
   }
 
@@ -233,6 +236,7 @@ export class LmdbStore implements Store {
     if (before !== undefined && compareHlc(before.version, put.version) >= 0) return { applied: false, entry: toEntry(key, before) }
     // Pulzar's duplicate rule at this replica: refused before the body is read, and decided again inside the commit.
     if (put.ifAbsent === true && isLive(before, this.clock.now())) return { applied: false, entry: toEntry(key, before), conflict: true }
+    this.t.space.admit()
     const upload = this.t.newUpload(key, options)
     try {
       const { record, last } = await this.receive(upload, body, options.signal, () =>

@@ -71,9 +71,11 @@ describe('mesh of real peers (static join, 127.0.0.1)', () => {
     expect(warning.level).toBe(40)
     expect(warning.peer).toBe(peers[0].mesh)
     // The cluster's rejection lines name where the refused handshakes came from.
-    const rejected = peers[0].lines.filter(l => l.includes('"mesh traffic rejected"')).map(l => JSON.parse(l) as { remotes: string[] })
-    const remotes = rejected.flatMap(r => r.remotes)
-    expect(remotes.length).toBeGreaterThan(0)
+    const remotesLogged = (): string[] => peers[0].lines.filter(l => l.includes('"mesh traffic rejected"'))
+      .flatMap(l => (JSON.parse(l) as { remotes: string[] }).remotes)
+    // Named at once, or at the latest in the next summary (10 s).
+    await waitFor(() => remotesLogged().length > 0, 15_000, 'a rejection line naming a remote address')
+    const remotes = remotesLogged()
     const memberPorts = new Set(peers.map(p => p.mesh))
     for (const r of remotes) {
       expect(r).toMatch(/^127\.0\.0\.1:\d+$/)

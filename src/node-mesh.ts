@@ -39,7 +39,7 @@ export function createNodeMesh (config: PmzConfig, id: string, httpUrl: () => st
   })
   const membership = createMembership({ transport, clock, log: log.child({ component: 'membership' }) }, {
     cluster: config.mesh.cluster,
-    meta: { http: '', roles: [...config.node.roles], ...facts(config.node.dataDir) }
+    meta: { http: '', roles: [...config.node.roles], ...facts(config.node.dataDir, config.store.minFreeMb) }
   })
 
   let discovery: Discovery | undefined
@@ -83,9 +83,10 @@ export function createNodeMesh (config: PmzConfig, id: string, httpUrl: () => st
         memberLog[level]({ member: e.member.peerId, address: e.member.address, incarnation: e.member.incarnation }, `member ${PAST[e.type]}`)
       })
       factsTimer = clock.setInterval(() => {
-        const now = facts(config.node.dataDir)
+        const now = facts(config.node.dataDir, config.store.minFreeMb)
         const meta = membership.self().meta
-        if (now.percent !== meta.percent || Math.abs(now.load - Number(meta.load)) >= 1) membership.updateMeta(now)
+        if (now.percent !== meta.percent || Math.abs(now.load - Number(meta.load)) >= 1 ||
+          freeChanged(now.freeMb, meta.freeMb) || now.acceptingWrites !== meta.acceptingWrites) membership.updateMeta(now)
       }, FACTS_INTERVAL_MS)
     },
     async stop () {
@@ -114,6 +115,8 @@ function toView (m: Member, coordinator: boolean): PeerView {
   return {
     node: m.peerId,
     percent: typeof m.meta.percent === 'number' ? m.meta.percent : 0,
+    free_mb: typeof m.meta.freeMb === 'number' ? m.meta.freeMb : null,
+    accepting_writes: m.meta.acceptingWrites !== false,
     load: typeof m.meta.load === 'number' ? m.meta.load : 0,
     synch: m.state === 'alive',
     roles: [...m.meta.roles],
@@ -125,11 +128,29 @@ function toView (m: Member, coordinator: boolean): PeerView {
   }
 }
 
-/** What a peer says of its machine: disk used where its data lives, and load. */
-function facts (dataDir: string): { percent: number, load: number } {
+/** What a peer says of its machine: disk used and free (MiB) where its data lives, whether that is above the floor, and load. */
+function facts (dataDir: string, minFreeMb: number): { percent: number, freeMb: number, acceptingWrites: boolean, load: number } {
+  const free = freeMb(dataDir)
   return {
     percent: diskPercent(dataDir),
+    freeMb: free,
+    acceptingWrites: free >= minFreeMb,
     load: Math.round(loadavg()[2] / Math.max(1, cpus().length) * 10000) / 100
+  }
+}
+
+/** A change of free space worth gossiping: 1% of it, or 16 MiB, whichever is more. */
+function freeChanged (now: number, before: unknown): boolean {
+  return typeof before !== 'number' || Math.abs(now - before) >= Math.max(16, before / 100)
+}
+
+/** MiB of the file system holding `dir` that an unprivileged writer may still use; 0 when unknown. */
+export function freeMb (dir: string): number {
+  try {
+    const s = statfsSync(dir)
+    return Math.floor(s.bavail * s.bsize / (1024 * 1024))
+  } catch {
+    return 0
   }
 }
 

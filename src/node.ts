@@ -49,7 +49,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     peerId: id,
     tombstoneGraceMs: config.store.tombstoneGraceHours * 3_600_000,
     sweepIntervalMs: config.store.sweepIntervalS * 1000,
-    sync: config.store.sync
+    sync: config.store.sync,
+    minFreeBytes: config.store.minFreeMb * 1024 * 1024
   })
   const store: Store = createReplicatedStore({ local, transport: mesh.transport, membership: mesh.membership, clock, log: storeLog }, {
     replicas: config.store.replicas,

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ERR_CONFLICT'
   | 'ERR_STALE_TERM'
   | 'ERR_TOO_LARGE'
+  | 'ERR_NO_SPACE'
   | 'ERR_QUORUM_NOT_MET'
   | 'ERR_NO_COORDINATOR'
   | 'ERR_SHUTTING_DOWN'
@@ -34,6 +35,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_CONFLICT: 409,
   ERR_STALE_TERM: 409,
   ERR_TOO_LARGE: 413,
+  /** The data disk is full or below `[store] min_free_mb`: the write was not taken (WebDAV's Insufficient Storage). */
+  ERR_NO_SPACE: 507,
   ERR_QUORUM_NOT_MET: 503,
   ERR_NO_COORDINATOR: 503,
   ERR_SHUTTING_DOWN: 503,

@@ -70,7 +70,13 @@ export const DEFAULTS = {
      * (fsync) before it is acknowledged; `os` = the OS writes it back later
      * (survives a killed process, not a power loss). @default 'flush'
      */
-    sync: 'flush' as StoreSync
+    sync: 'flush' as StoreSync,
+    /**
+     * MiB of free space on the data disk under which the peer takes no new
+     * value (client writes and replicas answer 507) and says so in
+     * admin/status; deletes and reads go on. 0 = no floor. @default 64
+     */
+    minFreeMb: 64
   },
   coordinator: {
     /**
@@ -115,7 +121,7 @@ export interface PmzConfig {
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>
-  readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync }>
+  readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync, minFreeMb: number }>
   readonly coordinator: Readonly<{ bootstrapExpect: number }>
   readonly general: Readonly<{ retentionDays: number }>
   readonly log: Readonly<{ level: LogLevel, format: LogFormatSetting }>

@@ -36,6 +36,13 @@ const positiveNumber = (raw: string): number => {
   return n
 }
 
+const nonNegativeNumber = (raw: string): number => {
+  const s = raw.trim()
+  const n = Number(s)
+  if (s === '' || !Number.isFinite(n) || n < 0) throw new InvalidValue(`expected a number >= 0, got "${raw}"`)
+  return n
+}
+
 const nonEmpty = (what: string) => (raw: string): string => {
   const s = raw.trim()
   if (s === '') throw new InvalidValue(`expected ${what}, got an empty value`)
@@ -147,6 +154,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'coordinator.bootstrapExpect', ini: 'coordinator.bootstrap_expect', env: 'PMZ_BOOTSTRAP_EXPECT', parse: int(1, 99) },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
+  { path: 'store.minFreeMb', ini: 'store.min_free_mb', env: 'PMZ_MIN_FREE_MB', parse: nonNegativeNumber },
   { path: 'log.level', ini: 'log.level', env: 'PMZ_LOG_LEVEL', flag: 'logLevel', parse: logLevel },
   { path: 'log.format', ini: 'log.format', env: 'PMZ_LOG_FORMAT', flag: 'logFormat', parse: logFormat }
 ]

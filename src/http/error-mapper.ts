@@ -29,7 +29,9 @@ export function mapError (err: unknown): { status: number, msg: string, headers?
 export function errorHandler (log: Logger) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const { status, msg, headers } = mapError(err)
-    if (status >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed')
+    // A full disk is the operator's to fix, not a bug: one line without a stack per refusal.
+    if (status === 507) log.warn({ code: 'ERR_NO_SPACE', msg, method: req.method, url: req.url }, 'request refused: no space')
+    else if (status >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed')
     else log.debug({ code: (err as { code?: string }).code, status, method: req.method, url: req.url }, 'request refused')
     if (headers !== undefined) reply.headers(headers)
     // An unread body (refused before it was read) is not worth draining: close instead.

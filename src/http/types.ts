@@ -10,6 +10,10 @@ export interface PeerView {
   node: string
   /** Percent of the disk holding the peer's data that is used, 0-100. */
   percent: number
+  /** MiB free on the disk holding the peer's data (as last gossiped; null when the peer did not say). */
+  free_mb: number | null
+  /** False while its free space is below its `[store] min_free_mb`: it refuses new values (507). */
+  accepting_writes: boolean
   /** 15-minute load average / CPU count x 100. */
   load: number
   /** Alive in the membership view. */

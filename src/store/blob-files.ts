@@ -4,6 +4,7 @@ import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { PmzError } from '../common/errors.js'
+import { isNoSpaceError } from './disk-space.js'
 import { BLOB_READ_AHEAD, BLOB_READ_BYTES, BLOB_SYNC_BYTES, BLOB_WRITE_BYTES, MAX_INFLIGHT_BLOB_WRITES } from './constants.js'
 
 const FAN_OUT = /^[0-9a-f]{2}$/
@@ -45,7 +46,7 @@ export class BlobFiles {
     const dir = join(path, '..')
     let madeDir = false
     if (!this.made.has(dir)) {
-      madeDir = await mkdir(dir, { recursive: true }) !== undefined
+      madeDir = await mkdir(dir, { recursive: true }).catch(err => { throw io('creating a blob directory failed', err) }) !== undefined
       this.made.add(dir)
     }
     const fh = await open(path, 'wx').catch(err => { throw io('creating a blob file failed', err) })
@@ -254,5 +255,6 @@ async function syncDir (dir: string): Promise<void> {
 }
 
 function io (message: string, cause: unknown): PmzError {
+  if (isNoSpaceError(cause)) return new PmzError('ERR_NO_SPACE', `${message}: no space left on the data disk`, { cause })
   return new PmzError('ERR_STORE_IO', message, { cause })
 }

@@ -33,3 +33,10 @@ export const SWEEP_BATCH = 500
 export const DAY_MS = 86_400_000
 /** Readers LMDB allows at once (each streamed read holds one). */
 export const MAX_READERS = 1024
+/** How long a statfs of the data disk is reused before a write checks the free-space floor again, ms. */
+export const DISK_CHECK_INTERVAL_MS = 1000
+/**
+ * LMDB reports a commit cut short by a full disk as EIO: an EIO with less
+ * than this much free space left is read as "disk full" (507), not as an I/O error.
+ */
+export const NO_SPACE_SLACK_BYTES = 1024 * 1024

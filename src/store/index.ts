@@ -4,8 +4,10 @@ import type { ReplicaStore, Store, StoreComponents, StoreInit } from './types.js
 
 export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, StoreComponents, StoreInit, ReplicaStore, ReplicaPut, ApplyResult, RingStatus } from './types.js'
 export type { ValueMeta, ValueRecord, ReplicaEntry } from './record.js'
+export type { DiskUsage } from './disk-space.js'
 export type { ReplicatedStoreComponents, ReplicatedStoreInit } from './replication/replicated-store.js'
 export { parseKey, validateKey, keyToUrlPath } from './key.js'
+export { isLmdbOrphanRejection } from './lmdb-orphans.js'
 
 export function createStore (components: StoreComponents, init: StoreInit): Store {
   return new LmdbStore(components, init)

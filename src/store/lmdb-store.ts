@@ -49,7 +49,7 @@ export class LmdbStore implements Store {
 
   async start (): Promise<void> {
     if (this.started) return
-    this.t = new Tables(this.components, { dir: this.init.dir, sync: this.init.sync ?? 'flush', chunkBytes: this.chunkBytes })
+    this.t = new Tables(this.components, { dir: this.init.dir, sync: this.init.sync ?? 'flush', chunkBytes: this.chunkBytes, minFreeBytes: this.init.minFreeBytes })
     this.sweeper = new Sweeper(this.components, this.t, {
       tombstoneGraceMs: this.init.tombstoneGraceMs ?? DEFAULT_TOMBSTONE_GRACE_MS,
       intervalMs: this.init.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS,
@@ -96,6 +96,7 @@ export class LmdbStore implements Store {
     if (options.ifAbsent === true && !small && isLive(this.t.meta.get(key), this.clock.now())) {
       throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
+    this.t.space.admit()
     const upload = this.t.newUpload(key, options)
     try {
       const { record, last } = await this.receive(upload, body, options.signal, () => {
@@ -214,7 +215,8 @@ export class LmdbStore implements Store {
       branch_pages: s.treeBranchPageCount,
       leaf_pages: s.treeLeafPageCount,
       overflow_pages: s.overflowPages,
-      entries: Math.max(0, s.entryCount - tombstones - expired)
+      entries: Math.max(0, s.entryCount - tombstones - expired),
+      disk: this.t.space.usage()
     }
   }
 
@@ -240,6 +242,7 @@ export class LmdbStore implements Store {
     // Refused before the body is read when it already would be, and decided again inside the commit.
     const early = this.refusal(key, put)
     if (early !== undefined) return early
+    this.t.space.admit()
     const upload = this.t.newUpload(key, options)
     try {
       const { record, last } = await this.receive(upload, body, options.signal, () =>
@@ -275,6 +278,7 @@ export class LmdbStore implements Store {
 
   async stage (key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
     validateKey(key)
+    this.t.space.admit()
     const upload = this.t.newUpload(key, options)
     try {
       const { record, last } = await this.receive(upload, body, options.signal, () => ({ version: '', contentType: fields.contentType, created: fields.created, expires: fields.expires }))

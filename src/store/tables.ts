@@ -2,13 +2,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
-import type { Clock } from '../common/clock.js'
 import type { HlcTimestamp } from '../common/hlc.js'
-import type { Logger } from '../common/logger.js'
 import { BlobFiles, type BlobWriter } from './blob-files.js'
 import { chunkKey, chunkRange } from './chunk-reader.js'
 import { Commits, syncOptions, type SyncMode } from './commits.js'
 import { MAX_READERS } from './constants.js'
+import { DiskSpace, type DiskSpaceComponents } from './disk-space.js'
 import { ContentUpload, type UploadHost } from './content-upload.js'
 import { chunkCount, type ValueRecord } from './record.js'
 
@@ -21,6 +20,8 @@ export interface TablesInit {
   dir: string
   sync: SyncMode
   chunkBytes: number
+  /** Free space under which the store takes no new value (see DiskSpace). @default 0 */
+  minFreeBytes?: number
 }
 
 /**
@@ -52,14 +53,19 @@ export class Tables implements UploadHost {
   readonly graves: Database<null, IndexKey>
   readonly promises: Database<string, string>
   readonly files: BlobFiles
+  /** Free space of the data disk: the floor for new values, and how a failed write reads (507 or 500). */
+  readonly space: DiskSpace
   private readonly commits: Commits
   private readonly contentPrefix = randomBytes(8)
   private contentCounter = 0n
 
-  constructor (private readonly c: { clock: Clock, log: Logger }, private readonly init: TablesInit) {
+  constructor (private readonly c: DiskSpaceComponents, private readonly init: TablesInit) {
     mkdirSync(init.dir, { recursive: true })
+    this.space = new DiskSpace(c, { dir: init.dir, minFreeBytes: init.minFreeBytes })
+    // No mapSize: lmdb-js grows the map as the data grows, so MDB_MAP_FULL only comes when
+    // growing fails; like a full disk it fails the commit and reads as ERR_NO_SPACE (DiskSpace.classify).
     this.env = open({ path: init.dir, maxDbs: 16, maxReaders: MAX_READERS, noMemInit: true, ...syncOptions(init.sync) })
-    this.commits = new Commits(this.env, init.sync)
+    this.commits = new Commits(this.env, init.sync, err => this.space.classify(err, 'committing to LMDB'))
     this.meta = this.env.openDB({ name: 'meta', encoding: 'msgpack' })
     this.chunks = this.env.openDB({ name: 'chunks', encoding: 'binary', keyEncoding: 'binary' })
     this.blobIndex = this.env.openDB({ name: 'blobs', encoding: 'string', keyEncoding: 'binary' })

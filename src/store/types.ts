@@ -4,6 +4,7 @@ import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { HlcTimestamp } from '../common/hlc.js'
 import type { SyncMode } from './commits.js'
+import type { DiskUsage } from './disk-space.js'
 import type { ReplicaEntry, ValueMeta } from './record.js'
 
 /** A value read from the store: small values come whole, large ones as a stream. */
@@ -48,6 +49,8 @@ export interface StoreStats {
   overflow_pages: number
   /** Live keys (tombstones and expired keys excluded). */
   entries: number
+  /** Free space where this peer keeps its data, and whether it takes new values. */
+  disk?: DiskUsage
 }
 
 /**
@@ -123,6 +126,8 @@ export interface StoreInit {
   sweepIntervalMs?: number
   /** @default 256 KiB */
   chunkBytes?: number
+  /** Free bytes under which the store refuses new values (puts and replicas) with ERR_NO_SPACE; 0 = no floor. @default 0 */
+  minFreeBytes?: number
   /** `flush`: fsync every commit before it resolves; `os`: leave write-back to the OS (see Commits). @default 'flush' */
   sync?: SyncMode
 }

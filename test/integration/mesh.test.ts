@@ -65,8 +65,55 @@ describe('mesh of real peers (static join, 127.0.0.1)', () => {
       expect((await network(p)).some(r => r.node === intruder.id)).toBe(false)
     }
     expect((await network(intruder)).map(r => r.node)).toEqual([intruder.id])
+    // The intruder says why it is alone: its join peer refuses its key.
+    await waitFor(() => intruder.lines.some(l => l.includes('refuses our handshake')), 10_000, 'the intruder to warn that its join peer refuses its key')
+    const warning = JSON.parse(intruder.lines.find(l => l.includes('refuses our handshake')) as string) as { level: number, peer: string }
+    expect(warning.level).toBe(40)
+    expect(warning.peer).toBe(peers[0].mesh)
+    // The cluster's rejection lines name where the refused handshakes came from.
+    const remotesLogged = (): string[] => peers[0].lines.filter(l => l.includes('"mesh traffic rejected"'))
+      .flatMap(l => (JSON.parse(l) as { remotes: string[] }).remotes)
+    // Named at once, or at the latest in the next summary (10 s).
+    await waitFor(() => remotesLogged().length > 0, 15_000, 'a rejection line naming a remote address')
+    const remotes = remotesLogged()
+    const memberPorts = new Set(peers.map(p => p.mesh))
+    for (const r of remotes) {
+      expect(r).toMatch(/^127\.0\.0\.1:\d+$/)
+      expect(memberPorts.has(r)).toBe(false)
+    }
     await converged(peers, peers.map(p => p.id), 5_000)
     await killPeer(intruder)
+  })
+
+  it('a flood of random-byte connections is counted in a few summary lines, and the peer keeps working', async () => {
+    const target = peers[2]
+    const [host, port] = target.mesh.split(':')
+    const linesBefore = target.lines.length
+    const CONNECTIONS = 300
+    const started = Date.now()
+    for (let i = 0; i < CONNECTIONS; i += 30) {
+      await Promise.all(Array.from({ length: 30 }, async () => await new Promise<void>((resolve) => {
+        const greeting = Buffer.alloc(64)
+        greeting[0] = 0xff; greeting[9] = 0x7f; greeting[10] = 3
+        greeting.write('CURVE', 12)
+        const socket = connect(Number(port), host, () => { socket.end(Buffer.concat([greeting, randomBytes(200)])) })
+        socket.on('error', () => { resolve() })
+        socket.on('close', () => { resolve() })
+        socket.resume()
+      })))
+    }
+    const tookMs = Date.now() - started
+    const summaries = (): Array<{ count: number, level: number }> => target.lines.slice(linesBefore)
+      .filter(l => l.includes('"mesh traffic rejected"')).map(l => JSON.parse(l) as { count: number, level: number })
+    // Every connection is counted once the last summary is out (one per 10 s interval).
+    await waitFor(() => summaries().reduce((n, s) => n + s.count, 0) >= CONNECTIONS, 25_000, 'the summaries to count every connection')
+    const lines = summaries()
+    console.log(`${CONNECTIONS} random-byte connections in ${tookMs} ms: ${lines.length} log lines, counts ${lines.map(s => s.count).join(', ')}`)
+    expect(lines.length).toBeLessThanOrEqual(2 + Math.ceil((Date.now() - started) / 10_000))
+    for (const s of lines) expect(s.level).toBe(40)
+    expect((await http('GET', `${target.url}/admin/status`)).status).toBe(200)
+    await converged(peers, peers.map(p => p.id), 5_000)
+    expect(target.proc.exitCode).toBeNull()
   })
 
   it('random bytes on a mesh port leave the peer healthy', async () => {

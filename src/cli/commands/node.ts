@@ -1,5 +1,6 @@
 import { loadConfig } from '../../config/index.js'
 import { createNode } from '../../node.js'
+import { isLmdbOrphanRejection } from '../../store/index.js'
 import { CliError } from '../client.js'
 
 /** Bound on a graceful stop after SIGINT/SIGTERM; a second signal exits at once. */
@@ -31,6 +32,12 @@ export async function runNode (flags: NodeFlags): Promise<void> {
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // A failed LMDB commit (a full disk) must not exit the peer through a promise lmdb-js
+  // rejected for itself; any other unhandled rejection still ends the process, as by default.
+  process.on('unhandledRejection', (reason) => {
+    if (!isLmdbOrphanRejection(reason)) throw reason
+    node.log.warn({ err: reason }, 'an LMDB commit failed (see the write that failed)')
+  })
   try {
     await node.start()
   } catch (err) {

@@ -30,5 +30,15 @@ export const HEARTBEAT_TIMEOUT_MS = 6_000
 export const ROUTER_HIGH_WATER_MARK = 100_000
 /** How long unsent messages may linger in libzmq after a socket closes, ms. */
 export const LINGER_MS = 500
-/** Log at most one rejection line per this interval; the others are counted, ms. */
+/** Log at most one line per this interval for replies dropped; the others are counted, ms. */
 export const REJECT_LOG_INTERVAL_MS = 1_000
+/**
+ * Refused mesh traffic (failed handshakes, random bytes, malformed frames):
+ * the first after a quiet interval is logged at once, the rest as one summary
+ * line with their count per this interval, ms.
+ */
+export const REJECT_SUMMARY_INTERVAL_MS = 10_000
+/** Remote addresses named in one rejection summary line, at most. */
+export const MAX_LOGGED_REMOTES = 16
+/** A peer that refuses our handshake is warned about at most once per this interval, per address, ms. */
+export const REFUSED_WARN_INTERVAL_MS = 60_000

@@ -26,6 +26,8 @@ export interface ConnectionHost {
   address(): string
   /** A peer sent something we cannot read. */
   rejected(remote: string, reason: string): void
+  /** A peer we dialled refused our handshake (another cluster key or name). */
+  refusedBy(address: string, reason: string): void
   /** The connection closed; `reached` says whether it ever completed a handshake. */
   closed(conn: PeerConnection, reached: boolean): void
 }
@@ -62,9 +64,14 @@ export class PeerConnection implements CallLink {
     }
     events.on('connect:retry', lost('connect failed'))
     events.on('disconnect', lost('connection lost'))
-    events.on('handshake:error:protocol', lost('handshake failed (wrong cluster key?)'))
-    events.on('handshake:error:auth', lost('handshake refused'))
-    events.on('handshake:error:other', lost('handshake failed'))
+    // Refused during the handshake: a wrong key shows as the server closing on us (EPIPE) or a Curve error.
+    const refused = (reason: string) => (e: { error: Error }) => {
+      host.refusedBy(address, `${reason}: ${(e.error as { code?: unknown }).code ?? e.error.message}`)
+      lost(reason)()
+    }
+    events.on('handshake:error:protocol', refused('handshake failed (wrong cluster key?)'))
+    events.on('handshake:error:auth', refused('handshake refused'))
+    events.on('handshake:error:other', refused('handshake failed'))
     try {
       this.dealer.connect(`tcp://${address}`)
     } catch (err) {

@@ -68,7 +68,7 @@ export class ZmqTransport extends Registrations implements Transport, Connection
     this.idleMs = init.streamIdleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS
     this.connectTimeoutMs = init.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     this.deadlines = new Deadlines(this.clock)
-    this.rejections = new RejectReporter(this.clock, this.log, this.events)
+    this.rejections = new RejectReporter(this.clock, this.log, this.events, { localPort: () => this.port })
     this.port = init.port
     this.advertised = advertisedHost(init.host, init.advertiseHost)
     this.addressText = formatAddress(this.advertised, this.port)
@@ -88,10 +88,7 @@ export class ZmqTransport extends Registrations implements Transport, Connection
     try {
       this.unregisterZap = await zapFor(this.context).register(this.zapDomain, this.keys.clientPublicKeyRaw,
         (remote, reason) => { this.rejected(remote, reason) })
-      const events = router.events
-      events.on('handshake:error:protocol', e => { this.rejected(undefined, `handshake failed: ${e.error.code}`) })
-      events.on('handshake:error:other', e => { this.rejected(undefined, `handshake failed: ${e.error.code}`) })
-      // 'handshake:error:auth' follows a ZAP denial, already reported with the remote address.
+      this.rejections.watch(router.events)
       await router.bind(bindEndpoint(this.init.host, this.init.port))
     } catch (err) {
       router.close()
@@ -128,7 +125,8 @@ export class ZmqTransport extends Registrations implements Transport, Connection
       ['calls', () => { for (const c of [...this.incoming.values()]) c.cancel(err) }],
       ['router', () => { this.routerQueue?.close(err); this.router?.close() }],
       ['zap', () => { this.unregisterZap?.() }],
-      ['deadlines', () => { this.deadlines.clear() }]
+      ['deadlines', () => { this.deadlines.clear() }],
+      ['rejections', () => { this.rejections.stop() }]
     ]
     for (const [name, step] of steps) {
       try { step() } catch (e) { this.log.warn({ err: e, step: name }, 'transport stop step failed') }
@@ -198,6 +196,9 @@ export class ZmqTransport extends Registrations implements Transport, Connection
   rejected (remote: string | undefined, reason: string): void {
     this.rejections.report(remote, reason)
   }
+
+  /** @internal ConnectionHost: a peer we dialled refused our handshake. */
+  refusedBy (address: string, reason: string): void { this.rejections.refusedBy(address, reason) }
 
   /** @internal ServeHost */
   toRequester (rid: Buffer, header: Buffer, data?: Uint8Array, onFailure?: SendFailure): void {

@@ -80,7 +80,7 @@ export class HintedHandoff {
   async start (): Promise<void> {
     if (this.env !== undefined) return
     mkdirSync(this.init.dir, { recursive: true })
-    this.env = open({ path: this.init.dir, maxDbs: 2 })
+    this.env = open({ path: this.init.dir, maxDbs: 2, eventTurnBatching: false }) // no batch promise left unawaited when a commit fails (a full disk)
     this.db = this.env.openDB({ name: 'hints', encoding: 'msgpack' })
     this.counts.clear()
     for (const k of this.db.getKeys()) {

@@ -38,6 +38,17 @@ describe('Commits', () => {
       expect((settled[1] as PromiseRejectedResult).reason.message).toBe('boom')
       expect([db.get('x'), db.get('y'), db.get('z')]).toEqual(['1', undefined, '3'])
     })
+
+    it(`${mode}: a work that throws keeps its own error (onFailure is for failed commits only)`, async () => {
+      const { env } = setup(mode)
+      const commits = new Commits(env, mode, () => new Error('commit failed'))
+      const db = env.openDB<string, string>({ name: 'kv2', encoding: 'string' })
+      const settled = await Promise.allSettled([
+        commits.run(() => { void db.put('a', '1') }),
+        commits.run(() => { throw new Error('boom') })
+      ])
+      expect(settled.map(s => s.status === 'rejected' ? (s.reason as Error).message : 'ok')).toEqual(['ok', 'boom'])
+    })
   }
 
   it('os: the works queued in one event turn share one transaction', async () => {

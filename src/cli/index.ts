@@ -135,6 +135,21 @@ export function buildProgram (): Command {
     .option('--temporal <days>', 'expire the key after DAYS days')
     .action(guarded(async (file: string, key: string, opts) => { await put(file, key, opts) }))
 
+  program.command('check')
+    .description('check a running cluster: concurrent add_key of shared keys, reads, deletes; every acknowledged write must read back (exit 1 on a violation)')
+    .option('--gateway <url...>', `gateways to spread the requests over (default: ${DEFAULT_GATEWAY}; env: PMZ_GATEWAY)`)
+    .option('--seconds <n>', 'how long to run (default: 30)')
+    .option('--workers <n>', 'keys worked on at once (default: 4)')
+    .option('--contenders <n>', 'concurrent add_key of one key per round, through random gateways (default: 3)')
+    .option('--keep', 'keep the keys written (under pmzcheck/) instead of deleting them')
+    .option('--json', 'print the summary as JSON')
+    .addHelpText('after', '\nEnvironment: PMZ_TOKEN, the bearer token sent when the gateways ask for one.')
+    .action(guarded(async (opts: { gateway?: string[] }) => {
+      const { check } = await import('./commands/check.js')
+      const gateways = (opts.gateway ?? [undefined]).map(g => resolveGateway(g, process.env))
+      await check(gateways, { ...opts, token: resolveToken(process.env) })
+    }))
+
   clientCommand(program, 'get <key>', 'write the value of KEY to stdout or a file', { progress: true })
     .option('-o, --output <file>', 'write to FILE instead of stdout')
     .action(guarded(async (key: string, opts) => { await get(key, opts) }))

@@ -6,6 +6,10 @@ export interface Namespace { name: string, ip: string }
 
 export interface NetnsLab {
   namespaces: Namespace[]
+  /** This process's address on the lab's bridge (with `hostLeg`), so a test can talk to every namespace. */
+  hostIp?: string
+  /** Cuts (or with `false` restores) the links between namespace `i` and every other namespace; the host leg stays up. */
+  isolate(i: number, cut: boolean): void
   /** Removes every namespace (and with them the veths and the bridge). */
   cleanup(): void
 }
@@ -34,12 +38,13 @@ export function netnsUnavailable (): string | undefined {
  * its own, on a private 10.x/24: multicast and broadcast sent inside never
  * reach the machine's real interfaces.
  */
-export function createNetnsLab (count: number): NetnsLab {
+export function createNetnsLab (count: number, options: { hostLeg?: boolean } = {}): NetnsLab {
   const tag = randomBytes(3).toString('hex')
   const subnet = `10.${100 + (parseInt(tag.slice(0, 2), 16) % 100)}.${parseInt(tag.slice(2, 4), 16)}`
   const hub = `pmzhub${tag}`
   const namespaces: Namespace[] = []
   const made: string[] = []
+  let hostIp: string | undefined
   try {
     ip('netns', 'add', hub)
     made.push(hub)
@@ -62,12 +67,32 @@ export function createNetnsLab (count: number): NetnsLab {
       ip('-n', name, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
       namespaces.push({ name, ip: addr })
     }
+    if (options.hostLeg === true) {
+      // A veth from this namespace to the bridge: no real interface is involved, and the peers use static join (no multicast).
+      hostIp = `${subnet}.2`
+      ip('link', 'add', `pmzh${tag}`, 'type', 'veth', 'peer', 'name', 'host0')
+      ip('link', 'set', 'host0', 'netns', hub)
+      ip('-n', hub, 'link', 'set', 'host0', 'master', 'br0')
+      ip('-n', hub, 'link', 'set', 'host0', 'up')
+      ip('addr', 'add', `${hostIp}/24`, 'dev', `pmzh${tag}`)
+      ip('link', 'set', `pmzh${tag}`, 'up')
+    }
   } catch (err) {
     for (const n of made) try { ip('netns', 'del', n) } catch {}
     throw err
   }
   return {
     namespaces,
+    hostIp,
+    isolate (i: number, cut: boolean) {
+      // A blackhole route each way: namespace i and the others drop what they would send each other.
+      for (let j = 0; j < namespaces.length; j++) {
+        if (j === i) continue
+        const verb = cut ? 'add' : 'del'
+        try { ip('-n', namespaces[i].name, 'route', verb, 'blackhole', `${namespaces[j].ip}/32`) } catch (err) { if (cut) throw err }
+        try { ip('-n', namespaces[j].name, 'route', verb, 'blackhole', `${namespaces[i].ip}/32`) } catch (err) { if (cut) throw err }
+      }
+    },
     cleanup () {
       for (const n of made) try { ip('netns', 'del', n) } catch {}
     }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PmzError, badRequest, isPmzError, notFound } from '../common/errors.js'
 import { keyToUrlPath, parseKey, type Store, type ValueMeta } from '../store/index.js'
+import { MAX_TEMPORAL_DAYS } from './constants.js'
 import { envelopePayload, ok, sendEnvelope } from './envelope.js'
 import { clientBase, mountRoute, pathAfter, rawQuery } from './routes.js'
 
@@ -126,14 +127,19 @@ class OneChunk implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8Array> {
   }
 }
 
-/** `?temporal=N`: days, an integer >= 0, or -1 for permanent (pulzar-api.md §4.1, §10). */
+/**
+ * `?temporal=N`: days, an integer from 0 to MAX_TEMPORAL_DAYS, or -1 for
+ * permanent (pulzar-api.md §4.1, §10). A larger one would give an expiry that
+ * is no date at all (issue 12 item 4).
+ */
 function parseTemporal (req: FastifyRequest): number | undefined {
   const raw = (req.query as Record<string, unknown>).temporal
   if (raw === undefined) return undefined
-  if (typeof raw !== 'string' || !/^-?\d+$/.test(raw) || Number(raw) < -1) {
-    throw badRequest('temporal must be an integer >= 0 (days), or -1 for permanent')
+  const days = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN
+  if (!(days >= -1 && days <= MAX_TEMPORAL_DAYS)) {
+    throw badRequest(`temporal must be an integer from 0 to ${MAX_TEMPORAL_DAYS} (days), or -1 for permanent`)
   }
-  return Number(raw)
+  return days
 }
 
 function valueHeaders (meta: ValueMeta): Record<string, string> {

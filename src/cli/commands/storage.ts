@@ -58,7 +58,8 @@ export async function rm (key: string, flags: ClientFlags): Promise<void> {
   process.stdout.write(`${env.msg}\n`)
 }
 
-interface KeyRow { key: string, size: number, created: string, expires: string | null }
+/** A row of admin/keys; a time that is no date comes as null (see the gateway's keyRow). */
+interface KeyRow { key: string, size: number, created: string | null, expires: string | null }
 
 /** `pmz ls [PREFIX]`: every live key under PREFIX, a page at a time. */
 export async function ls (prefix: string | undefined, flags: ClientFlags): Promise<void> {
@@ -71,7 +72,7 @@ export async function ls (prefix: string | undefined, flags: ClientFlags): Promi
     if (after !== undefined) q.set('after', after)
     const env = await client.json<KeyRow[]>('GET', `/admin/keys?${q.toString()}`)
     for (const row of env.data) {
-      process.stdout.write(`${String(row.size).padStart(12)}  ${row.created}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
+      process.stdout.write(`${String(row.size).padStart(12)}  ${row.created ?? '-'.padEnd(24)}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
     }
     if (env.data.length < limit) return
     after = env.data[env.data.length - 1].key

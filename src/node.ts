@@ -67,7 +67,9 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     self: { id, version: VERSION },
     host: config.node.host,
     port: config.http.port,
-    maxsizeMb: config.http.maxsizeMb
+    maxsizeMb: config.http.maxsizeMb,
+    bodyIdleTimeoutMs: config.http.bodyIdleTimeoutS * 1000,
+    maxUploadsPerClient: config.http.maxUploadsPerClient
   })
 
   const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts, ...coordinator.parts]

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'ERR_CONFLICT'
   | 'ERR_STALE_TERM'
   | 'ERR_TOO_LARGE'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_TOO_MANY_REQUESTS'
   | 'ERR_QUORUM_NOT_MET'
   | 'ERR_NO_COORDINATOR'
   | 'ERR_SHUTTING_DOWN'
@@ -32,6 +34,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_CONFLICT: 409,
   ERR_STALE_TERM: 409,
   ERR_TOO_LARGE: 413,
+  ERR_REQUEST_TIMEOUT: 408,
+  ERR_TOO_MANY_REQUESTS: 429,
   ERR_QUORUM_NOT_MET: 503,
   ERR_NO_COORDINATOR: 503,
   ERR_SHUTTING_DOWN: 503,
@@ -45,7 +49,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
 }
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'ERR_QUORUM_NOT_MET', 'ERR_NO_COORDINATOR', 'ERR_SHUTTING_DOWN', 'ERR_UNAVAILABLE', 'ERR_TIMEOUT'
+  'ERR_QUORUM_NOT_MET', 'ERR_NO_COORDINATOR', 'ERR_SHUTTING_DOWN', 'ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_TOO_MANY_REQUESTS'
 ])
 
 export interface PmzErrorOptions extends ErrorOptions {

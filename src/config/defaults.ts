@@ -19,7 +19,11 @@ export const DEFAULTS = {
     /** HTTP gateway port; 0 picks a free one. @default 31414 */
     port: 31414,
     /** Largest value accepted, in MiB, inclusive (Pulzar's maxsize). @default 5 */
-    maxsizeMb: 5
+    maxsizeMb: 5,
+    /** Seconds an upload may send nothing before it is cut (408) and its partial value removed. @default 30 */
+    bodyIdleTimeoutS: 30,
+    /** Uploads one client address may have in progress at once; more are refused with 429. @default 128 */
+    maxUploadsPerClient: 128
   },
   mesh: {
     /** Mesh (ZeroMQ) port; 0 picks a free one. @default 31415 */
@@ -75,7 +79,7 @@ export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn'
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
   readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, dataDir: string, seedsDir: string }>
-  readonly http: Readonly<{ port: number, maxsizeMb: number }>
+  readonly http: Readonly<{ port: number, maxsizeMb: number, bodyIdleTimeoutS: number, maxUploadsPerClient: number }>
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>

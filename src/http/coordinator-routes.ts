@@ -3,6 +3,7 @@ import { request } from 'undici'
 import { PmzError, badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { ok, sendEnvelope } from './envelope.js'
+import type { BodySource } from './request-body.js'
 import { mountRoute, type Handler } from './routes.js'
 import type { CoordinatorView } from './types.js'
 
@@ -20,9 +21,20 @@ const NAME = /^[\w.:-]{1,200}$/
  * and counters (`admin/counter/{name}`). A peer without the coordinator role
  * forwards these to the coordinator's gateway.
  */
-export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorView, log: Logger): void {
+export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorView, log: Logger, bodies: BodySource): void {
+  const readBody = async (req: FastifyRequest): Promise<Buffer> => await bodies.body(req).readAll(MAX_SETTING_BYTES,
+    () => new PmzError('ERR_TOO_LARGE', `a setting is at most ${MAX_SETTING_BYTES} bytes`))
+  const jsonBody = async (req: FastifyRequest): Promise<unknown> => {
+    const text = (await readBody(req)).toString('utf8')
+    if (text.trim() === '') throw badRequest('the body must be a JSON value')
+    try {
+      return JSON.parse(text)
+    } catch (err) {
+      throw badRequest(`the body is not JSON: ${(err as Error).message}`)
+    }
+  }
   /** Runs `local` on a coordinator-role peer, else forwards the request as it came. */
-  const routed = (local: Handler): Handler => async (req, reply) => co.local ? await local(req, reply) : await forward(co, req, reply, log)
+  const routed = (local: Handler): Handler => async (req, reply) => co.local ? await local(req, reply) : await forward(co, req, reply, log, readBody)
 
   mountRoute(app, {
     url: '/admin/coordinator',
@@ -75,29 +87,9 @@ function nameOf (req: FastifyRequest, param: string): string {
   return value
 }
 
-async function readBody (req: FastifyRequest): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req.raw as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_SETTING_BYTES) throw new PmzError('ERR_TOO_LARGE', `a setting is at most ${MAX_SETTING_BYTES} bytes`)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
-}
-
-async function jsonBody (req: FastifyRequest): Promise<unknown> {
-  const text = (await readBody(req)).toString('utf8')
-  if (text.trim() === '') throw badRequest('the body must be a JSON value')
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw badRequest(`the body is not JSON: ${(err as Error).message}`)
-  }
-}
-
 /** Replays the request on the coordinator's gateway and relays its answer. */
-async function forward (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger): Promise<FastifyReply> {
+async function forward (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger,
+  readBody: (req: FastifyRequest) => Promise<Buffer>): Promise<FastifyReply> {
   const target = co.leaderHttp()
   if (target === undefined || target === '' || req.headers[FORWARDED_HEADER] !== undefined) {
     throw new PmzError('ERR_NO_COORDINATOR', 'no coordinator is known; try again shortly')

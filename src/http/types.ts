@@ -87,4 +87,8 @@ export interface GatewayInit {
   maxsizeMb?: number
   /** How long stop() waits for in-flight requests before closing them. @default 10 s */
   stopGraceMs?: number
+  /** How long an upload may send nothing before it is cut with 408, in ms. @default 30 s */
+  bodyIdleTimeoutMs?: number
+  /** Uploads one client address may have in progress at once; more get 429. @default 128 */
+  maxUploadsPerClient?: number
 }

@@ -14,6 +14,12 @@ export const MAX_UPLOADS_PER_CLIENT = 128
  */
 export const DRAIN_MIN_BYTES = 16 * 1024 * 1024
 
+/** How long a connection refused as a malformed request may linger after its answer, in ms. */
+export const CLIENT_ERROR_LINGER_MS = 1000
+
+/** Deepest nesting of a JSON body (a setting); deeper is 400. */
+export const MAX_JSON_DEPTH = 64
+
 /**
  * Largest `temporal`, in days (about 27,000 years): every expiry it gives
  * until the year 240,000 is a valid date (JS dates end at 8.64e15 ms).

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { request } from 'undici'
 import { PmzError, badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
-import { ok, sendEnvelope } from './envelope.js'
+import { MAX_JSON_DEPTH } from './constants.js'
+import { envelopePayload, ok, sendEnvelope } from './envelope.js'
+import { checkJsonText } from './json-text.js'
 import type { BodySource } from './request-body.js'
 import { mountRoute, type Handler } from './routes.js'
 import type { CoordinatorView } from './types.js'
@@ -20,19 +22,14 @@ const NAME = /^[\w.:-]{1,200}$/
  * log's first state machine: cluster-wide settings (`admin/config[/{key}]`)
  * and counters (`admin/counter/{name}`). A peer without the coordinator role
  * forwards these to the coordinator's gateway.
+ *
+ * A setting is stored as the bytes of its JSON body, and served back exactly
+ * as they came (see checkJsonText); a value stored by an older pmz as a
+ * parsed value is served as its JSON.
  */
 export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorView, log: Logger, bodies: BodySource): void {
   const readBody = async (req: FastifyRequest): Promise<Buffer> => await bodies.body(req).readAll(MAX_SETTING_BYTES,
     () => new PmzError('ERR_TOO_LARGE', `a setting is at most ${MAX_SETTING_BYTES} bytes`))
-  const jsonBody = async (req: FastifyRequest): Promise<unknown> => {
-    const text = (await readBody(req)).toString('utf8')
-    if (text.trim() === '') throw badRequest('the body must be a JSON value')
-    try {
-      return JSON.parse(text)
-    } catch (err) {
-      throw badRequest(`the body is not JSON: ${(err as Error).message}`)
-    }
-  }
   /** Runs `local` on a coordinator-role peer, else forwards the request as it came. */
   const routed = (local: Handler): Handler => async (req, reply) => co.local ? await local(req, reply) : await forward(co, req, reply, log, readBody)
 
@@ -43,7 +40,12 @@ export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorVie
 
   mountRoute(app, {
     url: '/admin/config',
-    handlers: { GET: routed(async (_req, reply) => sendEnvelope(reply, 200, ok(await co.settings()))) }
+    handlers: {
+      GET: routed(async (_req, reply) => {
+        const fields = Object.entries(await co.settings()).map(([key, value]) => `${JSON.stringify(key)}:${settingJson(value)}`)
+        return envelopePayload(reply, 200, `{"data":{${fields.join(',')}},"status":"ok","msg":""}`)
+      })
+    }
   })
 
   mountRoute(app, {
@@ -52,12 +54,15 @@ export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorVie
       GET: routed(async (req, reply) => {
         const key = nameOf(req, 'key')
         const all = await co.settings()
-        if (!(key in all)) throw notFound('setting not found')
-        return sendEnvelope(reply, 200, ok(all[key]))
+        // Own keys only: `toString` or `__proto__` are not settings unless stored.
+        if (!Object.hasOwn(all, key)) throw notFound('setting not found')
+        return envelopePayload(reply, 200, `{"data":${settingJson(all[key])},"status":"ok","msg":""}`)
       }),
       PUT: routed(async (req, reply) => {
         const key = nameOf(req, 'key')
-        await co.setSetting(key, await jsonBody(req))
+        const bytes = await readBody(req)
+        checkJsonText(bytes, MAX_JSON_DEPTH)
+        await co.setSetting(key, Buffer.from(bytes))
         return sendEnvelope(reply, 200, ok(null, 'setting stored'))
       }),
       DELETE: routed(async (req, reply) => {
@@ -85,6 +90,11 @@ function nameOf (req: FastifyRequest, param: string): string {
   const value = (req.params as Record<string, string>)[param]
   if (!NAME.test(value)) throw badRequest(`${param} must be 1-200 letters, digits or . _ : -`)
   return value
+}
+
+/** A setting's JSON: the bytes stored (checked JSON), or an older parsed value serialised. */
+function settingJson (value: unknown): string {
+  return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8') : JSON.stringify(value) ?? 'null'
 }
 
 /** Replays the request on the coordinator's gateway and relays its answer. */

@@ -2,7 +2,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
-import { BODY_IDLE_TIMEOUT_MS, DRAIN_MIN_BYTES, MAX_UPLOADS_PER_CLIENT } from './constants.js'
+import { clientErrorHandler, refuseExpectation } from './client-error.js'
+import { BODY_IDLE_TIMEOUT_MS, CLIENT_ERROR_LINGER_MS, DRAIN_MIN_BYTES, MAX_UPLOADS_PER_CLIENT } from './constants.js'
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
@@ -43,7 +44,8 @@ export class FastifyGateway implements Gateway {
       forceCloseConnections: 'idle',
       frameworkErrors: (err, _req, reply) => {
         sendEnvelope(reply, 400, ko(err.code === 'FST_ERR_BAD_URL' ? 'invalid URL: malformed percent-escape' : err.message))
-      }
+      },
+      clientErrorHandler: clientErrorHandler(components.clock, this.log, CLIENT_ERROR_LINGER_MS)
     })
     // With a `checkContinue` listener node leaves `100 Continue` to us: it goes out when a route
     // first reads the body, so an upload refused before that (409, 413) is never sent.
@@ -52,6 +54,7 @@ export class FastifyGateway implements Gateway {
       this.uploads.expectContinue(req, res)
       server.emit('request', req, res)
     })
+    server.on('checkExpectation', refuseExpectation)
     // Bodies stay unread streams (req.raw); each handler reads what it needs.
     this.app.removeAllContentTypeParsers()
     this.app.addContentTypeParser('*', (_req, _payload, done) => { done(null) })

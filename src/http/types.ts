@@ -44,8 +44,9 @@ export interface CoordinatorView {
   leaderHttp(): string | undefined
   /** Term, leader, voters, commit index... for `admin/coordinator`. */
   status(): Record<string, unknown>
-  /** Every setting, after a read barrier (linearizable). */
+  /** Every setting, after a read barrier (linearizable): the bytes of its JSON (older pmz stored parsed values). */
   settings(): Promise<Record<string, unknown>>
+  /** Stores a setting; the gateway passes the bytes of its JSON body, checked, to be served back as they came. */
   setSetting(key: string, value: unknown): Promise<void>
   /** Whether the setting existed. */
   deleteSetting(key: string): Promise<boolean>

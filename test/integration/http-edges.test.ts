@@ -137,6 +137,45 @@ describe('HTTP edges of one peer (issue 12)', () => {
       expect(chunked.stdout).toBe(envelope)
     }
   })
+
+  it('a prototype name is not a setting, a JSON body is stored byte for byte, deep JSON is 400 (item 6)', async () => {
+    await waitFor(async () => (await http('GET', `${peer.url}/admin/config`)).status === 200, 15_000, 'a coordinator')
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      const res = await http('GET', `${peer.url}/admin/config/${name}`)
+      expect(res.status, name).toBe(404)
+      expect(res.json).toEqual(KO)
+    }
+    for (const [key, text] of [['proto', '{"__proto__":{"polluted":1}}'], ['spaced', '{"b":1,  "a":[1.50, 2e3, "\\u00e9"]}']]) {
+      expect((await http('PUT', `${peer.url}/admin/config/${key}`, text)).status).toBe(200)
+      const one = await http('GET', `${peer.url}/admin/config/${key}`)
+      expect(one.body.toString()).toBe(`{"data":${text},"status":"ok","msg":""}`)
+      expect((await http('GET', `${peer.url}/admin/config`)).body.toString()).toContain(`${JSON.stringify(key)}:${text}`)
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    for (const deep of ['['.repeat(30_000) + ']'.repeat(30_000), '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000)]) {
+      const res = await http('PUT', `${peer.url}/admin/config/deep`, deep)
+      expect(res.status).toBe(400)
+      expect(res.json).toEqual(KO)
+    }
+    expect((await http('GET', `${peer.url}/admin/config/deep`)).status).toBe(404)
+  })
+
+  it('malformed requests, oversized headers, unknown methods and expectations get the envelope (item 6)', async () => {
+    const cases: Array<[string, number]> = [
+      ['GET /admin/status HTTP/1.1 junk\r\n\r\n', 400],
+      ['GET /x HTTP/9.z\r\n\r\n', 400],
+      ['GET /admin/status HTTP/1.1\r\nHost: x\r\nbad header\r\n\r\n', 400],
+      ['FOO /admin/status HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+      [`GET /admin/status HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+      ['PUT /add_key/expect.bin HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx', 417]
+    ]
+    for (const [request, status] of cases) {
+      const res = await rawExchange(peer.url, request, { timeoutMs: 5000 })
+      expect(res.status, request.slice(0, 40)).toBe(status)
+      expect(res.json, request.slice(0, 40)).toEqual(KO)
+      expect(res.text).toMatch(/content-type: application\/json/i)
+    }
+  })
 })
 
 describe('the per-address upload cap (issue 12 item 5)', () => {

@@ -55,7 +55,7 @@ export class FastifyGateway implements Gateway {
       server.emit('request', req, res)
     })
     server.on('checkExpectation', refuseExpectation)
-    // Bodies stay unread streams (req.raw); each handler reads what it needs.
+    // Bodies stay unread streams; each handler reads what it needs through the UploadGuard.
     this.app.removeAllContentTypeParsers()
     this.app.addContentTypeParser('*', (_req, _payload, done) => { done(null) })
     // Callback hooks, not async ones: no promise per request.

@@ -69,7 +69,9 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     advertiseHost: mesh.advertiseHost,
     port: config.http.port,
     maxsizeMb: config.http.maxsizeMb,
-    token: config.http.token
+    token: config.http.token,
+    bodyIdleTimeoutMs: config.http.bodyIdleTimeoutS * 1000,
+    maxUploadsPerClient: config.http.maxUploadsPerClient
   })
 
   const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts, ...coordinator.parts]

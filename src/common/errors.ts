@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'ERR_STALE_TERM'
   | 'ERR_TOO_LARGE'
   | 'ERR_NO_SPACE'
+  | 'ERR_REQUEST_TIMEOUT'
+  | 'ERR_TOO_MANY_REQUESTS'
   | 'ERR_QUORUM_NOT_MET'
   | 'ERR_NO_COORDINATOR'
   | 'ERR_SHUTTING_DOWN'
@@ -37,6 +39,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   ERR_TOO_LARGE: 413,
   /** The data disk is full or below `[store] min_free_mb`: the write was not taken (WebDAV's Insufficient Storage). */
   ERR_NO_SPACE: 507,
+  ERR_REQUEST_TIMEOUT: 408,
+  ERR_TOO_MANY_REQUESTS: 429,
   ERR_QUORUM_NOT_MET: 503,
   ERR_NO_COORDINATOR: 503,
   ERR_SHUTTING_DOWN: 503,
@@ -50,7 +54,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
 }
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'ERR_QUORUM_NOT_MET', 'ERR_NO_COORDINATOR', 'ERR_SHUTTING_DOWN', 'ERR_UNAVAILABLE', 'ERR_TIMEOUT'
+  'ERR_QUORUM_NOT_MET', 'ERR_NO_COORDINATOR', 'ERR_SHUTTING_DOWN', 'ERR_UNAVAILABLE', 'ERR_TIMEOUT', 'ERR_TOO_MANY_REQUESTS'
 ])
 
 export interface PmzErrorOptions extends ErrorOptions {

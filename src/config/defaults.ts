@@ -35,7 +35,11 @@ export const DEFAULTS = {
      * (`Authorization: Bearer TOKEN`); empty means no token is asked. Reads
      * of keys, GET extensions and OPTIONS stay open. @default '' (none)
      */
-    token: ''
+    token: '',
+    /** Seconds an upload may send nothing before it is cut (408) and its partial value removed. @default 30 */
+    bodyIdleTimeoutS: 30,
+    /** Uploads one client address may have in progress at once; more are refused with 429. @default 128 */
+    maxUploadsPerClient: 128
   },
   mesh: {
     /** Mesh (ZeroMQ) port; 0 picks a free one. @default 31415 */
@@ -117,7 +121,7 @@ export const LOG_FORMATS: readonly LogFormatSetting[] = ['auto', 'json', 'pretty
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
   readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, advertise: string, dataDir: string, seedsDir: string }>
-  readonly http: Readonly<{ port: number, maxsizeMb: number, token: string }>
+  readonly http: Readonly<{ port: number, maxsizeMb: number, token: string, bodyIdleTimeoutS: number, maxUploadsPerClient: number }>
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>

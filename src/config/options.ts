@@ -140,6 +140,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'http.port', ini: 'server.port', env: 'PMZ_HTTP_PORT', flag: 'httpPort', parse: port },
   { path: 'http.maxsizeMb', ini: 'general.maxsize', env: 'PMZ_MAXSIZE', flag: 'maxsize', parse: positiveNumber },
   { path: 'http.token', ini: 'server.token', env: 'PMZ_TOKEN', parse: optionalSecret },
+  { path: 'http.bodyIdleTimeoutS', ini: 'http.body_idle_timeout_s', env: 'PMZ_BODY_IDLE_TIMEOUT_S', parse: positiveNumber },
+  { path: 'http.maxUploadsPerClient', ini: 'http.max_uploads_per_client', env: 'PMZ_MAX_UPLOADS_PER_CLIENT', parse: int(1, 1_000_000) },
   { path: 'mesh.port', ini: 'volume.port', env: 'PMZ_MESH_PORT', flag: 'meshPort', parse: port },
   { path: 'mesh.cluster', ini: 'mesh.cluster', env: 'PMZ_CLUSTER', flag: 'cluster', parse: clusterName },
   { path: 'mesh.clusterKey', ini: 'server.key', env: 'PMZ_KEY', flag: 'key', parse: nonEmpty('a secret') },

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { badRequest, notFound } from '../common/errors.js'
-import type { Store } from '../store/index.js'
+import type { Store, ValueMeta } from '../store/index.js'
 import { ok, sendEnvelope } from './envelope.js'
 import type { NetworkView, PeerSelf, PeerView } from './types.js'
 import { mountRoute } from './routes.js'
@@ -59,16 +59,25 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
       GET: async (req, reply) => {
         const { prefix, after, limit } = listQuery(req)
         const keys = await store.list({ prefix, after, limit })
-        return sendEnvelope(reply, 200, ok(keys.map(m => ({
-          key: m.key,
-          size: m.size,
-          sha256: m.sha256,
-          created: new Date(m.created).toISOString(),
-          expires: m.expires === null ? null : new Date(m.expires).toISOString()
-        }))))
+        return sendEnvelope(reply, 200, ok(keys.map(keyRow)))
       }
     }
   })
+}
+
+/**
+ * One row of `admin/keys`. Times that are no date (a record stored before
+ * `temporal` was bounded, issue 12 item 4) show as null instead of failing
+ * the whole listing: an expiry past the end of dates never comes.
+ */
+export function keyRow (m: ValueMeta): { key: string, size: number, sha256: string, created: string | null, expires: string | null } {
+  return { key: m.key, size: m.size, sha256: m.sha256, created: isoTime(m.created), expires: m.expires === null ? null : isoTime(m.expires) }
+}
+
+/** An ISO time, or null when `ms` is not a representable date. */
+function isoTime (ms: number): string | null {
+  const d = new Date(ms)
+  return Number.isNaN(d.getTime()) ? null : d.toISOString()
 }
 
 /** Marks the volume peers of the ring with `in_sync` (anti-entropy's last word), when the store is distributed. */

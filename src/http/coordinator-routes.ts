@@ -2,7 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { request } from 'undici'
 import { PmzError, badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
-import { ok, sendEnvelope } from './envelope.js'
+import { MAX_JSON_DEPTH } from './constants.js'
+import { envelopePayload, ok, sendEnvelope } from './envelope.js'
+import { checkJsonText } from './json-text.js'
+import type { BodySource } from './request-body.js'
 import { mountRoute, type Handler } from './routes.js'
 import type { CoordinatorView } from './types.js'
 
@@ -19,10 +22,16 @@ const NAME = /^[\w.:-]{1,200}$/
  * log's first state machine: cluster-wide settings (`admin/config[/{key}]`)
  * and counters (`admin/counter/{name}`). A peer without the coordinator role
  * forwards these to the coordinator's gateway.
+ *
+ * A setting is stored as the bytes of its JSON body, and served back exactly
+ * as they came (see checkJsonText); a value stored by an older pmz as a
+ * parsed value is served as its JSON.
  */
-export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorView, log: Logger): void {
+export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorView, log: Logger, bodies: BodySource): void {
+  const readBody = async (req: FastifyRequest): Promise<Buffer> => await bodies.body(req).readAll(MAX_SETTING_BYTES,
+    () => new PmzError('ERR_TOO_LARGE', `a setting is at most ${MAX_SETTING_BYTES} bytes`))
   /** Runs `local` on a coordinator-role peer, else forwards the request as it came. */
-  const routed = (local: Handler): Handler => async (req, reply) => co.local ? await local(req, reply) : await forward(co, req, reply, log)
+  const routed = (local: Handler): Handler => async (req, reply) => co.local ? await local(req, reply) : await forward(co, req, reply, log, readBody)
 
   mountRoute(app, {
     url: '/admin/coordinator',
@@ -31,7 +40,12 @@ export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorVie
 
   mountRoute(app, {
     url: '/admin/config',
-    handlers: { GET: routed(async (_req, reply) => sendEnvelope(reply, 200, ok(await co.settings()))) }
+    handlers: {
+      GET: routed(async (_req, reply) => {
+        const fields = Object.entries(await co.settings()).map(([key, value]) => `${JSON.stringify(key)}:${settingJson(value)}`)
+        return envelopePayload(reply, 200, `{"data":{${fields.join(',')}},"status":"ok","msg":""}`)
+      })
+    }
   })
 
   mountRoute(app, {
@@ -40,12 +54,15 @@ export function mountCoordinatorRoutes (app: FastifyInstance, co: CoordinatorVie
       GET: routed(async (req, reply) => {
         const key = nameOf(req, 'key')
         const all = await co.settings()
-        if (!(key in all)) throw notFound('setting not found')
-        return sendEnvelope(reply, 200, ok(all[key]))
+        // Own keys only: `toString` or `__proto__` are not settings unless stored.
+        if (!Object.hasOwn(all, key)) throw notFound('setting not found')
+        return envelopePayload(reply, 200, `{"data":${settingJson(all[key])},"status":"ok","msg":""}`)
       }),
       PUT: routed(async (req, reply) => {
         const key = nameOf(req, 'key')
-        await co.setSetting(key, await jsonBody(req))
+        const bytes = await readBody(req)
+        checkJsonText(bytes, MAX_JSON_DEPTH)
+        await co.setSetting(key, Buffer.from(bytes))
         return sendEnvelope(reply, 200, ok(null, 'setting stored'))
       }),
       DELETE: routed(async (req, reply) => {
@@ -75,29 +92,14 @@ function nameOf (req: FastifyRequest, param: string): string {
   return value
 }
 
-async function readBody (req: FastifyRequest): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req.raw as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_SETTING_BYTES) throw new PmzError('ERR_TOO_LARGE', `a setting is at most ${MAX_SETTING_BYTES} bytes`)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
-}
-
-async function jsonBody (req: FastifyRequest): Promise<unknown> {
-  const text = (await readBody(req)).toString('utf8')
-  if (text.trim() === '') throw badRequest('the body must be a JSON value')
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw badRequest(`the body is not JSON: ${(err as Error).message}`)
-  }
+/** A setting's JSON: the bytes stored (checked JSON), or an older parsed value serialised. */
+function settingJson (value: unknown): string {
+  return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8') : JSON.stringify(value) ?? 'null'
 }
 
 /** Replays the request on the coordinator's gateway and relays its answer. */
-async function forward (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger): Promise<FastifyReply> {
+async function forward (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger,
+  readBody: (req: FastifyRequest) => Promise<Buffer>): Promise<FastifyReply> {
   const target = co.leaderHttp()
   if (target === undefined || target === '' || req.headers[FORWARDED_HEADER] !== undefined) {
     throw new PmzError('ERR_NO_COORDINATOR', 'no coordinator is known; try again shortly')

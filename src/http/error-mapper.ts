@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { isPmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
@@ -26,16 +27,29 @@ export function mapError (err: unknown): { status: number, msg: string, headers?
   return { status: 500, msg: 'internal error' }
 }
 
-export function errorHandler (log: Logger) {
+/**
+ * The gateway's error handler. A client that went away before its request
+ * ended is logged at debug as what it is, whatever error its departure
+ * caused further in (issue 12 item 9); other 5xx at error, 4xx at debug.
+ * `closes` says whether the connection must close after the answer (its body
+ * was cut, refused, or too much is left to drain; see UploadGuard).
+ */
+export function errorHandler (log: Logger, closes: (req: IncomingMessage) => boolean) {
   return (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const { status, msg, headers } = mapError(err)
-    // A full disk is the operator's to fix, not a bug: one line without a stack per refusal.
-    if (status === 507) log.warn({ code: 'ERR_NO_SPACE', msg, method: req.method, url: req.url }, 'request refused: no space')
-    else if (status >= 500) log.error({ err, method: req.method, url: req.url }, 'request failed')
-    else log.debug({ code: (err as { code?: string }).code, status, method: req.method, url: req.url }, 'request refused')
+    const code = (err as { code?: string }).code
+    if (isPmzError(err, 'ERR_ABORTED') || (req.raw.destroyed && !req.raw.complete)) {
+      log.debug({ code, method: req.method, url: req.url }, 'client closed the request')
+    } else if (status === 507) {
+      // A full disk is the operator's to fix, not a bug: one line without a stack per refusal.
+      log.warn({ code: 'ERR_NO_SPACE', msg, method: req.method, url: req.url }, 'request refused: no space')
+    } else if (status >= 500) {
+      log.error({ err, method: req.method, url: req.url }, 'request failed')
+    } else {
+      log.debug({ code, status, method: req.method, url: req.url }, 'request refused')
+    }
     if (headers !== undefined) reply.headers(headers)
-    // An unread body (refused before it was read) is not worth draining: close instead.
-    if (!req.raw.complete) reply.header('connection', 'close')
+    if (closes(req.raw)) reply.header('connection', 'close')
     return sendEnvelope(reply, status, ko(msg))
   }
 }

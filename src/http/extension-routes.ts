@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { PmzError, badRequest } from '../common/errors.js'
 import type { ExtensionParams, Extensions } from '../extensions/index.js'
 import { ok } from './envelope.js'
+import type { BodySource } from './request-body.js'
 import { clientBase, mountRoute, pathAfter, rawQuery } from './routes.js'
 
 const MIB = 1024 * 1024
@@ -11,6 +12,8 @@ export interface ExtensionRoutesInit {
   maxsizeMb: number
   /** This peer's own HTTP base URL, used when a request has no Host header. */
   selfUrl: () => string
+  /** Request bodies, with their idle deadline and `100 Continue`. */
+  bodies: BodySource
 }
 
 /**
@@ -23,7 +26,7 @@ export function mountExtensionRoutes (app: FastifyInstance, extensions: Extensio
   const handle = (method: 'GET' | 'PUT') => async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const path = pathSegments(pathAfter(req, '/extension'))
     const params = queryParams(rawQuery(req))
-    const body = method === 'PUT' ? await readBody(req, maxBytes, init.maxsizeMb) : undefined
+    const body = method === 'PUT' ? await readBody(init.bodies, req, maxBytes, init.maxsizeMb) : undefined
     const gone = new AbortController()
     const onClose = (): void => { if (!reply.raw.writableFinished) gone.abort() }
     reply.raw.once('close', onClose)
@@ -57,18 +60,12 @@ export function queryParams (raw: string): ExtensionParams {
   return out
 }
 
-async function readBody (req: FastifyRequest, maxBytes: number, maxsizeMb: number): Promise<Buffer | undefined> {
+async function readBody (bodies: BodySource, req: FastifyRequest, maxBytes: number, maxsizeMb: number): Promise<Buffer | undefined> {
   const tooLarge = (): PmzError => new PmzError('ERR_TOO_LARGE', `max size allowed is ${maxsizeMb}MB`, { details: { maxsizeMb } })
   const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
   if (declared !== undefined && declared > maxBytes) throw tooLarge()
-  const parts: Buffer[] = []
-  let size = 0
-  for await (const chunk of req.raw) {
-    size += (chunk as Buffer).length
-    if (size > maxBytes) throw tooLarge()
-    parts.push(chunk as Buffer)
-  }
-  return size === 0 ? undefined : Buffer.concat(parts, size)
+  const body = await bodies.body(req).readAll(maxBytes, tooLarge)
+  return body.length === 0 ? undefined : body
 }
 
 function serialise (data: unknown): string {

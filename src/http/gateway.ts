@@ -3,6 +3,8 @@ import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
 import { bearerCheck } from './auth.js'
+import { clientErrorHandler, refuseExpectation } from './client-error.js'
+import { BODY_IDLE_TIMEOUT_MS, CLIENT_ERROR_LINGER_MS, DRAIN_MIN_BYTES, MAX_UPLOADS_PER_CLIENT } from './constants.js'
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
@@ -10,15 +12,18 @@ import { mountExtensionRoutes } from './extension-routes.js'
 import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 import { sendOptions } from './routes.js'
 import { mountStorageRoutes } from './storage-routes.js'
+import { UploadGuard } from './upload-guard.js'
 
 const DEFAULT_PORT = 31414
 const DEFAULT_MAXSIZE_MB = 5
 const STOP_GRACE_MS = 10_000
+const MIB = 1024 * 1024
 
 /** The HTTP gateway on fastify: Pulzar's routes, streaming bodies both ways, the envelope. */
 export class FastifyGateway implements Gateway {
   private readonly app: FastifyInstance
   private readonly log: Logger
+  private readonly uploads: UploadGuard
   private boundPort = 0
   private boundUrl = ''
   private closing = false
@@ -26,6 +31,12 @@ export class FastifyGateway implements Gateway {
 
   constructor (private readonly components: GatewayComponents, private readonly init: GatewayInit) {
     this.log = components.log
+    const maxsizeMb = init.maxsizeMb ?? DEFAULT_MAXSIZE_MB
+    this.uploads = new UploadGuard(components.clock, this.log, {
+      idleTimeoutMs: init.bodyIdleTimeoutMs ?? BODY_IDLE_TIMEOUT_MS,
+      maxPerClient: init.maxUploadsPerClient ?? MAX_UPLOADS_PER_CLIENT,
+      drainMaxBytes: Math.max(DRAIN_MIN_BYTES, 2 * maxsizeMb * MIB)
+    })
     this.app = Fastify({
       logger: false,
       exposeHeadRoutes: false,
@@ -34,9 +45,18 @@ export class FastifyGateway implements Gateway {
       forceCloseConnections: 'idle',
       frameworkErrors: (err, _req, reply) => {
         sendEnvelope(reply, 400, ko(err.code === 'FST_ERR_BAD_URL' ? 'invalid URL: malformed percent-escape' : err.message))
-      }
+      },
+      clientErrorHandler: clientErrorHandler(components.clock, this.log, CLIENT_ERROR_LINGER_MS)
     })
-    // Bodies stay unread streams (req.raw); each handler reads what it needs.
+    // With a `checkContinue` listener node leaves `100 Continue` to us: it goes out when a route
+    // first reads the body, so an upload refused before that (409, 413) is never sent.
+    const server = this.app.server
+    server.on('checkContinue', (req, res) => {
+      this.uploads.expectContinue(req, res)
+      server.emit('request', req, res)
+    })
+    server.on('checkExpectation', refuseExpectation)
+    // Bodies stay unread streams; each handler reads what it needs through the UploadGuard.
     this.app.removeAllContentTypeParsers()
     this.app.addContentTypeParser('*', (_req, _payload, done) => { done(null) })
     // Callback hooks, not async ones: no promise per request.
@@ -44,7 +64,7 @@ export class FastifyGateway implements Gateway {
     this.app.addHook('onRequest', (req, reply, done) => {
       reply.headers(CORS_HEADERS)
       if (this.closing) done(new PmzError('ERR_SHUTTING_DOWN', 'peer is shutting down'))
-      else done(check?.(req.method, req.url, req.headers.authorization))
+      else done(check?.(req.method, req.url, req.headers.authorization) ?? this.uploads.admit(req.raw, reply.raw))
     })
     // Answers finished while stopping close their connection, so stop() need not wait for idle keep-alives.
     this.app.addHook('onSend', (_req, reply, payload, done) => {
@@ -58,21 +78,16 @@ export class FastifyGateway implements Gateway {
         done()
       })
     }
-    this.app.setErrorHandler(errorHandler(this.log))
+    this.app.setErrorHandler(errorHandler(this.log, req => this.uploads.closesAfterError(req)))
     this.app.setNotFoundHandler((req, reply) => {
       if (req.method === 'OPTIONS') return sendOptions(reply)
       return sendEnvelope(reply, 404, ko('Wrong query, route not found'))
     })
-    mountStorageRoutes(this.app, components.store, {
-      maxsizeMb: init.maxsizeMb ?? DEFAULT_MAXSIZE_MB,
-      selfUrl: () => this.boundUrl
-    })
+    const routes = { maxsizeMb, selfUrl: () => this.boundUrl, bodies: this.uploads }
+    mountStorageRoutes(this.app, components.store, routes)
     mountAdminRoutes(this.app, components.store, components.network, init.self)
-    mountCoordinatorRoutes(this.app, components.coordinator, components.log)
-    mountExtensionRoutes(this.app, components.extensions, {
-      maxsizeMb: init.maxsizeMb ?? DEFAULT_MAXSIZE_MB,
-      selfUrl: () => this.boundUrl
-    })
+    mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
+    mountExtensionRoutes(this.app, components.extensions, routes)
   }
 
   url (): string { return this.boundUrl }

@@ -1,12 +1,13 @@
-import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PmzError, badRequest, isPmzError, notFound } from '../common/errors.js'
 import { keyToUrlPath, parseKey, type Store, type ValueMeta } from '../store/index.js'
+import { MAX_TEMPORAL_DAYS } from './constants.js'
 import { envelopePayload, ok, sendEnvelope } from './envelope.js'
+import type { BodySource } from './request-body.js'
 import { clientBase, mountRoute, pathAfter, rawQuery } from './routes.js'
 
 const MIB = 1024 * 1024
-/** A declared body up to this size is read whole before the store sees it (see readSmallBody). */
+/** A declared body up to this size is read whole before the store sees it (one Buffer costs less than a stream). */
 const SMALL_BODY_BYTES = 64 * 1024
 
 export interface StorageRoutesInit {
@@ -14,6 +15,8 @@ export interface StorageRoutesInit {
   maxsizeMb: number
   /** This peer's own HTTP base URL, used when a request has no Host header. */
   selfUrl: () => string
+  /** Request bodies, with their idle deadline and `100 Continue`. */
+  bodies: BodySource
 }
 
 /** Pulzar's storage API (pulzar-api.md §4): add_key, get_node, get_key, delete_key. */
@@ -31,7 +34,8 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
         const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length'])
         if (declared !== undefined && declared > maxBytes) throw tooLarge()
         try {
-          const body = declared !== undefined && declared <= SMALL_BODY_BYTES ? new OneChunk(await readSmallBody(req.raw)) : req.raw
+          const stream = init.bodies.body(req)
+          const body = declared !== undefined && declared <= SMALL_BODY_BYTES ? new OneChunk(await stream.readAll(maxBytes, tooLarge)) : stream
           await store.put(key, body, { ifAbsent: true, maxBytes, temporalDays, sizeHint: declared })
         } catch (err) {
           if (isPmzError(err, 'ERR_TOO_LARGE')) throw tooLarge()
@@ -88,27 +92,6 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
 }
 
 /**
- * Reads a small body (framed by its Content-Length) into one Buffer with plain
- * listeners: for the common 1 KB value this costs less than a stream's async
- * iterator. A connection closed before the end rejects with ERR_ABORTED, so
- * nothing is stored.
- */
-async function readSmallBody (raw: IncomingMessage): Promise<Buffer> {
-  return await new Promise((resolve, reject) => {
-    const parts: Buffer[] = []
-    const onData = (piece: Buffer): void => { parts.push(piece) }
-    const onEnd = (): void => { settle(); resolve(parts.length === 1 ? parts[0] : Buffer.concat(parts)) }
-    // The client went away (node reports ECONNRESET "aborted", then close): a 4xx, not a server fault.
-    const onError = (err: Error): void => { settle(); reject(new PmzError('ERR_ABORTED', 'request closed before its body ended', { cause: err })) }
-    const onClose = (): void => { settle(); reject(new PmzError('ERR_ABORTED', 'request closed before its body ended')) }
-    const settle = (): void => {
-      raw.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
-    }
-    raw.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
-  })
-}
-
-/**
  * One Buffer as the async iterable a store reads. A class, not an object
  * literal with a computed `Symbol.asyncIterator` key: V8 builds such a
  * literal in dictionary mode, which cost about a microsecond per PUT.
@@ -126,14 +109,19 @@ class OneChunk implements AsyncIterable<Uint8Array>, AsyncIterator<Uint8Array> {
   }
 }
 
-/** `?temporal=N`: days, an integer >= 0, or -1 for permanent (pulzar-api.md §4.1, §10). */
+/**
+ * `?temporal=N`: days, an integer from 0 to MAX_TEMPORAL_DAYS, or -1 for
+ * permanent (pulzar-api.md §4.1, §10). A larger one would give an expiry that
+ * is no date at all (issue 12 item 4).
+ */
 function parseTemporal (req: FastifyRequest): number | undefined {
   const raw = (req.query as Record<string, unknown>).temporal
   if (raw === undefined) return undefined
-  if (typeof raw !== 'string' || !/^-?\d+$/.test(raw) || Number(raw) < -1) {
-    throw badRequest('temporal must be an integer >= 0 (days), or -1 for permanent')
+  const days = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : NaN
+  if (!(days >= -1 && days <= MAX_TEMPORAL_DAYS)) {
+    throw badRequest(`temporal must be an integer from 0 to ${MAX_TEMPORAL_DAYS} (days), or -1 for permanent`)
   }
-  return Number(raw)
+  return days
 }
 
 function valueHeaders (meta: ValueMeta): Record<string, string> {

@@ -48,8 +48,9 @@ export interface CoordinatorView {
   leaderHttp(): string | undefined
   /** Term, leader, voters, commit index... for `admin/coordinator`. */
   status(): Record<string, unknown>
-  /** Every setting, after a read barrier (linearizable). */
+  /** Every setting, after a read barrier (linearizable): the bytes of its JSON (older pmz stored parsed values). */
   settings(): Promise<Record<string, unknown>>
+  /** Stores a setting; the gateway passes the bytes of its JSON body, checked, to be served back as they came. */
   setSetting(key: string, value: unknown): Promise<void>
   /** Whether the setting existed. */
   deleteSetting(key: string): Promise<boolean>
@@ -100,4 +101,8 @@ export interface GatewayInit {
   token?: string
   /** How long stop() waits for in-flight requests before closing them. @default 10 s */
   stopGraceMs?: number
+  /** How long an upload may send nothing before it is cut with 408, in ms. @default 30 s */
+  bodyIdleTimeoutMs?: number
+  /** Uploads one client address may have in progress at once; more get 429. @default 128 */
+  maxUploadsPerClient?: number
 }

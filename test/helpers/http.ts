@@ -43,3 +43,45 @@ export async function waitFor (fn: () => boolean | Promise<boolean>, timeoutMs: 
     await new Promise(resolve => setTimeout(resolve, intervalMs))
   }
 }
+
+export interface RawAnswer {
+  /** Every byte the server sent, as latin1 text. */
+  text: string
+  /** Whether the server closed the connection before the deadline. */
+  closed: boolean
+  /** The status of the last answer in `text` (after any `100 Continue`), or 0. */
+  status: number
+  /** The envelope of that answer, when its body is JSON. */
+  json: { data: any, status: string, msg: string } | undefined
+}
+
+/**
+ * Sends `bytes` as they are on a fresh TCP connection (for requests node:http
+ * would refuse to make: malformed, stalled, cut) and collects what the server
+ * sends until it closes the connection, `timeoutMs` passes or `signal` aborts. `destroyAfterWrite`
+ * drops the connection once the bytes are written, as a client that gives up.
+ */
+export async function rawExchange (url: string, bytes: string | Buffer, options: { timeoutMs: number, destroyAfterWrite?: boolean, signal?: AbortSignal }): Promise<RawAnswer> {
+  const u = new URL(url)
+  const { connect } = await import('node:net')
+  return await new Promise<RawAnswer>((resolve, reject) => {
+    const socket = connect({ host: u.hostname, port: Number(u.port) })
+    const parts: Buffer[] = []
+    const finish = (closed: boolean): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      const text = Buffer.concat(parts).toString('latin1')
+      const heads = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map(m => Number(m[1])).filter(s => s !== 100)
+      const body = text.slice(text.lastIndexOf('\r\n\r\n') + 4)
+      let json: RawAnswer['json']
+      try { json = body.startsWith('{') ? JSON.parse(body) : undefined } catch {}
+      resolve({ text, closed, status: heads.at(-1) ?? 0, json })
+    }
+    const timer = setTimeout(() => finish(false), options.timeoutMs)
+    options.signal?.addEventListener('abort', () => finish(false), { once: true })
+    socket.on('data', (c: Buffer) => parts.push(c))
+    socket.on('close', () => finish(true))
+    socket.on('error', err => { if (parts.length === 0 && (err as NodeJS.ErrnoException).code === 'ECONNREFUSED') reject(err) })
+    socket.write(bytes, () => { if (options.destroyAfterWrite === true) socket.destroy() })
+  })
+}

@@ -63,7 +63,8 @@ export async function rm (key: string, flags: ClientFlags): Promise<void> {
   process.stdout.write(`${env.msg}\n`)
 }
 
-interface KeyRow { key: string, size: number, sha256: string, created: string, expires: string | null }
+/** A row of admin/keys; a time that is no date comes as null (see the gateway's keyRow). */
+interface KeyRow { key: string, size: number, sha256: string, created: string | null, expires: string | null }
 
 /** Keys asked per page of `admin/keys`. */
 const PAGE = 1000
@@ -84,7 +85,7 @@ export async function ls (prefix: string | undefined, flags: ClientFlags & { lim
     if (flags.json === true) rows.push(...env.data)
     else {
       for (const row of env.data) {
-        process.stdout.write(`${String(row.size).padStart(12)}  ${row.created}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
+        process.stdout.write(`${String(row.size).padStart(12)}  ${row.created ?? '-'.padEnd(24)}  ${row.key}${row.expires !== null ? `  (expires ${row.expires})` : ''}\n`)
       }
     }
     left -= env.data.length

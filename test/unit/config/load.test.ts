@@ -89,6 +89,16 @@ describe('loadConfig', () => {
     expect(configError(() => loadConfig({ cwd, flags: { maxsize: '-1' } }))).toMatch(/^flag --maxsize: expected a positive number/)
   })
 
+  it('reads the upload limits of [http] from the file and the environment', () => {
+    expect(loadConfig({ cwd }).config.http).toMatchObject({ bodyIdleTimeoutS: 30, maxUploadsPerClient: 128 })
+    const file = confFile('[http]\nbody_idle_timeout_s = 2.5\nmax_uploads_per_client = 7\n')
+    expect(loadConfig({ cwd, configFile: file }).config.http).toMatchObject({ bodyIdleTimeoutS: 2.5, maxUploadsPerClient: 7 })
+    expect(loadConfig({ cwd, configFile: file, env: { PMZ_BODY_IDLE_TIMEOUT_S: '1', PMZ_MAX_UPLOADS_PER_CLIENT: '3' } }).config.http)
+      .toMatchObject({ bodyIdleTimeoutS: 1, maxUploadsPerClient: 3 })
+    expect(configError(() => loadConfig({ cwd, env: { PMZ_BODY_IDLE_TIMEOUT_S: '0' } }))).toMatch(/^environment variable PMZ_BODY_IDLE_TIMEOUT_S: expected a positive number/)
+    expect(configError(() => loadConfig({ cwd, env: { PMZ_MAX_UPLOADS_PER_CLIENT: '0' } }))).toMatch(/^environment variable PMZ_MAX_UPLOADS_PER_CLIENT: expected an integer/)
+  })
+
   it('refuses a write quorum above the replica count, and a missing --config file', () => {
     expect(configError(() => loadConfig({ cwd, flags: { replicas: '2', writeQuorum: '3' } }))).toMatch(/write quorum \(3\) is larger than the replica count \(2\)/)
     expect(configError(() => loadConfig({ cwd, configFile: '/nonexistent/server.conf' }))).toMatch(/config file not found/)

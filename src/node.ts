@@ -57,7 +57,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     writeQuorum: config.store.writeQuorum,
     antiEntropy: { deadGraceMs: config.store.deadPeerGraceS * 1000 },
     hintsDir: join(config.node.dataDir, 'hints'),
-    hintMaxAgeMs: config.store.tombstoneGraceHours * 3_600_000
+    hintMaxAgeMs: config.store.tombstoneGraceHours * 3_600_000,
+    expectPeers: config.mesh.join.length > 0
   })
   const seeds = createSeedCatalog({ clock, log: log.child({ component: 'seeds' }) }, { dir: config.node.seedsDir })
   const extensions = createExtensions({ store, seeds, clock, log: log.child({ component: 'extensions' }) })

@@ -66,6 +66,9 @@ export class LmdbStore implements Store {
       await this.sweeper.stop()
       await this.staged.discardAll()
       await this.t.close()
+      // Stopped: a later start() opens the tables again.
+      this.started = false
+      this.stopping = undefined
     })()
     return await this.stopping
   }
@@ -332,6 +335,15 @@ export class LmdbStore implements Store {
 
   async unstage (stageId: string): Promise<void> {
     await this.staged.discard(stageId)
+  }
+
+  lastRing (): string[] {
+    const ring = this.t.state.get('ring')
+    return Array.isArray(ring) ? ring.filter((p): p is string => typeof p === 'string') : []
+  }
+
+  async recordRing (peerIds: string[]): Promise<void> {
+    await this.t.commit(() => { void this.t.state.put('ring', peerIds) })
   }
 
   /** Why a replicated write of `put` is not applied now (a record as new or newer, or for an accept a newer promise), or undefined. */

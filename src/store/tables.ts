@@ -52,6 +52,8 @@ export class Tables implements UploadHost {
   readonly expiry: Database<null, IndexKey>
   readonly graves: Database<null, IndexKey>
   readonly promises: Database<string, string>
+  /** Small facts of this peer that outlive it (the last placement ring), by name. */
+  readonly state: Database<unknown, string>
   readonly files: BlobFiles
   /** Free space of the data disk: the floor for new values, and how a failed write reads (507 or 500). */
   readonly space: DiskSpace
@@ -73,6 +75,7 @@ export class Tables implements UploadHost {
     this.expiry = this.env.openDB({ name: 'expiry', encoding: 'msgpack' })
     this.graves = this.env.openDB({ name: 'graves', encoding: 'msgpack' })
     this.promises = this.env.openDB({ name: 'promises', encoding: 'string' })
+    this.state = this.env.openDB({ name: 'state', encoding: 'msgpack' })
     this.files = new BlobFiles(join(init.dir, 'blobs'), init.sync !== 'os')
   }
 

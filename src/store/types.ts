@@ -207,6 +207,10 @@ export interface ReplicaStore extends Store {
   applyStaged(key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult>
   /** Drops a staged value that will not be committed (no-op when gone). */
   unstage(stageId: string): Promise<void>
+  /** The volume peers of the placement ring last recorded (before a restart); [] when none. */
+  lastRing(): string[]
+  /** Records the placement ring's volume peers (see lastRing). */
+  recordRing(peerIds: string[]): Promise<void>
   /** A new version from this peer's HLC, later than every version seen. */
   nextVersion(): HlcTimestamp
   /** Folds a version seen elsewhere into this peer's HLC. */

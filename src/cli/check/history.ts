@@ -39,14 +39,15 @@ export class KeyModel {
   }
 
   /** A round of concurrent creates (every one had returned): `values[i]` was sent, `results[i]` came back. */
-  creates (values: string[], results: Result[]): void {
+  creates (values: string[], results: Result[], statuses: Array<number | undefined> = []): void {
+    const seen = statuses.length > 0 ? ` (answers ${statuses.map(x => x ?? 'broken').join(',')})` : ''
     const won = values.filter((_, i) => results[i] === 'ok')
     const unknown = values.filter((_, i) => results[i] === 'unknown')
-    if (won.length > 1) this.violations.push(`${won.length} creates answered 201 in one round`)
-    if (won.length > 0 && !this.possible.has(ABSENT)) this.violations.push('a create answered 201 while the key held a value')
+    if (won.length > 1) this.violations.push(`${won.length} creates answered 201 in one round${seen}`)
+    if (won.length > 0 && !this.possible.has(ABSENT)) this.violations.push(`a create answered 201 while the key held a value${seen}`)
     const existed = results.some(r => r === 'exists')
     const couldExist = [...this.possible].some(v => v !== ABSENT) || unknown.length > 0 || won.length > 0
-    if (existed && !couldExist) this.violations.push('a create answered 409 though no value could exist (a refused write left one?)')
+    if (existed && !couldExist) this.violations.push(`a create answered 409 though no value could exist (a refused write left one?)${seen}`)
     if (won.length === 1) {
       this.possible = new Set([won[0]])
       return

@@ -87,17 +87,18 @@ export async function runCheck (o: CheckOptions): Promise<CheckSummary> {
   const round = async (model: KeyModel): Promise<void> => {
     s.rounds++
     const values = Array.from({ length: o.contenders ?? 3 }, () => randomBytes(Math.random() < (o.largeShare ?? 0.05) ? 300 * 1024 : 16 + Math.floor(Math.random() * 4096)))
-    const results = await Promise.all(values.map(async v => {
+    const statuses = await Promise.all(values.map(async v => {
       const via = gateway()
-      if (via === undefined) return 'refused' as const
+      if (via === undefined) return 0
       try {
-        return resultOf((await o.http('PUT', `${via}/add_key/${model.key}`, v)).status)
+        return (await o.http('PUT', `${via}/add_key/${model.key}`, v)).status
       } catch {
-        return resultOf(undefined)
+        return undefined
       }
     }))
+    const results = statuses.map(x => x === 0 ? 'refused' as const : resultOf(x))
     for (const r of results) s.creates[r]++
-    model.creates(values.map(sha256), results)
+    model.creates(values.map(sha256), results, statuses)
     await read(model)
   }
 

@@ -32,17 +32,41 @@ export class Placement {
   private onlySelf = false
   /** Volume peers kept off the ring (dead past the grace period; set by rebalancing). */
   private excluded: ReadonlySet<string> = new Set()
+  /** Volume peers of the ring this peer had before it restarted, kept on it while membership does not know them yet (see remember). */
+  private remembered: ReadonlySet<string> = new Set()
 
   constructor (private readonly membership: Membership, private readonly replicas: number, private readonly writeQuorum: number) {}
 
   /** Rebuilds the ring when the set of volume peers changed. */
   refresh (): void {
-    const ids = this.membership.members().filter(m => isVolume(m) && !this.excluded.has(m.peerId)).map(m => m.peerId).sort()
+    const known = this.membership.members()
+    const ids = known.filter(m => isVolume(m) && !this.excluded.has(m.peerId)).map(m => m.peerId)
+    for (const peerId of this.remembered) {
+      if (!this.excluded.has(peerId) && !known.some(m => m.peerId === peerId)) ids.push(peerId)
+    }
+    ids.sort()
     const signature = ids.join(',')
     if (signature === this.signature) return
     this.signature = signature
     this.ring = this.ring.withPeers(ids.map(peerId => ({ peerId })))
     this.onlySelf = ids.length === 1 && ids[0] === this.membership.peerId
+  }
+
+  /**
+   * Keeps `peerIds` (the ring before a restart) on the ring until
+   * membership knows them: a peer back from a restart that has not found
+   * the others yet is not a one-peer cluster, and answers 503 rather than
+   * take writes alone or call keys it lacks absent. Until forgotten (an
+   * empty set): then they count as dead past the grace.
+   */
+  remember (peerIds: Iterable<string>): void {
+    this.remembered = new Set([...peerIds].filter(p => p !== this.membership.peerId))
+    this.refresh()
+  }
+
+  /** Remembered peers membership still does not know (see remember). */
+  unknownRemembered (): string[] {
+    return [...this.remembered].filter(p => this.membership.get(p) === undefined)
   }
 
   /** Whether this peer is the only volume peer: every key is its own, no ring lookup needed (a one-peer pmz). */

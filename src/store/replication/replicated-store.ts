@@ -8,7 +8,7 @@ import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
 import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
-import { INLINE_MAX_BYTES, SURVEY_SPECULATE_MS } from './constants.js'
+import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES, SURVEY_SPECULATE_MS } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
@@ -40,6 +40,12 @@ export interface ReplicatedStoreInit {
   hintsDir?: string
   /** Hints older than this are dropped (the tombstone grace). @default 168 hours */
   hintMaxAgeMs?: number
+  /**
+   * This peer was told to join others (a static join list): until it has
+   * seen another volume peer (or the dead-peer grace has passed) it is not a
+   * one-peer cluster, and answers 503 rather than take writes alone. @default false
+   */
+  expectPeers?: boolean
 }
 
 /**
@@ -68,8 +74,12 @@ export class ReplicatedStore implements Store {
   private readonly register: Register
   private offs: Array<() => void> = []
   private started = false
+  /** Until when a peer that expects others (a join list, or a ring remembered from before a restart) refuses to act alone, ms since the epoch. */
+  private aloneUntil = 0
+  private recorded = ''
+  private forget: { cancel: () => void } | undefined
 
-  constructor (private readonly c: ReplicatedStoreComponents, init: ReplicatedStoreInit = {}) {
+  constructor (private readonly c: ReplicatedStoreComponents, private readonly init: ReplicatedStoreInit = {}) {
     this.local = c.local
     this.clock = c.clock
     this.log = c.log
@@ -88,11 +98,25 @@ export class ReplicatedStore implements Store {
     if (this.started) return
     await this.local.start()
     this.started = true
-    this.placement.refresh()
+    // The ring this peer was on before a restart stays, its peers unreachable, until membership finds them (Placement.remember).
+    const graceMs = this.init.antiEntropy?.deadGraceMs ?? DEAD_PEER_GRACE_MS
+    const before = this.local.lastRing().filter(p => p !== this.c.membership.peerId)
+    if (before.length > 0 || this.init.expectPeers === true) this.aloneUntil = this.clock.now() + graceMs
+    this.placement.remember(before)
+    this.forget = this.clock.setTimeout(() => {
+      const unknown = this.placement.unknownRemembered()
+      if (unknown.length > 0) this.log.warn({ peers: unknown, graceMs }, 'peers of the ring before the restart never came back; placing keys without them')
+      this.placement.remember([])
+      this.noteRing()
+    }, graceMs)
+    this.recorded = this.placement.peerIds().join(',')
     await this.handoff?.start()
     this.offs = [
       serveReplica(this.c.transport, this.local, this.log),
-      this.c.membership.on('peer:change', () => { this.placement.refresh() })
+      this.c.membership.on('peer:change', () => {
+        this.placement.refresh()
+        this.noteRing()
+      })
     ]
     this.antiEntropy.start()
   }
@@ -100,11 +124,34 @@ export class ReplicatedStore implements Store {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.forget?.cancel()
     for (const off of this.offs.splice(0)) off()
     await this.antiEntropy.stop()
     await this.repair.idle()
     await this.handoff?.stop()
     await this.local.stop()
+  }
+
+  /** Records the ring when it changed (Placement.remember reads it back after a restart); another peer seen ends the wait for one. */
+  private noteRing (): void {
+    const ids = this.placement.peerIds()
+    if (ids.length > 1) this.aloneUntil = 0
+    const sig = ids.join(',')
+    if (sig === this.recorded) return
+    this.recorded = sig
+    this.local.recordRing(ids).catch(err => { this.log.warn({ err }, 'recording the placement ring failed') })
+  }
+
+  /**
+   * Whether this peer may act as a one-peer cluster now: not while it waits
+   * for peers it expects (ERR_QUORUM_NOT_MET, 503, instead: a write taken
+   * alone would have one copy, a read could call a key absent that the
+   * others hold).
+   */
+  private alone (): boolean {
+    if (!this.placement.selfOnly()) return false
+    if (this.aloneUntil > this.clock.now()) throw new PmzError('ERR_QUORUM_NOT_MET', 'this peer has not joined the other volume peers yet', { details: { retry: true } })
+    return true
   }
 
   /** The ring and the repair state (admin/ring). */
@@ -119,7 +166,7 @@ export class ReplicatedStore implements Store {
   }
 
   async stat (key: string): Promise<ValueMeta | undefined> {
-    if (this.placement.selfOnly()) return await this.local.stat(key)
+    if (this.alone()) return await this.local.stat(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.stat(key)
     const newest = newestOf(await this.survey(key, targets))
@@ -134,7 +181,7 @@ export class ReplicatedStore implements Store {
    * nearest holder (the first to answer).
    */
   async get (key: string, options: { signal?: AbortSignal } = {}): Promise<StoredValue> {
-    if (this.placement.selfOnly()) return await this.local.get(key)
+    if (this.alone()) return await this.local.get(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
     const answers = await this.survey(key, targets, { fetch: true })
@@ -157,7 +204,7 @@ export class ReplicatedStore implements Store {
   }
 
   async put (key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {
-    if (this.placement.selfOnly()) return await this.local.put(key, body, options)
+    if (this.alone()) return await this.local.put(key, body, options)
     validateKey(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.put(key, body, options)
@@ -201,7 +248,7 @@ export class ReplicatedStore implements Store {
   }
 
   async delete (key: string): Promise<void> {
-    if (this.placement.selfOnly()) return await this.local.delete(key)
+    if (this.alone()) return await this.local.delete(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.delete(key)
     const { live, q1, q2, waitAll } = this.quorums(targets)

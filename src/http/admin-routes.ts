@@ -14,9 +14,10 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
     handlers: {
       GET: async (_req, reply) => {
         const stats = await store.stats()
-        // pulzar-api.md §9.1: entries = live keys in the cluster. A peer without the volume role holds none of its own.
-        const entries = self.isVolume === false ? await countLiveKeys(store) : stats.entries
-        return sendEnvelope(reply, 200, ok({ ...stats, entries, peer: self.id, version: self.version }))
+        // pulzar-api.md §9.1: entries = live keys in the cluster, once per key; local_entries = this peer's own replicas.
+        const entries = store.ringStatus !== undefined ? await countLiveKeys(store) : stats.entries
+        const local = self.isVolume === false ? 0 : stats.entries
+        return sendEnvelope(reply, 200, ok({ ...stats, entries, local_entries: local, peer: self.id, version: self.version }))
       }
     }
   })

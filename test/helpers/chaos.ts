@@ -89,11 +89,12 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosSummary> {
     }
 
     const nemesis = (async () => {
-      while (Date.now() < deadline) {
+      // Faults alternate, a partition first where namespaces exist.
+      for (let step = 0; Date.now() < deadline; step++) {
         await sleep(between(options.upMs ?? [2000, 5000]))
         if (Date.now() >= deadline || maxDown === 0 || up.size < 2) break
         const at = Math.round((Date.now() - deadline + options.durationMs) / 1000)
-        if (lab !== undefined && Math.random() < 0.5) {
+        if (lab !== undefined && step % 2 === 0) {
           const i = pick([...up])
           lab.isolate(i, true)
           counts.partitions++

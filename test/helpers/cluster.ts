@@ -32,10 +32,10 @@ export async function ringView (peer: Peer): Promise<RingView | undefined> {
   return res?.status === 200 ? res.json?.data as RingView : undefined
 }
 
-/** Live keys in the peer's own store (admin/status counts the local replica); -1 when it does not answer. */
+/** Live keys in the peer's own store (admin/status local_entries); -1 when it does not answer. */
 export async function localEntries (peer: Peer): Promise<number> {
   const res = await http('GET', `${peer.url}/admin/status`).catch(() => undefined)
-  return res?.status === 200 ? res.json?.data.entries as number : -1
+  return res?.status === 200 ? res.json?.data.local_entries as number : -1
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

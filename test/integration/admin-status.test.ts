@@ -10,7 +10,7 @@ import { cleanupPeers, startPeer } from '../helpers/peer.js'
 
 const entries = async (url: string): Promise<number> => (await http('GET', `${url}/admin/status`)).json?.data.entries as number
 
-describe('admin/status entries on a gateway-only peer', () => {
+describe('admin/status entries: the cluster\'s live keys on every peer', () => {
   afterAll(async () => { await cleanupPeers() })
 
   it('counts the live keys of the volume peers, once per key, and follows deletes', async () => {
@@ -25,7 +25,10 @@ describe('admin/status entries on a gateway-only peer', () => {
     expect(await entries(gw.url)).toBe(keys.length)
     expect((await http('DELETE', `${gw.url}/delete_key/${keys[0]}`)).status).toBe(200)
     expect(await entries(gw.url)).toBe(keys.length - 1)
-    // A volume peer still reports what its own store holds (here every key: N is capped at 2 peers).
+    // A volume peer reports the cluster's keys too, and its own replicas apart (here every key: N is capped at 2 peers).
     expect(await entries(a.url)).toBe(keys.length - 1)
+    const status = (await http('GET', `${a.url}/admin/status`)).json?.data
+    expect(status.local_entries).toBe(keys.length - 1)
+    expect((await http('GET', `${gw.url}/admin/status`)).json?.data.local_entries).toBe(0)
   })
 })

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { PmzError } from '../common/errors.js'
 import type { BlobWriter } from './blob-files.js'
+import type { ValueRecord } from './record.js'
 
 /** What an upload needs of the store it writes into. */
 export interface UploadHost {
@@ -61,6 +62,36 @@ export class ContentUpload {
       this.fill = 0
     }
     await this.writer.write(piece)
+  }
+
+  /**
+   * Reads `body` in and returns the record of the value it now holds;
+   * `fields` (asked once the body is in) gives its version, type and times.
+   * Nothing is committed yet.
+   */
+  async receive (body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined,
+    fields: () => Pick<ValueRecord, 'version' | 'contentType' | 'created' | 'expires'>): Promise<{ record: ValueRecord, last: Buffer | undefined }> {
+    for await (const piece of body) {
+      signal?.throwIfAborted()
+      await this.write(piece)
+    }
+    const { size, sha256, last } = await this.end()
+    const { version, contentType, created, expires } = fields()
+    const record: ValueRecord = {
+      v: 1,
+      version,
+      deleted: false,
+      deletedAt: null,
+      size,
+      sha256,
+      contentType,
+      created,
+      expires,
+      contentId: size === 0 ? null : this.contentId,
+      chunkBytes: this.chunkBytes
+    }
+    if (this.isFile) record.blob = true
+    return { record, last }
   }
 
   async end (): Promise<{ size: number, sha256: string, last: Buffer | undefined }> {

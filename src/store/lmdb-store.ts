@@ -2,15 +2,15 @@ import { PmzError, notFound } from '../common/errors.js'
 import { HybridLogicalClock, compareHlc, type HlcTimestamp } from '../common/hlc.js'
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
-import type { ContentUpload } from './content-upload.js'
 import { CHUNK_BYTES, DAY_MS } from './constants.js'
 import { readValue } from './reads.js'
 import { Sweeper } from './sweeper.js'
 import { Tables } from './tables.js'
 import type { ApplyResult, KeyChange, ListOptions, PrepareResult, PutOptions, ReplicaPut, StageFields, StageResult, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { StagedUploads } from './staged-uploads.js'
+import { Acceptor } from './acceptor.js'
 import { validateKey } from './key.js'
-import { isLive, originOf, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
+import { isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
 
 const DEFAULT_TOMBSTONE_GRACE_MS = 168 * 3_600_000
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000
@@ -38,6 +38,7 @@ export class LmdbStore implements Store {
   private stopping: Promise<void> | undefined
   private readonly listeners = new Set<(change: KeyChange) => void>()
   private readonly staged: StagedUploads
+  private readonly acceptor: Acceptor
 
   constructor (private readonly components: StoreComponents, private readonly init: StoreInit) {
     this.clock = components.clock
@@ -45,6 +46,7 @@ export class LmdbStore implements Store {
     this.hlc = new HybridLogicalClock(init.peerId, components.clock)
     this.chunkBytes = init.chunkBytes ?? CHUNK_BYTES
     this.staged = new StagedUploads(components, STAGED_TTL_MS)
+    this.acceptor = new Acceptor({ tables: () => this.t, hlc: this.hlc, staged: this.staged, clock: this.clock, log: this.log, emit: change => { this.emit(change) } })
   }
 
   async start (): Promise<void> {
@@ -102,7 +104,7 @@ export class LmdbStore implements Store {
     this.t.space.admit()
     const upload = this.t.newUpload(key, options)
     try {
-      const { record, last } = await this.receive(upload, body, options.signal, () => {
+      const { record, last } = await upload.receive(body, options.signal, () => {
         const created = this.clock.now()
         return {
           version: this.hlc.now(),
@@ -129,36 +131,6 @@ export class LmdbStore implements Store {
       await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
       throw err
     }
-  }
-
-  /**
-   * Reads `body` into `upload` and returns the record of the value it now
-   * holds; `fields` (asked once the body is in) gives its version, type and
-   * times. Nothing is committed yet.
-   */
-  private async receive (upload: ContentUpload, body: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined,
-    fields: () => Pick<ValueRecord, 'version' | 'contentType' | 'created' | 'expires'>): Promise<{ record: ValueRecord, last: Buffer | undefined }> {
-    for await (const piece of body) {
-      signal?.throwIfAborted()
-      await upload.write(piece)
-    }
-    const { size, sha256, last } = await upload.end()
-    const { version, contentType, created, expires } = fields()
-    const record: ValueRecord = {
-      v: 1,
-      version,
-      deleted: false,
-      deletedAt: null,
-      size,
-      sha256,
-      contentType,
-      created,
-      expires,
-      contentId: size === 0 ? null : upload.contentId,
-      chunkBytes: this.chunkBytes
-    }
-    if (upload.isFile) record.blob = true
-    return { record, last }
   }
 
   async delete (key: string): Promise<void> {
@@ -243,12 +215,12 @@ export class LmdbStore implements Store {
     validateKey(key)
     this.hlc.update(put.version)
     // Refused before the body is read when it already would be, and decided again inside the commit.
-    const early = this.refusal(key, put)
+    const early = this.acceptor.refusal(key, put)
     if (early !== undefined) return early
     this.t.space.admit()
     const upload = this.t.newUpload(key, options)
     try {
-      const { record, last } = await this.receive(upload, body, options.signal, () =>
+      const { record, last } = await upload.receive(body, options.signal, () =>
         ({ version: put.version, contentType: put.contentType, created: put.created, expires: put.expires }))
       if (put.sha256 !== undefined && put.sha256 !== record.sha256) {
         throw new PmzError('ERR_CORRUPT', 'replicated content does not match its sha256', { details: { key } })
@@ -258,7 +230,7 @@ export class LmdbStore implements Store {
       const dropped: Uint8Array[] = []
       const out = await this.t.commit(() => {
         dropped.length = 0
-        const refused = this.refusal(key, put)
+        const refused = this.acceptor.refusal(key, put)
         if (refused !== undefined) return { refused, wasLive: false }
         const current = this.t.meta.get(key)
         if (current !== undefined) this.t.dropRecord(key, current, dropped)
@@ -279,62 +251,22 @@ export class LmdbStore implements Store {
     }
   }
 
+  // The replica's side of the per-key register (see Acceptor).
+
+  async prepare (key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
+    return await this.acceptor.prepare(key, ballot)
+  }
+
   async stage (key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
-    validateKey(key)
-    this.t.space.admit()
-    const upload = this.t.newUpload(key, options)
-    try {
-      const { record, last } = await this.receive(upload, body, options.signal, () => ({ version: '', contentType: fields.contentType, created: fields.created, expires: fields.expires }))
-      if (fields.sha256 !== undefined && fields.sha256 !== record.sha256) {
-        throw new PmzError('ERR_CORRUPT', 'staged content does not match its sha256', { details: { key } })
-      }
-      return { stageId: this.staged.add({ key, upload, record, last }), size: record.size, sha256: record.sha256 }
-    } catch (err) {
-      await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
-      throw err
-    }
+    return await this.acceptor.stage(key, body, fields, options)
   }
 
   async applyStaged (key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
-    validateKey(key)
-    this.hlc.update(put.version)
-    const now = this.clock.now()
-    const dropped: Uint8Array[] = []
-    const out = await this.t.commit(() => {
-      dropped.length = 0
-      const refused = this.refusal(key, put)
-      if (refused !== undefined) return { refused, record: undefined, wasLive: false }
-      const current = this.t.meta.get(key)
-      if (put.origin !== undefined && current !== undefined && !current.deleted && originOf(toEntry(key, current)) === put.origin) {
-        // This proposal's value is here already (an earlier ballot): it only takes the new version.
-        const record: ValueRecord = { ...current, version: put.version, origin: put.origin }
-        this.t.meta.put(key, record)
-        this.t.keepPromise(key, put.version)
-        return { refused: undefined, record, wasLive: true, reversioned: true }
-      }
-      const s = this.staged.get(stageId)
-      if (s === undefined || s.key !== key) return { refused: undefined, record: undefined, wasLive: false }
-      const record: ValueRecord = { ...s.record, version: put.version }
-      if (put.origin !== undefined && put.origin !== put.version) record.origin = put.origin
-      if (current !== undefined) this.t.dropRecord(key, current, dropped)
-      this.t.putRecord(key, record, s.last, s.upload.markedPending)
-      return { refused: undefined, record, wasLive: isLive(current, now) }
-    })
-    if (out.refused !== undefined) return out.refused
-    if (out.record === undefined) throw new PmzError('ERR_NOT_FOUND', 'the staged value is gone (expired or never received)', { details: { key } })
-    if (out.reversioned !== true) {
-      this.staged.consumed(stageId)
-      if (isLive(out.record, now)) this.emit({ type: 'put', meta: toMeta(key, out.record) })
-      else if (out.wasLive) this.emit({ type: 'delete', key, reason: 'expired' })
-    } else {
-      await this.staged.discard(stageId)
-    }
-    await this.t.removeBlobs(dropped)
-    return { applied: true, entry: toEntry(key, out.record) }
+    return await this.acceptor.applyStaged(key, stageId, put)
   }
 
   async unstage (stageId: string): Promise<void> {
-    await this.staged.discard(stageId)
+    await this.acceptor.unstage(stageId)
   }
 
   lastRing (): string[] {
@@ -346,15 +278,6 @@ export class LmdbStore implements Store {
     await this.t.commit(() => { void this.t.state.put('ring', peerIds) })
   }
 
-  /** Why a replicated write of `put` is not applied now (a record as new or newer, or for an accept a newer promise), or undefined. */
-  private refusal (key: string, put: { version: HlcTimestamp, accept?: boolean }): ApplyResult | undefined {
-    const current = this.t.meta.get(key)
-    const entry = current === undefined ? undefined : toEntry(key, current)
-    if (current !== undefined && compareHlc(current.version, put.version) >= 0) return { applied: false, entry }
-    const promised = put.accept === true ? this.t.refusedBy(key, put.version) : undefined
-    return promised === undefined ? undefined : { applied: false, entry, promised }
-  }
-
   async applyTombstone (key: string, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
     validateKey(key)
     this.hlc.update(version)
@@ -362,7 +285,7 @@ export class LmdbStore implements Store {
     const dropped: Uint8Array[] = []
     const out = await this.t.commit(() => {
       dropped.length = 0
-      const refused = this.refusal(key, { version, accept: options.accept })
+      const refused = this.acceptor.refusal(key, { version, accept: options.accept })
       if (refused !== undefined) return { refused, wasLive: false, held: undefined }
       const current = this.t.meta.get(key)
       if (current !== undefined) this.t.dropRecord(key, current, dropped)
@@ -376,21 +299,6 @@ export class LmdbStore implements Store {
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
     await this.t.removeBlobs(dropped)
     return { applied: true, entry: toEntry(key, out.held as ValueRecord) }
-  }
-
-  async prepare (key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
-    validateKey(key)
-    this.hlc.update(ballot)
-    return await this.t.commit(() => {
-      const current = this.t.meta.get(key)
-      const promised = this.t.promises.get(key)
-      let highest = current?.version
-      if (promised !== undefined && (highest === undefined || promised > highest)) highest = promised
-      const entry = current === undefined ? undefined : toEntry(key, current)
-      if (highest !== undefined && highest >= ballot) return { promised: false, ballot: highest, entry }
-      this.t.promises.put(key, ballot)
-      return { promised: true, ballot, entry }
-    })
   }
 
   // Anti-entropy and rebalancing (store/replication): walk every record in

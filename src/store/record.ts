@@ -75,6 +75,8 @@ export interface ValueMeta {
   created: number
   expires: number | null
   version: HlcTimestamp
+  /** The version the value was first proposed under, when not `version` (ValueRecord.origin): copies keep it. */
+  origin?: HlcTimestamp
 }
 
 export function isLive (record: ValueRecord | undefined, now: number): record is ValueRecord {
@@ -82,7 +84,9 @@ export function isLive (record: ValueRecord | undefined, now: number): record is
 }
 
 export function toMeta (key: string, r: ValueRecord): ValueMeta {
-  return { key, size: r.size, sha256: r.sha256, contentType: r.contentType, created: r.created, expires: r.expires, version: r.version }
+  const meta: ValueMeta = { key, size: r.size, sha256: r.sha256, contentType: r.contentType, created: r.created, expires: r.expires, version: r.version }
+  if (r.origin !== undefined) meta.origin = r.origin
+  return meta
 }
 
 /** Number of chunks a value of `size` bytes occupies. */
@@ -103,10 +107,14 @@ export function isLiveEntry (e: ReplicaEntry | undefined, now: number): e is Rep
 }
 
 export function entryToMeta (e: ReplicaEntry): ValueMeta {
-  return { key: e.key, size: e.size, sha256: e.sha256, contentType: e.contentType, created: e.created, expires: e.expires, version: e.version }
+  const meta: ValueMeta = { key: e.key, size: e.size, sha256: e.sha256, contentType: e.contentType, created: e.created, expires: e.expires, version: e.version }
+  if (e.origin !== undefined) meta.origin = e.origin
+  return meta
 }
 
 /** The record of a live value, as replicas compare it. */
 export function metaToEntry (meta: ValueMeta): ReplicaEntry {
-  return { key: meta.key, version: meta.version, deleted: false, deletedAt: null, size: meta.size, sha256: meta.sha256, contentType: meta.contentType, created: meta.created, expires: meta.expires }
+  const e: ReplicaEntry = { key: meta.key, version: meta.version, deleted: false, deletedAt: null, size: meta.size, sha256: meta.sha256, contentType: meta.contentType, created: meta.created, expires: meta.expires }
+  if (meta.origin !== undefined) e.origin = meta.origin
+  return e
 }

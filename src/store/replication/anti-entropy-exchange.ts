@@ -116,7 +116,7 @@ export class AntiEntropyExchange {
   /** Sends this peer's record to `t`; true when `t` now holds this version or a newer one. */
   async push (t: Target, e: ReplicaEntry): Promise<boolean> {
     if (e.deleted) {
-      const out = await this.c.client.tombstone(t, e.key, e.version, e.deletedAt ?? this.c.clock.now())
+      const out = await this.c.client.tombstone(t, e.key, e.version, e.deletedAt ?? this.c.clock.now(), { origin: e.origin })
       return out.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
     }
     // Changed since the walk (undefined): a later round compares again.
@@ -127,7 +127,7 @@ export class AntiEntropyExchange {
   /** Fetches `t`'s newer record of a key into the local store; true when applied. */
   private async pull (t: Target, theirs: ReplicaEntry): Promise<boolean> {
     if (theirs.deleted) {
-      return (await this.c.local.applyTombstone(theirs.key, theirs.version, theirs.deletedAt ?? this.c.clock.now())).applied
+      return (await this.c.local.applyTombstone(theirs.key, theirs.version, theirs.deletedAt ?? this.c.clock.now(), { origin: theirs.origin })).applied
     }
     return (await this.c.client.copy(theirs.key, [t], this.self))?.applied === true
   }

@@ -284,7 +284,7 @@ export class HintedHandoff {
     }
     let entry: ReplicaEntry | undefined
     if (newest.deleted) {
-      entry = (await this.c.client.tombstone(t, h.key, newest.version, newest.deletedAt ?? this.c.clock.now())).entry
+      entry = (await this.c.client.tombstone(t, h.key, newest.version, newest.deletedAt ?? this.c.clock.now(), { origin: newest.origin })).entry
     } else if (isLiveEntry(newest, this.c.clock.now())) {
       const holders = answers.filter(a => a.entry?.version === newest.version).map(a => a.target)
       entry = (await this.c.client.copy(h.key, holders, t))?.entry

@@ -56,7 +56,7 @@ export class ReadRepair {
   private async repair (key: string, newest: ReplicaEntry, stale: Target[], holders: Target[]): Promise<void> {
     for (const target of stale) {
       if (newest.deleted) {
-        await this.client.tombstone(target, key, newest.version, newest.deletedAt ?? this.clock.now())
+        await this.client.tombstone(target, key, newest.version, newest.deletedAt ?? this.clock.now(), { origin: newest.origin })
       } else if (isLiveEntry(newest, this.clock.now())) {
         await this.client.copy(key, holders, target, { version: newest.version })
       } else {

@@ -107,7 +107,8 @@ export class ReplicaClient {
       try {
         const { meta, body } = value
         if (options.version !== undefined && meta.version !== options.version) return undefined
-        const put = options.as ?? { version: meta.version, created: meta.created, expires: meta.expires, contentType: meta.contentType, sha256: meta.sha256 }
+        // A copy keeps the value's origin: it is how the proposal that wrote it recognises it (register-rules).
+        const put = options.as ?? { version: meta.version, created: meta.created, expires: meta.expires, contentType: meta.contentType, sha256: meta.sha256, ...(meta.origin !== undefined ? { origin: meta.origin } : {}) }
         return await this.put(target, key, Buffer.isBuffer(body) ? body : body as AsyncIterable<Uint8Array>, put, { sizeHint: meta.size })
       } finally {
         if (value.body instanceof Readable) value.body.destroy()

@@ -6,13 +6,14 @@ import type { Membership } from '../../mesh/membership/index.js'
 import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
-import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
+import { entryToMeta, isLiveEntry, type ValueMeta } from '../record.js'
 import type { KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
-import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES, SURVEY_SPECULATE_MS } from './constants.js'
+import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
-import { ReadRepair, newestOf, type SurveyAnswer } from './read-repair.js'
+import { ReadRepair, newestOf } from './read-repair.js'
+import { Survey } from './survey.js'
 import { ReplicaClient } from './replica-client.js'
 import { ReplicaWriter, readWhole, type Staging } from './replica-writer.js'
 import { Register, quorumOf, type Payload } from './register.js'
@@ -72,6 +73,7 @@ export class ReplicatedStore implements Store {
   readonly handoff: HintedHandoff | undefined
   private readonly writer: ReplicaWriter
   private readonly register: Register
+  private readonly surveys: Survey
   private offs: Array<() => void> = []
   private started = false
   /** Until when a peer that expects others (a join list, or a ring remembered from before a restart) refuses to act alone, ms since the epoch. */
@@ -87,6 +89,7 @@ export class ReplicatedStore implements Store {
     this.client = new ReplicaClient(c.transport, c.local)
     this.repair = new ReadRepair(this.client, c.clock, c.log)
     this.writer = new ReplicaWriter({ client: this.client, membership: c.membership, clock: c.clock, log: c.log })
+    this.surveys = new Survey({ client: this.client, placement: this.placement, repair: this.repair, clock: c.clock, settled: () => this.antiEntropy.settled() })
     this.register = new Register({ client: this.client, membership: c.membership, local: c.local, clock: c.clock, random: c.random ?? Math.random, log: c.log })
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
@@ -169,7 +172,7 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.stat(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.stat(key)
-    const newest = newestOf(await this.survey(key, targets))
+    const newest = newestOf(await this.surveys.run(key, targets))
     return isLiveEntry(newest, this.clock.now()) ? entryToMeta(newest) : undefined
   }
 
@@ -184,7 +187,7 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.get(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
-    const answers = await this.survey(key, targets, { fetch: true })
+    const answers = await this.surveys.run(key, targets, { fetch: true })
     const newest = newestOf(answers)
     if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
     const holders = answers.filter(a => a.entry?.version === newest.version)
@@ -310,63 +313,6 @@ export class ReplicatedStore implements Store {
   on (event: 'key:change', fn: (change: KeyChange) => void): () => void {
     return this.local.on(event, fn)
   }
-
-  /**
-   * Asks R = N - W + 1 live replicas (self first, then by preference; all of
-   * them while the ring is not settled, see AntiEntropy.settled) for
-   * their record of the key (`fetch`: the first remote one, when self is not
-   * a replica, with the bytes of a small live value too),
-   * so that at least one of them took part in any acknowledged write; a
-   * replica that fails is replaced by the next one, and one that is slow
-   * (SURVEY_SPECULATE_MS) by all the others. Resolves once R answered, or
-   * sooner when an answer is `enough`. Read repair runs over the answers
-   * once every replica asked answered or failed.
-   */
-  private async survey (key: string, targets: Target[], how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
-    const order = this.placement.readOrder(key, targets)
-    const r = this.placement.n() - this.placement.w() + 1
-    // Until anti-entropy has confirmed every replica since the ring changed, R answers prove nothing absent: wait for them all.
-    const wanted = this.antiEntropy.settled() ? r : order.length
-    return await new Promise((resolve, reject) => {
-      const answers: SurveyAnswer[] = []
-      let asked = 0
-      let pending = 0
-      let settled = false
-      const settle = (): void => {
-        if (settled) return
-        settled = true
-        speculate.cancel()
-        if (answers.length >= r || answers.some(a => how.enough?.(a) === true)) resolve([...answers])
-        else reject(new PmzError('ERR_QUORUM_NOT_MET', `${answers.length} replicas answered, ${r} needed`, { details: { key, answered: answers.length, readQuorum: r } }))
-      }
-      // The bytes of a small value come from one replica, and only when this peer holds none itself.
-      const wantBytes = how.fetch === true && !order.some(t => t.isSelf)
-      let bytesAsked = false
-      const ask = (): void => {
-        const t = order[asked++]
-        pending++
-        const fetch = wantBytes && !bytesAsked
-        if (fetch) bytesAsked = true
-        const question = fetch ? this.client.fetch(t, key) : this.client.entry(t, key).then(entry => ({ entry }))
-        question.then(a => {
-          const answer: SurveyAnswer = { target: t, ...a }
-          answers.push(answer)
-          if (answers.length >= wanted || how.enough?.(answer) === true) settle()
-        }, () => {
-          if (fetch) bytesAsked = false
-          if (!settled && asked < order.length) ask()
-        }).finally(() => {
-          if (--pending > 0) return
-          settle()
-          this.repair.schedule(key, answers, newestOf(answers))
-        })
-      }
-      const speculate = this.clock.setTimeout(() => { while (!settled && asked < order.length) ask() }, SURVEY_SPECULATE_MS)
-      if (order.length === 0) settle()
-      while (asked < Math.min(wanted, order.length)) ask()
-    })
-  }
-
 }
 
 function isLocalOnly (targets: Target[]): boolean {

@@ -345,6 +345,33 @@ describe('one key written from both sides of a partition (3 peers, N=3, W=2)', (
   }, 60_000)
 })
 
+describe('copies keep a value\'s origin (3 peers, N=3, W=2)', () => {
+  afterEach(async () => {
+    await stopReplicaNodes()
+    await cleanupPeers()
+  })
+
+  it('a replica that gets a value by read repair or anti-entropy holds its origin, value and tombstone alike', async () => {
+    const { nodes: [a, b, c] } = await replicaCluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, settleMs: 0 } }, { chunkBytes: CHUNK })
+    const k = `/origin/${randomUUID()}`
+    await a.store.put(k, pieces(Buffer.from('first')), { ifAbsent: true, sizeHint: 5 })
+    const written = await a.local.entry(k)
+    expect(written?.origin).toBeDefined()
+    // c loses its copy; a read through b repairs it.
+    expect(await c.local.dropReplica(k, written!.version)).toBe(true)
+    await b.store.get(k)
+    await waitFor(async () => (await c.local.entry(k)) !== undefined, 5_000, 'read repair to reach c')
+    expect((await c.local.entry(k))?.origin).toBe(written?.origin)
+    // A delete's tombstone, carried to a replica that missed it by anti-entropy, keeps its origin too.
+    await a.store.delete(k)
+    const tomb = await a.local.entry(k)
+    expect(await c.local.dropReplica(k, tomb!.version)).toBe(true)
+    await c.local.applyPut(k, pieces(Buffer.from('first')), { version: written!.version, created: written!.created, expires: null, contentType: written!.contentType })
+    for (let i = 0; i < 3; i++) for (const n of [a, b, c]) await n.store.antiEntropy.runRound()
+    expect(await c.local.entry(k)).toMatchObject({ deleted: true, version: tomb!.version, origin: tomb!.origin })
+  })
+})
+
 describe('fanOut', () => {
   it('feeds every sink with bounded queues, and a cancelled sink fails its reader instead of ending cleanly', async () => {
     const { FanoutSink, fanOut } = await import('../../../src/store/replication/fanout.js')

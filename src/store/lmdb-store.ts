@@ -191,6 +191,7 @@ export class LmdbStore implements Store {
       leaf_pages: s.treeLeafPageCount,
       overflow_pages: s.overflowPages,
       entries: Math.max(0, s.entryCount - tombstones - expired),
+      records: s.entryCount,
       disk: this.t.space.usage()
     }
   }

@@ -49,6 +49,8 @@ export interface StoreStats {
   overflow_pages: number
   /** Live keys (tombstones and expired keys excluded). */
   entries: number
+  /** Every record held, tombstones and expired values included (admin/ring localKeys). */
+  records?: number
   /** Free space where this peer keeps its data, and whether it takes new values. */
   disk?: DiskUsage
 }

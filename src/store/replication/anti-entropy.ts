@@ -163,7 +163,8 @@ export class AntiEntropy {
       writeQuorum: this.c.placement.w(),
       volumePeers: this.c.placement.peerIds(),
       removedDead: this.confirmations.removedDead,
-      localKeys: this.localKeys,
+      // Counted now (one LMDB stat), not at the last walk: it follows writes at once.
+      localKeys: (await this.c.local.stats()).records ?? this.localKeys,
       underReplicated: this.underReplicated,
       lastRepairMs: this.lastRepairMs,
       repairPendingSince: this.repairPendingSince,

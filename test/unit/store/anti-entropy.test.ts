@@ -105,6 +105,13 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     for (const k of keys) expect((await c.store.get(k)).body.toString(), `read of ${k} through the joiner`).toBe(k)
   })
 
+  it('counts the records held here at once, without waiting for a round (admin/ring localKeys)', async () => {
+    const { nodes: [a] } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false } })
+    for (let i = 0; i < 5; i++) await a.store.put(`/count/${i}`, bytes(Buffer.from('x')))
+    await a.store.delete('/count/0')
+    expect((await a.store.ringStatus()).localKeys).toBe(5)
+  })
+
   it('a replica that missed writes and deletes converges through anti-entropy alone, no read', async () => {
     const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false } })
     const [a, b, c] = nodes

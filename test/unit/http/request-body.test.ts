@@ -2,26 +2,18 @@ import { EventEmitter } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { PmzError, isPmzError } from '../../../src/common/errors.js'
+import { PmzError } from '../../../src/common/errors.js'
 import { createLogger } from '../../../src/common/logger.js'
 import { RequestBody } from '../../../src/http/request-body.js'
 import { UploadGuard } from '../../../src/http/upload-guard.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
+import { codeOf } from '../../helpers/errors.js'
 
 const IDLE_MS = 1000
 
 /** A request body as node hands it over: a stream, `complete` once the parser saw its end. */
 function fakeRequest (headers: Record<string, string> = {}, remoteAddress = '10.0.0.1'): PassThrough & { complete: boolean, headers: Record<string, string>, socket: EventEmitter } {
   return Object.assign(new PassThrough(), { complete: false, headers, socket: Object.assign(new EventEmitter(), { remoteAddress }) })
-}
-
-async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-    return undefined
-  } catch (err) {
-    return isPmzError(err) ? err.code : String(err)
-  }
 }
 
 describe('RequestBody', () => {

@@ -4,12 +4,12 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
-import { isPmzError } from '../../../src/common/errors.js'
 import { createLogger } from '../../../src/common/logger.js'
 import { chunkKey } from '../../../src/store/chunk-reader.js'
 import { createLocalStore, createStore, type ReplicaStore, type Store, type ValueRecord } from '../../../src/store/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
+import { codeOf } from '../../helpers/errors.js'
 
 const DAY = 86_400_000
 const CHUNK = 64 * 1024
@@ -27,15 +27,6 @@ function blobFiles (dir: string): string[] {
   const root = join(dir, 'blobs')
   if (!existsSync(root)) return []
   return readdirSync(root, { recursive: true, withFileTypes: true }).filter(e => e.isFile()).map(e => join(e.parentPath, e.name).slice(root.length + 1))
-}
-
-async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-    return undefined
-  } catch (err) {
-    return isPmzError(err) ? err.code : String(err)
-  }
 }
 
 describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {

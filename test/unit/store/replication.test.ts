@@ -12,6 +12,7 @@ import { ReplicatedStore, type ReplicatedStoreInit } from '../../../src/store/re
 import { waitFor } from '../../helpers/http.js'
 import { cleanupPeers } from '../../helpers/peer.js'
 import { View, replicaCluster, replicaNode, stopLater, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
+import { codeOf } from '../../helpers/errors.js'
 
 const log = createLogger({ level: 'silent' })
 const CHUNK = 64 * 1024
@@ -21,15 +22,6 @@ async function bytesOf (body: Buffer | Readable): Promise<Buffer> {
   const parts: Buffer[] = []
   for await (const c of body) parts.push(c as Buffer)
   return Buffer.concat(parts)
-}
-
-async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-    return undefined
-  } catch (err) {
-    return isPmzError(err) ? err.code : String(err)
-  }
 }
 
 async function * pieces (bytes: Buffer, size = 50_000): AsyncIterable<Uint8Array> {

@@ -1,16 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createServer } from 'node:net'
-import { isPmzError } from '../../../../src/common/errors.js'
 
-/** The code of the error `p` rejects with (undefined when it resolves). */
-export async function codeOf (p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p
-    return undefined
-  } catch (err) {
-    return isPmzError(err) ? err.code : String(err)
-  }
-}
+export { codeOf } from '../../../helpers/errors.js'
 
 export const elapsed = (t0: number): number => performance.now() - t0
 

@@ -84,4 +84,20 @@ describe.skipIf(!hasPython)('Pulzar\'s client scripts against one peer (issue 20
     expect(elapsedMs).toBeLessThan(60_000)
     expect((await http('GET', `${peer.url}/extension/search/test_data`)).json?.data).toEqual([])
   })
+
+  it('search as Pulzar\'s clients call it: blank fields of a form are absent, the README\'s lt=A>=B is a range', async () => {
+    for (const k of ['a', 'b']) expect((await http('PUT', `${peer.url}/add_key/forms/${k}.txt`, k)).status).toBe(201)
+    const d = new Date()
+    const today = `${d.getMonth() + 1}-${d.getDate()}-${d.getFullYear()}`
+    const keys = async (query: string): Promise<unknown> => {
+      const res = await http('GET', `${peer.url}/extension/search/forms${query}`)
+      expect(res.status, res.body.toString()).toBe(200)
+      return (res.json?.data as Array<{ key: string }>).map(h => h.key)
+    }
+    expect(await keys('?eq=&lt=&gt=&limit=')).toEqual(['/forms/a.txt', '/forms/b.txt'])
+    expect(await keys('?limit=&limit=1')).toEqual(['/forms/a.txt'])
+    expect(await keys(`?lt=${today}>=${today}`)).toEqual(['/forms/a.txt', '/forms/b.txt'])
+    expect(await keys(`?lt=${today}>=1-1-2000&limit=1`)).toEqual(['/forms/a.txt'])
+    expect(await keys('?lt=1-1-2001>=1-1-2000')).toEqual([])
+  })
 })

@@ -22,7 +22,7 @@ const EMBEDDED_URL = /^\/https?:\//i
 
 /**
  * What `image_url` names (pulzar-api.md §5.3), decided without I/O:
- * - a key (`/dir/name.png`);
+ * - a key (`/dir/name.png`, or `dir/name.png`);
  * - a `get_key/{key}` URL of a gateway of this cluster: that key;
  * - a URL of this cluster whose path is another absolute URL: that URL, so
  *   Pulzar's script form `{base}/http://{host}/get_key/{key}` (the gateway's
@@ -34,7 +34,8 @@ const EMBEDDED_URL = /^\/https?:\//i
  * reads nothing an image could be.
  */
 export function resolveImageSource (imageUrl: string, isClusterOrigin: (origin: string) => boolean): ImageSource {
-  if (imageUrl.startsWith('/')) return { type: 'key', key: parseKey(imageUrl) }
+  // A key may come without its leading / (as pulzar_data takes it): with no `:` it is no absolute URL.
+  if (imageUrl.startsWith('/') || !imageUrl.includes(':')) return { type: 'key', key: parseKey(imageUrl) }
   let url = parseUrl(imageUrl)
   // Each embedded URL is shorter than the one around it, so this ends.
   while (isClusterOrigin(url.origin)) {

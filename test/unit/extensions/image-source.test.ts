@@ -24,6 +24,8 @@ const refusal = (imageUrl: string): unknown => {
 describe('resolveImageSource: what an imagematching image_url names (issue 20)', () => {
   it('a key, and a get_key URL of any gateway of the cluster, name a key', () => {
     expect(resolved('/images/scene.png')).toEqual(key('/images/scene.png'))
+    // Without its leading / too, as pulzar_data takes it: a string with no `:` is no absolute URL.
+    expect(resolved('images/scene.png')).toEqual(key('/images/scene.png'))
     expect(resolved(`${US}/get_key/images/scene.png`)).toEqual(key('/images/scene.png'))
     expect(resolved(`${PEER_B}/get_key/a%7Cb/%7Bc%7D.png`)).toEqual(key('/a|b/{c}.png'))
     // Host names are case-insensitive and a default port is no port.
@@ -52,7 +54,8 @@ describe('resolveImageSource: what an imagematching image_url names (issue 20)',
     expect(refusal(`${US}/${US}/admin/status`)).toEqual(bad)
     expect(refusal('file:///etc/passwd')).toEqual(bad)
     expect(refusal(`${US}/file:///etc/passwd`)).toEqual(bad)
-    expect(refusal('not a url')).toEqual(bad)
+    expect(refusal('not a url')).toMatchObject({ code: 'ERR_KEY_INVALID', status: 400 })
+    expect(refusal('localhost:8080/x.png')).toEqual(bad)
     expect(refusal(`${US}/get_key/a%00b.png`)).toMatchObject({ code: 'ERR_KEY_INVALID', status: 400 })
   })
 })

@@ -85,6 +85,15 @@ describe.skipIf(!hasPython)('Pulzar\'s client scripts against one peer (issue 20
     expect((await http('GET', `${peer.url}/extension/search/test_data`)).json?.data).toEqual([])
   })
 
+  it('the routes themselves stay anchored: get_key elsewhere in a path is no read, as it was on Pulzar', async () => {
+    expect((await http('PUT', `${peer.url}/add_key/anchored/k.png`, 'k')).status).toBe(201)
+    for (const path of [`/${peer.url}/get_key/anchored/k.png`, '/x/get_key/anchored/k.png', '//get_key/anchored/k.png']) {
+      const res = await http('GET', `${peer.url}${path}`)
+      expect(res.status, path).toBe(404)
+      expect(res.json).toEqual({ data: null, status: 'ko', msg: 'Wrong query, route not found' })
+    }
+  })
+
   it('search as Pulzar\'s clients call it: blank fields of a form are absent, the README\'s lt=A>=B is a range', async () => {
     for (const k of ['a', 'b']) expect((await http('PUT', `${peer.url}/add_key/forms/${k}.txt`, k)).status).toBe(201)
     const d = new Date()

@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { noiseJpeg, scenePng } from '../helpers/images.js'
+import { converged } from '../helpers/cluster.js'
 import { http } from '../helpers/http.js'
-import { REPO, cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { REPO, cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const SCRIPTS = join(REPO, 'test/fixtures/pulzar')
 const KB = 1024
@@ -108,5 +109,28 @@ describe.skipIf(!hasPython)('Pulzar\'s client scripts against one peer (issue 20
     expect(await keys(`?lt=${today}>=${today}`)).toEqual(['/forms/a.txt', '/forms/b.txt'])
     expect(await keys(`?lt=${today}>=1-1-2000&limit=1`)).toEqual(['/forms/a.txt'])
     expect(await keys('?lt=1-1-2001>=1-1-2000')).toEqual([])
+  })
+})
+
+describe('imagematching in a cluster of two (issue 20)', () => {
+  afterAll(cleanupPeers)
+
+  it('reads a get_key URL of another peer\'s gateway through the store: it answers with that gateway killed', async () => {
+    const cluster = `pulzar-${Date.now().toString(36)}`
+    const a = await startPeer({ cluster })
+    const b = await startPeer({ cluster, args: ['--join', a.mesh] })
+    await converged([a, b], [a.id, b.id], 20_000)
+    const scene = await scenePng(21, 640, 480)
+    // Through b: the answer's data.url names b's gateway; with two peers both hold the key.
+    const put = await http('PUT', `${b.url}/add_key/two/scene.png`, scene)
+    expect(put.status).toBe(201)
+    expect(put.json?.data.url).toBe(`${b.url}/get_key/two/scene.png`)
+    await killPeer(b)
+    const crop = await sharp(scene).extract({ left: 101, top: 57, width: 80, height: 64 }).png().toBuffer()
+    for (const imageUrl of [put.json?.data.url as string, `${a.url}/${put.json?.data.url as string}`]) {
+      const res = await http('PUT', `${a.url}/extension/imagematching?image_url=${imageUrl}`, crop)
+      expect(res.status, res.body.toString()).toBe(200)
+      expect(res.json?.data).toMatchObject({ found: true, coordinates: { x: 101, y: 57, w: 80, h: 64 } })
+    }
   })
 })

@@ -61,7 +61,10 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     expectPeers: config.mesh.join.length > 0
   })
   const seeds = createSeedCatalog({ clock, log: log.child({ component: 'seeds' }) }, { dir: config.node.seedsDir })
-  const extensions = createExtensions({ store, seeds, clock, log: log.child({ component: 'extensions' }) })
+  const extensions = createExtensions({
+    store, seeds, clock, log: log.child({ component: 'extensions' }),
+    gateways: () => mesh.peers().map(p => p.http).filter(url => url !== '')
+  })
   const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, clock, log: log.child({ component: 'http' }) }, {

@@ -33,7 +33,7 @@ export class ExtensionRegistry implements Extensions {
     for (const b of [
       createSearch({ store: components.store, clock: components.clock, log: child('search') }),
       createOcr({ log: child('ocr') }, { workers: init.ocrWorkers }),
-      createImageMatching({ store: components.store, log: child('imagematching') }, { maxImageBytes: init.maxImageBytes }),
+      createImageMatching({ store: components.store, log: child('imagematching'), gateways: components.gateways }, { maxImageBytes: init.maxImageBytes }),
       createExample()
     ]) this.builtins.set(b.name, b)
   }

@@ -57,7 +57,18 @@ export interface Extensions extends Startable {
   call(call: ExtensionCall, options?: { signal?: AbortSignal }): Promise<unknown>
 }
 
-export interface ExtensionsComponents { store: Store, seeds: SeedCatalog, clock: Clock, log: Logger }
+export interface ExtensionsComponents {
+  store: Store
+  seeds: SeedCatalog
+  clock: Clock
+  log: Logger
+  /**
+   * HTTP base URLs of this cluster's gateways, this peer's included. An
+   * `imagematching` `image_url` under one of them names a key, read through
+   * the store rather than fetched over HTTP. @default only the URL the client called
+   */
+  gateways?: () => readonly string[]
+}
 
 export interface ExtensionsInit {
   /** Tesseract workers in the OCR pool. @default the number of CPU cores */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/common/logger.js'
 import { createStore } from '../../src/store/index.js'
 import { http, waitFor } from '../helpers/http.js'
+import { scenePng } from '../helpers/images.js'
 import { ManualClock } from '../helpers/manual-clock.js'
 import { REPO, cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
@@ -45,20 +46,6 @@ async function textPng (text: string, negative = false): Promise<Buffer> {
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="140"><rect width="100%" height="100%" fill="${bg}"/>` +
     `<text x="30" y="90" font-family="DejaVu Sans" font-size="48" fill="${fg}">${text}</text></svg>`
   return await sharp(Buffer.from(svg)).png().toBuffer()
-}
-
-async function scenePng (seed: number, width: number, height: number): Promise<Buffer> {
-  let s = seed
-  const rnd = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296 }
-  const colour = (): string => `rgb(${Math.floor(rnd() * 256)},${Math.floor(rnd() * 256)},${Math.floor(rnd() * 256)})`
-  let shapes = ''
-  for (let i = 0; i < 60; i++) {
-    const x = Math.floor(rnd() * width); const y = Math.floor(rnd() * height); const r = 10 + Math.floor(rnd() * 50)
-    shapes += i % 2 === 0
-      ? `<circle cx="${x}" cy="${y}" r="${r}" fill="${colour()}"/>`
-      : `<text x="${x}" y="${y}" font-size="${r}" font-family="DejaVu Sans" fill="${colour()}">pmz${i}</text>`
-  }
-  return await sharp(Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#ddeeff"/>${shapes}</svg>`)).png().toBuffer()
 }
 
 describe('extensions of one peer (pulzar-api.md §5)', () => {

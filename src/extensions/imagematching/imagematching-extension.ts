@@ -7,7 +7,7 @@ import { MAX_IMAGE_BYTES } from '../constants.js'
 import { decodeGray } from '../images.js'
 import type { ExtensionContext, ExtensionParams } from '../types.js'
 import { first } from '../params.js'
-import { loadImageSource } from './image-source.js'
+import { clusterOrigins, loadImageSource } from './image-source.js'
 import { MatchPool } from './match-pool.js'
 import { isFlat, prepareTemplate } from './ncc.js'
 
@@ -36,7 +36,14 @@ export interface ImageMatchResult {
   msg: string | null
 }
 
-export function createImageMatching (components: { store: Store, log: Logger }, init: { maxImageBytes?: number } = {}): Builtin {
+export interface ImageMatchingComponents {
+  store: Store
+  log: Logger
+  /** HTTP base URLs of this cluster's gateways (this peer's included): `image_url`s under them name keys. */
+  gateways?: () => readonly string[]
+}
+
+export function createImageMatching (components: ImageMatchingComponents, init: { maxImageBytes?: number } = {}): Builtin {
   const maxBytes = init.maxImageBytes ?? MAX_IMAGE_BYTES
   const pool = new MatchPool(components.log, Math.min(MATCH_WORKERS, availableParallelism()))
   return {
@@ -49,7 +56,7 @@ export function createImageMatching (components: { store: Store, log: Logger }, 
       if (body === undefined || body.length === 0) throw badRequest('the template image (the PUT body) is missing')
       const [template, base] = await Promise.all([
         decodeGray(body, 'the template (the PUT body)'),
-        loadImageSource(imageUrl, { store: ctx.store, baseUrl: ctx.baseUrl, maxBytes, signal: ctx.signal })
+        loadImageSource(imageUrl, { store: ctx.store, isClusterOrigin: clusterOrigins(ctx.baseUrl, components.gateways), maxBytes, signal: ctx.signal })
           .then(async bytes => await decodeGray(bytes, 'the base image (image_url)'))
       ])
       if (template.width > base.width || template.height > base.height) {

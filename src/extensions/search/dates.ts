@@ -51,8 +51,10 @@ export interface DayRange { from?: Day, to?: Day }
  * The date filter of a search (pulzar-api.md §5.1): `eq` = that day (wins
  * over the others), `lt` = on or before, `gt` = on or after, `lt` + `gt` = an
  * inclusive range. A malformed date is ERR_BAD_REQUEST (Pulzar ignored it).
+ * `lt=A>=B` reads as `lt=A&gt=B` (see {@link readmeRange}).
  */
-export function dayRange (params: { eq?: string, lt?: string, gt?: string }): DayRange {
+export function dayRange (query: { eq?: string, lt?: string, gt?: string }): DayRange {
+  const params = { ...query, ...readmeRange(query) }
   const parse = (name: 'eq' | 'lt' | 'gt'): Day | undefined => {
     const raw = params[name]
     if (raw === undefined) return undefined
@@ -65,4 +67,22 @@ export function dayRange (params: { eq?: string, lt?: string, gt?: string }): Da
   const gt = parse('gt')
   if (eq !== undefined) return { from: eq, to: eq }
   return { from: gt, to: lt }
+}
+
+/** `lt=A>=B`: Pulzar's README range `?lt=A&gt=B` where `&gt` was read as the HTML entity for `>`. */
+const README_RANGE = /^([^>]+)>=([^>]+)$/
+
+/**
+ * Pulzar's README writes the date range as `?lt=[date]&gt=[date]`; wherever
+ * `&gt` is taken for an HTML entity it reads `?lt=[date]>=[date]` (so
+ * pulzar-api.md §5.1 quotes it), and copied from there it reaches us as one
+ * `lt` (Pulzar ignored it and filtered nothing). Read as the two dates it
+ * meant, when both halves are dates and there is no `gt`; anything else is
+ * left to fail as a malformed date.
+ */
+function readmeRange (params: { lt?: string, gt?: string }): { lt: string, gt: string } | undefined {
+  if (params.lt === undefined || params.gt !== undefined) return undefined
+  const m = README_RANGE.exec(params.lt)
+  if (m === null || parseDay(m[1]) === undefined || parseDay(m[2]) === undefined) return undefined
+  return { lt: m[1], gt: m[2] }
 }

@@ -37,6 +37,14 @@ describe('search dates', () => {
     expect(dayRange({ gt: '2021-03-01', lt: '2021-06-30' })).toEqual({ from: day(2021, 3, 1), to: day(2021, 6, 30) })
   })
 
+  it('reads lt=A>=B, Pulzar\'s README range `?lt=A&gt=B` with `&gt` taken for `>`, as lt=A and gt=B (issue 20)', () => {
+    expect(dayRange({ lt: '06-30-2021>=03-01-2021' })).toEqual({ from: day(2021, 3, 1), to: day(2021, 6, 30) })
+    // Only that form: with a gt of its own, or a bad half, it is a malformed date.
+    for (const params of [{ lt: '06-30-2021>=03-01-2021', gt: '03-01-2021' }, { lt: '06-30-2021>=soon' }, { lt: '>=03-01-2021' }]) {
+      expect(() => dayRange(params), JSON.stringify(params)).toThrow(/lt: not a date/)
+    }
+  })
+
   it('answers a malformed date with ERR_BAD_REQUEST naming the parameter', () => {
     try {
       dayRange({ gt: '31-12-2021' })

@@ -129,4 +129,21 @@ describe('search extension on an LMDB store with a manual clock', () => {
     }
     await search.stop?.()
   })
+
+  it('takes a blank parameter as absent, as Python\'s parse_qs did for Pulzar (a form sent with empty fields, issue 20)', async () => {
+    const { store, clock } = await setup()
+    await put(store, '/forms/a.txt')
+    clock.advance(86_400_000)
+    await put(store, '/forms/b.txt')
+    const search = createSearch({ store, clock, log })
+    await search.start?.()
+    const blank = async (params: Record<string, string[]>): Promise<unknown> => {
+      const ctx: ExtensionContext = { store, log, signal: new AbortController().signal, method: 'GET', baseUrl: BASE }
+      return (await search.handle(['forms'], params, undefined, ctx) as Array<{ key: string }>).map(h => h.key)
+    }
+    expect(await blank({ eq: [''], lt: [''], gt: [''], limit: [''] })).toEqual(['/forms/a.txt', '/forms/b.txt'])
+    // `params[name][0]` in Pulzar is the first value parse_qs kept: the first one that is not blank.
+    expect(await blank({ limit: ['', '1'] })).toEqual(['/forms/a.txt'])
+    await search.stop?.()
+  })
 })

@@ -40,3 +40,5 @@ export const DISK_CHECK_INTERVAL_MS = 1000
  * than this much free space left is read as "disk full" (507), not as an I/O error.
  */
 export const NO_SPACE_SLACK_BYTES = 1024 * 1024
+/** A Paxos promise (see Acceptor) older than this is dropped by the sweeper: no proposal lives so long, ms. */
+export const PROMISE_TTL_MS = 10 * 60_000

@@ -201,6 +201,20 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     expect((await replica.applyTombstone('/paxos', b3, clock.now(), { accept: true })).applied).toBe(true)
   })
 
+  it('the sweep drops promises older than any proposal lives, and keeps newer ones', async () => {
+    const { store, clock } = await makeStore(undefined, undefined, true)
+    const replica = store as unknown as ReplicaStore & { sweep: () => Promise<void> }
+    const old = replica.nextVersion()
+    expect((await replica.prepare('/promised/old', old)).promised).toBe(true)
+    clock.advance(11 * 60_000)
+    const fresh = replica.nextVersion()
+    expect((await replica.prepare('/promised/fresh', fresh)).promised).toBe(true)
+    await replica.sweep()
+    // The old promise is gone: an older ballot than it is promised again; the fresh one still refuses.
+    expect((await replica.prepare('/promised/old', old)).promised).toBe(true)
+    expect((await replica.prepare('/promised/fresh', old)).promised).toBe(false)
+  })
+
   it('commits a staged value only under its accept, and re-versions a value of the same proposal in place', async () => {
     const { store, clock } = await makeStore(undefined, undefined, true)
     const replica = store as unknown as ReplicaStore

@@ -9,7 +9,7 @@ import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
 import { createNodeMesh } from './node-mesh.js'
-import { createSeedCatalog } from './seeds/index.js'
+import { createClusterCatalog, createSeedCatalog } from './seeds/index.js'
 import { createLocalStore, createReplicatedStore, type Store } from './store/index.js'
 
 export { VERSION }
@@ -65,9 +65,12 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     store, seeds, clock, log: log.child({ component: 'extensions' }),
     gateways: () => mesh.peers().map(p => p.http).filter(url => url !== '')
   })
+  // Every peer watches the catalog; only worker peers contribute their seeds to it.
+  const catalog = createClusterCatalog({ local: seeds, membership: mesh.membership, mesh: mesh.transport, clock, log: log.child({ component: 'seeds.catalog' }) },
+    { contribute: config.node.roles.includes('worker') })
   const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
-  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, clock, log: log.child({ component: 'http' }) }, {
+  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, catalog, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,
@@ -78,7 +81,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     maxUploadsPerClient: config.http.maxUploadsPerClient
   })
 
-  const components: Startable[] = [store, seeds, extensions, mesh.transport, gateway, ...mesh.parts, ...coordinator.parts]
+  const components: Startable[] = [store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts]
   let stopping: Promise<void> | undefined
 
   return {

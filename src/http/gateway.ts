@@ -3,6 +3,7 @@ import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
 import { bearerCheck } from './auth.js'
+import { mountCatalogRoutes } from './catalog-routes.js'
 import { clientErrorHandler, refuseExpectation } from './client-error.js'
 import { BODY_IDLE_TIMEOUT_MS, CLIENT_ERROR_LINGER_MS, DRAIN_MIN_BYTES, MAX_UPLOADS_PER_CLIENT } from './constants.js'
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
@@ -88,6 +89,7 @@ export class FastifyGateway implements Gateway {
     mountAdminRoutes(this.app, components.store, components.network, init.self)
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
     mountExtensionRoutes(this.app, components.extensions, routes)
+    if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)
   }
 
   url (): string { return this.boundUrl }

@@ -2,6 +2,7 @@ import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
+import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
 
 /** One row of `admin/network`: Pulzar's fields (node, percent, load, synch) plus pmz's. */
@@ -60,6 +61,12 @@ export interface CoordinatorView {
   increment(name: string, by: number): Promise<number>
 }
 
+/** What `admin/job_catalog` lists: the cluster catalog of seeds. */
+export interface JobCatalogView {
+  /** Every seed of the cluster's worker peers, by name order. */
+  list(): ClusterSeed[]
+}
+
 /** What `admin/network` lists. */
 export interface NetworkView { peers(): Promise<PeerView[]> }
 
@@ -83,6 +90,8 @@ export interface GatewayComponents {
   network: NetworkView
   extensions: Extensions
   coordinator: CoordinatorView
+  /** The seeds catalog of `admin/job_catalog`; the route is absent without it. */
+  catalog?: JobCatalogView
   clock: Clock
   log: Logger
 }

@@ -58,3 +58,4 @@ export interface SeedCatalogInit {
   /** Watch the directory (fs.watch, recursive) besides polling. @default true */
   watch?: boolean
 }
+

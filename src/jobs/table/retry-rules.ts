@@ -55,6 +55,13 @@ export interface WorkerLiveness {
   isAlive: (peerId: string) => boolean
   /** Silence after which a live attempt is lost, ms. @default HEARTBEAT_TIMEOUT_MS */
   heartbeatTimeoutMs?: number
+  /**
+   * Silence is counted from no earlier than this, ms since the epoch: a new
+   * leader passes the time it was elected, so that it does not re-queue the
+   * jobs whose heartbeats only its predecessor heard (when heartbeats are not
+   * all committed). @default 0
+   */
+  since?: number
 }
 
 /** A live attempt to re-queue, and why. */
@@ -72,7 +79,7 @@ export function findLost (jobs: Iterable<JobView>, w: WorkerLiveness): LostAttem
     if (!LIVE_STATES.has(job.state) || job.peerId === undefined) continue
     const base = { jobId: job.jobId, attempt: job.attempt, peerId: job.peerId }
     if (!w.isAlive(job.peerId)) lost.push({ ...base, reason: 'worker dead' })
-    else if (w.now - (job.lastHeard ?? job.updatedAt) > timeout) lost.push({ ...base, reason: 'worker silent' })
+    else if (w.now - Math.max(job.lastHeard ?? job.updatedAt, w.since ?? 0) > timeout) lost.push({ ...base, reason: 'worker silent' })
   }
   return lost
 }

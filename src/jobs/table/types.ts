@@ -129,8 +129,13 @@ export interface AssignCommand extends Stamped { type: 'assign', jobId: number, 
 /** The worker started the attempt. */
 export interface StartedCommand extends Stamped { type: 'started', jobId: number, attempt: number }
 export interface ProgressCommand extends Stamped { type: 'progress', jobId: number, attempt: number, fraction: number, text?: string }
+/** The worker of the live attempt is alive; a driver may commit these sparingly (only findLost reads them). */
 export interface HeartbeatCommand extends Stamped { type: 'heartbeat', jobId: number, attempt: number }
-/** The worker's last word on an attempt. A report for another attempt than the live one is ignored. */
+/**
+ * The worker's last word on an attempt. A report for another attempt than the
+ * live one is ignored. While `cancelling`: ok → ready (the work was done),
+ * a failure → cancelled.
+ */
 export interface FinishedCommand extends Stamped {
   type: 'finished'
   jobId: number

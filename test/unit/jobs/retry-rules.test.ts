@@ -47,6 +47,8 @@ describe('retry rules (issue 14)', () => {
       { jobId: 2, attempt: 1, peerId: 'alive', reason: 'worker silent' },
       { jobId: 4, attempt: 1, peerId: 'alive', reason: 'worker silent' } // cancelling: silent since the assignment
     ])
+    // A leader elected at T0 + 5 s counts silence from its election only.
+    expect(findLost(t.activeJobs(), { now: T0 + 11_500, isAlive: () => true, heartbeatTimeoutMs: 10_000, since: T0 + 5_000 })).toEqual([])
     // Fed back as requeue commands: the dead worker's job waits for another peer, the cancelled one ends.
     for (const l of lost) t.apply(cmd.requeue(l.jobId, l.attempt, T0 + 11_500, l.reason))
     expect([1, 2, 3, 4, 5].map(id => t.get(id)?.state)).toEqual(['queued', 'queued', 'assigned', 'cancelled', 'queued'])

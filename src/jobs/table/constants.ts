@@ -1,0 +1,27 @@
+/** Wire version of the job table's commands and snapshots; a command with another `v` is refused. */
+export const JOB_COMMAND_VERSION = 1
+/** Priorities run from 0 (least urgent) to 9 (most urgent): 9 is placed first, unlike BullMQ where 1 is highest. */
+export const MIN_PRIORITY = 0
+export const MAX_PRIORITY = 9
+/** Priority of a launch that names none. */
+export const DEFAULT_PRIORITY = 5
+/** A launch with the dedup key of one launched less than this long ago returns that job instead, ms (24 h). */
+export const DEDUP_WINDOW_MS = 24 * 60 * 60 * 1000
+/** Failed attempts re-run after the first, by default (a seed or launch may ask for more). */
+export const DEFAULT_RETRIES = 0
+/** Upper bound of `retries` a launch may ask for. */
+export const MAX_RETRIES = 100
+/** Attempts lost to a dead or silent worker that are re-queued; one more fails the job (BullMQ's maxStalledCount, more forgiving). */
+export const MAX_LOST_ATTEMPTS = 3
+/** Characters of a job's log kept in the table; older text is dropped and the log marked truncated. */
+export const MAX_LOG_CHARS = 64 * 1024
+/** Characters of a progress text or a failure reason kept. */
+export const MAX_TEXT_CHARS = 1024
+/** Commands in one batch at most (one Raft entry). */
+export const MAX_BATCH_COMMANDS = 4096
+/** First backoff before a retry, ms (before jitter). */
+export const RETRY_BASE_MS = 1_000
+/** Backoff cap, ms. */
+export const RETRY_CAP_MS = 5 * 60 * 1000
+/** A running job whose worker has not reported for this long is re-queued, ms. */
+export const HEARTBEAT_TIMEOUT_MS = 15_000

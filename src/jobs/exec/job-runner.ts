@@ -28,6 +28,7 @@ export class ProcessJobRunner implements JobRunner {
   private readonly timeoutMs: number
   private readonly env: NodeJS.ProcessEnv
   private readonly running = new Set<AbortController>()
+  private readonly inflight = new Set<Promise<RawResult>>()
   private stopped: Promise<void> | undefined
 
   constructor (private readonly c: JobRunnerComponents, init: JobRunnerInit) {
@@ -88,7 +89,13 @@ export class ProcessJobRunner implements JobRunner {
       }
       let raw: RawResult
       try {
-        raw = await this.execute(ctx)
+        const executing = this.execute(ctx)
+        this.inflight.add(executing)
+        try {
+          raw = await executing
+        } finally {
+          this.inflight.delete(executing)
+        }
       } catch (err) {
         this.c.log.error({ jobId: spec.jobId, err }, 'job attempt failed inside the runner')
         raw = { ok: false, output: null, error: `internal error: ${(err as Error).message}` }
@@ -108,7 +115,8 @@ export class ProcessJobRunner implements JobRunner {
   async stop (): Promise<void> {
     this.stopped ??= (async () => {
       for (const c of this.running) c.abort('cancel')
-      await this.pool.stop()
+      // Cancelled processes get SIGKILL after the grace at the latest.
+      await Promise.allSettled([this.pool.stop(), ...this.inflight])
     })()
     await this.stopped
   }

@@ -3,6 +3,7 @@
 // parent (IPC disconnect) and dies on SIGTERM after aborting ctx.signal.
 import { pathToFileURL } from 'node:url'
 import { format } from 'node:util'
+import { loadErrorMessage } from '../../seeds/seed-loader.js'
 import type { ChildMessage, ParentMessage, StoreOp } from './module-messages.js'
 
 type RunMessage = Extract<ParentMessage, { type: 'run' }>
@@ -66,12 +67,20 @@ function makeStore (id: number): Record<string, (...a: never[]) => Promise<unkno
   }
 }
 
+async function importSeed (path: string, hash: string): Promise<Record<string, unknown>> {
+  try {
+    return await import(`${pathToFileURL(path).href}?pmz-seed=${hash.slice(0, 16)}`) as Record<string, unknown>
+  } catch (err) {
+    throw new Error(`cannot load the seed: ${loadErrorMessage(err)}`)
+  }
+}
+
 async function run (msg: RunMessage): Promise<void> {
   const controller = new AbortController()
   current = { id: msg.id, controller }
   let reply: ChildMessage
   try {
-    const mod = await import(`${pathToFileURL(msg.path).href}?pmz-seed=${msg.hash.slice(0, 16)}`) as Record<string, unknown>
+    const mod = await importSeed(msg.path, msg.hash)
     const job = findJob(mod)
     if (job === undefined) throw new Error('the module exports no job: a default function or a run function')
     const ctx = {

@@ -1,0 +1,15 @@
+import { ProcessJobRunner } from './job-runner.js'
+import type { JobRunner, JobRunnerComponents, JobRunnerInit } from './types.js'
+
+export type { AttemptLog } from './log-buffer.js'
+export type {
+  AttemptSeed, AttemptSpec, LogStream, AttemptEvents, AttemptState, AttemptOutcome, JobStore, JobRunner, JobRunnerComponents, JobRunnerInit
+} from './types.js'
+
+/**
+ * The worker-side runtime of job attempts (issue 14 "Execution"): module
+ * seeds in warm child processes, executables, Pulzar Python classes.
+ */
+export function createJobRunner (components: JobRunnerComponents, init: JobRunnerInit = {}): JobRunner {
+  return new ProcessJobRunner(components, init)
+}

@@ -4,9 +4,10 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import {
-  ClusterConfigMachine, VoterDriver, createCoordinator,
+  ClusterConfigMachine, CompositeMachine, VoterDriver, createCoordinator,
   type ClusterConfigCommand, type ClusterConfigResult, type Coordinator
 } from './coordinator/index.js'
+import { createJobTable, type JobCommand, type JobResult, type JobTable, type JobsCoordinator } from './jobs/index.js'
 import type { CoordinatorView } from './http/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
@@ -17,10 +18,21 @@ export interface NodeCoordinator {
   leaderId(): string | undefined
   /** Started after membership; stopped before it. */
   readonly parts: Startable[]
+  /** On a coordinator-role peer: the job table (a replica) and the coordinator as the jobs layer uses it. */
+  readonly jobs?: { coordinator: JobsCoordinator, table: JobTable }
+}
+
+/** What the coordinator log carries: settings commands (`op`) and job commands (`type`). */
+type NodeCommand = ClusterConfigCommand | JobCommand
+type NodeResult = ClusterConfigResult | JobResult
+
+function isJobCommand (c: NodeCommand): c is JobCommand {
+  return c !== null && typeof c === 'object' && typeof (c as { type?: unknown }).type === 'string'
 }
 
 /**
- * The coordinator of a peer: a Raft replica of the cluster settings when the
+ * The coordinator of a peer: a Raft replica of the cluster settings and the
+ * job table (one log, one snapshot holding both) when the
  * peer has the coordinator role (voters grow and shrink with membership
  * through the VoterDriver), and on every peer the knowledge of who leads,
  * gossiped in membership meta as `coordinatorLeader` with its term.
@@ -32,7 +44,9 @@ export function createNodeCoordinator (
   if (!config.node.roles.includes('coordinator')) return remoteCoordinator(membership)
 
   const machine = new ClusterConfigMachine()
-  const coordinator: Coordinator<ClusterConfigCommand, ClusterConfigResult> = createCoordinator(
+  const table = createJobTable()
+  const composite = new CompositeMachine<NodeCommand, NodeResult>({ config: machine, jobs: table }, c => isJobCommand(c) ? 'jobs' : 'config', 'config')
+  const coordinator: Coordinator<NodeCommand, NodeResult> = createCoordinator(
     { transport, clock, log: clog },
     {
       dataDir: join(config.node.dataDir, 'coordinator'),
@@ -42,7 +56,7 @@ export function createNodeCoordinator (
         return m !== undefined && (m.state === 'alive' || m.state === 'suspect') ? m.address : undefined
       }
     },
-    machine
+    composite
   )
   const discovery = config.mesh.discovery
   const driver = new VoterDriver({ coordinator, membership, clock, log: clog }, {
@@ -61,11 +75,20 @@ export function createNodeCoordinator (
     async stop () { off?.() }
   }
   const leaderId = (): string | undefined => coordinator.leader()?.peerId
-  const propose = async (command: ClusterConfigCommand): Promise<ClusterConfigResult> => (await coordinator.propose(command)).result
+  const propose = async (command: ClusterConfigCommand): Promise<ClusterConfigResult> => (await coordinator.propose(command)).result as ClusterConfigResult
+  const jobs: JobsCoordinator = {
+    isLeader: () => coordinator.isLeader(),
+    term: () => coordinator.term(),
+    propose: async command => ({ result: (await coordinator.propose(command)).result as JobResult }),
+    read: async () => await coordinator.read(),
+    onLeaderChange: fn => coordinator.on('leader:change', fn),
+    onApplied: fn => coordinator.on('applied', e => { if (isJobCommand(e.command)) fn(e.command) })
+  }
 
   return {
     leaderId,
     parts: [announce, coordinator, driver],
+    jobs: { coordinator: jobs, table },
     view: {
       local: true,
       leaderHttp: () => httpOf(membership, leaderId()),

@@ -8,6 +8,7 @@ import { DEFAULT_CLUSTER_KEY, isLoopbackHost, prepareDataDir, type PmzConfig } f
 import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
+import { createNodeJobs } from './node-jobs.js'
 import { createNodeMesh } from './node-mesh.js'
 import { createClusterCatalog, createSeedCatalog } from './seeds/index.js'
 import { createLocalStore, createReplicatedStore, type Store } from './store/index.js'
@@ -69,8 +70,9 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const catalog = createClusterCatalog({ local: seeds, membership: mesh.membership, mesh: mesh.transport, clock, log: log.child({ component: 'seeds.catalog' }) },
     { contribute: config.node.roles.includes('worker') })
   const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
+  const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, clock, log })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
-  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, catalog, clock, log: log.child({ component: 'http' }) }, {
+  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,
@@ -81,7 +83,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     maxUploadsPerClient: config.http.maxUploadsPerClient
   })
 
-  const components: Startable[] = [store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts]
+  const components: Startable[] = [store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts]
   let stopping: Promise<void> | undefined
 
   return {

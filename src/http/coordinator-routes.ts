@@ -97,8 +97,8 @@ function settingJson (value: unknown): string {
   return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8') : JSON.stringify(value) ?? 'null'
 }
 
-/** Replays the request on the coordinator's gateway and relays its answer. */
-async function forward (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger,
+/** Replays the request on the coordinator's gateway and relays its answer (never twice: a forwarded request is not forwarded again). */
+export async function forward (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger,
   readBody: (req: FastifyRequest) => Promise<Buffer>): Promise<FastifyReply> {
   const target = co.leaderHttp()
   if (target === undefined || target === '' || req.headers[FORWARDED_HEADER] !== undefined) {

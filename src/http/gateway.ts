@@ -10,6 +10,7 @@ import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
 import { mountExtensionRoutes } from './extension-routes.js'
+import { mountJobRoutes } from './job-routes.js'
 import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 import { sendOptions } from './routes.js'
 import { mountStorageRoutes } from './storage-routes.js'
@@ -90,6 +91,9 @@ export class FastifyGateway implements Gateway {
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
     mountExtensionRoutes(this.app, components.extensions, routes)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)
+    if (components.catalog !== undefined && components.jobs !== undefined) {
+      mountJobRoutes(this.app, components.jobs, components.catalog, components.coordinator, components.log, this.uploads)
+    }
   }
 
   url (): string { return this.boundUrl }

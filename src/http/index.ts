@@ -2,7 +2,7 @@ import { FastifyGateway } from './gateway.js'
 import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 
 export type { CatalogRow } from './catalog-routes.js'
-export type { CoordinatorView, JobCatalogView, PeerView, NetworkView, PeerSelf, Gateway, GatewayComponents, GatewayInit } from './types.js'
+export type { CoordinatorView, JobCatalogView, JobsView, LaunchRequest, PeerView, NetworkView, PeerSelf, Gateway, GatewayComponents, GatewayInit } from './types.js'
 
 export function createGateway (components: GatewayComponents, init: GatewayInit): Gateway {
   return new FastifyGateway(components, init)

@@ -2,6 +2,7 @@ import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
+import type { JobView } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
 
@@ -92,6 +93,8 @@ export interface GatewayComponents {
   coordinator: CoordinatorView
   /** The seeds catalog of `admin/job_catalog`; the route is absent without it. */
   catalog?: JobCatalogView
+  /** The job table behind `launch_job`, `cancel_job` and `admin/jobs`; the routes are absent without it (or without `catalog`). */
+  jobs?: JobsView
   clock: Clock
   log: Logger
 }
@@ -114,4 +117,32 @@ export interface GatewayInit {
   bodyIdleTimeoutMs?: number
   /** Uploads one client address may have in progress at once; more get 429. @default 128 */
   maxUploadsPerClient?: number
+}
+
+/** What a launch asks for (the route has checked the seed in the catalog). */
+export interface LaunchRequest {
+  seed: string
+  /** The catalog's main content hash of the seed: only peers holding it run the job. */
+  seedHash: string
+  args: Record<string, unknown>
+  /** 0-9. @default DEFAULT_PRIORITY */
+  priority?: number
+  /** A repeat with the same key within 24 h answers the first job. */
+  dedupKey?: string
+}
+
+/**
+ * The job table as the gateway sees it. On a peer without the coordinator
+ * role (`local` false) the gateway forwards job requests to the
+ * coordinator's gateway instead of calling these.
+ */
+export interface JobsView {
+  readonly local: boolean
+  launch(req: LaunchRequest): Promise<{ jobId: number, deduped: boolean }>
+  /** False when no such job exists; cancelling twice is fine. */
+  cancel(jobId: number): Promise<boolean>
+  /** After a read barrier. */
+  get(jobId: number): Promise<JobView | undefined>
+  /** Newest first, after a read barrier. */
+  list(limit?: number): Promise<JobView[]>
 }

@@ -6,4 +6,5 @@
 // (issue 14).
 export * from './table/index.js'
 export { createJobRunner } from './exec/index.js'
+export * from './driver/index.js'
 export type { AttemptSpec, AttemptEvents, JobRunner, JobRunnerComponents, JobRunnerInit, JobStore } from './exec/index.js'

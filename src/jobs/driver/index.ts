@@ -1,0 +1,3 @@
+export { JobsDriver } from './jobs-driver.js'
+export { JobsWorker } from './jobs-worker.js'
+export * from './types.js'

@@ -1,0 +1,164 @@
+import type { Timer } from '../../common/clock.js'
+import type { Startable } from '../../common/startable.js'
+import { HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, nextWakeAt, place, type JobOp, type JobView, type WorkerView } from '../table/index.js'
+import { JOBS_MESSAGE_VERSION, type AssignMessage, type JobsDriverComponents, type JobsDriverInit } from './types.js'
+
+const ASSIGN_TIMEOUT_MS = 5000
+/** Commands after which placement may change (the others only refresh a live attempt). */
+const KICKS = new Set(['launch', 'finished', 'cancel', 'requeue', 'retry', 'batch'])
+
+/**
+ * The coordinator's side of jobs, active on the leader only: whenever
+ * something changes (a launch, a finished attempt, the catalog, membership,
+ * leadership) and at the next retry backoff or heartbeat deadline — never on
+ * a polling tick — it re-queues the attempts of dead or silent workers,
+ * places the waiting jobs (`place()`), commits the assignments in one batch
+ * stamped with its term, and sends each to its worker (`jobs.assign`).
+ */
+export class JobsDriver implements Startable {
+  private readonly c: JobsDriverComponents
+  private readonly timeoutMs: number
+  private readonly assignTimeoutMs: number
+  private offs: Array<() => void> = []
+  private busy = false
+  private again = false
+  private stopped = true
+  private wake: Timer | undefined
+  private leaderSince = 0
+
+  constructor (components: JobsDriverComponents, init: JobsDriverInit = {}) {
+    this.c = components
+    this.timeoutMs = init.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS
+    this.assignTimeoutMs = init.assignTimeoutMs ?? ASSIGN_TIMEOUT_MS
+  }
+
+  async start (): Promise<void> {
+    this.stopped = false
+    const kick = (): void => this.kick()
+    this.offs = [
+      this.c.coordinator.onApplied(command => {
+        if (command.type === 'cancel') this.cancelLive(command.jobId)
+        if (KICKS.has(command.type)) kick()
+      }),
+      this.c.coordinator.onLeaderChange(() => {
+        this.leaderSince = this.c.clock.now()
+        kick()
+      }),
+      this.c.catalog.on('catalog:change', kick),
+      this.c.directory.onChange(kick)
+    ]
+    kick()
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    for (const off of this.offs) off()
+    this.offs = []
+    this.wake?.cancel()
+  }
+
+  /** Runs a pass soon; passes never overlap (a kick during one runs another after it). */
+  kick (): void {
+    if (this.stopped) return
+    if (this.busy) {
+      this.again = true
+      return
+    }
+    this.busy = true
+    void (async () => {
+      do {
+        this.again = false
+        try { await this.pass() } catch (err) { this.c.log.warn({ err }, 'job placement pass failed') }
+      } while (this.again && !this.stopped)
+      this.busy = false
+    })()
+  }
+
+  /** One pass: re-queue lost attempts, place waiting jobs, send the assignments. */
+  async pass (): Promise<void> {
+    const { coordinator, table, clock, directory } = this.c
+    if (!coordinator.isLeader()) return
+    const now = clock.now()
+    const term = coordinator.term()
+    const at = { v: JOB_COMMAND_VERSION, at: now } as const
+    const ops: JobOp[] = findLost(table.activeJobs(), { now, isAlive: id => directory.isAlive(id), heartbeatTimeoutMs: this.timeoutMs, since: this.leaderSince })
+      .map(l => ({ type: 'requeue', ...at, jobId: l.jobId, attempt: l.attempt, reason: l.reason }))
+    const { perPeer, perSeed } = table.liveCounts()
+    const seeds = this.seedsByPeer()
+    const workers: WorkerView[] = directory.workers().map(w => ({
+      peerId: w.peerId, seeds: seeds.get(w.peerId) ?? new Map(), slots: w.slots, running: perPeer.get(w.peerId) ?? 0, load: w.load
+    }))
+    for (const a of place({ jobs: table.placeable(now), workers, runningPerSeed: perSeed })) {
+      ops.push({ type: 'assign', ...at, jobId: a.jobId, peerId: a.peerId, attempt: a.attempt, term })
+    }
+    if (ops.length > 0) {
+      const { result } = await coordinator.propose(batch(ops))
+      const outcomes = Array.isArray(result) ? result : [result]
+      ops.forEach((op, i) => {
+        const o = outcomes[i]
+        if (op.type === 'assign' && o?.ok === true && o.changed) void this.send(op.jobId, op.attempt, op.peerId, term)
+      })
+    }
+    this.arm(now)
+  }
+
+  /** peer → seed name → hash, from the cluster catalog (copies that failed to load left out). */
+  private seedsByPeer (): Map<string, Map<string, string>> {
+    const out = new Map<string, Map<string, string>>()
+    for (const s of this.c.catalog.list()) {
+      for (const [hash, peers] of Object.entries(s.hashes)) {
+        for (const p of peers) {
+          if (s.errors[p] !== undefined) continue
+          const m = out.get(p) ?? new Map<string, string>()
+          m.set(s.name, hash)
+          out.set(p, m)
+        }
+      }
+    }
+    return out
+  }
+
+  private async send (jobId: number, attempt: number, peerId: string, term: number): Promise<void> {
+    const job = this.c.table.get(jobId)
+    const address = this.c.directory.workers().find(w => w.peerId === peerId)?.address
+    if (job === undefined) return
+    const msg: AssignMessage = {
+      type: 'jobs.assign', v: JOBS_MESSAGE_VERSION, term, jobId, attempt, seed: job.seed, seedHash: job.seedHash, args: job.args, timeoutMs: job.limits.timeoutMs
+    }
+    try {
+      if (address === undefined) throw new Error('worker not in membership')
+      await this.c.mesh.request(address, msg, { timeoutMs: this.assignTimeoutMs })
+    } catch (err) {
+      this.c.log.warn({ err, jobId, attempt, peerId }, 'assignment not delivered; re-queued')
+      const reason = `assignment not delivered: ${(err as Error).message}`.slice(0, 200)
+      await this.c.coordinator.propose({ type: 'requeue', v: JOB_COMMAND_VERSION, at: this.c.clock.now(), jobId, attempt, reason })
+        .catch(e => this.c.log.warn({ err: e, jobId }, 're-queue failed'))
+    }
+  }
+
+  /** A cancel committed on a live attempt: tell its worker to abort it. */
+  private cancelLive (jobId: number): void {
+    const job = this.c.table.get(jobId)
+    if (!this.c.coordinator.isLeader() || job === undefined || !LIVE_STATES.has(job.state) || job.peerId === undefined) return
+    const address = this.c.directory.workers().find(w => w.peerId === job.peerId)?.address
+    if (address === undefined) return
+    const msg = { type: 'jobs.cancel', v: JOBS_MESSAGE_VERSION, term: this.c.coordinator.term(), jobId, attempt: job.attempt } as const
+    this.c.mesh.request(address, msg, { timeoutMs: this.assignTimeoutMs }).catch(err => this.c.log.warn({ err, jobId }, 'cancel not delivered'))
+  }
+
+  /** The timer of the next backoff end or heartbeat deadline. */
+  private arm (now: number): void {
+    this.wake?.cancel()
+    this.wake = undefined
+    const active = [...this.c.table.activeJobs()]
+    let next = nextWakeAt(active)
+    for (const j of active) {
+      if (!LIVE_STATES.has(j.state)) continue
+      const deadline = Math.max(heard(j), this.leaderSince) + this.timeoutMs + 1
+      if (next === undefined || deadline < next) next = deadline
+    }
+    if (next !== undefined && !this.stopped) this.wake = this.c.clock.setTimeout(() => this.kick(), Math.max(0, next - now))
+  }
+}
+
+function heard (j: JobView): number { return j.lastHeard ?? j.updatedAt }

@@ -1,0 +1,99 @@
+import type { Clock } from '../../common/clock.js'
+import type { Logger } from '../../common/logger.js'
+import type { Random } from '../../common/random.js'
+import type { LeaderChangeEvent } from '../../coordinator/index.js'
+import type { ClusterCatalog, SeedCatalog } from '../../seeds/index.js'
+import type { JobRunner } from '../exec/index.js'
+import type { JobTable } from '../table/index.js'
+import type { JobCommand, JobResult } from '../table/types.js'
+
+/** Wire version of the `jobs.*` mesh messages. */
+export const JOBS_MESSAGE_VERSION = 1
+
+/** Leader → worker: run attempt `attempt` of a job (refused when `term` is stale). */
+export interface AssignMessage {
+  type: 'jobs.assign'
+  v: 1
+  term: number
+  jobId: number
+  attempt: number
+  seed: string
+  seedHash: string
+  args: unknown
+  timeoutMs?: number
+}
+/** Leader → worker: abort the attempt's signal. */
+export interface CancelMessage { type: 'jobs.cancel', v: 1, term: number, jobId: number, attempt: number }
+export type JobsMessage = AssignMessage | CancelMessage
+
+/**
+ * The coordinator as the jobs layer uses it (the node's coordinator carries
+ * other commands too; `node-jobs.ts` adapts it). `propose` forwards to the
+ * leader from a follower.
+ */
+export interface JobsCoordinator {
+  isLeader(): boolean
+  term(): number
+  propose(command: JobCommand): Promise<{ result: JobResult }>
+  /** Read barrier: the local table reflects every write committed before the call. */
+  read(): Promise<unknown>
+  onLeaderChange(fn: (e: LeaderChangeEvent) => void): () => void
+  /** Each job command applied, in log order. */
+  onApplied(fn: (command: JobCommand) => void): () => void
+}
+
+/** Requests between peers; the mesh transport fits it. */
+export interface JobsMesh {
+  request(to: string, msg: JobsMessage, options?: { timeoutMs?: number }): Promise<{ msg: unknown }>
+  handle(type: string, handler: (req: { msg: unknown }) => unknown): () => void
+}
+
+/** A worker peer as membership says it. */
+export interface WorkerPeer {
+  peerId: string
+  /** Mesh address. */
+  address: string
+  /** Attempts it runs at once (`jobSlots` in its member meta). */
+  slots: number
+  /** Load per core as gossiped. */
+  load: number
+}
+
+/** Who the worker peers are; built from membership by the node. */
+export interface WorkerDirectory {
+  /** The alive (or suspect) worker peers. */
+  workers(): WorkerPeer[]
+  /** Whether membership counts the peer alive (suspect included). */
+  isAlive(peerId: string): boolean
+  /** Called on every membership change. */
+  onChange(fn: () => void): () => void
+}
+
+export interface JobsDriverComponents {
+  coordinator: JobsCoordinator
+  table: JobTable
+  catalog: Pick<ClusterCatalog, 'list' | 'on'>
+  directory: WorkerDirectory
+  mesh: Pick<JobsMesh, 'request'>
+  clock: Clock
+  random: Random
+  log: Logger
+}
+
+export interface JobsDriverInit {
+  /** Silence after which a live attempt is lost, ms. @default HEARTBEAT_TIMEOUT_MS */
+  heartbeatTimeoutMs?: number
+  /** Deadline of a `jobs.assign` request, ms. @default 5000 */
+  assignTimeoutMs?: number
+}
+
+export interface JobsWorkerComponents {
+  /** Where reports go (proposals forward to the leader). */
+  coordinator: Pick<JobsCoordinator, 'propose'>
+  local: Pick<SeedCatalog, 'get'>
+  runner: JobRunner
+  mesh: Pick<JobsMesh, 'handle'>
+  clock: Clock
+  log: Logger
+  peerId: string
+}

@@ -1,0 +1,104 @@
+import { cpus } from 'node:os'
+import type { Clock } from './common/clock.js'
+import { PmzError } from './common/errors.js'
+import type { Logger } from './common/logger.js'
+import type { Startable } from './common/startable.js'
+import type { PmzConfig } from './config/index.js'
+import type { JobsView } from './http/index.js'
+import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobOutcome, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import type { Membership } from './mesh/membership/index.js'
+import type { Transport } from './mesh/transport/index.js'
+import type { NodeCoordinator } from './node-coordinator.js'
+import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
+import type { Store } from './store/index.js'
+
+/** Launches retried when another launch took the id first. */
+const LAUNCH_TRIES = 8
+
+export interface NodeJobs {
+  /** Absent on a peer without the coordinator role (the gateway forwards job requests). */
+  readonly view: JobsView
+  /** Started after the coordinator; stopped before it. */
+  readonly parts: Startable[]
+}
+
+/**
+ * Jobs on a peer: the placement driver on coordinator-role peers (active
+ * while leading), and on worker peers the runner of attempts, its slots
+ * published in member meta (`jobSlots`). A worker reports through its own
+ * coordinator replica, so a worker needs the coordinator role too for now.
+ */
+export function createNodeJobs (config: PmzConfig, deps: {
+  transport: Transport, membership: Membership, coordinator: NodeCoordinator, seeds: SeedCatalog, catalog: ClusterCatalog, store: Store, clock: Clock, log: Logger
+}): NodeJobs {
+  const { transport, membership, clock } = deps
+  const log = deps.log.child({ component: 'jobs' })
+  const mesh = transport as unknown as JobsMesh
+  const parts: Startable[] = []
+  const local = deps.coordinator.jobs
+  const isWorker = config.node.roles.includes('worker')
+  if (local !== undefined) {
+    const directory: WorkerDirectory = {
+      workers: () => [membership.self(), ...membership.alive()]
+        .filter((m, i, all) => all.findIndex(o => o.peerId === m.peerId) === i && m.meta.roles.includes('worker') && m.state !== 'dead' && m.state !== 'left')
+        .map(m => ({ peerId: m.peerId, address: m.address, slots: positive(m.meta.jobSlots) ?? 1, load: typeof m.meta.load === 'number' ? m.meta.load : 0 })),
+      isAlive: id => {
+        if (id === membership.peerId) return true
+        const m = membership.get(id)
+        return m !== undefined && (m.state === 'alive' || m.state === 'suspect')
+      },
+      onChange: fn => membership.on('peer:change', () => fn())
+    }
+    parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, clock, random: Math.random, log }))
+    if (isWorker) {
+      const slots = cpus().length
+      const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
+      const worker = new JobsWorker({ coordinator: local.coordinator, local: deps.seeds, runner, mesh, clock, log, peerId: transport.peerId })
+      parts.push(worker, {
+        async start () { membership.updateMeta({ jobSlots: slots }) },
+        async stop () { await runner.stop() }
+      })
+    }
+  } else if (isWorker) {
+    log.warn('a worker without the coordinator role cannot report jobs yet: it runs none')
+  }
+
+  const forwarded = async (): Promise<never> => { throw new Error('forwarded by the gateway, never called') }
+  if (local === undefined) return { parts, view: { local: false, launch: forwarded, cancel: forwarded, get: forwarded, list: forwarded } }
+  const { coordinator, table } = local
+  return {
+    parts,
+    view: {
+      local: true,
+      async launch (req) {
+        for (let i = 0; i < LAUNCH_TRIES; i++) {
+          await coordinator.read()
+          const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), ...req })
+          const o = result as JobOutcome
+          if (o.ok) return { jobId: o.jobId as number, deduped: o.deduped === true }
+          if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)
+        }
+        throw new PmzError('ERR_CONFLICT', 'too many launches at once; try again')
+      },
+      async cancel (jobId) {
+        const { result } = await coordinator.propose({ type: 'cancel', v: JOB_COMMAND_VERSION, at: clock.now(), jobId })
+        const o = result as JobOutcome
+        if (!o.ok && o.code === 'ERR_NOT_FOUND') return false
+        if (!o.ok) throw new PmzError(o.code, o.message)
+        return true
+      },
+      async get (jobId) {
+        await coordinator.read()
+        return table.get(jobId)
+      },
+      async list (limit) {
+        await coordinator.read()
+        return table.list({ limit })
+      }
+    }
+  }
+}
+
+function positive (v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined
+}

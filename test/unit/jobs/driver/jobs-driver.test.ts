@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest'
+import { createLogger } from '../../../../src/common/logger.js'
+import { seededRandom } from '../../../../src/common/random.js'
+import {
+  JobTable, JobsDriver, type AssignMessage, type JobCommand, type JobResult, type JobsCoordinator, type JobsMessage, type WorkerPeer
+} from '../../../../src/jobs/index.js'
+import type { ClusterSeed } from '../../../../src/seeds/index.js'
+import { ManualClock } from '../../../helpers/manual-clock.js'
+import { launch } from '../fixtures.js'
+
+const log = createLogger({ level: 'silent' })
+
+/** A leader applying proposals at once to a real table, and everything around the driver as fakes. */
+function harness (workers: WorkerPeer[], holders: Record<string, string[]>) {
+  const clock = new ManualClock()
+  const table = new JobTable()
+  const applied: Array<(c: JobCommand) => void> = []
+  const changes: Array<() => void> = []
+  const state = { leader: true, term: 3, dead: new Set<string>(), unreachable: new Set<string>() }
+  const sent: Array<{ to: string, msg: JobsMessage }> = []
+  const proposed: JobCommand[] = []
+  const coordinator: JobsCoordinator = {
+    isLeader: () => state.leader,
+    term: () => state.term,
+    async propose (command) {
+      proposed.push(command)
+      const result = table.apply(command) as JobResult
+      for (const fn of applied) fn(command)
+      return { result }
+    },
+    read: async () => undefined,
+    onLeaderChange: () => () => {},
+    onApplied: fn => { applied.push(fn); return () => {} }
+  }
+  const seed = (name: string, hash: string, peers: string[]): ClusterSeed =>
+    ({ name, kind: 'module', hash, meta: { description: '', args: '', category: '', author: '' }, peers, hashes: { [hash]: peers }, errors: {}, launchable: true })
+  const driver = new JobsDriver({
+    coordinator,
+    table,
+    catalog: { list: () => Object.entries(holders).map(([name, peers]) => seed(name, 'h1', peers)), on: () => () => {} },
+    directory: {
+      workers: () => workers.filter(w => !state.dead.has(w.peerId)),
+      isAlive: id => !state.dead.has(id),
+      onChange: fn => { changes.push(fn); return () => {} }
+    },
+    mesh: {
+      async request (to, msg) {
+        if (state.unreachable.has(to)) throw new Error('unreachable')
+        sent.push({ to, msg })
+        return { msg: { type: 'jobs.ack' } }
+      }
+    },
+    clock, random: seededRandom(1), log
+  }, { heartbeatTimeoutMs: 10_000 })
+  const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve() }
+  return { clock, table, driver, state, sent, proposed, membershipChanged: () => changes.forEach(f => f()), coordinator, settle }
+}
+
+const W = (peerId: string, slots = 2): WorkerPeer => ({ peerId, address: `${peerId}:1`, slots, load: 0 })
+
+describe('JobsDriver', () => {
+  it('assigns a launched job to the peer holding its seed, with the leader\'s term, and sends it', async () => {
+    const h = harness([W('a'), W('b')], { 'example/factorial': ['b'] })
+    await h.driver.start()
+    await h.coordinator.propose(launch(1, { at: h.clock.now() }))
+    await h.settle()
+    expect(h.table.get(1)).toMatchObject({ state: 'assigned', peerId: 'b', term: 3, attempt: 1 })
+    expect(h.sent).toHaveLength(1)
+    expect(h.sent[0]).toMatchObject({ to: 'b:1', msg: { type: 'jobs.assign', v: 1, term: 3, jobId: 1, attempt: 1, seed: 'example/factorial', seedHash: 'h1', args: { number: 5 } } })
+    await h.driver.stop()
+  })
+
+  it('does nothing while not the leader', async () => {
+    const h = harness([W('a')], { 'example/factorial': ['a'] })
+    h.state.leader = false
+    await h.driver.start()
+    await h.coordinator.propose(launch(1, { at: h.clock.now() }))
+    await h.settle()
+    expect(h.table.get(1)?.state).toBe('queued')
+    expect(h.sent).toHaveLength(0)
+  })
+
+  it('batches the assignments of a pass in one entry and respects slots', async () => {
+    const h = harness([W('a', 2)], { 'example/factorial': ['a'] })
+    for (let i = 1; i <= 3; i++) h.table.apply(launch(i, { at: h.clock.now() }))
+    await h.driver.start()
+    await h.settle()
+    const batches = h.proposed.filter(c => c.type === 'batch')
+    expect(batches).toHaveLength(1)
+    expect(h.table.liveOn('a')).toHaveLength(2)
+    expect(h.table.get(3)?.state).toBe('queued')
+  })
+
+  it('re-queues the attempt of a dead worker and places it elsewhere', async () => {
+    const h = harness([W('a'), W('b')], { 'example/factorial': ['a', 'b'] })
+    await h.driver.start()
+    await h.coordinator.propose(launch(1, { at: h.clock.now() }))
+    await h.settle()
+    const first = h.table.get(1)!.peerId!
+    h.state.dead.add(first)
+    h.membershipChanged()
+    await h.settle()
+    expect(h.table.get(1)).toMatchObject({ state: 'assigned', attempt: 2 })
+    expect(h.table.get(1)!.peerId).not.toBe(first)
+    expect(h.table.get(1)!.attempts[0]).toMatchObject({ outcome: 'lost', reason: 'worker dead' })
+  })
+
+  it('re-queues a silent attempt once the heartbeat timeout passes (timer, no tick)', async () => {
+    const h = harness([W('a')], { 'example/factorial': ['a'] })
+    await h.driver.start()
+    await h.coordinator.propose(launch(1, { at: h.clock.now() }))
+    await h.settle()
+    await h.clock.advanceAsync(9_000)
+    await h.settle()
+    expect(h.table.get(1)?.attempt).toBe(1)
+    await h.clock.advanceAsync(2_000)
+    await h.settle()
+    expect(h.table.get(1)!.attempts[0]).toMatchObject({ outcome: 'lost', reason: 'worker silent' })
+    expect(h.table.get(1)?.attempt).toBe(2)
+  })
+
+  it('re-queues an assignment the worker could not be sent', async () => {
+    const h = harness([W('a')], { 'example/factorial': ['a'] })
+    h.state.unreachable.add('a:1')
+    await h.driver.start()
+    await h.coordinator.propose(launch(1, { at: h.clock.now() }))
+    await h.settle()
+    expect(h.table.get(1)!.attempts[0].outcome).toBe('lost')
+    expect(h.table.get(1)!.attempts[0].reason).toContain('assignment not delivered')
+  })
+
+  it('tells the worker to cancel a live attempt', async () => {
+    const h = harness([W('a')], { 'example/factorial': ['a'] })
+    await h.driver.start()
+    await h.coordinator.propose(launch(1, { at: h.clock.now() }))
+    await h.settle()
+    await h.coordinator.propose({ type: 'cancel', v: 1, at: h.clock.now(), jobId: 1 })
+    await h.settle()
+    expect(h.sent.map(s => s.msg.type)).toEqual(['jobs.assign', 'jobs.cancel'])
+    expect((h.sent[1].msg as AssignMessage).term).toBe(3)
+  })
+})

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest'
+import { createLogger } from '../../../../src/common/logger.js'
+import { JobsWorker, type AssignMessage, type JobCommand, type JobRunner } from '../../../../src/jobs/index.js'
+import type { Seed } from '../../../../src/seeds/index.js'
+import { codeOf } from '../../../helpers/errors.js'
+import { ManualClock } from '../../../helpers/manual-clock.js'
+
+const log = createLogger({ level: 'silent' })
+const SEED = { name: 'demo/hello', path: '/x/demo/hello.mjs', kind: 'module', hash: 'h1', size: 1, mtimeMs: 0 } as Seed
+
+function harness () {
+  const reports: JobCommand[] = []
+  const signals: AbortSignal[] = []
+  let finish: (() => void) | undefined
+  const runner: JobRunner = {
+    async run (spec, events, options) {
+      signals.push(options!.signal!)
+      events.onHeartbeat()
+      await new Promise<void>(resolve => { finish = resolve; options!.signal!.addEventListener('abort', () => resolve()) })
+      const cancelled = options!.signal!.aborted
+      return { ok: !cancelled, state: cancelled ? 'cancelled' : 'ready', output: spec.args, log: { lines: ['l1'], truncated: false }, durationMs: 1, ...(cancelled ? { error: 'cancelled' } : {}) }
+    },
+    async stop () {}
+  }
+  const worker = new JobsWorker({
+    coordinator: { propose: async c => { reports.push(c); return { result: { ok: true, changed: true } } } },
+    local: { get: name => name === SEED.name ? SEED : undefined },
+    runner, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
+  })
+  const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve() }
+  return { worker, reports, signals, finish: () => finish?.(), settle }
+}
+
+const assign = (p: Partial<AssignMessage> = {}): AssignMessage =>
+  ({ type: 'jobs.assign', v: 1, term: 5, jobId: 1, attempt: 1, seed: 'demo/hello', seedHash: 'h1', args: { a: 1 }, ...p })
+
+describe('JobsWorker', () => {
+  it('runs an assignment and reports started, heartbeat and finished', async () => {
+    const h = harness()
+    expect(h.worker.assign(assign())).toMatchObject({ ok: true })
+    await h.settle()
+    h.finish()
+    await h.settle()
+    expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'finished'])
+    expect(h.reports[2]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+  })
+
+  it('refuses an assignment from a stale term', async () => {
+    const h = harness()
+    h.worker.assign(assign({ term: 5 }))
+    expect(await codeOf(Promise.resolve().then(() => h.worker.assign(assign({ term: 4, jobId: 2 }))))).toBe('ERR_STALE_TERM')
+  })
+
+  it('fails an attempt whose seed is not here at that hash', async () => {
+    const h = harness()
+    h.worker.assign(assign({ seedHash: 'other' }))
+    await h.settle()
+    expect(h.reports).toEqual([expect.objectContaining({ type: 'finished', ok: false, error: 'seed demo/hello changed on w1' })])
+  })
+
+  it('aborts a running attempt on jobs.cancel', async () => {
+    const h = harness()
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.worker.cancel({ type: 'jobs.cancel', v: 1, term: 5, jobId: 1, attempt: 1 }).cancelled).toBe(true)
+    await h.settle()
+    expect(h.signals[0].aborted).toBe(true)
+    expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, error: 'cancelled' })
+  })
+})

@@ -51,7 +51,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     }
     parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, clock, random: Math.random, log }))
     if (isWorker) {
-      const slots = cpus().length
+      const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
       const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
       const worker = new JobsWorker({ coordinator: local.coordinator, local: deps.seeds, runner, mesh, clock, log, peerId: transport.peerId })
       parts.push(worker, {

@@ -43,6 +43,7 @@ const NODE_FLAGS: ReadonlyArray<[string, string, string]> = [
   ['--cluster <name>', 'cluster name', 'cluster'],
   ['--key <secret>', 'cluster key (pmz keygen makes one)', 'key'],
   ['--seeds <dir>', 'seeds directory', 'seeds'],
+  ['--job-slots <n>', 'job attempts run at once on this peer (0: the core count)', 'jobSlots'],
   ['--replicas <n>', 'replicas per key (N)', 'replicas'],
   ['--write-quorum <w>', 'replicas that must commit a write (W)', 'writeQuorum'],
   ['--maxsize <mb>', 'largest value, in MiB', 'maxsize'],

@@ -95,6 +95,10 @@ export const DEFAULTS = {
      */
     bootstrapExpect: 1
   },
+  jobs: {
+    /** Job attempts a worker peer runs at once (more wait queued); 0 = the core count. @default 0 */
+    slots: 0
+  },
   general: {
     /** Days of job history kept (Pulzar's retention_policy). @default 90 */
     retentionDays: 90
@@ -127,6 +131,7 @@ export interface PmzConfig {
   }>
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync, minFreeMb: number }>
   readonly coordinator: Readonly<{ bootstrapExpect: number }>
+  readonly jobs: Readonly<{ slots: number }>
   readonly general: Readonly<{ retentionDays: number }>
   readonly log: Readonly<{ level: LogLevel, format: LogFormatSetting }>
 }

@@ -154,6 +154,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'store.sweepIntervalS', ini: 'store.sweep_interval_s', env: 'PMZ_SWEEP_INTERVAL_S', parse: positiveNumber },
   { path: 'store.deadPeerGraceS', ini: 'store.dead_peer_grace_s', env: 'PMZ_DEAD_PEER_GRACE_S', parse: positiveNumber },
   { path: 'coordinator.bootstrapExpect', ini: 'coordinator.bootstrap_expect', env: 'PMZ_BOOTSTRAP_EXPECT', parse: int(1, 99) },
+  { path: 'jobs.slots', ini: 'jobs.slots', env: 'PMZ_JOB_SLOTS', flag: 'jobSlots', parse: int(0, 4096) },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
   { path: 'store.minFreeMb', ini: 'store.min_free_mb', env: 'PMZ_MIN_FREE_MB', parse: nonNegativeNumber },

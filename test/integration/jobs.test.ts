@@ -64,7 +64,7 @@ describe('jobs on one peer (issue 14)', () => {
     writeFileSync(join(seeds, 'demo/nap.sh'), '#!/bin/sh\nexec sleep 30\n')
     chmodSync(join(seeds, 'demo/nap.sh'), 0o755)
     writeFileSync(join(seeds, 'demo/broken.mjs'), 'throw new Error("boom at import")\n')
-    a = await startPeer({ args: ['--seeds', seeds] })
+    a = await startPeer({ args: ['--seeds', seeds, '--job-slots', '1'] })
     await catalogued(a, 'demo/nap')
   }, 30_000)
 
@@ -95,13 +95,18 @@ describe('jobs on one peer (issue 14)', () => {
     expect(data.ready.find(j => j.job_name === 'demo/hello')).toMatchObject({ parameters: '{"name":"bob"}', status: 1 })
   })
 
-  it('cancels a running job', async () => {
+  it('cancels a running job; with one slot the next job waits for it', async () => {
     const id = await launch(a, 'demo/nap')
     await waitFor(async () => (await detail(a, id))?.state === 'running', 10_000, 'nap to run')
+    const next = await launch(a, 'demo/nap')
+    expect((await detail(a, next))?.state).toBe('queued')
     const res = await http('POST', `${a.url}/cancel_job/${id}`)
     expect(res.json).toMatchObject({ status: 'ok', msg: `Job canceled with id ${id}` })
     expect((await settled(a, id, 10_000)).state).toBe('cancelled')
     expect((await http('POST', `${a.url}/cancel_job/${id}`)).status).toBe(200)
+    await waitFor(async () => (await detail(a, next))?.state === 'running', 10_000, 'the queued nap to run')
+    await http('POST', `${a.url}/cancel_job/${next}`)
+    expect((await settled(a, next, 10_000)).state).toBe('cancelled')
   })
 
   it('refuses what cannot be launched with a clear status', async () => {

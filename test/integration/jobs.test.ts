@@ -8,13 +8,14 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converged } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
-import { cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const HAS_PYTHON = spawnSync('python3', ['--version']).status === 0
 const JSON_HEADERS = { 'content-type': 'application/json' }
 
 const HELLO = 'export default (args, ctx) => { ctx.log.info(`greeting ${args.name}`); return { hello: args.name, peer: ctx.peerId } }\n'
 const TOOL = '#!/bin/sh\nread line\necho "stdin was $line" >&2\necho "{\\"sum\\": 3}"\n'
+const WAIT = 'export default async (args, ctx) => { await new Promise(resolve => setTimeout(resolve, args.ms)); return ctx.peerId }\n'
 const DOUBLE = 'from pulzarcore.core_jobs import CoreJobs\n\nclass Double(CoreJobs):\n    def execute(self):\n' +
   '        n = int(self.pulzar_parameters["number"])\n        self.pulzar_add_log("doubling")\n        self.pulzar_set_output("double: {}".format(n * 2))\n        return True\n'
 
@@ -128,17 +129,25 @@ describe('a job on a 3-peer cluster (issue 14)', () => {
   beforeAll(async () => {
     const cluster = `test-${randomUUID().slice(0, 8)}`
     const only = tempDir('pmz-jobs-c-')
-    mkdirSync(join(only, 'remote'))
+    const other = tempDir('pmz-jobs-b-')
+    for (const dir of [only, other]) {
+      mkdirSync(join(dir, 'remote'))
+      writeFileSync(join(dir, 'remote/wait.mjs'), WAIT)
+    }
     writeFileSync(join(only, 'remote/where.mjs'), 'export default (args, ctx) => ctx.peerId\n')
     const a = await startPeer({ cluster, args: ['--seeds', tempDir('pmz-jobs-a-')] })
     const join_ = ['--join', a.mesh]
     const [b, c] = await Promise.all([
-      startPeer({ cluster, args: ['--seeds', tempDir('pmz-jobs-b-'), ...join_] }),
+      startPeer({ cluster, args: ['--seeds', other, ...join_] }),
       startPeer({ cluster, args: ['--seeds', only, ...join_] })
     ])
     peers = [a, b, c]
     await converged(peers, peers.map(p => p.id), 15_000)
     await catalogued(b, 'remote/where')
+    await waitFor(async () => {
+      const res = await http('GET', `${a.url}/admin/job_catalog`)
+      return (res.json?.data as Array<{ path: string, peers: string[] }>).find(r => r.path === 'remote/wait')?.peers.length === 2
+    }, 15_000, 'remote/wait on both workers')
   }, 40_000)
 
   afterAll(cleanupPeers)
@@ -155,4 +164,18 @@ describe('a job on a 3-peer cluster (issue 14)', () => {
     const job = await settled(a, id)
     expect(job).toMatchObject({ status: 'completed', output: c.id, node: c.id })
   })
+
+  it('re-runs elsewhere the job of a worker killed mid-run', async () => {
+    const [a, b, c] = peers
+    const id = await launch(a, 'remote/wait', { ms: 3000 })
+    let first: Detail | undefined
+    await waitFor(async () => (first = await detail(a, id))?.state === 'running', 10_000, 'the job to run')
+    const victim = first!.node === b.id ? b : c
+    const t0 = Date.now()
+    await killPeer(victim)
+    const job = await settled(a, id, 25_000)
+    const survivor = victim === b ? c : b
+    expect(job).toMatchObject({ status: 'completed', output: survivor.id, node: survivor.id })
+    console.log(`killed worker's job ready on another peer ${Date.now() - t0} ms after the kill`)
+  }, 35_000)
 })

@@ -4,6 +4,7 @@ import { isPmzError } from '../common/errors.js'
 import { DEFAULTS, DEFAULT_GATEWAY, OPTIONS, resolveGateway, resolveToken } from '../config/index.js'
 import { VERSION } from '../common/version.js'
 import { CliError } from './client.js'
+import { cancelJob, launchJob } from './commands/jobs.js'
 import { peers } from './commands/peers.js'
 import { get, ls, put, rm, status } from './commands/storage.js'
 
@@ -135,6 +136,14 @@ export function buildProgram (): Command {
   clientCommand(program, 'put <file> <key>', 'store FILE under KEY (FILE - reads stdin)', { progress: true })
     .option('--temporal <days>', 'expire the key after DAYS days')
     .action(guarded(async (file: string, key: string, opts) => { await put(file, key, opts) }))
+
+  const job = program.command('job').description('launch and cancel jobs')
+  clientCommand(job, 'launch <seed>', 'launch the seed DIR/SCRIPT; prints the job id')
+    .option('--args <json>', 'the job\'s arguments, a JSON object', '{}')
+    .option('--wait', 'follow the job to its end, print its output, exit 1 when it fails')
+    .action(guarded(async (seed: string, opts) => { await launchJob(seed, opts) }))
+  clientCommand(job, 'cancel <id>', 'cancel a job (queued or running)')
+    .action(guarded(async (id: string, opts) => { await cancelJob(id, opts) }))
 
   program.command('check')
     .description('check a running cluster: concurrent add_key of shared keys, reads, deletes; every acknowledged write must read back (exit 1 on a violation)')

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converged } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
-import { cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { cleanupPeers, killPeer, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const HAS_PYTHON = spawnSync('python3', ['--version']).status === 0
 const JSON_HEADERS = { 'content-type': 'application/json' }
@@ -64,6 +64,7 @@ describe('jobs on one peer (issue 14)', () => {
     writeFileSync(join(seeds, 'demo/double.py'), DOUBLE)
     writeFileSync(join(seeds, 'demo/nap.sh'), '#!/bin/sh\nexec sleep 30\n')
     chmodSync(join(seeds, 'demo/nap.sh'), 0o755)
+    writeFileSync(join(seeds, 'demo/fail.mjs'), 'export default () => { throw new Error("no luck") }\n')
     writeFileSync(join(seeds, 'demo/broken.mjs'), 'throw new Error("boom at import")\n')
     a = await startPeer({ args: ['--seeds', seeds, '--job-slots', '1'] })
     await catalogued(a, 'demo/nap')
@@ -108,6 +109,24 @@ describe('jobs on one peer (issue 14)', () => {
     await waitFor(async () => (await detail(a, next))?.state === 'running', 10_000, 'the queued nap to run')
     await http('POST', `${a.url}/cancel_job/${next}`)
     expect((await settled(a, next, 10_000)).state).toBe('cancelled')
+  })
+
+  it('pmz job launch --wait prints the output; a failing job exits 1 with its reason', async () => {
+    const gw = ['--gateway', a.url]
+    const okRun = await runCli(['job', 'launch', 'demo/hello', '--args', '{"name":"cli"}', '--wait', ...gw])
+    expect(okRun.code, okRun.stderr).toBe(0)
+    expect(JSON.parse(okRun.stdout.toString())).toMatchObject({ hello: 'cli' })
+    const plain = await runCli(['job', 'launch', 'demo/hello', ...gw])
+    expect(plain.stdout.toString()).toMatch(/^\d+\n$/)
+    const bad = await runCli(['job', 'launch', 'demo/hello', '--args', '{nope', ...gw])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toMatch(/^pmz: --args is not JSON/)
+    const failing = await runCli(['job', 'launch', 'demo/fail', '--wait', ...gw])
+    expect(failing.code).toBe(1)
+    expect(failing.stderr).toMatch(/^pmz: job \d+ failed: .*no luck/m)
+    const missing = await runCli(['job', 'launch', 'demo/nope', '--wait', ...gw])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toBe('pmz: seed demo/nope not found (HTTP 404)\n')
   })
 
   it('refuses what cannot be launched with a clear status', async () => {

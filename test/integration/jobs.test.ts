@@ -91,10 +91,17 @@ describe('jobs on one peer (issue 14)', () => {
     expect(job.log).toContain('doubling')
   })
 
+  it('answers a repeated launch with the same Idempotency-Key with the same job', async () => {
+    const headers = { ...JSON_HEADERS, 'idempotency-key': 'once-1' }
+    const first = await http('POST', `${a.url}/launch_job/demo/hello`, '{"name":"x"}', headers)
+    const again = await http('POST', `${a.url}/launch_job/demo/hello`, '{"name":"x"}', headers)
+    expect((again.json?.data as { job_id: number }).job_id).toBe((first.json?.data as { job_id: number }).job_id)
+  })
+
   it('lists jobs in Pulzar\'s buckets', async () => {
     const res = await http('GET', `${a.url}/admin/jobs?limit=50`)
     const data = res.json?.data as { pendings: unknown[], ready: Array<{ job_name: string, parameters: string, status: number }>, failed: unknown[] }
-    expect(data.ready.find(j => j.job_name === 'demo/hello')).toMatchObject({ parameters: '{"name":"bob"}', status: 1 })
+    expect(data.ready.find(j => j.parameters === '{"name":"bob"}')).toMatchObject({ job_name: 'demo/hello', status: 1 })
   })
 
   it('cancels a running job; with one slot the next job waits for it', async () => {

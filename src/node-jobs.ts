@@ -5,7 +5,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobOutcome, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -26,7 +26,8 @@ export interface NodeJobs {
  * Jobs on a peer: the placement driver on coordinator-role peers (active
  * while leading), and on worker peers the runner of attempts, its slots
  * published in member meta (`jobSlots`). A worker reports through its own
- * coordinator replica, so a worker needs the coordinator role too for now.
+ * coordinator replica, or without the coordinator role with a `jobs.report`
+ * request to the coordinator.
  */
 export function createNodeJobs (config: PmzConfig, deps: {
   transport: Transport, membership: Membership, coordinator: NodeCoordinator, seeds: SeedCatalog, catalog: ClusterCatalog, store: Store, clock: Clock, log: Logger
@@ -37,6 +38,15 @@ export function createNodeJobs (config: PmzConfig, deps: {
   const parts: Startable[] = []
   const local = deps.coordinator.jobs
   const isWorker = config.node.roles.includes('worker')
+  const workerRuntime = (coordinator: Pick<JobsCoordinator, 'propose'>): void => {
+    const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
+    const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
+    const worker = new JobsWorker({ coordinator, local: deps.seeds, runner, mesh, clock, log, peerId: transport.peerId })
+    parts.push(worker, {
+      async start () { membership.updateMeta({ jobSlots: slots }) },
+      async stop () { await runner.stop() }
+    })
+  }
   if (local !== undefined) {
     const directory: WorkerDirectory = {
       workers: () => [membership.self(), ...membership.alive()]
@@ -50,17 +60,10 @@ export function createNodeJobs (config: PmzConfig, deps: {
       onChange: fn => membership.on('peer:change', () => fn())
     }
     parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, clock, random: Math.random, log }))
-    if (isWorker) {
-      const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
-      const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
-      const worker = new JobsWorker({ coordinator: local.coordinator, local: deps.seeds, runner, mesh, clock, log, peerId: transport.peerId })
-      parts.push(worker, {
-        async start () { membership.updateMeta({ jobSlots: slots }) },
-        async stop () { await runner.stop() }
-      })
-    }
+    parts.push(reportHandler(transport, local.coordinator))
+    if (isWorker) workerRuntime(local.coordinator)
   } else if (isWorker) {
-    log.warn('a worker without the coordinator role cannot report jobs yet: it runs none')
+    workerRuntime(remoteReports(transport, membership, deps.coordinator))
   }
 
   const forwarded = async (): Promise<never> => { throw new Error('forwarded by the gateway, never called') }
@@ -101,4 +104,36 @@ export function createNodeJobs (config: PmzConfig, deps: {
 
 function positive (v: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined
+}
+
+/** The worker reports a peer may relay for a worker without the coordinator role. */
+const REPORTS = new Set(['started', 'progress', 'heartbeat', 'finished'])
+
+/** On a coordinator-role peer: proposes the reports of workers without the role (`jobs.report`). */
+function reportHandler (transport: Transport, coordinator: JobsCoordinator): Startable {
+  let off: (() => void) | undefined
+  return {
+    async start () {
+      off = transport.handle('jobs.report', async req => {
+        const command = (req.msg as { command?: JobCommand }).command
+        if (command === null || typeof command !== 'object' || !REPORTS.has(command.type)) throw new PmzError('ERR_BAD_REQUEST', 'jobs.report carries one worker report')
+        const { result } = await coordinator.propose(command)
+        return { type: 'jobs.reported', result }
+      })
+    },
+    async stop () { off?.() }
+  }
+}
+
+/** A worker without the coordinator role: its reports go to the coordinator it hears of in gossip. */
+function remoteReports (transport: Transport, membership: Membership, coordinator: NodeCoordinator): Pick<JobsCoordinator, 'propose'> {
+  return {
+    async propose (command) {
+      const leader = coordinator.leaderId()
+      const address = leader === undefined ? undefined : membership.get(leader)?.address
+      if (address === undefined) throw new PmzError('ERR_NO_COORDINATOR', 'no coordinator is known')
+      const reply = await transport.request(address, { type: 'jobs.report', v: JOB_COMMAND_VERSION, command })
+      return { result: (reply.msg as unknown as { result: JobResult }).result }
+    }
+  }
 }

@@ -205,3 +205,32 @@ describe('a job on a 3-peer cluster (issue 14)', () => {
     console.log(`killed worker's job ready on another peer ${Date.now() - t0} ms after the kill`)
   }, 35_000)
 })
+
+describe('a worker without the coordinator role (issue 14)', () => {
+  let a: Peer
+  let b: Peer
+
+  beforeAll(async () => {
+    const cluster = `test-${randomUUID().slice(0, 8)}`
+    const seeds = tempDir('pmz-jobs-w-')
+    mkdirSync(join(seeds, 'far'))
+    writeFileSync(join(seeds, 'far/echo.mjs'), 'export default (args, ctx) => ({ args, peer: ctx.peerId })\n')
+    a = await startPeer({ cluster, args: ['--seeds', tempDir('pmz-jobs-co-')] })
+    b = await startPeer({ cluster, args: ['--seeds', seeds, '--role', 'volume,worker,gateway', '--join', a.mesh] })
+    await converged([a, b], [a.id, b.id], 15_000)
+    await catalogued(b, 'far/echo')
+  }, 40_000)
+
+  afterAll(cleanupPeers)
+
+  it('runs the job and reports through the coordinator; its gateway forwards the job routes', async () => {
+    let id = 0
+    await waitFor(async () => {
+      const res = await http('POST', `${b.url}/launch_job/far/echo`, '{"n":7}', JSON_HEADERS)
+      id = (res.json?.data as { job_id?: number } | null)?.job_id ?? 0
+      return res.status === 200
+    }, 15_000, 'a launch through the worker\'s gateway')
+    const job = await settled(b, id)
+    expect(job).toMatchObject({ status: 'completed', node: b.id, output: { args: { n: 7 }, peer: b.id } })
+  })
+})

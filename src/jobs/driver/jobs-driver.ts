@@ -123,7 +123,8 @@ export class JobsDriver implements Startable {
     const address = this.c.directory.workers().find(w => w.peerId === peerId)?.address
     if (job === undefined) return
     const msg: AssignMessage = {
-      type: 'jobs.assign', v: JOBS_MESSAGE_VERSION, term, jobId, attempt, seed: job.seed, seedHash: job.seedHash, args: job.args, timeoutMs: job.limits.timeoutMs
+      type: 'jobs.assign', v: JOBS_MESSAGE_VERSION, term, jobId, attempt, seed: job.seed, seedHash: job.seedHash, args: job.args, timeoutMs: job.limits.timeoutMs,
+      failures: job.failures, retries: job.limits.retries
     }
     try {
       if (address === undefined) throw new Error('worker not in membership')

@@ -2,12 +2,14 @@ import { PmzError } from '../../common/errors.js'
 import type { Startable } from '../../common/startable.js'
 import { Fence } from '../../coordinator/index.js'
 import type { AttemptOutcome } from '../exec/index.js'
-import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, type JobOp } from '../table/index.js'
+import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp } from '../table/index.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type CancelMessage, type JobsWorkerComponents } from './types.js'
 
 /** Tries of a started/finished report while the coordinator is unreachable. */
 const REPORT_TRIES = 8
 const REPORT_BACKOFF_MS = 250
+/** Progress reports of one attempt are committed at most this often (the last, fraction 1, always), ms. */
+const PROGRESS_EVERY_MS = 500
 
 /**
  * The worker's side of jobs: takes `jobs.assign` from the coordinator
@@ -71,10 +73,16 @@ export class JobsWorker implements Startable {
     }
     await this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true)
     const quiet = (op: JobOp): void => { void this.report(op, false) }
+    let lastProgress = -Infinity
     const outcome: AttemptOutcome = await runner.run({
       jobId: m.jobId, attempt: m.attempt, seed, args: m.args, peerId: this.c.peerId, ...(m.timeoutMs !== undefined ? { timeoutMs: m.timeoutMs } : {})
     }, {
-      onProgress: (fraction, text) => quiet({ type: 'progress', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, fraction, ...(text !== undefined ? { text } : {}) }),
+      onProgress: (fraction, text) => {
+        const now = clock.now()
+        if (now - lastProgress < PROGRESS_EVERY_MS && fraction < 1) return
+        lastProgress = now
+        quiet({ type: 'progress', v: JOB_COMMAND_VERSION, at: now, ...ids, fraction, ...(text !== undefined ? { text } : {}) })
+      },
       onLog: () => {},
       onHeartbeat: () => quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids })
     }, { signal })
@@ -83,8 +91,16 @@ export class JobsWorker implements Startable {
     if (cut) log = log.slice(-MAX_LOG_CHARS)
     await this.report({
       type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: outcome.ok, output: outcome.output ?? null, log, logTruncated: outcome.log.truncated || cut,
-      ...(outcome.error !== undefined ? { error: outcome.error } : {})
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      ...(outcome.ok ? {} : this.backoff(m))
     }, true)
+  }
+
+  /** When a failed attempt may run again: `now` + a jittered exponential backoff, if the job has retries left. */
+  private backoff (m: AssignMessage): { retryAt?: number } {
+    if (m.failures === undefined || m.retries === undefined) return {}
+    const at = retryAt({ failures: m.failures, limits: { retries: m.retries, maxLost: MAX_LOST_ATTEMPTS } }, this.c.clock.now(), this.c.random ?? Math.random)
+    return at === undefined ? {} : { retryAt: at }
   }
 
   /** Proposes a report; `persist` retries it with a backoff while there is no coordinator. */

@@ -21,6 +21,9 @@ export interface AssignMessage {
   seedHash: string
   args: unknown
   timeoutMs?: number
+  /** The job's failed attempts so far and its retry budget: the worker draws the backoff of a failure (retry-rules.retryAt). */
+  failures?: number
+  retries?: number
 }
 /** Leader → worker: abort the attempt's signal. */
 export interface CancelMessage { type: 'jobs.cancel', v: 1, term: number, jobId: number, attempt: number }
@@ -94,6 +97,8 @@ export interface JobsWorkerComponents {
   runner: JobRunner
   mesh: Pick<JobsMesh, 'handle'>
   clock: Clock
+  /** Draws the jitter of retry backoffs. @default Math.random */
+  random?: Random
   log: Logger
   peerId: string
 }

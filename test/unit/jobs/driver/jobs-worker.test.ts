@@ -16,6 +16,7 @@ function harness () {
     async run (spec, events, options) {
       signals.push(options!.signal!)
       events.onHeartbeat()
+      for (const f of [0.1, 0.2, 0.3]) events.onProgress(f)
       await new Promise<void>(resolve => { finish = resolve; options!.signal!.addEventListener('abort', () => resolve()) })
       const cancelled = options!.signal!.aborted
       return { ok: !cancelled, state: cancelled ? 'cancelled' : 'ready', output: spec.args, log: { lines: ['l1'], truncated: false }, durationMs: 1, ...(cancelled ? { error: 'cancelled' } : {}) }
@@ -41,8 +42,21 @@ describe('JobsWorker', () => {
     await h.settle()
     h.finish()
     await h.settle()
-    expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'finished'])
-    expect(h.reports[2]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+    // Progress is committed sparingly: three calls within 500 ms make one report.
+    expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'progress', 'finished'])
+    expect(h.reports[2]).toMatchObject({ fraction: 0.1 })
+    expect(h.reports[3]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+  })
+
+  it('draws the backoff of a failed attempt that has retries left', async () => {
+    const h = harness()
+    h.worker.assign(assign({ failures: 1, retries: 3 }))
+    await h.settle()
+    h.worker.cancel({ type: 'jobs.cancel', v: 1, term: 5, jobId: 1, attempt: 1 })
+    await h.settle()
+    const fin = h.reports.at(-1) as { retryAt?: number }
+    expect(fin.retryAt).toBeGreaterThanOrEqual(Date.UTC(2026, 0, 1))
+    expect(fin.retryAt).toBeLessThan(Date.UTC(2026, 0, 1) + 2000)
   })
 
   it('refuses an assignment from a stale term', async () => {

@@ -58,6 +58,8 @@ export function afterPrepare (intent: Intent, answers: PrepareResult[], failed: 
   // `waitAll` (the ring is not settled: a new owner may lack the key): every replica asked answers or fails first.
   if (waitAll && open > 0 && refused.length === 0) return undefined
   if (promised.length >= q1) {
+    // An undo decides on every answer it can get: whether its value may already be chosen.
+    if (intent.type === 'undo') return open > 0 ? undefined : decideUndo(intent, answers.map(a => a.entry), q1 + q2 - 1 - answers.length, q2, now)
     // Every record seen counts, refused answers' too: a value already on a write quorum needs no carrying,
     // and carrying one that does not preempts the proposal still writing it, so the others' answers are worth the wait.
     const d = decide(intent, answers.map(a => a.entry), q2, now)
@@ -99,6 +101,26 @@ export function decide (intent: Intent, entries: Array<ReplicaEntry | undefined>
       if (live && !mine) return { type: 'decided', outcome: 'undone', accept: { type: 'none' }, newest }
       return { type: 'decided', outcome: 'undone', accept: { type: 'mine' }, newest }
   }
+}
+
+/**
+ * Whether a create that could not be confirmed may be taken back, from the
+ * records of every replica that answered (`unheard`: replicas of N that did
+ * not). Its value is chosen once W replicas hold it, and another proposal may
+ * then have answered 409 on it: then the create did succeed (`written`, the
+ * caller answers 201). When W replicas may hold it (counting the unheard
+ * ones), it is carried on to be sure. Only a value that cannot be on W
+ * replicas is taken back (a tombstone at the new ballot, see decide).
+ */
+export function decideUndo (intent: Extract<Intent, { type: 'undo' }>, entries: Array<ReplicaEntry | undefined>, unheard: number, q2: number, now: number): Decision {
+  const mine = entries.filter(e => e !== undefined && !e.deleted && originOf(e) === intent.origin && isLiveEntry(e, now))
+  const newest = newestEntry(entries)
+  if (newest !== undefined && mine.includes(newest)) {
+    const held = entries.filter(e => e?.version === newest.version).length
+    if (held >= q2) return { type: 'decided', outcome: 'written', accept: { type: 'none' }, newest }
+    if (held + unheard >= q2 || mine.length + unheard >= q2) return { type: 'decided', outcome: 'written', accept: { type: 'carry', entry: newest }, newest }
+  }
+  return decide(intent, entries, q2, now)
 }
 
 /** Jittered exponential backoff before attempt `attempt` (1-based) after a lost ballot, ms. */

@@ -181,21 +181,23 @@ export class Register {
 
   /**
    * A proposal whose own value (or tombstone) may be on some replicas but
-   * could not be confirmed. A create is taken back by an undo proposal while
-   * it is still the newest record (never touching another write's value),
-   * so the caller's 503 changed nothing; otherwise, or when the undo cannot
-   * be decided either, the outcome is unknown.
+   * could not be confirmed. A create is settled by an undo proposal: a value
+   * that may be chosen is carried on (the create succeeded after all), one
+   * that cannot be is taken back, never touching another write's value, so
+   * the caller's 503 changed nothing. Otherwise, or when the undo cannot be
+   * decided either, the outcome is unknown.
    */
-  private async giveUp (p: Proposal): Promise<never> {
+  private async giveUp (p: Proposal): Promise<Decided> {
     if (p.intent.type === 'create') {
-      let undone = false
+      let undo: Decided | undefined
       try {
-        await this.propose({ key: p.key, live: p.live, q1: p.q1, q2: p.q2, waitAll: p.waitAll, intent: { type: 'undo', origin: p.intent.origin }, deletedAt: this.c.clock.now() })
-        undone = true
+        undo = await this.propose({ key: p.key, live: p.live, q1: p.q1, q2: p.q2, waitAll: p.waitAll, intent: { type: 'undo', origin: p.intent.origin }, deletedAt: this.c.clock.now() })
       } catch (err) {
         this.c.log.warn({ err, key: p.key }, 'a write could be neither confirmed nor taken back')
       }
-      if (undone) throw new PmzError('ERR_QUORUM_NOT_MET', 'replicas did not confirm the write; nothing was stored', { details: { key: p.key } })
+      // The value was chosen after all (another proposal may have answered 409 on it): the create succeeded.
+      if (undo?.outcome === 'written') return undo
+      if (undo !== undefined) throw new PmzError('ERR_QUORUM_NOT_MET', 'replicas did not confirm the write; nothing was stored', { details: { key: p.key } })
     }
     throw new PmzError('ERR_TIMEOUT', 'replicas did not confirm the change in time; it may or may not have been applied', { details: { key: p.key, outcome: 'unknown' } })
   }

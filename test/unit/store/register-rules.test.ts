@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEntry } from '../../../src/store/record.js'
-import { afterPrepare, backoffMs, decide } from '../../../src/store/replication/register-rules.js'
+import { afterPrepare, backoffMs, decide, decideUndo } from '../../../src/store/replication/register-rules.js'
 import type { PrepareResult } from '../../../src/store/types.js'
 
 const NOW = 1_000_000
@@ -48,6 +48,21 @@ describe('register rules (CASPaxos change functions)', () => {
     expect(decide({ type: 'undo', origin: 'o1' }, [value('v9', 'o0'), undefined], 2, NOW)).toMatchObject({ outcome: 'undone', accept: { type: 'none' } })
     expect(decide({ type: 'undo', origin: 'o1' }, [value('v9', 'o1'), undefined], 2, NOW)).toMatchObject({ outcome: 'undone', accept: { type: 'mine' } })
     expect(decide({ type: 'undo', origin: 'o1' }, [undefined, undefined], 2, NOW)).toMatchObject({ outcome: 'undone', accept: { type: 'mine' } })
+  })
+
+  it('an undo takes back only a value that cannot be chosen: one on W replicas is written after all, one that may be is carried on', () => {
+    const undo = { type: 'undo' as const, origin: 'o1' }
+    const mine = value('v7', 'o1')
+    expect(decideUndo(undo, [mine, mine, undefined], 0, 2, NOW)).toMatchObject({ outcome: 'written', accept: { type: 'none' } })
+    // Seen once, one replica unheard: it may be on two, so it is carried on.
+    expect(decideUndo(undo, [mine, undefined], 1, 2, NOW)).toMatchObject({ outcome: 'written', accept: { type: 'carry', entry: mine } })
+    // Seen once and every replica heard: it is on one only, taken back with a tombstone.
+    expect(decideUndo(undo, [mine, undefined, undefined], 0, 2, NOW)).toMatchObject({ outcome: 'undone', accept: { type: 'mine' } })
+    // Another write's live value stays.
+    expect(decideUndo(undo, [value('v9', 'o0'), mine, undefined], 0, 2, NOW)).toMatchObject({ outcome: 'undone', accept: { type: 'none' } })
+    // Phase 1 of an undo waits for every replica asked.
+    expect(afterPrepare(undo, [promise(mine), promise()], 0, 3, 2, 2, NOW)).toBeUndefined()
+    expect(afterPrepare(undo, [promise(mine), promise(), promise()], 0, 3, 2, 2, NOW)).toMatchObject({ outcome: 'undone' })
   })
 
   it('phase 1 waits for its quorum, retries above a newer ballot, and is unavailable when too few can answer', () => {

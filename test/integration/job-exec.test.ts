@@ -164,15 +164,7 @@ describe('module seeds', () => {
   })
 
   it('cancels a sleeping job within a second of the signal', async () => {
-    const rec = recorder()
-    const controller = new AbortController()
-    const running = runner.run(spec('slow.mjs'), rec.events, { signal: controller.signal })
-    await expect.poll(() => rec.heartbeats, { timeout: 5000 }).toBeGreaterThanOrEqual(2)
-    const t0 = performance.now()
-    controller.abort()
-    const o = await running
-    expect(performance.now() - t0).toBeLessThan(1000)
-    expect(o).toMatchObject({ ok: false, state: 'cancelled' })
+    await cancelsWithinASecond('slow.mjs')
     await expectStillWorks()
   })
 
@@ -204,15 +196,7 @@ describe('executables', () => {
   })
 
   it('cancels a shell script waiting on sleep within a second (the whole process group)', async () => {
-    const rec = recorder()
-    const controller = new AbortController()
-    const running = runner.run(spec('sleep.sh'), rec.events, { signal: controller.signal })
-    await expect.poll(() => rec.heartbeats, { timeout: 5000 }).toBeGreaterThanOrEqual(2)
-    const t0 = performance.now()
-    controller.abort()
-    const o = await running
-    expect(performance.now() - t0).toBeLessThan(1000)
-    expect(o).toMatchObject({ ok: false, state: 'cancelled' })
+    await cancelsWithinASecond('sleep.sh')
   })
 })
 
@@ -263,3 +247,16 @@ describe('stop', () => {
     expect(await codeOf(own.run(spec('ok.mjs', { a: 1, b: 1 }), rec.events))).toBe('ERR_SHUTTING_DOWN')
   })
 })
+
+/** Starts `file`, waits until it runs (two heartbeats), cancels it, and expects it ended cancelled within a second. */
+async function cancelsWithinASecond (file: string): Promise<void> {
+  const rec = recorder()
+  const controller = new AbortController()
+  const running = runner.run(spec(file), rec.events, { signal: controller.signal })
+  await expect.poll(() => rec.heartbeats, { timeout: 5000 }).toBeGreaterThanOrEqual(2)
+  const t0 = performance.now()
+  controller.abort()
+  const o = await running
+  expect(performance.now() - t0).toBeLessThan(1000)
+  expect(o).toMatchObject({ ok: false, state: 'cancelled' })
+}

@@ -73,7 +73,7 @@ export class ReplicaWriter {
         throw err
       }
     }, i => { sinks[i].cancel() })
-    return { stages: ops, outcome, size, sha256: hash.digest('hex') }
+    return { targets: live, stages: ops, outcome, size, sha256: hash.digest('hex') }
   }
 
   /**
@@ -121,8 +121,9 @@ export class ReplicaWriter {
   }
 }
 
-/** A value staged on the replicas: each one's stage (in `live` order), W of them, and what the client sent. */
+/** A value staged on the replicas: each one's stage (`stages[i]` on `targets[i]`), W of them, and what the client sent. */
 export interface Staging {
+  targets: Target[]
   stages: Array<Promise<StageResult>>
   outcome: QuorumOutcome<StageResult>
   size: number

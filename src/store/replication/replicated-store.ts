@@ -231,15 +231,20 @@ export class ReplicatedStore implements Store {
       const st = await staging
       written = st
       if (!st.outcome.ok) return { ops: [], outcome: { ok: false, values: [], errors: st.outcome.errors }, untouched: true }
-      return await quorumOf(st.stages.map(async (stage, i) => await this.client.commit(to[i], key, (await stage).stageId, put)), w)
+      // The replicas of this ballot (`to`) may be fewer than those of the staging, never others: each commits its own stage.
+      return await quorumOf(to.map(async t => {
+        const i = st.targets.indexOf(t)
+        if (i < 0) throw new PmzError('ERR_UNAVAILABLE', 'the value was not staged on this replica', { details: { key, replica: t.peerId } })
+        return await this.client.commit(t, key, (await st.stages[i]).stageId, put)
+      }), w)
     }
     const intent = options.ifAbsent === true ? { type: 'create' as const, origin } : { type: 'replace' as const, origin }
     // A value staged and not written is dropped at once (a late replica's commit of a written one still finds it; the rest expires).
     const decided = await this.register.propose({ key, intent, live, q1, q2, waitAll, payload, signal: options.signal }).then(d => {
-      if (d.outcome !== 'written' && staging !== undefined) this.unstage(staging, live)
+      if (d.outcome !== 'written' && staging !== undefined) this.unstage(staging)
       return d
     }, err => {
-      if (staging !== undefined) this.unstage(staging, live)
+      if (staging !== undefined) this.unstage(staging)
       throw err
     })
     if (decided.outcome === 'exists') throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
@@ -261,11 +266,11 @@ export class ReplicatedStore implements Store {
   }
 
   /** Drops what a proposal staged and did not commit (a replica that committed holds nothing staged any more). */
-  private unstage (staging: Promise<Staging>, live: Target[]): void {
+  private unstage (staging: Promise<Staging>): void {
     staging.then(st => {
       st.stages.forEach((stage, i) => {
-        stage.then(async s => { await this.client.unstage(live[i], s.stageId) })
-          .catch(err => { this.log.debug({ err, replica: live[i].peerId }, 'dropping a staged value failed') })
+        stage.then(async s => { await this.client.unstage(st.targets[i], s.stageId) })
+          .catch(err => { this.log.debug({ err, replica: st.targets[i].peerId }, 'dropping a staged value failed') })
       })
     }, () => {})
   }

@@ -1,3 +1,5 @@
+import { PmzError } from '../../common/errors.js'
+
 /** The outcome of waiting for a quorum: the values so far, and the errors when it cannot be reached; `stoppedBy` the value that ended the wait early. */
 export type QuorumOutcome<T> = { ok: true, values: T[] } | { ok: false, values: T[], errors: unknown[], stoppedBy?: T }
 
@@ -47,4 +49,10 @@ export async function waitQuorum<T> (ops: Array<Promise<T>>, w: number, stopOn?:
       resolve({ ok: false, values, errors })
     } else if (all) settledAll()
   })
+}
+
+/** The one 503 of a quorum that cannot be met: `acks` of the `need` replicas that had to have `what` (the error codes of those that failed). */
+export function quorumNotMet (acks: number, need: number, what: 'alive' | 'promised' | 'accepted', errors: unknown[] = []): PmzError {
+  const codes = errors.map(e => (e as { code?: string }).code ?? 'ERR_INTERNAL')
+  return new PmzError('ERR_QUORUM_NOT_MET', `${acks} of ${need} required replicas ${what}`, { details: { acks, quorum: need, errors: codes } })
 }

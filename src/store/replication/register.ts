@@ -8,7 +8,7 @@ import { originOf, type ReplicaEntry } from '../record.js'
 import type { ApplyResult, PrepareResult, ReplicaPut, ReplicaStore } from '../types.js'
 import { REGISTER_BACKOFF_BASE_MS, REGISTER_BACKOFF_MAX_MS, REGISTER_MAX_ATTEMPTS } from './constants.js'
 import type { Target } from './placement.js'
-import { waitQuorum, type QuorumOutcome } from './quorum.js'
+import { quorumNotMet, waitQuorum, type QuorumOutcome } from './quorum.js'
 import type { ReplicaClient } from './replica-client.js'
 import { afterPrepare, backoffMs, type Decision, type Intent, type Outcome } from './register-rules.js'
 
@@ -65,9 +65,10 @@ export interface Decided { outcome: Outcome, newest: ReplicaEntry | undefined, b
  * phase 1 (prepare) to the live replicas until a quorum promised, a decision
  * over what they hold, phase 2 (accept) of that decision at the same ballot
  * until a write quorum took it; a lost ballot tries again with a newer one
- * after a jittered backoff. A create that cannot be confirmed is taken back
- * (an undo proposal), so a 503 never leaves a value behind; when even that
- * cannot be decided the outcome is unknown (ERR_TIMEOUT, 504).
+ * after a jittered backoff. A create that cannot be confirmed is settled by
+ * an undo proposal (see giveUp): carried on when it may be chosen, else taken
+ * back, so a 503 never leaves a value behind; when even that cannot be
+ * decided the outcome is unknown (ERR_TIMEOUT, 504).
  */
 export class Register {
   constructor (private readonly c: RegisterComponents) {}
@@ -212,9 +213,4 @@ export class Register {
 export async function quorumOf (ops: Array<Promise<ApplyResult>>, q2: number): Promise<Sent> {
   for (const op of ops) op.catch(() => {}) // observed by waitQuorum
   return { ops, outcome: await waitQuorum(ops, q2, r => !r.applied) }
-}
-
-function quorumNotMet (acks: number, need: number, what: 'promised' | 'accepted', errors: unknown[] = []): PmzError {
-  const codes = errors.map(e => (e as { code?: string }).code ?? 'ERR_INTERNAL')
-  return new PmzError('ERR_QUORUM_NOT_MET', `${acks} of ${need} required replicas ${what}`, { details: { acks, quorum: need, errors: codes } })
 }

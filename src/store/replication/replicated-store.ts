@@ -17,6 +17,7 @@ import { Survey } from './survey.js'
 import { ReplicaClient } from './replica-client.js'
 import { ReplicaWriter, readWhole, type Staging } from './replica-writer.js'
 import { Register, quorumOf, type Payload } from './register.js'
+import { quorumNotMet } from './quorum.js'
 import { serveReplica } from './replica-server.js'
 
 export interface ReplicatedStoreComponents {
@@ -285,7 +286,7 @@ export class ReplicatedStore implements Store {
     const w = this.placement.w()
     const r = this.placement.n() - w + 1
     const live = targets.filter(t => t.isAlive)
-    if (targets.length === 0 || live.length < Math.max(w, r)) throw quorumNotMet(live.length, Math.max(w, r))
+    if (targets.length === 0 || live.length < Math.max(w, r)) throw quorumNotMet(live.length, Math.max(w, r), 'alive')
     return { live, q1: r, q2: w, waitAll: !this.antiEntropy.settled() }
   }
 
@@ -322,9 +323,4 @@ export class ReplicatedStore implements Store {
 
 function isLocalOnly (targets: Target[]): boolean {
   return targets.length === 1 && targets[0].isSelf
-}
-
-function quorumNotMet (acks: number, w: number, errors: unknown[] = []): PmzError {
-  const codes = errors.map(e => (e as { code?: string }).code ?? 'ERR_INTERNAL')
-  return new PmzError('ERR_QUORUM_NOT_MET', `${acks} of ${w} required replicas acknowledged`, { details: { acks, writeQuorum: w, errors: codes } })
 }

@@ -31,6 +31,8 @@ export interface CatalogRow {
   error: string | null
   /** Holders whose copy failed to load, with the reason. */
   errors: Record<string, string>
+  /** What the seed declares: `concurrency`, `timeoutMs`, `retries` ({} when nothing). */
+  limits: ClusterSeed['limits']
 }
 
 export function catalogRow (s: ClusterSeed): CatalogRow {
@@ -44,7 +46,8 @@ export function catalogRow (s: ClusterSeed): CatalogRow {
     hash_conflict: Object.keys(s.hashes).length > 1,
     launchable: s.launchable,
     error: s.error ?? null,
-    errors: s.errors
+    errors: s.errors,
+    limits: s.limits
   }
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PmzError, badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
-import { MAX_PRIORITY, MIN_PRIORITY, type JobState, type JobView } from '../jobs/index.js'
+import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY, type JobState, type JobView } from '../jobs/index.js'
 import { forward } from './coordinator-routes.js'
 import { ok, sendEnvelope } from './envelope.js'
 import type { BodySource } from './request-body.js'
@@ -10,6 +10,8 @@ import type { CoordinatorView, JobCatalogView, JobsView } from './types.js'
 
 /** Largest launch body, bytes. */
 const MAX_LAUNCH_BYTES = 1024 * 1024
+/** Longest `timeout_ms` a launch may ask for: a week. */
+const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000
 const SEED_PATH = /^[\w.-]+(\/[\w.-]+)+$/
 
 /** Pulzar's status words (§9.3): running is listed as pending. */
@@ -73,10 +75,18 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
         if (priority !== undefined && (!Number.isInteger(priority) || (priority as number) < MIN_PRIORITY || (priority as number) > MAX_PRIORITY)) {
           throw badRequest(`priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`)
         }
+        const timeoutMs = limit(args, 'timeout_ms', 1, MAX_TIMEOUT_MS) ?? seed.limits.timeoutMs
+        const retries = limit(args, 'retries', 0, MAX_RETRIES) ?? seed.limits.retries
         const header = req.headers['idempotency-key']
         const dedupKey = typeof header === 'string' && header !== '' ? header : typeof args.dedup_key === 'string' ? args.dedup_key : undefined
         const { jobId } = await jobs.launch({
-          seed: name, seedHash: seed.hash, args, ...(priority !== undefined ? { priority: priority as number } : {}), ...(dedupKey !== undefined ? { dedupKey } : {})
+          seed: name,
+          seedHash: seed.hash,
+          args,
+          ...(priority !== undefined ? { priority: priority as number } : {}),
+          ...(dedupKey !== undefined ? { dedupKey } : {}),
+          ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+          ...(retries !== undefined ? { retries } : {})
         })
         return sendEnvelope(reply, 200, ok({ job_id: jobId }, `Job added with id ${jobId}`))
       })
@@ -120,6 +130,14 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
       })
     }
   })
+}
+
+/** A launch's own limit (`timeout_ms`, `retries`): an integer within its bounds, or absent. */
+function limit (args: Record<string, unknown>, field: string, min: number, max: number): number | undefined {
+  const v = args[field]
+  if (v === undefined) return undefined
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw badRequest(`${field} must be an integer from ${min} to ${max}`)
+  return v as number
 }
 
 /** The launch body: a JSON object (no body: `{}`). */

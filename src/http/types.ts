@@ -129,6 +129,10 @@ export interface LaunchRequest {
   priority?: number
   /** A repeat with the same key within 24 h answers the first job. */
   dedupKey?: string
+  /** Run time of one attempt, ms: the launch's `timeout_ms`, else the seed's `timeoutMs`. */
+  timeoutMs?: number
+  /** Failed attempts re-run: the launch's `retries`, else the seed's. */
+  retries?: number
 }
 
 /**

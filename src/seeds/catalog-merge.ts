@@ -1,4 +1,5 @@
 import type { CatalogEntry } from './catalog-messages.js'
+import type { SeedLimits } from './seed-limits.js'
 import type { SeedMeta } from './seed-meta.js'
 import type { SeedKind } from './types.js'
 
@@ -11,6 +12,8 @@ export interface ClusterSeed {
   hash: string
   /** The main version's declared meta. */
   meta: SeedMeta
+  /** The main version's declared limits ({} when none). */
+  limits: SeedLimits
   /** Every peer holding the seed, at any hash, sorted. */
   peers: string[]
   /** Holders by content hash; more than one key when peers disagree on the seed's content. */
@@ -54,7 +57,7 @@ function mergeOne (name: string, holders: Array<{ peerId: string, entry: Catalog
   const { entry } = mainHolders.find(h => h.entry.error === undefined) ?? mainHolders[0]
   const launchable = holders.some(h => h.entry.error === undefined)
   const seed: ClusterSeed = {
-    name, kind: entry.kind, hash: main, meta: entry.meta, peers: holders.map(h => h.peerId), hashes, errors, launchable
+    name, kind: entry.kind, hash: main, meta: entry.meta, limits: entry.limits ?? {}, peers: holders.map(h => h.peerId), hashes, errors, launchable
   }
   if (!launchable) seed.error = entry.error
   return seed

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { CATALOG_VERSION } from './constants.js'
+import { isLimits, type SeedLimits } from './seed-limits.js'
 import type { SeedMeta } from './seed-meta.js'
 import type { SeedKind } from './types.js'
 
@@ -11,6 +12,8 @@ export interface CatalogEntry {
   /** Hex sha256 of the seed file's content. */
   hash: string
   meta: SeedMeta
+  /** Its declared limits (concurrency, timeoutMs, retries); absent when it declares none. */
+  limits?: SeedLimits
   /** Why the seed cannot run on that peer (a module that failed to load); absent when it can. */
   error?: string
 }
@@ -55,7 +58,7 @@ function isMeta (x: unknown): x is SeedMeta {
 
 function isEntry (x: unknown): x is CatalogEntry {
   return isObj(x) && isStr(x.name) && x.name !== '' && isStr(x.kind) && KINDS.has(x.kind) && isStr(x.hash) &&
-    isMeta(x.meta) && (x.error === undefined || isStr(x.error))
+    isMeta(x.meta) && (x.error === undefined || isStr(x.error)) && (x.limits === undefined || isLimits(x.limits))
 }
 
 /** A checked reply, or why it was refused (another version, a malformed entry). */

@@ -8,6 +8,7 @@ export type { CatalogMesh, ClusterCatalog, ClusterCatalogComponents, ClusterCata
 export type { ClusterSeed } from './catalog-merge.js'
 export type { CatalogDigest, CatalogEntry } from './catalog-messages.js'
 export type { SeedMeta } from './seed-meta.js'
+export type { SeedLimits } from './seed-limits.js'
 
 export function createSeedCatalog (components: SeedCatalogComponents, init: SeedCatalogInit): SeedCatalog {
   return new WatchingSeedCatalog(components, init)

@@ -2,8 +2,12 @@ import { readFile, stat } from 'node:fs/promises'
 import { basename, dirname, extname, join } from 'node:path'
 import type { Logger } from '../common/logger.js'
 import type { CatalogEntry } from './catalog-messages.js'
+import { limitsFrom, moduleLimits, type SeedLimits } from './seed-limits.js'
 import { EMPTY_META, moduleMeta, pythonMeta, sidecarMeta, type SeedMeta } from './seed-meta.js'
 import type { Seed } from './types.js'
+
+/** What a seed says of itself: its meta, its limits, or why its limits cannot be used. */
+interface Described { meta: SeedMeta, limits?: SeedLimits, error?: string }
 
 /** `tools/resize.sh` -> `tools/resize.json`: where an executable's description lives. */
 export function sidecarPath (path: string): string {
@@ -18,7 +22,7 @@ export function sidecarPath (path: string): string {
  */
 export class LocalEntries {
   private readonly python = new Map<string, SeedMeta>()
-  private readonly sidecars = new Map<string, { stamp: string, meta: SeedMeta }>()
+  private readonly sidecars = new Map<string, { stamp: string } & Described>()
 
   constructor (private readonly log: Logger) {}
 
@@ -28,9 +32,11 @@ export class LocalEntries {
     const entries: CatalogEntry[] = []
     for (const seed of seeds) {
       live.add(seed.kind === 'python' ? seed.hash : seed.path)
-      const meta = await this.metaOf(seed)
+      const { meta, limits, error } = await this.describeOne(seed)
       const entry: CatalogEntry = { name: seed.name, kind: seed.kind, hash: seed.hash, meta }
-      if (seed.error !== undefined) entry.error = seed.error
+      if (limits !== undefined && Object.keys(limits).length > 0) entry.limits = limits
+      const problem = seed.error ?? error
+      if (problem !== undefined) entry.error = problem
       entries.push(entry)
     }
     // Forget what no seed needs any more.
@@ -39,10 +45,13 @@ export class LocalEntries {
     return entries
   }
 
-  private async metaOf (seed: Seed): Promise<SeedMeta> {
-    if (seed.kind === 'module') return moduleMeta(seed.exports)
-    if (seed.kind === 'python') return await this.pythonMetaOf(seed)
-    return await this.sidecarMetaOf(seed)
+  private async describeOne (seed: Seed): Promise<Described> {
+    if (seed.kind === 'module') {
+      const limits = moduleLimits(seed.exports)
+      return limits.ok ? { meta: moduleMeta(seed.exports), limits: limits.limits } : { meta: moduleMeta(seed.exports), error: `bad limits: ${limits.error}` }
+    }
+    if (seed.kind === 'python') return { meta: await this.pythonMetaOf(seed) }
+    return await this.sidecarOf(seed)
   }
 
   private async pythonMetaOf (seed: Seed): Promise<SeedMeta> {
@@ -60,25 +69,28 @@ export class LocalEntries {
     return meta
   }
 
-  private async sidecarMetaOf (seed: Seed): Promise<SeedMeta> {
+  /** An executable's meta and limits from its sidecar `NAME.json`. */
+  private async sidecarOf (seed: Seed): Promise<Described> {
     const path = sidecarPath(seed.path)
-    if (path === seed.path) return { ...EMPTY_META }
+    if (path === seed.path) return { meta: { ...EMPTY_META } }
     const s = await stat(path).catch(() => undefined)
     if (s === undefined || !s.isFile()) {
       this.sidecars.delete(seed.path)
-      return { ...EMPTY_META }
+      return { meta: { ...EMPTY_META } }
     }
     const stamp = `${s.size}:${s.mtimeMs}`
     const known = this.sidecars.get(seed.path)
-    if (known?.stamp === stamp) return known.meta
-    let meta: SeedMeta
+    if (known?.stamp === stamp) return known
+    let described: Described
     try {
-      meta = sidecarMeta(await readFile(path, 'utf8'))
+      const json = await readFile(path, 'utf8')
+      const limits = limitsFrom(JSON.parse(json))
+      described = limits.ok ? { meta: sidecarMeta(json), limits: limits.limits } : { meta: sidecarMeta(json), error: `bad limits in ${sidecarPath(seed.name)}: ${limits.error}` }
     } catch (err) {
       this.log.warn({ seed: seed.name, path, error: (err as Error).message }, 'seed sidecar ignored: not a JSON object')
-      meta = { ...EMPTY_META }
+      described = { meta: { ...EMPTY_META } }
     }
-    this.sidecars.set(seed.path, { stamp, meta })
-    return meta
+    this.sidecars.set(seed.path, { stamp, ...described })
+    return described
   }
 }

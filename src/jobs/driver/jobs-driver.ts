@@ -88,7 +88,8 @@ export class JobsDriver implements Startable {
     const workers: WorkerView[] = directory.workers().map(w => ({
       peerId: w.peerId, seeds: seeds.get(w.peerId) ?? new Map(), slots: w.slots, running: perPeer.get(w.peerId) ?? 0, load: w.load
     }))
-    for (const a of place({ jobs: table.placeable(now), workers, runningPerSeed: perSeed })) {
+    const concurrency = new Map(this.c.catalog.list().filter(s => s.limits.concurrency !== undefined).map(s => [s.name, s.limits.concurrency as number]))
+    for (const a of place({ jobs: table.placeable(now), workers, runningPerSeed: perSeed, concurrency })) {
       ops.push({ type: 'assign', ...at, jobId: a.jobId, peerId: a.peerId, attempt: a.attempt, term })
     }
     if (ops.length > 0) {

@@ -11,7 +11,7 @@ import { launch } from '../fixtures.js'
 const log = createLogger({ level: 'silent' })
 
 /** A leader applying proposals at once to a real table, and everything around the driver as fakes. */
-function harness (workers: WorkerPeer[], holders: Record<string, string[]>) {
+function harness (workers: WorkerPeer[], holders: Record<string, string[]>, limits: Record<string, ClusterSeed['limits']> = {}) {
   const clock = new ManualClock()
   const table = new JobTable()
   const applied: Array<(c: JobCommand) => void> = []
@@ -33,11 +33,11 @@ function harness (workers: WorkerPeer[], holders: Record<string, string[]>) {
     onApplied: fn => { applied.push(fn); return () => {} }
   }
   const seed = (name: string, hash: string, peers: string[]): ClusterSeed =>
-    ({ name, kind: 'module', hash, meta: { description: '', args: '', category: '', author: '' }, peers, hashes: { [hash]: peers }, errors: {}, launchable: true })
+    ({ name, kind: 'module', hash, meta: { description: '', args: '', category: '', author: '' }, peers, hashes: { [hash]: peers }, errors: {}, launchable: true, limits: {} })
   const driver = new JobsDriver({
     coordinator,
     table,
-    catalog: { list: () => Object.entries(holders).map(([name, peers]) => seed(name, 'h1', peers)), on: () => () => {} },
+    catalog: { list: () => Object.entries(holders).map(([name, peers]) => ({ ...seed(name, 'h1', peers), limits: limits[name] ?? {} })), on: () => () => {} },
     directory: {
       workers: () => workers.filter(w => !state.dead.has(w.peerId)),
       isAlive: id => !state.dead.has(id),
@@ -89,6 +89,17 @@ describe('JobsDriver', () => {
     expect(batches).toHaveLength(1)
     expect(h.table.liveOn('a')).toHaveLength(2)
     expect(h.table.get(3)?.state).toBe('queued')
+  })
+
+  it('holds a seed\'s declared concurrency cluster-wide', async () => {
+    const h = harness([W('a', 4), W('b', 4)], { 'example/factorial': ['a', 'b'] }, { 'example/factorial': { concurrency: 1 } })
+    for (let i = 1; i <= 3; i++) h.table.apply(launch(i, { at: h.clock.now() }))
+    await h.driver.start()
+    await h.settle()
+    expect([1, 2, 3].map(id => h.table.get(id)?.state)).toEqual(['assigned', 'queued', 'queued'])
+    await h.coordinator.propose({ type: 'finished', v: 1, at: h.clock.now(), jobId: 1, attempt: 1, ok: true })
+    await h.settle()
+    expect([1, 2, 3].map(id => h.table.get(id)?.state)).toEqual(['ready', 'assigned', 'queued'])
   })
 
   it('re-queues the attempt of a dead worker and places it elsewhere', async () => {

@@ -1,0 +1,55 @@
+// A seed that throws, exits or loops forever fails alone: the peer that runs
+// it keeps serving and keeps running other jobs (issue 14). Real bin/pmz,
+// real child processes. Needs `npm run build`.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { http, waitFor } from '../helpers/http.js'
+import { cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+
+const JSON_HEADERS = { 'content-type': 'application/json' }
+
+async function launch (peer: Peer, seed: string, args: unknown = {}): Promise<number> {
+  const res = await http('POST', `${peer.url}/launch_job/${seed}`, JSON.stringify(args), JSON_HEADERS)
+  expect(res.status, JSON.stringify(res.json)).toBe(200)
+  return (res.json?.data as { job_id: number }).job_id
+}
+
+async function settled (peer: Peer, id: number): Promise<{ state: string, error: string | null, output: unknown }> {
+  let last: { state: string, error: string | null, output: unknown } | undefined
+  await waitFor(async () => {
+    last = (await http('GET', `${peer.url}/admin/jobs/${id}`)).json?.data as typeof last
+    return last !== undefined && ['ready', 'failed', 'cancelled'].includes(last.state)
+  }, 20_000, `job ${id} to end`)
+  return last!
+}
+
+describe('a misbehaving seed fails alone (issue 14)', () => {
+  let a: Peer
+
+  beforeAll(async () => {
+    const seeds = tempDir('pmz-isolation-seeds-')
+    mkdirSync(join(seeds, 'bad'))
+    writeFileSync(join(seeds, 'bad/throws.mjs'), 'export default () => { throw new Error("thrown on purpose") }\n')
+    writeFileSync(join(seeds, 'bad/exits.mjs'), 'export default () => { process.exit(3) }\n')
+    writeFileSync(join(seeds, 'bad/spins.mjs'), 'export const timeoutMs = 500\nexport default () => { for (;;) {} }\n')
+    writeFileSync(join(seeds, 'bad/fine.mjs'), 'export default (args) => ({ echo: args.n })\n')
+    a = await startPeer({ args: ['--seeds', seeds, '--job-slots', '4'] })
+    await waitFor(async () => ((await http('GET', `${a.url}/admin/job_catalog`)).json?.data as unknown[] | undefined)?.length === 4,
+      15_000, 'the seeds in the catalog')
+  }, 30_000)
+
+  afterAll(cleanupPeers)
+
+  it('fails the throwing, exiting and spinning jobs with their reasons while the peer serves and runs a good job', async () => {
+    const [throws, exits, spins] = await Promise.all(['bad/throws', 'bad/exits', 'bad/spins'].map(async s => await launch(a, s)))
+    const good = await launch(a, 'bad/fine', { n: 7 })
+    expect(await settled(a, good)).toMatchObject({ state: 'ready', output: { echo: 7 } })
+    expect(await settled(a, throws)).toMatchObject({ state: 'failed', error: expect.stringContaining('thrown on purpose') })
+    expect(await settled(a, exits)).toMatchObject({ state: 'failed', error: expect.stringMatching(/exit/i) })
+    expect(await settled(a, spins)).toMatchObject({ state: 'failed', error: 'timed out after 500 ms' })
+    expect((await http('GET', `${a.url}/admin/status`)).status).toBe(200)
+    expect(await settled(a, await launch(a, 'bad/fine', { n: 8 }))).toMatchObject({ state: 'ready', output: { echo: 8 } })
+    expect(a.proc.exitCode).toBeNull()
+  })
+})

@@ -7,4 +7,5 @@
 export * from './table/index.js'
 export { createJobRunner } from './exec/index.js'
 export * from './driver/index.js'
+export * from './schedule/index.js'
 export type { AttemptSpec, AttemptEvents, JobRunner, JobRunnerComponents, JobRunnerInit, JobStore } from './exec/index.js'

@@ -25,3 +25,5 @@ export const RETRY_BASE_MS = 1_000
 export const RETRY_CAP_MS = 5 * 60 * 1000
 /** A running job whose worker has not reported for this long is re-queued, ms. */
 export const HEARTBEAT_TIMEOUT_MS = 15_000
+/** Decided ticks a schedule keeps (its `last_executions`), newest. */
+export const MAX_EXECUTIONS = 100

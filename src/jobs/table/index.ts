@@ -18,3 +18,4 @@ export function createJobTable (): JobTable {
 export function batch (commands: JobOp[]): BatchCommand {
   return { type: 'batch', v: JOB_COMMAND_VERSION, commands }
 }
+export type { Execution, FireCommand, JobTemplate, Schedule, ScheduleCommand, ScheduleState } from './schedule-types.js'

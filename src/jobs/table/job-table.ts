@@ -6,9 +6,11 @@ import { applied, refused, transition } from './transitions.js'
 import { FINAL_STATES, LIVE_STATES, type Job, type JobCommand, type JobOp, type JobOutcome, type JobResult, type JobState, type LaunchCommand, type PruneCommand } from './types.js'
 import type { JobView } from './view.js'
 import { checkOp } from './validate.js'
+import { ScheduleBook } from './schedule-book.js'
+import type { Schedule, ScheduleCommand } from './schedule-types.js'
 
 interface DedupEntry { jobId: number, at: number }
-interface Image { v: 1, seq: number, maxJobId: number, maxTerm: number, jobs: Job[], dedup: Array<[string, DedupEntry]> }
+interface Image { v: 1, seq: number, maxJobId: number, maxTerm: number, jobs: Job[], dedup: Array<[string, DedupEntry]>, schedules?: Schedule[] }
 
 /** Options of JobTable.list. */
 export interface ListOptions {
@@ -33,6 +35,23 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   private seq = 0
   private maxJobId = 0
   private maxTerm = 0
+  /** The schedules (issue 15); their firings are jobs of this table. */
+  private readonly book = new ScheduleBook({
+    takeId: id => {
+      if (id <= this.maxJobId) return false
+      this.maxJobId = id
+      return true
+    },
+    fire: (template, at, from) => this.create({ ...template, jobId: this.maxJobId + 1, at, ...from }).jobId,
+    isActive: id => this.active.has(id),
+    cancelWaiting: (scheduleId, at) => {
+      for (const job of this.activeRecords()) {
+        if (job.scheduleId !== scheduleId || (job.state !== 'queued' && job.state !== 'retrying')) continue
+        transition(job, { type: 'cancel', v: JOB_COMMAND_VERSION, at, jobId: job.jobId, reason: 'schedule cancelled' })
+        this.active.delete(job.jobId)
+      }
+    }
+  })
 
   /** Applies one command or a batch; a batch answers with one outcome per command, in order. Throws only for an entry that is not a job command at all. */
   apply (command: JobCommand): JobResult {
@@ -60,10 +79,22 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     return out
   }
 
-  /** Jobs that may be placed at `now`: queued, or retrying past their backoff; most urgent first (priority 9 before 0), FIFO within a priority. */
+  /** A schedule, or undefined. */
+  schedule (id: number): Readonly<Schedule> | undefined { return this.book.get(id) }
+  /** Schedules, newest first. */
+  schedules (): ReadonlyArray<Readonly<Schedule>> { return this.book.list() }
+  /** The live schedule a seed's `schedule` export registered. */
+  scheduleOfSeed (seed: string): Readonly<Schedule> | undefined { return this.book.ofSeed(seed) }
+
+  /**
+   * Jobs that may be placed at `now`: queued, or retrying past their backoff,
+   * and not queued behind an active firing of their schedule; most urgent
+   * first (priority 9 before 0), FIFO within a priority.
+   */
   placeable (now: number): JobView[] {
     const out: Job[] = []
     for (const job of this.activeRecords()) {
+      if (job.waitsFor !== undefined && this.active.has(job.waitsFor)) continue
       if (job.state === 'queued' || (job.state === 'retrying' && (job.notBefore ?? 0) <= now)) out.push(job)
     }
     return out.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
@@ -109,7 +140,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   snapshot (): Uint8Array {
     const jobs = [...this.jobs.values()].sort((a, b) => a.jobId - b.jobId)
     const dedup = [...this.dedup].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-    return pack({ v: 1, seq: this.seq, maxJobId: this.maxJobId, maxTerm: this.maxTerm, jobs, dedup } satisfies Image)
+    return pack({ v: 1, seq: this.seq, maxJobId: this.maxJobId, maxTerm: this.maxTerm, jobs, dedup, schedules: this.book.snapshot() } satisfies Image)
   }
 
   restore (snapshot: Uint8Array): void {
@@ -121,6 +152,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     this.seq = image.seq
     this.maxJobId = image.maxJobId
     this.maxTerm = image.maxTerm
+    this.book.restore(image.schedules)
   }
 
   private applyOp (op: JobOp): JobOutcome {
@@ -129,6 +161,9 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     if (problem !== undefined) return refused('ERR_BAD_REQUEST', problem, (op as { jobId?: number }).jobId)
     if (op.type === 'launch') return this.launch(op)
     if (op.type === 'prune') return this.prune(op)
+    if (op.type === 'schedule') return this.addSchedule(op)
+    if (op.type === 'fire') return this.book.fire(op)
+    if (op.type === 'cancel' && this.book.has(op.jobId)) return this.book.cancel(op.jobId, op.at)
     const job = this.jobs.get(op.jobId)
     if (job === undefined) return refused('ERR_NOT_FOUND', `job ${op.jobId} not found`, op.jobId)
     if (op.type === 'assign' && op.term < this.maxTerm) return refused('ERR_STALE_TERM', `term ${op.term} is older than ${this.maxTerm}`, op.jobId)
@@ -150,6 +185,21 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     // The same launch proposed twice (a proposer retrying after an unknown outcome) is answered like the first.
     if (existing !== undefined && existing.seed === op.seed && existing.createdAt === op.at) return applied(existing, false)
     if (op.jobId <= this.maxJobId) return refused('ERR_CONFLICT', `job id ${op.jobId} is taken; next is ${this.maxJobId + 1}`, op.jobId)
+    const job = this.create(op)
+    if (op.dedupKey !== undefined) this.dedup.set(op.dedupKey, { jobId: job.jobId, at: op.at })
+    return applied(job)
+  }
+
+  private addSchedule (op: ScheduleCommand): JobOutcome {
+    const seen = op.dedupKey === undefined ? undefined : this.dedup.get(op.dedupKey)
+    if (seen !== undefined && op.at - seen.at < DEDUP_WINDOW_MS) return { ok: true, changed: false, jobId: seen.jobId, deduped: true }
+    const outcome = this.book.add(op)
+    if (outcome.ok && outcome.changed && op.dedupKey !== undefined) this.dedup.set(op.dedupKey, { jobId: op.scheduleId, at: op.at })
+    return outcome
+  }
+
+  /** Records a new queued job (the caller checked the id). */
+  private create (op: Omit<LaunchCommand, 'type' | 'v'> & { waitsFor?: number }): Job {
     const job: Job = {
       jobId: op.jobId,
       seed: op.seed,
@@ -169,14 +219,13 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
       attempts: []
     }
     if (op.timeoutMs !== undefined) job.limits.timeoutMs = op.timeoutMs
-    for (const k of ['dedupKey', 'dataKey', 'scheduleId', 'firedAt'] as const) {
+    for (const k of ['dedupKey', 'dataKey', 'scheduleId', 'firedAt', 'waitsFor'] as const) {
       if (op[k] !== undefined) (job as unknown as Record<string, unknown>)[k] = op[k]
     }
     this.jobs.set(job.jobId, job)
     this.active.add(job.jobId)
     this.maxJobId = job.jobId
-    if (op.dedupKey !== undefined) this.dedup.set(op.dedupKey, { jobId: job.jobId, at: op.at })
-    return applied(job)
+    return job
   }
 
   private prune (op: PruneCommand): JobOutcome {
@@ -187,8 +236,9 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
         pruned++
       }
     }
+    pruned += this.book.prune(op.before)
     for (const [key, e] of this.dedup) {
-      if (op.at - e.at >= DEDUP_WINDOW_MS || !this.jobs.has(e.jobId)) this.dedup.delete(key)
+      if (op.at - e.at >= DEDUP_WINDOW_MS || (!this.jobs.has(e.jobId) && this.book.get(e.jobId) === undefined)) this.dedup.delete(key)
     }
     return { ok: true, changed: pruned > 0, pruned }
   }

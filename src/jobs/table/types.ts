@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../../common/errors.js'
+import type { FireCommand, ScheduleCommand } from './schedule-types.js'
 
 /**
  * Where a job is in its life. `queued` waits for a peer; `assigned` was given
@@ -62,9 +63,11 @@ export interface Job {
   /** `pulzar_data`: the store key whose replicas should run the job. */
   dataKey?: string
   limits: JobLimits
-  /** Set when a schedule fired this job (issue 14 leaves room; the schedule table comes next). */
+  /** Set when a schedule fired this job: the schedule and the tick. */
   scheduleId?: number
   firedAt?: number
+  /** A firing queued behind the previous one (overlap `queue`): not placed while that job is active. */
+  waitsFor?: number
   state: JobState
   /** Launch order across the table: FIFO within a priority. */
   seq: number
@@ -163,7 +166,8 @@ export interface RetryCommand extends Stamped { type: 'retry', jobId: number }
 export interface PruneCommand extends Stamped { type: 'prune', before: number }
 
 /** One operation on the table. */
-export type JobOp = LaunchCommand | AssignCommand | StartedCommand | ProgressCommand | HeartbeatCommand | FinishedCommand | CancelCommand | RequeueCommand | RetryCommand | PruneCommand
+export type JobOp = LaunchCommand | AssignCommand | StartedCommand | ProgressCommand | HeartbeatCommand | FinishedCommand | CancelCommand | RequeueCommand | RetryCommand | PruneCommand |
+ScheduleCommand | FireCommand
 /** Several operations in one log entry, applied in order; each gets its own outcome. */
 export interface BatchCommand { type: 'batch', v: 1, commands: JobOp[] }
 /** What a log entry of the job table carries. */
@@ -175,7 +179,7 @@ export type JobCommand = JobOp | BatchCommand
  * refusal has `ok: false` and the error code a proposer should answer with.
  */
 export type JobOutcome =
-  | { ok: true, changed: boolean, jobId?: number, state?: JobState, attempt?: number, deduped?: boolean, pruned?: number }
+  | { ok: true, changed: boolean, jobId?: number, state?: JobState, attempt?: number, deduped?: boolean, pruned?: number, fired?: number[] }
   | { ok: false, code: ErrorCode, message: string, jobId?: number }
 
 /** One outcome per operation: an array for a batch. */

@@ -1,7 +1,8 @@
 // Shape checks of the job table's commands. They run inside apply, so they
 // must be deterministic: the same command is refused the same way on every
 // replica. Each returns the problem, or undefined when the command is sound.
-import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY } from './constants.js'
+import { MAX_EXECUTIONS, MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY } from './constants.js'
+import type { ScheduleCommand } from './schedule-types.js'
 import type { JobOp } from './types.js'
 
 const isInt = (x: unknown, min = 0): x is number => Number.isSafeInteger(x) && (x as number) >= min
@@ -16,7 +17,17 @@ export function checkOp (op: JobOp): string | undefined {
   if (!isPlainObject(op)) return 'a job command must be an object'
   if (op.v !== 1) return `unknown job command version ${String(op.v)}`
   if (!isTime(op.at)) return 'a job command needs its time (at)'
-  if (op.type !== 'prune' && !isInt((op as { jobId?: unknown }).jobId, 1)) return 'jobId must be a positive integer'
+  switch (op.type) {
+    case 'prune': return isTime(op.before) ? undefined : 'prune needs a time (before)'
+    case 'schedule': return checkSchedule(op)
+    case 'fire':
+      if (!isInt(op.scheduleId, 1)) return 'scheduleId must be a positive integer'
+      if (!Array.isArray(op.ticks) || op.ticks.length > MAX_EXECUTIONS || !op.ticks.every(isTime)) return `ticks must be at most ${MAX_EXECUTIONS} times`
+      return optional(op.skipThrough, isTime) ? undefined : 'skipThrough must be a time'
+    default:
+      break
+  }
+  if (!isInt((op as { jobId?: unknown }).jobId, 1)) return 'jobId must be a positive integer'
   switch (op.type) {
     case 'launch': return checkLaunch(op)
     case 'assign':
@@ -43,23 +54,44 @@ export function checkOp (op: JobOp): string | undefined {
       if (!isInt(op.attempt, 1)) return 'attempt must be a positive integer'
       if (typeof op.reason !== 'string') return 'requeue needs a reason'
       return optional(op.retryAt, isTime) ? undefined : 'retryAt must be a time'
-    case 'prune':
-      return isTime(op.before) ? undefined : 'prune needs a time (before)'
     default:
       return `unknown job command ${String((op as { type?: unknown }).type)}`
   }
 }
 
+const ENUMS = { catchUp: ['none', 'last', 'all'], overlap: ['skip', 'queue', 'allow'] } as const
+
+function checkSchedule (op: ScheduleCommand): string | undefined {
+  if (!isInt(op.scheduleId, 1)) return 'scheduleId must be a positive integer'
+  if (!isPlainObject(op.template)) return 'schedule needs a job template'
+  const problem = checkTemplate(op.template)
+  if (problem !== undefined) return problem
+  const spec = op.spec as unknown
+  if (!isPlainObject(spec) || !isPlainObject(spec.timing)) return 'schedule needs a spec with a timing'
+  const t = spec.timing
+  if (!(t.kind === 'every' && isInt(t.everyMs, 1000)) && !(t.kind === 'cron' && isText(t.expr) && optional(t.tz, x => isText(x, 128)))) return 'bad schedule timing'
+  if (!ENUMS.catchUp.includes(spec.catchUp as never) || !ENUMS.overlap.includes(spec.overlap as never)) return 'bad catchUp or overlap'
+  if (!isInt(spec.maxCatchUp, 1) || spec.maxCatchUp > MAX_EXECUTIONS || typeof spec.once !== 'boolean') return 'bad maxCatchUp or once'
+  if (!optional(op.dedupKey, x => isText(x)) || !optional(op.fromSeed, x => isText(x))) return 'dedupKey and fromSeed must be non-empty strings'
+  return undefined
+}
+
 function checkLaunch (op: JobOp & { type: 'launch' }): string | undefined {
+  const problem = checkTemplate(op)
+  if (problem !== undefined) return problem
+  if (!optional(op.dedupKey, x => isText(x))) return 'dedupKey must be a non-empty string of at most 1024 characters'
+  if (!optional(op.maxLost, x => isInt(x))) return 'maxLost must be a non-negative integer'
+  if (!optional(op.scheduleId, x => isInt(x, 1))) return 'scheduleId must be a positive integer'
+  return optional(op.firedAt, isTime) ? undefined : 'firedAt must be a time'
+}
+
+/** What a launch and a schedule's template share. */
+function checkTemplate (op: { seed?: unknown, seedHash?: unknown, args?: unknown, priority?: unknown, dataKey?: unknown, timeoutMs?: unknown, retries?: unknown }): string | undefined {
   if (!isText(op.seed)) return 'launch needs a seed name'
   if (!isText(op.seedHash, 256)) return 'launch needs the seed hash'
   if (!optional(op.args, isPlainObject)) return 'job arguments must be an object'
   if (!optional(op.priority, x => isInt(x, MIN_PRIORITY) && x <= MAX_PRIORITY)) return `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`
-  if (!optional(op.dedupKey, x => isText(x))) return 'dedupKey must be a non-empty string of at most 1024 characters'
   if (!optional(op.dataKey, x => isText(x))) return 'dataKey must be a key'
   if (!optional(op.timeoutMs, x => isInt(x, 1))) return 'timeoutMs must be a positive integer'
-  if (!optional(op.retries, x => isInt(x) && x <= MAX_RETRIES)) return `retries must be an integer from 0 to ${MAX_RETRIES}`
-  if (!optional(op.maxLost, x => isInt(x))) return 'maxLost must be a non-negative integer'
-  if (!optional(op.scheduleId, x => isInt(x, 1))) return 'scheduleId must be a positive integer'
-  return optional(op.firedAt, isTime) ? undefined : 'firedAt must be a time'
+  return optional(op.retries, x => isInt(x) && x <= MAX_RETRIES) ? undefined : `retries must be an integer from 0 to ${MAX_RETRIES}`
 }

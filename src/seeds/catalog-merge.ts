@@ -14,6 +14,8 @@ export interface ClusterSeed {
   meta: SeedMeta
   /** The main version's declared limits ({} when none). */
   limits: SeedLimits
+  /** The main version's `schedule` declaration, unchecked (the jobs layer registers it). */
+  schedule?: Record<string, unknown>
   /** Every peer holding the seed, at any hash, sorted. */
   peers: string[]
   /** Holders by content hash; more than one key when peers disagree on the seed's content. */
@@ -59,6 +61,7 @@ function mergeOne (name: string, holders: Array<{ peerId: string, entry: Catalog
   const seed: ClusterSeed = {
     name, kind: entry.kind, hash: main, meta: entry.meta, limits: entry.limits ?? {}, peers: holders.map(h => h.peerId), hashes, errors, launchable
   }
+  if (entry.schedule !== undefined) seed.schedule = entry.schedule
   if (!launchable) seed.error = entry.error
   return seed
 }

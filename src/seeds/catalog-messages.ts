@@ -14,6 +14,8 @@ export interface CatalogEntry {
   meta: SeedMeta
   /** Its declared limits (concurrency, timeoutMs, retries); absent when it declares none. */
   limits?: SeedLimits
+  /** Its `schedule` export as declared (`{every}` or `{cron, tz}`...); the jobs layer checks it. */
+  schedule?: Record<string, unknown>
   /** Why the seed cannot run on that peer (a module that failed to load); absent when it can. */
   error?: string
 }
@@ -58,7 +60,8 @@ function isMeta (x: unknown): x is SeedMeta {
 
 function isEntry (x: unknown): x is CatalogEntry {
   return isObj(x) && isStr(x.name) && x.name !== '' && isStr(x.kind) && KINDS.has(x.kind) && isStr(x.hash) &&
-    isMeta(x.meta) && (x.error === undefined || isStr(x.error)) && (x.limits === undefined || isLimits(x.limits))
+    isMeta(x.meta) && (x.error === undefined || isStr(x.error)) && (x.limits === undefined || isLimits(x.limits)) &&
+    (x.schedule === undefined || isObj(x.schedule))
 }
 
 /** A checked reply, or why it was refused (another version, a malformed entry). */

@@ -2,12 +2,20 @@ import { readFile, stat } from 'node:fs/promises'
 import { basename, dirname, extname, join } from 'node:path'
 import type { Logger } from '../common/logger.js'
 import type { CatalogEntry } from './catalog-messages.js'
-import { limitsFrom, moduleLimits, type SeedLimits } from './seed-limits.js'
+import { declaredSchedule, limitsFrom, moduleLimits, type SeedLimits } from './seed-limits.js'
 import { EMPTY_META, moduleMeta, pythonMeta, sidecarMeta, type SeedMeta } from './seed-meta.js'
 import type { Seed } from './types.js'
 
 /** What a seed says of itself: its meta, its limits, or why its limits cannot be used. */
-interface Described { meta: SeedMeta, limits?: SeedLimits, error?: string }
+interface Described { meta: SeedMeta, limits?: SeedLimits, schedule?: Record<string, unknown>, error?: string }
+
+/** A seed's meta with the limits and schedule it declares in `source` (a module's exports, a sidecar); a bad declaration is its error. */
+function declared (meta: SeedMeta, source: Readonly<Record<string, unknown>> | undefined, limits: ReturnType<typeof limitsFrom>, where: string): Described {
+  if (!limits.ok) return { meta, error: `bad limits${where}: ${limits.error}` }
+  const schedule = declaredSchedule(source)
+  if (!schedule.ok) return { meta, error: `bad schedule${where}: ${schedule.error}` }
+  return { meta, limits: limits.limits, ...(schedule.schedule !== undefined ? { schedule: schedule.schedule } : {}) }
+}
 
 /** `tools/resize.sh` -> `tools/resize.json`: where an executable's description lives. */
 export function sidecarPath (path: string): string {
@@ -32,9 +40,10 @@ export class LocalEntries {
     const entries: CatalogEntry[] = []
     for (const seed of seeds) {
       live.add(seed.kind === 'python' ? seed.hash : seed.path)
-      const { meta, limits, error } = await this.describeOne(seed)
+      const { meta, limits, schedule, error } = await this.describeOne(seed)
       const entry: CatalogEntry = { name: seed.name, kind: seed.kind, hash: seed.hash, meta }
       if (limits !== undefined && Object.keys(limits).length > 0) entry.limits = limits
+      if (schedule !== undefined) entry.schedule = schedule
       const problem = seed.error ?? error
       if (problem !== undefined) entry.error = problem
       entries.push(entry)
@@ -46,10 +55,7 @@ export class LocalEntries {
   }
 
   private async describeOne (seed: Seed): Promise<Described> {
-    if (seed.kind === 'module') {
-      const limits = moduleLimits(seed.exports)
-      return limits.ok ? { meta: moduleMeta(seed.exports), limits: limits.limits } : { meta: moduleMeta(seed.exports), error: `bad limits: ${limits.error}` }
-    }
+    if (seed.kind === 'module') return declared(moduleMeta(seed.exports), seed.exports, moduleLimits(seed.exports), '')
     if (seed.kind === 'python') return { meta: await this.pythonMetaOf(seed) }
     return await this.sidecarOf(seed)
   }
@@ -84,8 +90,8 @@ export class LocalEntries {
     let described: Described
     try {
       const json = await readFile(path, 'utf8')
-      const limits = limitsFrom(JSON.parse(json))
-      described = limits.ok ? { meta: sidecarMeta(json), limits: limits.limits } : { meta: sidecarMeta(json), error: `bad limits in ${sidecarPath(seed.name)}: ${limits.error}` }
+      const parsed = JSON.parse(json) as Record<string, unknown>
+      described = declared(sidecarMeta(json), parsed, limitsFrom(parsed), ` in ${sidecarPath(seed.name)}`)
     } catch (err) {
       this.log.warn({ seed: seed.name, path, error: (err as Error).message }, 'seed sidecar ignored: not a JSON object')
       described = { meta: { ...EMPTY_META } }

@@ -63,3 +63,20 @@ export function isLimits (x: unknown): x is SeedLimits {
   const checked = limitsFrom(x)
   return checked.ok && Object.keys(x).every(k => (FIELDS as string[]).includes(k))
 }
+
+/** Longest declared `schedule` kept, as JSON characters: it is gossiped. */
+export const MAX_SCHEDULE_CHARS = 1000
+
+/**
+ * A module's (or sidecar's) `schedule` declaration, as plain JSON data: the
+ * named export, else the default export object's. Undefined when none; an
+ * error when it is not a small JSON object.
+ */
+export function declaredSchedule (exports: Readonly<Record<string, unknown>> | undefined): { ok: true, schedule?: Record<string, unknown> } | { ok: false, error: string } {
+  const raw = exports?.schedule ?? (isObj(exports?.default) ? exports.default.schedule : undefined)
+  if (raw === undefined) return { ok: true }
+  let json: string | undefined
+  try { json = JSON.stringify(raw) } catch { json = undefined }
+  if (!isObj(raw) || json === undefined || json.length > MAX_SCHEDULE_CHARS) return { ok: false, error: `schedule must be a JSON object of at most ${MAX_SCHEDULE_CHARS} characters` }
+  return { ok: true, schedule: JSON.parse(json) as Record<string, unknown> }
+}

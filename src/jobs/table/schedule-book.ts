@@ -76,7 +76,8 @@ export class ScheduleBook {
         s.skipped++
       } else {
         const waitsFor = running && s.spec.overlap === 'queue' ? previous : undefined
-        const jobId = this.host.fire(s.template, op.at, { scheduleId: s.scheduleId, firedAt: tick, ...(waitsFor !== undefined ? { waitsFor } : {}) })
+        const template = op.seedHash === undefined ? s.template : { ...s.template, seedHash: op.seedHash }
+        const jobId = this.host.fire(template, op.at, { scheduleId: s.scheduleId, firedAt: tick, ...(waitsFor !== undefined ? { waitsFor } : {}) })
         this.record(s, { tick, jobId })
         s.lastJobId = jobId
         s.fired++

@@ -67,4 +67,11 @@ export interface ScheduleCommand extends Stamped {
  * the ticks up to it. A tick at or before lastTick is ignored: a tick fires
  * once, whoever proposes it and however often.
  */
-export interface FireCommand extends Stamped { type: 'fire', scheduleId: number, ticks: number[], skipThrough?: number }
+export interface FireCommand extends Stamped {
+  type: 'fire'
+  scheduleId: number
+  ticks: number[]
+  skipThrough?: number
+  /** The seed's content hash now (the catalog's): a schedule runs the seed as it is when it fires. Absent: the template's. */
+  seedHash?: string
+}

@@ -23,6 +23,7 @@ export function checkOp (op: JobOp): string | undefined {
     case 'fire':
       if (!isInt(op.scheduleId, 1)) return 'scheduleId must be a positive integer'
       if (!Array.isArray(op.ticks) || op.ticks.length > MAX_EXECUTIONS || !op.ticks.every(isTime)) return `ticks must be at most ${MAX_EXECUTIONS} times`
+      if (!optional(op.seedHash, x => isText(x, 256))) return 'seedHash must be a hash'
       return optional(op.skipThrough, isTime) ? undefined : 'skipThrough must be a time'
     default:
       break

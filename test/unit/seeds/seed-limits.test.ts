@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { isLimits, limitsFrom, moduleLimits } from '../../../src/seeds/seed-limits.js'
+import { declaredSchedule, isLimits, limitsFrom, moduleLimits } from '../../../src/seeds/seed-limits.js'
 import { LocalEntries } from '../../../src/seeds/local-entries.js'
 import type { Seed } from '../../../src/seeds/index.js'
 import { createLogger } from '../../../src/common/logger.js'
@@ -25,6 +25,14 @@ describe('seed limits', () => {
     expect(moduleLimits({ default: { timeoutMs: -1 } })).toMatchObject({ ok: false })
   })
 
+  it('reads a declared schedule as plain JSON, from a named or the default export', () => {
+    expect(declaredSchedule({ schedule: { every: '5 minutes' } })).toEqual({ ok: true, schedule: { every: '5 minutes' } })
+    expect(declaredSchedule({ default: { run: () => 1, schedule: { cron: '* * * * *', tz: 'UTC' } } })).toEqual({ ok: true, schedule: { cron: '* * * * *', tz: 'UTC' } })
+    expect(declaredSchedule({ default: () => 1 })).toEqual({ ok: true })
+    expect(declaredSchedule({ schedule: '5 minutes' })).toMatchObject({ ok: false })
+    expect(declaredSchedule({ schedule: { every: 'x'.repeat(2000) } })).toMatchObject({ ok: false })
+  })
+
   it('checks gossiped limits: known fields in range only', () => {
     expect(isLimits({ concurrency: 3 })).toBe(true)
     expect(isLimits({ concurrency: 3, evil: 1 })).toBe(false)
@@ -45,10 +53,11 @@ describe('seed limits', () => {
       ({ name, path: join(dir, kind === 'module' ? `${name}.mjs` : `${name}.sh`), kind, hash: 'h', size: 1, mtimeMs: 1, ...(exports !== undefined ? { exports } : {}) })
     const entries = await new LocalEntries(createLogger({ level: 'silent' })).describe([
       seed('bad', 'executable'),
-      seed('mod', 'module', { default: () => 1, concurrency: 1, retries: 2 }),
+      seed('mod', 'module', { default: () => 1, concurrency: 1, retries: 2, schedule: { every: '1 minute' } }),
       seed('plain', 'module', { default: () => 1 }),
       seed('tool', 'executable')
     ])
+    expect(entries.find(e => e.name === 'mod')?.schedule).toEqual({ every: '1 minute' })
     expect(entries.map(e => [e.name, e.limits, e.error])).toEqual([
       ['bad', undefined, 'bad limits in bad.json: retries must be an integer from 0 to 100'],
       ['mod', { concurrency: 1, retries: 2 }, undefined],

@@ -129,6 +129,12 @@ export interface LaunchRequest {
   priority?: number
   /** A repeat with the same key within 24 h answers the first job. */
   dedupKey?: string
+  /**
+   * `pulzar_data` (pulzar-api.md §6.3), a valid key with its leading `/`:
+   * the job runs on a replica of it. The launch fails with ERR_NOT_FOUND
+   * when the key has no live value.
+   */
+  dataKey?: string
 }
 
 /**

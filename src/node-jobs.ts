@@ -1,16 +1,17 @@
 import { cpus } from 'node:os'
+import { join } from 'node:path'
 import type { Clock } from './common/clock.js'
-import { PmzError } from './common/errors.js'
+import { PmzError, notFound } from './common/errors.js'
 import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
-import type { Store } from './store/index.js'
+import type { ReplicaStore, Store } from './store/index.js'
 
 /** Launches retried when another launch took the id first. */
 const LAUNCH_TRIES = 8
@@ -30,7 +31,9 @@ export interface NodeJobs {
  * request to the coordinator.
  */
 export function createNodeJobs (config: PmzConfig, deps: {
-  transport: Transport, membership: Membership, coordinator: NodeCoordinator, seeds: SeedCatalog, catalog: ClusterCatalog, store: Store, clock: Clock, log: Logger
+  transport: Transport, membership: Membership, coordinator: NodeCoordinator, seeds: SeedCatalog, catalog: ClusterCatalog, store: Store,
+  /** This peer's own replica: `pulzar_data` files are copied from it when it holds the key. */
+  local: ReplicaStore, clock: Clock, log: Logger
 }): NodeJobs {
   const { transport, membership, clock } = deps
   const log = deps.log.child({ component: 'jobs' })
@@ -41,8 +44,12 @@ export function createNodeJobs (config: PmzConfig, deps: {
   const workerRuntime = (coordinator: Pick<JobsCoordinator, 'propose'>): void => {
     const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
     const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
-    const worker = new JobsWorker({ coordinator, local: deps.seeds, runner, mesh, clock, log, peerId: transport.peerId })
-    parts.push(worker, {
+    const retention = config.general.retentionDays
+    const data = new StoreJobData({ store: deps.store, local: deps.local, log }, {
+      dir: join(config.node.dataDir, 'job-data'), ...(retention > 0 ? { outputDays: retention } : {})
+    })
+    const worker = new JobsWorker({ coordinator, local: deps.seeds, runner, data, mesh, clock, log, peerId: transport.peerId })
+    parts.push(data, worker, {
       async start () { membership.updateMeta({ jobSlots: slots }) },
       async stop () { await runner.stop() }
     })
@@ -59,7 +66,9 @@ export function createNodeJobs (config: PmzConfig, deps: {
       },
       onChange: fn => membership.on('peer:change', () => fn())
     }
-    parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, clock, random: Math.random, log }))
+    // A store that is not distributed (never in a node) holds every key here.
+    const replicasOf = (key: string): string[] => deps.store.replicasOf?.(key) ?? [transport.peerId]
+    parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, data: { replicasOf }, clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
     if (isWorker) workerRuntime(local.coordinator)
   } else if (isWorker) {
@@ -74,6 +83,8 @@ export function createNodeJobs (config: PmzConfig, deps: {
     view: {
       local: true,
       async launch (req) {
+        // pulzar-api.md §6.3: an unknown key is a 404 at launch, not a job that can never run.
+        if (req.dataKey !== undefined && await deps.store.stat(req.dataKey) === undefined) throw notFound(`pulzar_data key ${req.dataKey} not found`)
         for (let i = 0; i < LAUNCH_TRIES; i++) {
           await coordinator.read()
           const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), ...req })

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PmzError, badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY, type JobState, type JobView } from '../jobs/index.js'
+import { keyToUrlPath, validateKey } from '../store/index.js'
 import { forward } from './coordinator-routes.js'
 import { ok, sendEnvelope } from './envelope.js'
 import type { BodySource } from './request-body.js'
@@ -29,6 +30,7 @@ export function jobDetail (j: JobView): Record<string, unknown> {
     time: done && last?.durationMs !== undefined ? last.durationMs / 1000 : 'na',
     status: pulzarStatus(j.state),
     output: j.output ?? null,
+    ...(j.outputKey !== undefined ? { output_key: j.outputKey, output_url: `/get_key/${keyToUrlPath(j.outputKey)}` } : {}),
     job_name: j.seed,
     state: j.state,
     node: j.peerId ?? null,
@@ -70,7 +72,7 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
         if (!seed.launchable) throw badRequest(`seed ${name} cannot be launched: ${seed.error ?? 'it failed to load'}`)
         const args = parseArgs(await readBody(req))
         if (args.scheduled !== undefined) throw badRequest('scheduled jobs are not supported yet')
-        if (args.pulzar_data !== undefined) throw badRequest('pulzar_data is not supported yet')
+        const dataKey = dataKeyOf(args.pulzar_data)
         const priority = args.priority
         if (priority !== undefined && (!Number.isInteger(priority) || (priority as number) < MIN_PRIORITY || (priority as number) > MAX_PRIORITY)) {
           throw badRequest(`priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY}`)
@@ -86,7 +88,8 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
           ...(priority !== undefined ? { priority: priority as number } : {}),
           ...(dedupKey !== undefined ? { dedupKey } : {}),
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
-          ...(retries !== undefined ? { retries } : {})
+          ...(retries !== undefined ? { retries } : {}),
+          ...(dataKey !== undefined ? { dataKey } : {})
         })
         return sendEnvelope(reply, 200, ok({ job_id: jobId }, `Job added with id ${jobId}`))
       })
@@ -148,6 +151,15 @@ function parseArgs (bytes: Buffer): Record<string, unknown> {
   try { value = JSON.parse(text) } catch (err) { throw badRequest(`the body is not JSON: ${(err as Error).message}`) }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw badRequest('the body must be a JSON object')
   return value as Record<string, unknown>
+}
+
+/** `pulzar_data` (§6.3): a key, with or without its leading `/`; 400 when it is not one. */
+function dataKeyOf (raw: unknown): string | undefined {
+  if (raw === undefined) return undefined
+  if (typeof raw !== 'string') throw badRequest('pulzar_data must be a key (a string such as "/dir/name.ext")')
+  const key = raw.startsWith('/') ? raw : `/${raw}`
+  validateKey(key)
+  return key
 }
 
 function idOf (req: FastifyRequest): number {

@@ -133,6 +133,12 @@ export interface LaunchRequest {
   timeoutMs?: number
   /** Failed attempts re-run: the launch's `retries`, else the seed's. */
   retries?: number
+  /**
+   * `pulzar_data` (pulzar-api.md §6.3), a valid key with its leading `/`:
+   * the job runs on a replica of it. The launch fails with ERR_NOT_FOUND
+   * when the key has no live value.
+   */
+  dataKey?: string
 }
 
 /**

@@ -5,7 +5,7 @@
 // leader's JobsDriver places and re-queues, each worker's JobsWorker runs
 // assignments and reports (issue 14). Schedules come next.
 export * from './table/index.js'
-export { createJobRunner } from './exec/index.js'
+export { createJobRunner, StoreJobData, outputKeyOf } from './exec/index.js'
 export * from './driver/index.js'
 export * from './schedule/index.js'
-export type { AttemptSpec, AttemptEvents, JobRunner, JobRunnerComponents, JobRunnerInit, JobStore } from './exec/index.js'
+export type { AttemptSpec, AttemptEvents, JobRunner, JobRunnerComponents, JobRunnerInit, JobStore, AttemptId, DataFile, JobData, StoreJobDataComponents, StoreJobDataInit } from './exec/index.js'

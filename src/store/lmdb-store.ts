@@ -3,7 +3,7 @@ import { HybridLogicalClock, compareHlc, type HlcTimestamp } from '../common/hlc
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import { CHUNK_BYTES, DAY_MS } from './constants.js'
-import { readValue } from './reads.js'
+import { copyValue, readValue } from './reads.js'
 import { Sweeper } from './sweeper.js'
 import { Tables } from './tables.js'
 import type { ApplyResult, KeyChange, ListOptions, PrepareResult, PutOptions, ReplicaPut, StageFields, StageResult, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
@@ -87,6 +87,10 @@ export class LmdbStore implements Store {
 
   async get (key: string): Promise<StoredValue> {
     return await readValue(this.t, this.clock, key)
+  }
+
+  async copyTo (key: string, dest: string): Promise<ValueMeta> {
+    return await copyValue(this.t, this.clock, key, dest)
   }
 
   async put (key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {

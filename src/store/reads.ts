@@ -1,9 +1,11 @@
+import { constants, existsSync } from 'node:fs'
+import { copyFile, open } from 'node:fs/promises'
 import type { Clock } from '../common/clock.js'
 import { sha256Hex } from '../common/digest.js'
 import { PmzError, notFound } from '../common/errors.js'
 import { compareHlc } from '../common/hlc.js'
 import { ChunkReader, chunkKey } from './chunk-reader.js'
-import { isLive, toMeta, type ValueRecord } from './record.js'
+import { isLive, toMeta, type ValueMeta, type ValueRecord } from './record.js'
 import type { Tables } from './tables.js'
 import type { StoredValue } from './types.js'
 
@@ -69,4 +71,42 @@ function stream (t: Tables, clock: Clock, key: string): StoredValue | undefined 
     txn.done()
     throw err
   }
+}
+
+/**
+ * Writes the live value of `key` to the new file `dest` (its directory must
+ * exist) and returns the value's metadata. A value in a blob file is copied
+ * by the kernel: a reflink where the file system has them (btrfs, XFS), so no
+ * byte is copied; never a link to the blob itself, which a job could write
+ * into. The others are written from LMDB. Reads the record again when the
+ * blob went away under it, as readValue does.
+ */
+export async function copyValue (t: Tables, clock: Clock, key: string, dest: string, retries = GET_RETRIES): Promise<ValueMeta> {
+  const record = t.meta.get(key)
+  if (!isLive(record, clock.now())) throw notFound('key not found')
+  if (record.blob !== true || record.contentId === null) {
+    const value = await readValue(t, clock, key, retries)
+    const fh = await open(dest, 'wx').catch(err => { throw new PmzError('ERR_STORE_IO', 'creating a copy of a value failed', { cause: err }) })
+    try {
+      if (Buffer.isBuffer(value.body)) await fh.write(value.body)
+      else for await (const piece of value.body) await fh.write(piece as Buffer)
+    } finally {
+      await fh.close()
+    }
+    return value.meta
+  }
+  const src = t.files.pathOf(record.contentId)
+  try {
+    await copyFile(src, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE)
+    return toMeta(key, record)
+  } catch (err) {
+    const gone = (err as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(src)
+    if (!gone) throw new PmzError('ERR_STORE_IO', 'copying a value to a file failed', { cause: err })
+  }
+  const now = t.meta.get(key)
+  if (now !== undefined && compareHlc(now.version, record.version) === 0) {
+    throw new PmzError('ERR_CORRUPT', 'content file missing', { details: { key } })
+  }
+  if (retries <= 0) throw new PmzError('ERR_UNAVAILABLE', 'value replaced while being read', { retryable: true, details: { key } })
+  return await copyValue(t, clock, key, dest, retries - 1)
 }

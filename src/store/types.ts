@@ -91,6 +91,12 @@ export interface Store extends Startable {
   ownerUrl?(key: string): string | undefined
   /** The placement ring and the repair state as this peer sees them (admin/ring); undefined for a store that is not distributed. */
   ringStatus?(): Promise<RingStatus>
+  /**
+   * The peer ids of `key`'s preference list (the peers that should hold it,
+   * owner first), as this peer's ring places it now, whether or not they are
+   * alive; undefined for a store that is not distributed.
+   */
+  replicasOf?(key: string): string[]
 }
 
 /** admin/ring: the ring, and how far this peer's keys are from N confirmed copies. */
@@ -186,6 +192,13 @@ export interface PrepareResult {
  * {@link Store}. Every version received is folded into the peer's HLC.
  */
 export interface ReplicaStore extends Store {
+  /**
+   * Writes this peer's live value of `key` to the new file `dest` (in an
+   * existing directory, on the store's file system for a reflink) and returns
+   * its metadata; ERR_NOT_FOUND when it holds none. The file is a copy: what
+   * is done to it never reaches the store.
+   */
+  copyTo(key: string, dest: string): Promise<ValueMeta>
   /** The record of a key incl. tombstones and expired values; undefined when there is none. */
   entry(key: string): Promise<ReplicaEntry | undefined>
   /** Streams a value in and commits it only when `put.version` is newer than the held record's. */

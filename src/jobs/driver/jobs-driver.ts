@@ -89,7 +89,9 @@ export class JobsDriver implements Startable {
       peerId: w.peerId, seeds: seeds.get(w.peerId) ?? new Map(), slots: w.slots, running: perPeer.get(w.peerId) ?? 0, load: w.load
     }))
     const concurrency = new Map(this.c.catalog.list().filter(s => s.limits.concurrency !== undefined).map(s => [s.name, s.limits.concurrency as number]))
-    for (const a of place({ jobs: table.placeable(now), workers, runningPerSeed: perSeed, concurrency })) {
+    const data = this.c.data
+    const holders = data === undefined ? undefined : (key: string) => data.replicasOf(key)
+    for (const a of place({ jobs: table.placeable(now), workers, runningPerSeed: perSeed, concurrency, holders })) {
       ops.push({ type: 'assign', ...at, jobId: a.jobId, peerId: a.peerId, attempt: a.attempt, term })
     }
     if (ops.length > 0) {
@@ -125,7 +127,7 @@ export class JobsDriver implements Startable {
     if (job === undefined) return
     const msg: AssignMessage = {
       type: 'jobs.assign', v: JOBS_MESSAGE_VERSION, term, jobId, attempt, seed: job.seed, seedHash: job.seedHash, args: job.args, timeoutMs: job.limits.timeoutMs,
-      failures: job.failures, retries: job.limits.retries
+      failures: job.failures, retries: job.limits.retries, ...(job.dataKey !== undefined ? { dataKey: job.dataKey } : {})
     }
     try {
       if (address === undefined) throw new Error('worker not in membership')

@@ -1,7 +1,7 @@
-import { PmzError } from '../../common/errors.js'
+import { PmzError, isPmzError } from '../../common/errors.js'
 import type { Startable } from '../../common/startable.js'
 import { Fence } from '../../coordinator/index.js'
-import type { AttemptOutcome } from '../exec/index.js'
+import type { AttemptOutcome, DataFile } from '../exec/index.js'
 import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp } from '../table/index.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type CancelMessage, type JobsWorkerComponents } from './types.js'
 
@@ -10,6 +10,8 @@ const REPORT_TRIES = 8
 const REPORT_BACKOFF_MS = 250
 /** Progress reports of one attempt are committed at most this often (the last, fraction 1, always), ms. */
 const PROGRESS_EVERY_MS = 500
+/** Heartbeats while a data file is fetched (the runner sends them once the attempt runs), ms. */
+const DATA_HEARTBEAT_MS = 5000
 
 /**
  * The worker's side of jobs: takes `jobs.assign` from the coordinator
@@ -43,7 +45,8 @@ export class JobsWorker implements Startable {
   get size (): number { return this.running.size }
 
   assign (m: AssignMessage): { type: 'jobs.ack', ok: true } {
-    if (m?.v !== JOBS_MESSAGE_VERSION || !Number.isSafeInteger(m.jobId) || !Number.isSafeInteger(m.attempt)) throw new PmzError('ERR_BAD_REQUEST', 'bad jobs.assign')
+    if (m?.v !== JOBS_MESSAGE_VERSION || !Number.isSafeInteger(m.jobId) || !Number.isSafeInteger(m.attempt) ||
+      (m.dataKey !== undefined && typeof m.dataKey !== 'string')) throw new PmzError('ERR_BAD_REQUEST', 'bad jobs.assign')
     this.fence.checkTerm(m.term)
     const key = `${m.jobId}:${m.attempt}`
     if (this.running.has(key)) return { type: 'jobs.ack', ok: true }
@@ -72,28 +75,64 @@ export class JobsWorker implements Startable {
       return
     }
     await this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true)
+    let data: DataFile | undefined
+    if (m.dataKey !== undefined) {
+      try {
+        data = await this.openData(m.dataKey, ids)
+      } catch (err) {
+        // A key with no value fails for good; a fetch that failed may work on the next attempt.
+        const error = `pulzar_data ${m.dataKey}: ${(err as Error).message}`.slice(0, 500)
+        const retryable = !isPmzError(err, 'ERR_NOT_FOUND')
+        await this.report({ type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: false, error, retryable, ...(retryable ? this.backoff(m) : {}) }, true)
+        return
+      }
+    }
     const quiet = (op: JobOp): void => { void this.report(op, false) }
     let lastProgress = -Infinity
-    const outcome: AttemptOutcome = await runner.run({
-      jobId: m.jobId, attempt: m.attempt, seed, args: m.args, peerId: this.c.peerId, ...(m.timeoutMs !== undefined ? { timeoutMs: m.timeoutMs } : {})
-    }, {
-      onProgress: (fraction, text) => {
-        const now = clock.now()
-        if (now - lastProgress < PROGRESS_EVERY_MS && fraction < 1) return
-        lastProgress = now
-        quiet({ type: 'progress', v: JOB_COMMAND_VERSION, at: now, ...ids, fraction, ...(text !== undefined ? { text } : {}) })
-      },
-      onLog: () => {},
-      onHeartbeat: () => quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids })
-    }, { signal })
+    let outcome: AttemptOutcome
+    try {
+      outcome = await runner.run({
+        jobId: m.jobId, attempt: m.attempt, seed, args: m.args, peerId: this.c.peerId,
+        ...(m.timeoutMs !== undefined ? { timeoutMs: m.timeoutMs } : {}), ...(data !== undefined ? { dataFile: data.path } : {})
+      }, {
+        onProgress: (fraction, text) => {
+          const now = clock.now()
+          if (now - lastProgress < PROGRESS_EVERY_MS && fraction < 1) return
+          lastProgress = now
+          quiet({ type: 'progress', v: JOB_COMMAND_VERSION, at: now, ...ids, fraction, ...(text !== undefined ? { text } : {}) })
+        },
+        onLog: () => {},
+        onHeartbeat: () => quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids })
+      }, { signal })
+    } finally {
+      await data?.release()
+    }
     let log = outcome.log.lines.join('\n')
     const cut = log.length > MAX_LOG_CHARS
     if (cut) log = log.slice(-MAX_LOG_CHARS)
+    let result: { ok: boolean, output: unknown, outputKey?: string, error?: string } = { ok: outcome.ok, output: outcome.output ?? null, ...(outcome.error !== undefined ? { error: outcome.error } : {}) }
+    try {
+      const kept = await this.c.data?.keepOutput(result.output, ids)
+      if (kept !== undefined) result = { ...result, ...kept }
+    } catch (err) {
+      result = { ok: false, output: null, error: `the output could not be stored: ${(err as Error).message}`.slice(0, 500) }
+    }
     await this.report({
-      type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: outcome.ok, output: outcome.output ?? null, log, logTruncated: outcome.log.truncated || cut,
-      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
-      ...(outcome.ok ? {} : this.backoff(m))
+      type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ...result, log, logTruncated: outcome.log.truncated || cut,
+      ...(result.ok ? {} : this.backoff(m))
     }, true)
+  }
+
+  /** The data key's value as a local file, with heartbeats while it is fetched. */
+  private async openData (key: string, ids: { jobId: number, attempt: number }): Promise<DataFile> {
+    const { clock, data } = this.c
+    if (data === undefined) throw new PmzError('ERR_UNAVAILABLE', `${this.c.peerId} has no store to read it from`)
+    const beat = clock.setInterval(() => { void this.report({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, false) }, DATA_HEARTBEAT_MS)
+    try {
+      return await data.open(key, ids)
+    } finally {
+      beat.cancel()
+    }
   }
 
   /** When a failed attempt may run again: `now` + a jittered exponential backoff, if the job has retries left. */

@@ -3,7 +3,7 @@ import type { Logger } from '../../common/logger.js'
 import type { Random } from '../../common/random.js'
 import type { LeaderChangeEvent } from '../../coordinator/index.js'
 import type { ClusterCatalog, SeedCatalog } from '../../seeds/index.js'
-import type { JobRunner } from '../exec/index.js'
+import type { JobData, JobRunner } from '../exec/index.js'
 import type { JobTable } from '../table/index.js'
 import type { JobCommand, JobResult } from '../table/types.js'
 
@@ -24,6 +24,8 @@ export interface AssignMessage {
   /** The job's failed attempts so far and its retry budget: the worker draws the backoff of a failure (retry-rules.retryAt). */
   failures?: number
   retries?: number
+  /** `pulzar_data`: the store key the attempt gets as a local file (pulzar-api.md §6.3). */
+  dataKey?: string
 }
 /** Leader → worker: abort the attempt's signal. */
 export interface CancelMessage { type: 'jobs.cancel', v: 1, term: number, jobId: number, attempt: number }
@@ -72,12 +74,20 @@ export interface WorkerDirectory {
   onChange(fn: () => void): () => void
 }
 
+/** Where a store key lives, for placement by data locality; the node builds it from the store's ring. */
+export interface DataLocator {
+  /** The peers that should hold `key` (its preference list on the ring), whether alive or not. */
+  replicasOf(key: string): readonly string[]
+}
+
 export interface JobsDriverComponents {
   coordinator: JobsCoordinator
   table: JobTable
   catalog: Pick<ClusterCatalog, 'list' | 'on'>
   directory: WorkerDirectory
   mesh: Pick<JobsMesh, 'request'>
+  /** The replicas of `pulzar_data` keys; without it a job with a data key stays queued. */
+  data?: DataLocator
   clock: Clock
   random: Random
   log: Logger
@@ -95,6 +105,8 @@ export interface JobsWorkerComponents {
   coordinator: Pick<JobsCoordinator, 'propose'>
   local: Pick<SeedCatalog, 'get'>
   runner: JobRunner
+  /** Data files and big outputs; without it an attempt with a data key fails and every output stays inline. */
+  data?: JobData
   mesh: Pick<JobsMesh, 'handle'>
   clock: Clock
   /** Draws the jitter of retry backoffs. @default Math.random */

@@ -3,8 +3,10 @@ import type { JobRunner, JobRunnerComponents, JobRunnerInit } from './types.js'
 
 export type { AttemptLog } from './log-buffer.js'
 export type {
-  AttemptSeed, AttemptSpec, LogStream, AttemptEvents, AttemptState, AttemptOutcome, JobStore, JobRunner, JobRunnerComponents, JobRunnerInit
+  AttemptSeed, AttemptSpec, LogStream, AttemptEvents, AttemptState, AttemptOutcome, JobStore, JobRunner, JobRunnerComponents, JobRunnerInit,
+  AttemptId, DataFile, JobData
 } from './types.js'
+export { StoreJobData, outputKeyOf, type StoreJobDataComponents, type StoreJobDataInit } from './job-data.js'
 
 /**
  * The worker-side runtime of job attempts (issue 14 "Execution"): module

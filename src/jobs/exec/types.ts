@@ -102,3 +102,29 @@ export interface JobRunnerInit {
   /** Extra environment for every child (PMZ_* job variables are set on top). @default process.env */
   env?: NodeJS.ProcessEnv
 }
+
+/** A job's `pulzar_data` value as a local file, for one attempt. */
+export interface DataFile {
+  path: string
+  /** Removes the file (and whatever the job left beside it); never rejects. */
+  release(): Promise<void>
+}
+
+/** Which attempt a data file or an output belongs to. */
+export interface AttemptId { jobId: number, attempt: number }
+
+/** What a worker does with the store around an attempt (see StoreJobData). */
+export interface JobData {
+  /**
+   * The value of `key` as a new local file: copied from this peer's replica
+   * when it holds the newest content, else fetched through the store.
+   * ERR_NOT_FOUND when the key has no live value.
+   */
+  open(key: string, attempt: AttemptId): Promise<DataFile>
+  /**
+   * An output too big for the job table (over OUTPUT_INLINE_MAX_BYTES) goes
+   * into the store: the answer has `output: null` and its `outputKey`. A
+   * smaller one comes back as it is.
+   */
+  keepOutput(output: unknown, attempt: AttemptId): Promise<{ output: unknown, outputKey?: string }>
+}

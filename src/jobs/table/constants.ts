@@ -15,6 +15,11 @@ export const MAX_RETRIES = 100
 export const MAX_LOST_ATTEMPTS = 3
 /** Characters of a job's log kept in the table; older text is dropped and the log marked truncated. */
 export const MAX_LOG_CHARS = 64 * 1024
+/**
+ * Bytes of an output the table holds (a string's UTF-8, anything else's
+ * JSON); a bigger one goes into the store under a key (Job.outputKey).
+ */
+export const OUTPUT_INLINE_MAX_BYTES = 1024 * 1024
 /** Characters of a progress text or a failure reason kept. */
 export const MAX_TEXT_CHARS = 1024
 /** Commands in one batch at most (one Raft entry). */

@@ -169,6 +169,12 @@ export class ReplicatedStore implements Store {
     return first === undefined || first.isSelf || first.http === '' ? undefined : first.http
   }
 
+  replicasOf (key: string): string[] {
+    // Membership listeners run in no set order: take a ring change the store's own listener has not seen yet.
+    this.placement.refresh()
+    return this.placement.preferenceList(key)
+  }
+
   async stat (key: string): Promise<ValueMeta | undefined> {
     if (this.alone()) return await this.local.stat(key)
     const targets = this.placement.targets(key)

@@ -41,6 +41,27 @@ describe('placement rules (issue 14)', () => {
     expect(place({ jobs: [job(1, { dataKey: '/d/unknown' })], workers, holders })).toEqual([])
   })
 
+  it('puts a job with a data key on the least loaded of the key\'s replicas', () => {
+    const holders = (key: string): string[] => key === '/d/x.bin' ? ['b', 'c', 'e'] : []
+    // a is idle but holds no copy; c is less busy than b; e is not a worker (a volume-only peer).
+    const workers = [worker('a'), worker('b', { running: 1 }), worker('c', { slots: 4, running: 1 }), worker('d')]
+    expect(pairs(place({ jobs: [job(1, { dataKey: '/d/x.bin' })], workers, holders }))).toEqual(['1@c'])
+    // A burst of them fills the replicas' slots, least loaded first, and never spills onto a peer without the key.
+    const burst = place({ jobs: [1, 2, 3, 4, 5, 6].map(i => job(i, { dataKey: '/d/x.bin' })), workers, holders })
+    expect(pairs(burst)).toEqual(['1@c', '2@b', '3@c', '4@c']) // c 1/4 → 2/4 ties b 1/2 (b wins by id) → b full; c takes the rest
+  })
+
+  it('leaves a job with a data key queued while no replica can take it, and places it once one can', () => {
+    const holders = (): string[] => ['b']
+    const jobs = [job(1, { dataKey: '/d/x.bin' }), job(2)]
+    // b is full (or not alive: absent from the workers); job 2 still goes to a.
+    expect(pairs(place({ jobs, workers: [worker('a'), worker('b', { running: 2 })], holders }))).toEqual(['2@a'])
+    expect(pairs(place({ jobs, workers: [worker('a')], holders }))).toEqual(['2@a'])
+    // Without a locator no peer counts as holding the key.
+    expect(pairs(place({ jobs, workers: [worker('a'), worker('b')] }))).toEqual(['2@a'])
+    expect(pairs(place({ jobs, workers: [worker('a'), worker('b', { running: 1 })], holders }))).toEqual(['1@b', '2@a'])
+  })
+
   it('takes jobs in the order given (priority, FIFO) and does not let a stuck one block the rest', () => {
     const workers = [worker('a', { slots: 1, seeds: new Map([['t', 'h']]) }), worker('b', { slots: 1 })]
     // Job 1 (seed s) fits only b; job 2 (seed u) fits nobody; job 3 (seed t) takes a; job 4 finds no slot left.

@@ -11,7 +11,7 @@ import { launch } from '../fixtures.js'
 const log = createLogger({ level: 'silent' })
 
 /** A leader applying proposals at once to a real table, and everything around the driver as fakes. */
-function harness (workers: WorkerPeer[], holders: Record<string, string[]>, limits: Record<string, ClusterSeed['limits']> = {}) {
+function harness (workers: WorkerPeer[], holders: Record<string, string[]>, replicas: Record<string, string[]> = {}, limits: Record<string, ClusterSeed['limits']> = {}) {
   const clock = new ManualClock()
   const table = new JobTable()
   const applied: Array<(c: JobCommand) => void> = []
@@ -50,6 +50,7 @@ function harness (workers: WorkerPeer[], holders: Record<string, string[]>, limi
         return { msg: { type: 'jobs.ack' } }
       }
     },
+    data: { replicasOf: key => replicas[key] ?? [] },
     clock, random: seededRandom(1), log
   }, { heartbeatTimeoutMs: 10_000 })
   const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve() }
@@ -92,7 +93,7 @@ describe('JobsDriver', () => {
   })
 
   it('holds a seed\'s declared concurrency cluster-wide', async () => {
-    const h = harness([W('a', 4), W('b', 4)], { 'example/factorial': ['a', 'b'] }, { 'example/factorial': { concurrency: 1 } })
+    const h = harness([W('a', 4), W('b', 4)], { 'example/factorial': ['a', 'b'] }, {}, { 'example/factorial': { concurrency: 1 } })
     for (let i = 1; i <= 3; i++) h.table.apply(launch(i, { at: h.clock.now() }))
     await h.driver.start()
     await h.settle()
@@ -149,5 +150,24 @@ describe('JobsDriver', () => {
     await h.settle()
     expect(h.sent.map(s => s.msg.type)).toEqual(['jobs.assign', 'jobs.cancel'])
     expect((h.sent[1].msg as AssignMessage).term).toBe(3)
+  })
+
+  it('sends a job with pulzar_data to a replica of the key, with the key; waits while none is a worker and starts when one appears', async () => {
+    const workers = [W('a'), W('b')]
+    const h = harness(workers, { 'example/factorial': ['a', 'b', 'c'] }, { '/d/x.bin': ['b', 'c'] })
+    h.state.dead.add('b')
+    await h.driver.start()
+    await h.coordinator.propose(launch(1, { at: h.clock.now(), dataKey: '/d/x.bin' }))
+    await h.coordinator.propose(launch(2, { at: h.clock.now() }))
+    await h.settle()
+    expect(h.table.get(1)?.state).toBe('queued')
+    expect(h.table.get(2)).toMatchObject({ state: 'assigned', peerId: 'a' })
+    // c, the other replica, joins as a worker: membership kicks the driver.
+    workers.push(W('c'))
+    h.membershipChanged()
+    await h.settle()
+    expect(h.table.get(1)).toMatchObject({ state: 'assigned', peerId: 'c' })
+    expect(h.sent.find(s => s.to === 'c:1')?.msg).toMatchObject({ type: 'jobs.assign', jobId: 1, dataKey: '/d/x.bin' })
+    expect(h.sent.find(s => s.to === 'a:1')?.msg).not.toHaveProperty('dataKey')
   })
 })

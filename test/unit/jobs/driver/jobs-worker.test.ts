@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../../../src/common/logger.js'
-import { JobsWorker, type AssignMessage, type JobCommand, type JobRunner } from '../../../../src/jobs/index.js'
+import { notFound } from '../../../../src/common/errors.js'
+import { JobsWorker, type AssignMessage, type AttemptSpec, type JobCommand, type JobData, type JobRunner } from '../../../../src/jobs/index.js'
 import type { Seed } from '../../../../src/seeds/index.js'
 import { codeOf } from '../../../helpers/errors.js'
 import { ManualClock } from '../../../helpers/manual-clock.js'
@@ -8,13 +9,15 @@ import { ManualClock } from '../../../helpers/manual-clock.js'
 const log = createLogger({ level: 'silent' })
 const SEED = { name: 'demo/hello', path: '/x/demo/hello.mjs', kind: 'module', hash: 'h1', size: 1, mtimeMs: 0 } as Seed
 
-function harness () {
+function harness (data?: JobData) {
   const reports: JobCommand[] = []
   const signals: AbortSignal[] = []
+  const specs: AttemptSpec[] = []
   let finish: (() => void) | undefined
   const runner: JobRunner = {
     async run (spec, events, options) {
       signals.push(options!.signal!)
+      specs.push(spec)
       events.onHeartbeat()
       for (const f of [0.1, 0.2, 0.3]) events.onProgress(f)
       await new Promise<void>(resolve => { finish = resolve; options!.signal!.addEventListener('abort', () => resolve()) })
@@ -26,10 +29,10 @@ function harness () {
   const worker = new JobsWorker({
     coordinator: { propose: async c => { reports.push(c); return { result: { ok: true, changed: true } } } },
     local: { get: name => name === SEED.name ? SEED : undefined },
-    runner, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
+    runner, data, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
   })
   const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve() }
-  return { worker, reports, signals, finish: () => finish?.(), settle }
+  return { worker, reports, signals, specs, finish: () => finish?.(), settle }
 }
 
 const assign = (p: Partial<AssignMessage> = {}): AssignMessage =>
@@ -80,5 +83,53 @@ describe('JobsWorker', () => {
     await h.settle()
     expect(h.signals[0].aborted).toBe(true)
     expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, error: 'cancelled' })
+  })
+
+  it('gives the attempt its pulzar_data file, removes it afterwards, and stores a big output under a key', async () => {
+    const calls: string[] = []
+    const data: JobData = {
+      async open (key, a) {
+        calls.push(`open ${key} ${a.jobId}/${a.attempt}`)
+        return { path: '/tmp/job-data/1-1/x.bin', release: async () => { calls.push('release') } }
+      },
+      async keepOutput (output, a) {
+        calls.push(`keep ${a.jobId}/${a.attempt}`)
+        return { output: null, outputKey: `/_jobs/${a.jobId}/${a.attempt}/output` }
+      }
+    }
+    const h = harness(data)
+    h.worker.assign(assign({ dataKey: '/d/x.bin' }))
+    await h.settle()
+    expect(h.specs[0].dataFile).toBe('/tmp/job-data/1-1/x.bin')
+    expect(calls).toEqual(['open /d/x.bin 1/1'])
+    h.finish()
+    await h.settle()
+    expect(calls).toEqual(['open /d/x.bin 1/1', 'release', 'keep 1/1'])
+    expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: true, output: null, outputKey: '/_jobs/1/1/output' })
+  })
+
+  it('fails an attempt whose data key has no value, for good; a fetch that failed may be retried', async () => {
+    const data = (err: Error): JobData => ({ open: async () => { throw err }, keepOutput: async output => ({ output }) })
+    const gone = harness(data(notFound('key not found')))
+    gone.worker.assign(assign({ dataKey: '/d/x.bin', failures: 0, retries: 2 }))
+    await gone.settle()
+    expect(gone.specs).toHaveLength(0)
+    expect(gone.reports.map(r => r.type)).toEqual(['started', 'finished'])
+    expect(gone.reports[1]).toMatchObject({ ok: false, retryable: false, error: 'pulzar_data /d/x.bin: key not found' })
+    expect(gone.reports[1]).not.toHaveProperty('retryAt')
+    const flaky = harness(data(new Error('replica unreachable')))
+    flaky.worker.assign(assign({ dataKey: '/d/x.bin', failures: 0, retries: 2 }))
+    await flaky.settle()
+    expect(flaky.reports[1]).toMatchObject({ ok: false, retryable: true, error: 'pulzar_data /d/x.bin: replica unreachable' })
+    expect(flaky.reports[1]).toHaveProperty('retryAt')
+  })
+
+  it('fails an attempt whose big output could not be stored', async () => {
+    const h = harness({ open: async () => { throw new Error('unused') }, keepOutput: async () => { throw new Error('quorum not met') } })
+    h.worker.assign(assign())
+    await h.settle()
+    h.finish()
+    await h.settle()
+    expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, output: null, error: 'the output could not be stored: quorum not met' })
   })
 })

@@ -114,3 +114,12 @@ export interface JobsWorkerComponents {
   log: Logger
   peerId: string
 }
+
+export interface ScheduleDriverComponents {
+  coordinator: Pick<JobsCoordinator, 'isLeader' | 'propose' | 'onApplied' | 'onLeaderChange'>
+  table: JobTable
+  /** Seeds' schedule declarations and current hashes. */
+  catalog: Pick<ClusterCatalog, 'list' | 'on'>
+  clock: Clock
+  log: Logger
+}

@@ -168,6 +168,14 @@ export function ticksIn (timing: Timing, anchor: number, after: number, at: numb
     for (let k = oldest; k <= newest; k++) out.push(anchor + k * timing.everyMs)
     return out
   }
-  // croner's previousRuns excludes its reference: one ms past `at` includes a tick at `at`.
-  return cronOf(timing).previousRuns(n, new Date(at + 1)).map(d => d.getTime()).filter(t => t > after && t > anchor).reverse()
+  // Walk forward from `after` (usually zero or one tick is due); only a gap of more than n ticks asks croner for the newest n.
+  const walked: number[] = []
+  for (let t = nextTick(timing, anchor, after); t !== undefined && t <= at; t = nextTick(timing, anchor, t)) {
+    walked.push(t)
+    if (walked.length > n) {
+      // croner's previousRuns excludes its reference: one ms past `at` includes a tick at `at`.
+      return cronOf(timing).previousRuns(n, new Date(at + 1)).map(d => d.getTime()).filter(x => x > after && x > anchor).reverse()
+    }
+  }
+  return walked
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { cpus } from 'node:os'
 import type { Clock } from './common/clock.js'
 import { PmzError } from './common/errors.js'
@@ -74,9 +75,10 @@ export function createNodeJobs (config: PmzConfig, deps: {
     view: {
       local: true,
       async launch (req) {
+        const nonce = randomUUID()
         for (let i = 0; i < LAUNCH_TRIES; i++) {
           await coordinator.read()
-          const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), ...req })
+          const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), nonce, ...req })
           const o = result as JobOutcome
           if (o.ok) return { jobId: o.jobId as number, deduped: o.deduped === true }
           if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)

@@ -65,6 +65,8 @@ export interface Job {
   /** Set when a schedule fired this job (issue 14 leaves room; the schedule table comes next). */
   scheduleId?: number
   firedAt?: number
+  /** The launch command's nonce (see LaunchCommand.nonce). */
+  nonce?: string
   state: JobState
   /** Launch order across the table: FIFO within a priority. */
   seq: number
@@ -123,6 +125,12 @@ export interface LaunchCommand extends Stamped {
   maxLost?: number
   scheduleId?: number
   firedAt?: number
+  /**
+   * Unique per launch, drawn by the proposer: the same command applied again
+   * (a replay) is answered like the first. Without it, a second launch of the
+   * id is refused ERR_CONFLICT, even of the same seed in the same millisecond.
+   */
+  nonce?: string
 }
 /** Gives a queued (or due retrying) job to a peer: `attempt` must be the job's attempt + 1. */
 export interface AssignCommand extends Stamped { type: 'assign', jobId: number, peerId: string, attempt: number, term: number }

@@ -60,6 +60,7 @@ function checkLaunch (op: JobOp & { type: 'launch' }): string | undefined {
   if (!optional(op.timeoutMs, x => isInt(x, 1))) return 'timeoutMs must be a positive integer'
   if (!optional(op.retries, x => isInt(x) && x <= MAX_RETRIES)) return `retries must be an integer from 0 to ${MAX_RETRIES}`
   if (!optional(op.maxLost, x => isInt(x))) return 'maxLost must be a non-negative integer'
+  if (!optional(op.nonce, x => isText(x, 64))) return 'nonce must be a non-empty string of at most 64 characters'
   if (!optional(op.scheduleId, x => isInt(x, 1))) return 'scheduleId must be a positive integer'
   return optional(op.firedAt, isTime) ? undefined : 'firedAt must be a time'
 }

@@ -120,13 +120,21 @@ describe('job table transitions (issue 14)', () => {
 
   it('ids are never reused, even after a prune; a launch replayed by its proposer is answered like the first', () => {
     const t = createJobTable()
-    run(t, launch(1), launch(2))
-    expect(run(t, launch(2))[0]).toMatchObject({ ok: true, changed: false, jobId: 2 })
+    run(t, launch(1), launch(2, { nonce: 'n2' }))
+    expect(run(t, launch(2, { nonce: 'n2' }))[0]).toMatchObject({ ok: true, changed: false, jobId: 2 })
     expect(run(t, launch(2, { seed: 'other/seed' }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
     expect(t.nextJobId()).toBe(3)
     run(t, cmd.cancel(2), cmd.prune(T0 + 1))
     expect(t.get(2)).toBeUndefined()
     expect(run(t, launch(2, { at: T0 + 5 }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
     expect(t.nextJobId()).toBe(3)
+  })
+  it('a second launch of the same seed in the same ms that took the same id is refused, not answered with the first job (issue 14: 500 launches lost half their jobs)', () => {
+    const t = createJobTable()
+    expect(run(t, launch(1, { nonce: 'a', args: { n: 1 } }))[0]).toMatchObject({ ok: true, changed: true, jobId: 1 })
+    expect(run(t, launch(1, { nonce: 'b', args: { n: 2 } }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
+    expect(run(t, launch(1, { args: { n: 2 } }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
+    expect(run(t, launch(2, { nonce: 'b', args: { n: 2 } }))[0]).toMatchObject({ ok: true, changed: true, jobId: 2 })
+    expect(t.get(2)?.args).toEqual({ n: 2 })
   })
 })

@@ -25,3 +25,9 @@ export const RETRY_BASE_MS = 1_000
 export const RETRY_CAP_MS = 5 * 60 * 1000
 /** A running job whose worker has not reported for this long is re-queued, ms. */
 export const HEARTBEAT_TIMEOUT_MS = 15_000
+/**
+ * An attempt an earlier coordinator assigned that has not started this long
+ * after a new coordinator took over is re-queued (its order may have died
+ * with the old one; the worker's `started` report has had time to land), ms.
+ */
+export const START_TIMEOUT_MS = 2_000

@@ -164,7 +164,21 @@ export interface FinishedCommand extends Stamped {
 /** Cancels: a waiting job at once, a live one becomes `cancelling`; idempotent. */
 export interface CancelCommand extends Stamped { type: 'cancel', jobId: number, reason?: string }
 /** The worker of the live attempt died or went silent: the attempt ends `lost`. */
-export interface RequeueCommand extends Stamped { type: 'requeue', jobId: number, attempt: number, reason: string, retryAt?: number }
+export interface RequeueCommand extends Stamped {
+  type: 'requeue'
+  jobId: number
+  attempt: number
+  reason: string
+  retryAt?: number
+  /**
+   * The order may never have reached the worker (not delivered, or sent by a
+   * coordinator that is gone): applies only while the attempt has not
+   * started, and does not count against maxLost, since it never ran. A worker
+   * runs an attempt only once its `started` committed on the live attempt, so
+   * of the two, whichever commits first wins and the job runs once.
+   */
+  unstarted?: boolean
+}
 /** Re-drives a failed job with fresh retry budgets. */
 export interface RetryCommand extends Stamped { type: 'retry', jobId: number }
 /** Drops final jobs that ended before `before` (history retention) and expired dedup keys. */

@@ -42,6 +42,7 @@ export function checkOp (op: JobOp): string | undefined {
     case 'requeue':
       if (!isInt(op.attempt, 1)) return 'attempt must be a positive integer'
       if (typeof op.reason !== 'string') return 'requeue needs a reason'
+      if (!optional(op.unstarted, x => typeof x === 'boolean')) return 'unstarted must be a boolean'
       return optional(op.retryAt, isTime) ? undefined : 'retryAt must be a time'
     case 'prune':
       return isTime(op.before) ? undefined : 'prune needs a time (before)'

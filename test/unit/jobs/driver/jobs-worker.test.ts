@@ -1,14 +1,19 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../../../src/common/logger.js'
-import { JobsWorker, type AssignMessage, type JobCommand, type JobRunner } from '../../../../src/jobs/index.js'
+import { JobsWorker, type AssignMessage, type JobCommand, type JobResult, type JobRunner } from '../../../../src/jobs/index.js'
 import type { Seed } from '../../../../src/seeds/index.js'
+import { PmzError } from '../../../../src/common/errors.js'
 import { codeOf } from '../../../helpers/errors.js'
 import { ManualClock } from '../../../helpers/manual-clock.js'
 
 const log = createLogger({ level: 'silent' })
 const SEED = { name: 'demo/hello', path: '/x/demo/hello.mjs', kind: 'module', hash: 'h1', size: 1, mtimeMs: 0 } as Seed
 
-function harness () {
+/** What the table answers a report: by default, the attempt is the live one and runs. */
+type Answer = (c: JobCommand) => JobResult
+const live: Answer = c => ({ ok: true, changed: true, state: 'running', attempt: (c as { attempt?: number }).attempt })
+
+function harness (answer: Answer = live) {
   const reports: JobCommand[] = []
   const signals: AbortSignal[] = []
   let finish: (() => void) | undefined
@@ -24,7 +29,7 @@ function harness () {
     async stop () {}
   }
   const worker = new JobsWorker({
-    coordinator: { propose: async c => { reports.push(c); return { result: { ok: true, changed: true } } } },
+    coordinator: { propose: async c => { reports.push(c); return { result: answer(c) } } },
     local: { get: name => name === SEED.name ? SEED : undefined },
     runner, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
   })
@@ -80,5 +85,48 @@ describe('JobsWorker', () => {
     await h.settle()
     expect(h.signals[0].aborted).toBe(true)
     expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, error: 'cancelled' })
+  })
+  it('does not run an attempt re-queued before its start committed; the table answered started with another attempt', async () => {
+    const h = harness(c => c.type === 'started' ? { ok: true, changed: false, state: 'assigned', attempt: 2 } : live(c))
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.signals).toHaveLength(0)
+    expect(h.reports.map(r => r.type)).toEqual(['started'])
+    expect(h.worker.size).toBe(0)
+  })
+
+  it('does not run an attempt whose start did not commit (no coordinator)', async () => {
+    const clock = new ManualClock()
+    const runs: string[] = []
+    const worker = new JobsWorker({
+      coordinator: { propose: async () => { throw new PmzError('ERR_NO_COORDINATOR', 'none') } },
+      local: { get: () => SEED },
+      runner: { async run () { runs.push('ran'); return { ok: true, state: 'ready', output: null, log: { lines: [], truncated: false }, durationMs: 0 } }, async stop () {} },
+      mesh: { handle: () => () => {} }, clock, log, peerId: 'w1'
+    })
+    worker.assign(assign())
+    for (let i = 0; i < 10; i++) await clock.advanceAsync(5_000)
+    expect(runs).toEqual([])
+    expect(worker.size).toBe(0)
+  })
+
+  it('reports a cancel that came before the start without running the attempt', async () => {
+    const h = harness(c => c.type === 'started' ? { ok: true, changed: true, state: 'cancelling', attempt: 1 } : live(c))
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.signals).toHaveLength(0)
+    expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, error: 'cancelled' })
+  })
+
+  it('does not run an attempt again when its assignment comes again after it ended', async () => {
+    const h = harness()
+    h.worker.assign(assign())
+    await h.settle()
+    h.finish()
+    await h.settle()
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.signals).toHaveLength(1)
+    expect(h.reports.filter(r => r.type === 'started')).toHaveLength(1)
   })
 })

@@ -6,7 +6,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { HistoryPruner, JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -24,8 +24,8 @@ export interface NodeJobs {
 }
 
 /**
- * Jobs on a peer: the placement driver on coordinator-role peers (active
- * while leading), and on worker peers the runner of attempts, its slots
+ * Jobs on a peer: the placement driver and the history pruner on
+ * coordinator-role peers (active while leading), and on worker peers the runner of attempts, its slots
  * published in member meta (`jobSlots`). A worker reports through its own
  * coordinator replica, or without the coordinator role with a `jobs.report`
  * request to the coordinator.
@@ -62,6 +62,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     }
     parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
+    parts.push(new HistoryPruner({ coordinator: local.coordinator, clock, log }, { retentionDays: config.general.retentionDays }))
     if (isWorker) workerRuntime(local.coordinator)
   } else if (isWorker) {
     workerRuntime(remoteReports(transport, membership, deps.coordinator))

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import type { Clock } from './common/clock.js'
@@ -6,7 +7,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { HistoryPruner, JOB_COMMAND_VERSION, JobsDriver, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -24,8 +25,8 @@ export interface NodeJobs {
 }
 
 /**
- * Jobs on a peer: the placement driver on coordinator-role peers (active
- * while leading), and on worker peers the runner of attempts, its slots
+ * Jobs on a peer: the placement driver and the history pruner on
+ * coordinator-role peers (active while leading), and on worker peers the runner of attempts, its slots
  * published in member meta (`jobSlots`). A worker reports through its own
  * coordinator replica, or without the coordinator role with a `jobs.report`
  * request to the coordinator.
@@ -70,6 +71,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     const replicasOf = (key: string): string[] => deps.store.replicasOf?.(key) ?? [transport.peerId]
     parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, data: { replicasOf }, clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
+    parts.push(new HistoryPruner({ coordinator: local.coordinator, clock, log }, { retentionDays: config.general.retentionDays }))
     if (isWorker) workerRuntime(local.coordinator)
   } else if (isWorker) {
     workerRuntime(remoteReports(transport, membership, deps.coordinator))
@@ -85,9 +87,10 @@ export function createNodeJobs (config: PmzConfig, deps: {
       async launch (req) {
         // pulzar-api.md §6.3: an unknown key is a 404 at launch, not a job that can never run.
         if (req.dataKey !== undefined && await deps.store.stat(req.dataKey) === undefined) throw notFound(`pulzar_data key ${req.dataKey} not found`)
+        const nonce = randomUUID()
         for (let i = 0; i < LAUNCH_TRIES; i++) {
           await coordinator.read()
-          const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), ...req })
+          const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), nonce, ...req })
           const o = result as JobOutcome
           if (o.ok) return { jobId: o.jobId as number, deduped: o.deduped === true }
           if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)

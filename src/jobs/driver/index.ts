@@ -1,4 +1,5 @@
 export { JobsDriver } from './jobs-driver.js'
 export { JobsWorker } from './jobs-worker.js'
 export { ScheduleDriver } from './schedule-driver.js'
+export { HistoryPruner, PRUNE_INTERVAL_MS } from './history-pruner.js'
 export * from './types.js'

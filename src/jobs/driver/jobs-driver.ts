@@ -1,9 +1,11 @@
 import type { Timer } from '../../common/clock.js'
 import type { Startable } from '../../common/startable.js'
-import { HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, nextWakeAt, place, type JobOp, type JobView, type WorkerView } from '../table/index.js'
+import { HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, lossDeadline, nextWakeAt, place, type JobOp, type WorkerLiveness, type WorkerView } from '../table/index.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type JobsDriverComponents, type JobsDriverInit } from './types.js'
 
 const ASSIGN_TIMEOUT_MS = 5000
+/** A worker an assignment could not be sent to gets no other for this long (membership may not call it dead yet), ms. */
+const UNREACHABLE_MS = 2000
 /** Commands after which placement may change (the others only refresh a live attempt). */
 const KICKS = new Set(['launch', 'finished', 'cancel', 'requeue', 'retry', 'batch'])
 
@@ -25,6 +27,8 @@ export class JobsDriver implements Startable {
   private stopped = true
   private wake: Timer | undefined
   private leaderSince = 0
+  /** Peers an assignment could not be sent to, and until when placement leaves them out (ms since the epoch). */
+  private readonly unreachable = new Map<string, number>()
 
   constructor (components: JobsDriverComponents, init: JobsDriverInit = {}) {
     this.c = components
@@ -81,11 +85,12 @@ export class JobsDriver implements Startable {
     const now = clock.now()
     const term = coordinator.term()
     const at = { v: JOB_COMMAND_VERSION, at: now } as const
-    const ops: JobOp[] = findLost(table.activeJobs(), { now, isAlive: id => directory.isAlive(id), heartbeatTimeoutMs: this.timeoutMs, since: this.leaderSince })
-      .map(l => ({ type: 'requeue', ...at, jobId: l.jobId, attempt: l.attempt, reason: l.reason }))
+    const ops: JobOp[] = findLost(table.activeJobs(), { ...this.liveness(term), now, isAlive: id => directory.isAlive(id) })
+      .map(l => ({ type: 'requeue', ...at, jobId: l.jobId, attempt: l.attempt, reason: l.reason, ...(l.reason === 'not started' ? { unstarted: true } : {}) }))
     const { perPeer, perSeed } = table.liveCounts()
     const seeds = this.seedsByPeer()
-    const workers: WorkerView[] = directory.workers().map(w => ({
+    for (const [peerId, until] of this.unreachable) if (until <= now) this.unreachable.delete(peerId)
+    const workers: WorkerView[] = directory.workers().filter(w => !this.unreachable.has(w.peerId)).map(w => ({
       peerId: w.peerId, seeds: seeds.get(w.peerId) ?? new Map(), slots: w.slots, running: perPeer.get(w.peerId) ?? 0, load: w.load
     }))
     const concurrency = new Map(this.c.catalog.list().filter(s => s.limits.concurrency !== undefined).map(s => [s.name, s.limits.concurrency as number]))
@@ -102,7 +107,12 @@ export class JobsDriver implements Startable {
         if (op.type === 'assign' && o?.ok === true && o.changed) void this.send(op.jobId, op.attempt, op.peerId, term)
       })
     }
-    this.arm(now)
+    this.arm(now, term)
+  }
+
+  /** The liveness rules of this leader (see findLost). */
+  private liveness (term: number): Omit<WorkerLiveness, 'now' | 'isAlive'> {
+    return { heartbeatTimeoutMs: this.timeoutMs, since: this.leaderSince, term }
   }
 
   /** peer → seed name → hash, from the cluster catalog (copies that failed to load left out). */
@@ -133,9 +143,11 @@ export class JobsDriver implements Startable {
       if (address === undefined) throw new Error('worker not in membership')
       await this.c.mesh.request(address, msg, { timeoutMs: this.assignTimeoutMs })
     } catch (err) {
+      // A timeout does not prove the worker lacks it: the re-queue holds only if the attempt has not started (unstarted).
       this.c.log.warn({ err, jobId, attempt, peerId }, 'assignment not delivered; re-queued')
+      this.unreachable.set(peerId, this.c.clock.now() + UNREACHABLE_MS)
       const reason = `assignment not delivered: ${(err as Error).message}`.slice(0, 200)
-      await this.c.coordinator.propose({ type: 'requeue', v: JOB_COMMAND_VERSION, at: this.c.clock.now(), jobId, attempt, reason })
+      await this.c.coordinator.propose({ type: 'requeue', v: JOB_COMMAND_VERSION, at: this.c.clock.now(), jobId, attempt, reason, unstarted: true })
         .catch(e => this.c.log.warn({ err: e, jobId }, 're-queue failed'))
     }
   }
@@ -150,19 +162,15 @@ export class JobsDriver implements Startable {
     this.c.mesh.request(address, msg, { timeoutMs: this.assignTimeoutMs }).catch(err => this.c.log.warn({ err, jobId }, 'cancel not delivered'))
   }
 
-  /** The timer of the next backoff end or heartbeat deadline. */
-  private arm (now: number): void {
+  /** The timer of the next backoff end, loss deadline or return of an unreachable peer. */
+  private arm (now: number, term: number): void {
     this.wake?.cancel()
     this.wake = undefined
     const active = [...this.c.table.activeJobs()]
     let next = nextWakeAt(active)
-    for (const j of active) {
-      if (!LIVE_STATES.has(j.state)) continue
-      const deadline = Math.max(heard(j), this.leaderSince) + this.timeoutMs + 1
-      if (next === undefined || deadline < next) next = deadline
-    }
-    if (next !== undefined && !this.stopped) this.wake = this.c.clock.setTimeout(() => this.kick(), Math.max(0, next - now))
+    const rules = this.liveness(term)
+    const deadlines = [...this.unreachable.values(), ...active.map(j => (lossDeadline(j, rules)?.at ?? Infinity) + 1)]
+    for (const d of deadlines) if (next === undefined || d < next) next = d
+    if (next !== undefined && next !== Infinity && !this.stopped) this.wake = this.c.clock.setTimeout(() => this.kick(), Math.max(0, next - now))
   }
 }
-
-function heard (j: JobView): number { return j.lastHeard ?? j.updatedAt }

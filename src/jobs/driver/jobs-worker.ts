@@ -2,7 +2,7 @@ import { PmzError, isPmzError } from '../../common/errors.js'
 import type { Startable } from '../../common/startable.js'
 import { Fence } from '../../coordinator/index.js'
 import type { AttemptOutcome, DataFile } from '../exec/index.js'
-import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp } from '../table/index.js'
+import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp, type JobOutcome, type JobResult } from '../table/index.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type CancelMessage, type JobsWorkerComponents } from './types.js'
 
 /** Tries of a started/finished report while the coordinator is unreachable. */
@@ -12,6 +12,8 @@ const REPORT_BACKOFF_MS = 250
 const PROGRESS_EVERY_MS = 500
 /** Heartbeats while a data file is fetched (the runner sends them once the attempt runs), ms. */
 const DATA_HEARTBEAT_MS = 5000
+/** Attempts that ran here and are remembered, so that an assignment sent again does not run one twice. */
+const DONE_KEPT = 4096
 
 /**
  * The worker's side of jobs: takes `jobs.assign` from the coordinator
@@ -19,11 +21,17 @@ const DATA_HEARTBEAT_MS = 5000
  * the local catalog, at the assigned hash), and reports started, progress,
  * heartbeats and the outcome as job commands through the coordinator.
  * `jobs.cancel` aborts a running attempt.
+ *
+ * An attempt runs only once its `started` report committed on the attempt
+ * the table holds live (the fence against running a job twice at once: a
+ * re-queue of an attempt that has not started, committed first, makes the
+ * report a no-op, and the attempt is dropped here).
  */
 export class JobsWorker implements Startable {
   private readonly c: JobsWorkerComponents
   private readonly fence = new Fence()
   private readonly running = new Map<string, AbortController>()
+  private readonly done = new Set<string>()
   private offs: Array<() => void> = []
 
   constructor (components: JobsWorkerComponents) { this.c = components }
@@ -49,11 +57,15 @@ export class JobsWorker implements Startable {
       (m.dataKey !== undefined && typeof m.dataKey !== 'string')) throw new PmzError('ERR_BAD_REQUEST', 'bad jobs.assign')
     this.fence.checkTerm(m.term)
     const key = `${m.jobId}:${m.attempt}`
-    if (this.running.has(key)) return { type: 'jobs.ack', ok: true }
+    if (this.running.has(key) || this.done.has(key)) return { type: 'jobs.ack', ok: true }
     const controller = new AbortController()
     this.running.set(key, controller)
     void this.run(m, controller.signal).catch(err => this.c.log.error({ err, jobId: m.jobId }, 'job attempt failed to report'))
-      .finally(() => this.running.delete(key))
+      .finally(() => {
+        this.running.delete(key)
+        this.done.add(key)
+        if (this.done.size > DONE_KEPT) this.done.delete(this.done.values().next().value as string)
+      })
     return { type: 'jobs.ack', ok: true }
   }
 
@@ -74,7 +86,16 @@ export class JobsWorker implements Startable {
       await this.report({ type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: false, error }, true)
       return
     }
-    await this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true)
+    const started = firstOutcome(await this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true))
+    if (started?.ok !== true || started.attempt !== m.attempt || (started.state !== 'running' && started.state !== 'cancelling')) {
+      // Not committed, or the attempt is no longer the live one (re-queued before it started): someone else may run it.
+      this.c.log.info({ ...ids, outcome: started }, 'attempt not started: the table does not hold it live here')
+      return
+    }
+    if (started.state === 'cancelling') {
+      await this.report({ type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: false, error: 'cancelled' }, true)
+      return
+    }
     let data: DataFile | undefined
     if (m.dataKey !== undefined) {
       try {
@@ -142,19 +163,22 @@ export class JobsWorker implements Startable {
     return at === undefined ? {} : { retryAt: at }
   }
 
-  /** Proposes a report; `persist` retries it with a backoff while there is no coordinator. */
-  private async report (op: JobOp, persist: boolean): Promise<void> {
+  /** Proposes a report; `persist` retries it with a backoff while there is no coordinator. What the table answered, or undefined when it did not commit. */
+  private async report (op: JobOp, persist: boolean): Promise<JobResult | undefined> {
     for (let i = 1; ; i++) {
       try {
-        await this.c.coordinator.propose(op)
-        return
+        return (await this.c.coordinator.propose(op)).result
       } catch (err) {
         if (!persist || i >= REPORT_TRIES) {
           this.c.log.warn({ err, type: op.type }, 'job report not committed')
-          return
+          return undefined
         }
         await new Promise<void>(resolve => this.c.clock.setTimeout(resolve, REPORT_BACKOFF_MS * i))
       }
     }
   }
+}
+
+function firstOutcome (r: JobResult | undefined): JobOutcome | undefined {
+  return Array.isArray(r) ? r[0] : r
 }

@@ -123,3 +123,15 @@ export interface ScheduleDriverComponents {
   clock: Clock
   log: Logger
 }
+export interface HistoryPrunerComponents {
+  coordinator: Pick<JobsCoordinator, 'isLeader' | 'propose' | 'onLeaderChange'>
+  clock: Clock
+  log: Logger
+}
+
+export interface HistoryPrunerInit {
+  /** Days a final job is kept after it ended (`[general] retention_policy`); 0 keeps none past the next prune. */
+  retentionDays: number
+  /** Time between prunes while leading, ms. @default PRUNE_INTERVAL_MS (1 h) */
+  intervalMs?: number
+}

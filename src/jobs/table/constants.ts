@@ -32,3 +32,9 @@ export const RETRY_CAP_MS = 5 * 60 * 1000
 export const HEARTBEAT_TIMEOUT_MS = 15_000
 /** Decided ticks a schedule keeps (its `last_executions`), newest. */
 export const MAX_EXECUTIONS = 100
+/**
+ * An attempt an earlier coordinator assigned that has not started this long
+ * after a new coordinator took over is re-queued (its order may have died
+ * with the old one; the worker's `started` report has had time to land), ms.
+ */
+export const START_TIMEOUT_MS = 2_000

@@ -7,7 +7,7 @@ export type { JobView } from './view.js'
 export * from './types.js'
 export * from './constants.js'
 export { place, type Assignment, type PlacementInput, type PlacementJob, type WorkerView } from './placement-rules.js'
-export { afterFailure, afterLoss, backoffMs, findLost, nextWakeAt, retryAt, type BackoffPolicy, type LostAttempt, type WorkerLiveness } from './retry-rules.js'
+export { afterFailure, afterLoss, backoffMs, findLost, lossDeadline, nextWakeAt, retryAt, type BackoffPolicy, type LostAttempt, type WorkerLiveness } from './retry-rules.js'
 
 /** An empty job table, to hand to createCoordinator as its state machine. */
 export function createJobTable (): JobTable {

@@ -182,8 +182,9 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
       return { ok: true, changed: false, jobId: seen.jobId, state: this.jobs.get(seen.jobId)?.state, deduped: true }
     }
     const existing = this.jobs.get(op.jobId)
-    // The same launch proposed twice (a proposer retrying after an unknown outcome) is answered like the first.
-    if (existing !== undefined && existing.seed === op.seed && existing.createdAt === op.at) return applied(existing, false)
+    // The same launch applied twice (a proposer replaying it) is answered like the first; only its nonce tells it
+    // from another launch that took the same id (two launches of one seed in the same ms are not rare).
+    if (existing !== undefined && op.nonce !== undefined && existing.nonce === op.nonce) return applied(existing, false)
     if (op.jobId <= this.maxJobId) return refused('ERR_CONFLICT', `job id ${op.jobId} is taken; next is ${this.maxJobId + 1}`, op.jobId)
     const job = this.create(op)
     if (op.dedupKey !== undefined) this.dedup.set(op.dedupKey, { jobId: job.jobId, at: op.at })
@@ -219,7 +220,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
       attempts: []
     }
     if (op.timeoutMs !== undefined) job.limits.timeoutMs = op.timeoutMs
-    for (const k of ['dedupKey', 'dataKey', 'scheduleId', 'firedAt', 'waitsFor'] as const) {
+    for (const k of ['dedupKey', 'dataKey', 'scheduleId', 'firedAt', 'waitsFor', 'nonce'] as const) {
       if (op[k] !== undefined) (job as unknown as Record<string, unknown>)[k] = op[k]
     }
     this.jobs.set(job.jobId, job)

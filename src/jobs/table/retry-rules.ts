@@ -4,7 +4,7 @@
 // randomness (jitter) and the time are inputs; JobTable.apply calls the
 // decisions with the counts it keeps, the proposer draws the backoff.
 import type { Random } from '../../common/random.js'
-import { HEARTBEAT_TIMEOUT_MS, RETRY_BASE_MS, RETRY_CAP_MS } from './constants.js'
+import { HEARTBEAT_TIMEOUT_MS, RETRY_BASE_MS, RETRY_CAP_MS, START_TIMEOUT_MS } from './constants.js'
 import { LIVE_STATES, type Job } from './types.js'
 import type { JobView } from './view.js'
 
@@ -62,24 +62,49 @@ export interface WorkerLiveness {
    * all committed). @default 0
    */
   since?: number
+  /**
+   * The coordinator's term now. An attempt assigned in an older term that has
+   * not started is lost ('not started') once `startTimeoutMs` passed since
+   * `since`: its order may have died with the coordinator that gave it.
+   * Undefined: no such rule.
+   */
+  term?: number
+  /** @default START_TIMEOUT_MS */
+  startTimeoutMs?: number
 }
 
-/** A live attempt to re-queue, and why. */
-export interface LostAttempt { jobId: number, attempt: number, peerId: string, reason: 'worker dead' | 'worker silent' }
+/** A live attempt to re-queue, and why. 'not started' is re-queued as `unstarted` (see RequeueCommand). */
+export interface LostAttempt { jobId: number, attempt: number, peerId: string, reason: 'worker dead' | 'worker silent' | 'not started' }
+
+/**
+ * When a live attempt counts as lost unless its worker is heard from before
+ * (then `lastHeard` moves): the heartbeat timeout after the last word (or
+ * `since`), or sooner for an attempt of an older term that has not started.
+ * Undefined when the attempt is not live.
+ */
+export function lossDeadline (job: JobView, w: Omit<WorkerLiveness, 'now' | 'isAlive'>): { at: number, reason: 'worker silent' | 'not started' } | undefined {
+  if (!LIVE_STATES.has(job.state)) return undefined
+  const quietSince = Math.max(job.lastHeard ?? job.updatedAt, w.since ?? 0)
+  const silent = { at: quietSince + (w.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS), reason: 'worker silent' } as const
+  if (w.term === undefined || job.startedAt !== undefined || (job.term ?? 0) >= w.term) return silent
+  const orphan = { at: quietSince + (w.startTimeoutMs ?? START_TIMEOUT_MS), reason: 'not started' } as const
+  return orphan.at < silent.at ? orphan : silent
+}
 
 /**
  * The live attempts whose worker is dead, or silent (no assignment ack,
- * start, progress or heartbeat) for longer than the heartbeat timeout. Each
+ * start, progress or heartbeat) for longer than the heartbeat timeout, or
+ * that an earlier coordinator assigned and that did not start in time. Each
  * becomes a RequeueCommand; the table ignores it if the attempt ended since.
  */
 export function findLost (jobs: Iterable<JobView>, w: WorkerLiveness): LostAttempt[] {
-  const timeout = w.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS
   const lost: LostAttempt[] = []
   for (const job of jobs) {
     if (!LIVE_STATES.has(job.state) || job.peerId === undefined) continue
     const base = { jobId: job.jobId, attempt: job.attempt, peerId: job.peerId }
+    const deadline = lossDeadline(job, w) as { at: number, reason: LostAttempt['reason'] }
     if (!w.isAlive(job.peerId)) lost.push({ ...base, reason: 'worker dead' })
-    else if (w.now - Math.max(job.lastHeard ?? job.updatedAt, w.since ?? 0) > timeout) lost.push({ ...base, reason: 'worker silent' })
+    else if (w.now > deadline.at) lost.push({ ...base, reason: deadline.reason })
   }
   return lost
 }

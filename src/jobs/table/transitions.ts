@@ -96,9 +96,11 @@ function finish (job: Job, current: JobAttempt, op: FinishedCommand): JobOutcome
 }
 
 function requeue (job: Job, current: JobAttempt, op: RequeueCommand): JobOutcome {
+  if (op.unstarted === true && job.startedAt !== undefined) return applied(job, false) // the worker has it: it runs there
   const reason = text(op.reason)
   endAttempt(job, current, op.at, 'lost', reason)
   if (job.state === 'cancelling') return end(job, 'cancelled', op.at)
+  if (op.unstarted === true) return again(job, op.at, op.retryAt)
   const decision = afterLoss(job)
   job.losses++
   if (decision === 'requeue') return again(job, op.at, op.retryAt)

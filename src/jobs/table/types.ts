@@ -68,6 +68,8 @@ export interface Job {
   firedAt?: number
   /** A firing queued behind the previous one (overlap `queue`): not placed while that job is active. */
   waitsFor?: number
+  /** The launch command's nonce (see LaunchCommand.nonce). */
+  nonce?: string
   state: JobState
   /** Launch order across the table: FIFO within a priority. */
   seq: number
@@ -126,6 +128,12 @@ export interface LaunchCommand extends Stamped {
   maxLost?: number
   scheduleId?: number
   firedAt?: number
+  /**
+   * Unique per launch, drawn by the proposer: the same command applied again
+   * (a replay) is answered like the first. Without it, a second launch of the
+   * id is refused ERR_CONFLICT, even of the same seed in the same millisecond.
+   */
+  nonce?: string
 }
 /** Gives a queued (or due retrying) job to a peer: `attempt` must be the job's attempt + 1. */
 export interface AssignCommand extends Stamped { type: 'assign', jobId: number, peerId: string, attempt: number, term: number }
@@ -159,7 +167,21 @@ export interface FinishedCommand extends Stamped {
 /** Cancels: a waiting job at once, a live one becomes `cancelling`; idempotent. */
 export interface CancelCommand extends Stamped { type: 'cancel', jobId: number, reason?: string }
 /** The worker of the live attempt died or went silent: the attempt ends `lost`. */
-export interface RequeueCommand extends Stamped { type: 'requeue', jobId: number, attempt: number, reason: string, retryAt?: number }
+export interface RequeueCommand extends Stamped {
+  type: 'requeue'
+  jobId: number
+  attempt: number
+  reason: string
+  retryAt?: number
+  /**
+   * The order may never have reached the worker (not delivered, or sent by a
+   * coordinator that is gone): applies only while the attempt has not
+   * started, and does not count against maxLost, since it never ran. A worker
+   * runs an attempt only once its `started` committed on the live attempt, so
+   * of the two, whichever commits first wins and the job runs once.
+   */
+  unstarted?: boolean
+}
 /** Re-drives a failed job with fresh retry budgets. */
 export interface RetryCommand extends Stamped { type: 'retry', jobId: number }
 /** Drops final jobs that ended before `before` (history retention) and expired dedup keys. */

@@ -54,6 +54,7 @@ export function checkOp (op: JobOp): string | undefined {
     case 'requeue':
       if (!isInt(op.attempt, 1)) return 'attempt must be a positive integer'
       if (typeof op.reason !== 'string') return 'requeue needs a reason'
+      if (!optional(op.unstarted, x => typeof x === 'boolean')) return 'unstarted must be a boolean'
       return optional(op.retryAt, isTime) ? undefined : 'retryAt must be a time'
     default:
       return `unknown job command ${String((op as { type?: unknown }).type)}`
@@ -82,6 +83,7 @@ function checkLaunch (op: JobOp & { type: 'launch' }): string | undefined {
   if (problem !== undefined) return problem
   if (!optional(op.dedupKey, x => isText(x))) return 'dedupKey must be a non-empty string of at most 1024 characters'
   if (!optional(op.maxLost, x => isInt(x))) return 'maxLost must be a non-negative integer'
+  if (!optional(op.nonce, x => isText(x, 64))) return 'nonce must be a non-empty string of at most 64 characters'
   if (!optional(op.scheduleId, x => isInt(x, 1))) return 'scheduleId must be a positive integer'
   return optional(op.firedAt, isTime) ? undefined : 'firedAt must be a time'
 }

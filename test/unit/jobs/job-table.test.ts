@@ -120,13 +120,38 @@ describe('job table transitions (issue 14)', () => {
 
   it('ids are never reused, even after a prune; a launch replayed by its proposer is answered like the first', () => {
     const t = createJobTable()
-    run(t, launch(1), launch(2))
-    expect(run(t, launch(2))[0]).toMatchObject({ ok: true, changed: false, jobId: 2 })
+    run(t, launch(1), launch(2, { nonce: 'n2' }))
+    expect(run(t, launch(2, { nonce: 'n2' }))[0]).toMatchObject({ ok: true, changed: false, jobId: 2 })
     expect(run(t, launch(2, { seed: 'other/seed' }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
     expect(t.nextJobId()).toBe(3)
     run(t, cmd.cancel(2), cmd.prune(T0 + 1))
     expect(t.get(2)).toBeUndefined()
     expect(run(t, launch(2, { at: T0 + 5 }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
     expect(t.nextJobId()).toBe(3)
+  })
+  it('a second launch of the same seed in the same ms that took the same id is refused, not answered with the first job (issue 14: 500 launches lost half their jobs)', () => {
+    const t = createJobTable()
+    expect(run(t, launch(1, { nonce: 'a', args: { n: 1 } }))[0]).toMatchObject({ ok: true, changed: true, jobId: 1 })
+    expect(run(t, launch(1, { nonce: 'b', args: { n: 2 } }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
+    expect(run(t, launch(1, { args: { n: 2 } }))[0]).toMatchObject({ ok: false, code: 'ERR_CONFLICT' })
+    expect(run(t, launch(2, { nonce: 'b', args: { n: 2 } }))[0]).toMatchObject({ ok: true, changed: true, jobId: 2 })
+    expect(t.get(2)?.args).toEqual({ n: 2 })
+  })
+  it('an unstarted re-queue holds only while the attempt has not started, and costs no lost attempt', () => {
+    const t = createJobTable()
+    const unstarted = (jobId: number, attempt: number, at = T0) => ({ ...cmd.requeue(jobId, attempt, at, 'assignment not delivered'), unstarted: true })
+    run(t, launch(1, { maxLost: 0 }), launch(2), cmd.assign(1, 'p1', 1), cmd.assign(2, 'p1', 1))
+    // Job 1: the re-queue commits first; the worker's start comes too late and is ignored (it must not run it).
+    expect(run(t, unstarted(1, 1, T0 + 5))[0]).toMatchObject({ ok: true, changed: true, state: 'queued' })
+    expect(run(t, cmd.started(1, 1, T0 + 6))[0]).toMatchObject({ ok: true, changed: false, state: 'queued', attempt: 1 })
+    expect(t.get(1)).toMatchObject({ losses: 0, attempts: [{ outcome: 'lost', reason: 'assignment not delivered' }] })
+    expect(run(t, cmd.assign(1, 'p2', 2, 1, T0 + 7))[0]).toMatchObject({ ok: true, state: 'assigned' }) // maxLost 0, yet placed again
+    // Job 2: the start commits first; the re-queue is ignored and the attempt runs on.
+    expect(run(t, cmd.started(2, 1, T0 + 5))[0]).toMatchObject({ ok: true, changed: true, state: 'running', attempt: 1 })
+    expect(run(t, unstarted(2, 1, T0 + 6))[0]).toMatchObject({ ok: true, changed: false, state: 'running' })
+    // Cancelled before it started: the unstarted re-queue ends it cancelled.
+    run(t, launch(3), cmd.assign(3, 'p1', 1), cmd.cancel(3))
+    expect(run(t, unstarted(3, 1))[0]).toMatchObject({ ok: true, state: 'cancelled' })
+    expect(t.apply({ ...unstarted(2, 1), unstarted: 'yes' } as never)).toMatchObject({ ok: false, code: 'ERR_BAD_REQUEST' })
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { seededRandom } from '../../../src/common/random.js'
-import { afterFailure, afterLoss, backoffMs, createJobTable, findLost, nextWakeAt, retryAt } from '../../../src/jobs/index.js'
+import { afterFailure, afterLoss, backoffMs, createJobTable, findLost, lossDeadline, nextWakeAt, retryAt } from '../../../src/jobs/index.js'
 import { cmd, launch, run, T0 } from './fixtures.js'
 
 const limits = (retries: number, maxLost = 3) => ({ retries, maxLost })
@@ -61,5 +61,18 @@ describe('retry rules (issue 14)', () => {
     expect(nextWakeAt(t.activeJobs())).toBeUndefined()
     run(t, cmd.fail(1, 1, T0, T0 + 900), cmd.fail(2, 1, T0, T0 + 400))
     expect(nextWakeAt(t.activeJobs())).toBe(T0 + 400)
+  })
+  it('an attempt an earlier leader assigned that has not started is lost soon after a new leader took over, not after the heartbeat timeout', () => {
+    const t = createJobTable()
+    run(t, launch(1), launch(2), launch(3), cmd.assign(1, 'w', 1, 2, T0), cmd.assign(2, 'w', 1, 2, T0), cmd.started(2, 1, T0 + 100), cmd.assign(3, 'w', 1, 3, T0 + 200))
+    const rules = { heartbeatTimeoutMs: 10_000, since: T0 + 1_000, term: 3, startTimeoutMs: 2_000 }
+    // Job 1: term 2, never started: its order may have died with the old leader. Job 2 started: the worker has it. Job 3: this leader's own order.
+    expect([1, 2, 3].map(id => lossDeadline(t.get(id)!, rules))).toEqual([
+      { at: T0 + 3_000, reason: 'not started' }, { at: T0 + 11_000, reason: 'worker silent' }, { at: T0 + 11_000, reason: 'worker silent' }
+    ])
+    expect(findLost(t.activeJobs(), { ...rules, now: T0 + 2_999, isAlive: () => true })).toEqual([])
+    expect(findLost(t.activeJobs(), { ...rules, now: T0 + 3_001, isAlive: () => true })).toEqual([{ jobId: 1, attempt: 1, peerId: 'w', reason: 'not started' }])
+    // Without the term (the rule is off), only the heartbeat timeout applies.
+    expect(lossDeadline(t.get(1)!, { ...rules, term: undefined })).toEqual({ at: T0 + 11_000, reason: 'worker silent' })
   })
 })

@@ -2,7 +2,11 @@
 // will drive it: seeded randomness, a manual clock, workers that crash or get
 // partitioned away (and keep running, then report late), coordinator
 // failovers that rebuild the table from a snapshot and replay the old
-// leader's in-flight assignments with its old term.
+// leader's in-flight assignments with its old term, leaders that die between
+// committing assignments and sending them, and sends that time out although
+// the order arrived. Workers run an attempt only once its `started` committed
+// (the JobsWorker's fence); no job may run twice at once, except beside a
+// worker cut off from the mesh that membership called dead.
 import { describe, expect, it } from 'vitest'
 import { seededRandom } from '../../../src/common/random.js'
 import {
@@ -11,24 +15,43 @@ import {
 import { ManualClock } from '../../helpers/manual-clock.js'
 
 interface Proc { jobId: number, attempt: number, endAt: number, ok: boolean, beatAt: number }
-interface Worker { peerId: string, slots: number, up: boolean, partitionedUntil: number, deadSince?: number, procs: Map<number, Proc> }
+interface Worker {
+  peerId: string
+  slots: number
+  up: boolean
+  partitionedUntil: number
+  deadSince?: number
+  procs: Map<number, Proc>
+  /** Orders received whose `started` report has not been answered yet: job id -> attempt. */
+  pending: Map<number, number>
+}
 
 const TICK_MS = 100
 const DETECT_MS = 1_500 // membership's time to call a crashed or unreachable peer dead
 const HEARTBEAT_MS = 1_000
+const START_TIMEOUT_MS = 1_000
+const UNREACHABLE_MS = 500
 const SEEDS = new Map([['s/a', 'h'], ['s/b', 'h']])
 
-function simulate (seed: number, jobs: number): { table: JobTable, finals: Map<number, number>, lost: number, failovers: number, staleRefused: number } {
+interface Outcome { table: JobTable, finals: Map<number, number>, lost: number, failovers: number, staleRefused: number, orphaned: number, raced: number, doubleRuns: string[] }
+
+function simulate (seed: number, jobs: number): Outcome {
   const random = seededRandom(seed)
   const clock = new ManualClock()
   const start = clock.now()
   let table = createJobTable()
   let term = 1
+  let leaderSince = start
   let failovers = 0
   let staleRefused = 0
   let lost = 0
+  let orphaned = 0 // attempts an earlier leader assigned and never sent, re-queued as not started
+  let raced = 0 // orders delivered although the send timed out: the re-queue committed first, the worker dropped them
+  let crashAfterCommit = false
+  const doubleRuns: string[] = []
   const finals = new Map<number, number>()
-  const workers: Worker[] = ['w1', 'w2', 'w3', 'w4'].map(peerId => ({ peerId, slots: 3, up: true, partitionedUntil: 0, procs: new Map() }))
+  const workers: Worker[] = ['w1', 'w2', 'w3', 'w4'].map(peerId => ({ peerId, slots: 3, up: true, partitionedUntil: 0, procs: new Map(), pending: new Map() }))
+  const unreachable = new Map<string, number>() // the leader's memory of failed sends
   const inbox: JobOp[] = [] // reports and launches for the coordinator's next batch
   let lastAssigns: JobOp[] = []
 
@@ -40,16 +63,47 @@ function simulate (seed: number, jobs: number): { table: JobTable, finals: Map<n
   const reachable = (w: Worker, now: number): boolean => w.up && now >= w.partitionedUntil
   // Membership: a peer is dead once it has been down or unreachable for DETECT_MS.
   const seenAlive = (w: Worker, now: number): boolean => reachable(w, now) || now - (w.deadSince ?? now) < DETECT_MS
+  const failover = (): void => { // the new leader restores the log's state; the old leader's last orders arrive late
+    const next = new JobTable()
+    next.restore(table.snapshot())
+    table = next
+    term++
+    failovers++
+    leaderSince = clock.now()
+    unreachable.clear()
+    const late = apply(lastAssigns)
+    staleRefused += late.filter(o => !o.ok && (o.code === 'ERR_STALE_TERM' || o.code === 'ERR_CONFLICT')).length
+    expect(late.every(o => !o.ok)).toBe(true)
+  }
+  // The JobsWorker's fence: an attempt runs only once its `started` committed on the live attempt.
+  const onStarted = (op: JobOp & { type: 'started' }, o: JobOutcome): void => {
+    const w = workers.find(x => x.pending.get(op.jobId) === op.attempt)
+    if (w === undefined) return
+    w.pending.delete(op.jobId)
+    if (!(o.ok && o.attempt === op.attempt && o.state === 'running')) {
+      raced++
+      return
+    }
+    // A job may run twice at once only beside an attempt on a worker cut off from the mesh, lost as dead (at-least-once).
+    for (const other of workers) {
+      const p = other.procs.get(op.jobId)
+      const a = p === undefined ? undefined : table.get(op.jobId)?.attempts[p.attempt - 1]
+      if (p !== undefined && !(a?.outcome === 'lost' && a.reason === 'worker dead' && !reachable(other, clock.now()))) {
+        doubleRuns.push(`job ${op.jobId}: attempt ${op.attempt} on ${w.peerId} while attempt ${p.attempt} runs on ${other.peerId}`)
+      }
+    }
+    w.procs.set(op.jobId, { jobId: op.jobId, attempt: op.attempt, endAt: clock.now() + 200 + random() * 3_000, ok: random() < 0.8, beatAt: clock.now() + HEARTBEAT_MS })
+  }
 
   for (let i = 1; i <= jobs; i++) {
-    clock.setTimeout(() => inbox.push({ type: 'launch', v: 1, at: clock.now(), jobId: table.nextJobId() + inbox.filter(o => o.type === 'launch').length, seed: random() < 0.5 ? 's/a' : 's/b', seedHash: 'h', priority: Math.floor(random() * 10), retries: 2 }), Math.floor(random() * 20_000))
+    clock.setTimeout(() => inbox.push({ type: 'launch', v: 1, at: clock.now(), jobId: table.nextJobId() + inbox.filter(o => o.type === 'launch').length, seed: random() < 0.5 ? 's/a' : 's/b', seedHash: 'h', priority: Math.floor(random() * 10), retries: random() < 0.2 ? 0 : 2 }), Math.floor(random() * 20_000))
   }
 
   clock.setInterval(() => {
     const now = clock.now()
     for (const w of workers) {
       // Faults: a crash loses the processes; a partition keeps them running, unheard.
-      if (w.up && random() < 0.002) { w.up = false; w.procs.clear(); w.deadSince = now; clock.setTimeout(() => { w.up = true; w.deadSince = undefined }, 2_000 + random() * 3_000) }
+      if (w.up && random() < 0.002) { w.up = false; w.procs.clear(); w.pending.clear(); w.deadSince = now; clock.setTimeout(() => { w.up = true; w.deadSince = undefined }, 2_000 + random() * 3_000) }
       if (reachable(w, now) && random() < 0.001) { w.partitionedUntil = now + 2_000 + random() * 4_000; w.deadSince = now }
       if (reachable(w, now) && w.up) w.deadSince = undefined
       if (!w.up) continue
@@ -66,32 +120,45 @@ function simulate (seed: number, jobs: number): { table: JobTable, finals: Map<n
         }
       }
     }
-    if (random() < 0.01) { // a failover: the new leader restores the log's state; the old leader's last orders arrive late
-      const next = new JobTable()
-      next.restore(table.snapshot())
-      table = next
-      term++
-      failovers++
-      const late = apply(lastAssigns)
-      staleRefused += late.filter(o => !o.ok && (o.code === 'ERR_STALE_TERM' || o.code === 'ERR_CONFLICT')).length
-      expect(late.every(o => !o.ok)).toBe(true)
-    }
+    if (crashAfterCommit || random() < 0.01) failover()
+    crashAfterCommit = false
     const active = [...table.activeJobs()]
     if (random() < 0.02 && active.length > 0) inbox.push({ type: 'cancel', v: 1, at: now, jobId: active[Math.floor(random() * active.length)].jobId })
-    const requeues: JobOp[] = findLost(active, { now, isAlive: id => seenAlive(workers.find(w => w.peerId === id) as Worker, now), heartbeatTimeoutMs: 3_000 })
-      .map(l => ({ type: 'requeue', v: 1, at: now, jobId: l.jobId, attempt: l.attempt, reason: l.reason }))
-    lost += apply([...inbox.splice(0), ...requeues]).filter((o, i, all) => i >= all.length - requeues.length && o.ok && o.changed).length
+    const found = findLost(active, { now, isAlive: id => seenAlive(workers.find(w => w.peerId === id) as Worker, now), heartbeatTimeoutMs: 3_000, since: leaderSince, term, startTimeoutMs: START_TIMEOUT_MS })
+    const requeues: JobOp[] = found.map(l => ({ type: 'requeue', v: 1, at: now, jobId: l.jobId, attempt: l.attempt, reason: l.reason, ...(l.reason === 'not started' ? { unstarted: true } : {}) }))
+    const ops = [...inbox.splice(0), ...requeues]
+    const outcomes = apply(ops)
+    outcomes.forEach((o, i) => {
+      const op = ops[i]
+      if (op.type === 'started') onStarted(op, o)
+      if (op.type === 'requeue' && o.ok && o.changed) {
+        if (i >= ops.length - requeues.length) lost++
+        if (op.reason === 'not started') orphaned++
+      }
+    })
     const { perPeer, perSeed } = table.liveCounts()
-    const alive = workers.filter(w => seenAlive(w, now)).map(w => ({ peerId: w.peerId, seeds: SEEDS, slots: w.slots, running: perPeer.get(w.peerId) ?? 0, load: 0 }))
+    const alive = workers.filter(w => seenAlive(w, now) && (unreachable.get(w.peerId) ?? 0) <= now)
+      .map(w => ({ peerId: w.peerId, seeds: SEEDS, slots: w.slots, running: perPeer.get(w.peerId) ?? 0, load: 0 }))
     const assigns: JobOp[] = place({ jobs: table.placeable(now), workers: alive, concurrency: new Map([['s/b', 4]]), runningPerSeed: perSeed })
       .map(a => ({ type: 'assign', v: 1, at: now, jobId: a.jobId, peerId: a.peerId, attempt: a.attempt, term }))
+    // Now and then the leader commits this tick's assignments and dies before sending any.
+    crashAfterCommit = assigns.length > 0 && random() < 0.01
     apply(assigns).forEach((o, i) => {
       expect(o.ok).toBe(true)
+      if (crashAfterCommit) return
       const op = assigns[i] as JobOp & { type: 'assign' }
       const w = workers.find(x => x.peerId === op.peerId) as Worker
-      if (!reachable(w, now)) return // the order is lost: the job goes silent and is re-queued
-      w.procs.set(op.jobId, { jobId: op.jobId, attempt: op.attempt, endAt: now + 200 + random() * 3_000, ok: random() < 0.8, beatAt: now + HEARTBEAT_MS })
-      inbox.push({ type: 'started', v: 1, at: now, jobId: op.jobId, attempt: op.attempt })
+      const requeue: JobOp = { type: 'requeue', v: 1, at: now, jobId: op.jobId, attempt: op.attempt, reason: 'assignment not delivered', unstarted: true }
+      if (!reachable(w, now)) { // the send fails: re-queued, and the peer left out of placement for a while
+        unreachable.set(w.peerId, now + UNREACHABLE_MS)
+        inbox.push(requeue)
+        return
+      }
+      w.pending.set(op.jobId, op.attempt)
+      const started: JobOp = { type: 'started', v: 1, at: now, jobId: op.jobId, attempt: op.attempt }
+      // Sometimes the order arrives but its ack times out: the leader re-queues it, racing the worker's start.
+      if (random() < 0.05) inbox.push(...(random() < 0.5 ? [requeue, started] : [started, requeue]))
+      else inbox.push(started)
     })
     if (assigns.length > 0) lastAssigns = assigns
     // An order from an older term is refused even for a job that waits (Raft never commits one after a newer entry; the table checks anyway).
@@ -106,7 +173,7 @@ function simulate (seed: number, jobs: number): { table: JobTable, finals: Map<n
 
   for (let t = 0; t < 600 && (table.size < jobs || table.activeJobs().next().done !== true); t++) clock.advance(1_000)
   expect(clock.now() - start).toBeLessThan(600_000)
-  return { table, finals, lost, failovers, staleRefused }
+  return { table, finals, lost, failovers, staleRefused, orphaned, raced, doubleRuns }
 }
 
 /** What must hold after every tick. */
@@ -130,7 +197,8 @@ function checkInvariants (table: JobTable, slots: number[]): void {
 
 describe('job table simulation (issue 14)', () => {
   it('every job ends exactly once in ready, failed or cancelled, despite crashes, partitions and failovers', () => {
-    const { table, finals, lost, failovers, staleRefused } = simulate(1234, 300)
+    const { table, finals, lost, failovers, staleRefused, orphaned, raced, doubleRuns } = simulate(1234, 300)
+    expect(doubleRuns).toEqual([])
     expect(table.size).toBe(300)
     for (const job of table.list()) {
       expect(FINAL_STATES.has(job.state)).toBe(true)
@@ -145,6 +213,8 @@ describe('job table simulation (issue 14)', () => {
     expect(lost).toBeGreaterThan(0)
     expect(failovers).toBeGreaterThan(0)
     expect(staleRefused).toBeGreaterThan(0)
+    expect(orphaned).toBeGreaterThan(0)
+    expect(raced).toBeGreaterThan(0)
     expect(table.list().some(j => j.attempts.some(a => a.outcome === 'lost') && j.state === 'ready')).toBe(true)
   })
 

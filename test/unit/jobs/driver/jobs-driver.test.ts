@@ -15,6 +15,7 @@ function harness (workers: WorkerPeer[], holders: Record<string, string[]>, repl
   const clock = new ManualClock()
   const table = new JobTable()
   const applied: Array<(c: JobCommand) => void> = []
+  const leaders: Array<() => void> = []
   const changes: Array<() => void> = []
   const state = { leader: true, term: 3, dead: new Set<string>(), unreachable: new Set<string>() }
   const sent: Array<{ to: string, msg: JobsMessage }> = []
@@ -29,7 +30,7 @@ function harness (workers: WorkerPeer[], holders: Record<string, string[]>, repl
       return { result }
     },
     read: async () => undefined,
-    onLeaderChange: () => () => {},
+    onLeaderChange: fn => { leaders.push(() => fn({ type: 'leader:change', leader: undefined })); return () => {} },
     onApplied: fn => { applied.push(fn); return () => {} }
   }
   const seed = (name: string, hash: string, peers: string[]): ClusterSeed =>
@@ -54,7 +55,7 @@ function harness (workers: WorkerPeer[], holders: Record<string, string[]>, repl
     clock, random: seededRandom(1), log
   }, { heartbeatTimeoutMs: 10_000 })
   const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve() }
-  return { clock, table, driver, state, sent, proposed, membershipChanged: () => changes.forEach(f => f()), coordinator, settle }
+  return { clock, table, driver, state, sent, proposed, membershipChanged: () => changes.forEach(f => f()), leaderChanged: () => leaders.forEach(f => f()), coordinator, settle }
 }
 
 const W = (peerId: string, slots = 2): WorkerPeer => ({ peerId, address: `${peerId}:1`, slots, load: 0 })
@@ -169,5 +170,47 @@ describe('JobsDriver', () => {
     expect(h.table.get(1)).toMatchObject({ state: 'assigned', peerId: 'c' })
     expect(h.sent.find(s => s.to === 'c:1')?.msg).toMatchObject({ type: 'jobs.assign', jobId: 1, dataKey: '/d/x.bin' })
     expect(h.sent.find(s => s.to === 'a:1')?.msg).not.toHaveProperty('dataKey')
+  })
+
+  it('a new leader re-queues an attempt its predecessor committed but never sent, soon (not after the heartbeat timeout), without counting a loss', async () => {
+    const h = harness([W('a'), W('b')], { 'example/factorial': ['a', 'b'] })
+    // The old leader (term 2) committed the assignment and died before sending it.
+    h.table.apply(launch(1, { at: h.clock.now(), maxLost: 0 }))
+    h.table.apply({ type: 'assign', v: 1, at: h.clock.now(), jobId: 1, peerId: 'a', attempt: 1, term: 2 })
+    h.table.apply(launch(2, { at: h.clock.now() }))
+    h.table.apply({ type: 'assign', v: 1, at: h.clock.now(), jobId: 2, peerId: 'b', attempt: 1, term: 2 })
+    h.table.apply({ type: 'started', v: 1, at: h.clock.now(), jobId: 2, attempt: 1 }) // this one reached its worker
+    await h.clock.advanceAsync(500)
+    await h.driver.start()
+    h.leaderChanged() // elected, term 3
+    await h.settle()
+    expect(h.sent).toHaveLength(0)
+    await h.clock.advanceAsync(1_900)
+    await h.settle()
+    expect(h.table.get(1)?.attempt).toBe(1) // its start may still be on its way
+    await h.clock.advanceAsync(200)
+    await h.settle()
+    expect(h.table.get(1)).toMatchObject({ state: 'assigned', attempt: 2, term: 3, losses: 0 })
+    expect(h.table.get(1)!.attempts[0]).toMatchObject({ outcome: 'lost', reason: 'not started' })
+    expect(h.sent.map(s => (s.msg as AssignMessage).jobId)).toEqual([1])
+    expect(h.table.get(2)).toMatchObject({ state: 'running', attempt: 1 })
+  })
+
+  it('leaves a worker an assignment could not be sent to out of placement for a while; the bounce costs no lost attempt', async () => {
+    const h = harness([W('a'), W('b')], { 'example/factorial': ['a', 'b'] })
+    h.state.unreachable.add('a:1')
+    await h.driver.start()
+    for (let i = 1; i <= 4; i++) await h.coordinator.propose(launch(i, { at: h.clock.now(), maxLost: 0 }))
+    await h.settle()
+    // Whatever went to a came back and went to b: nothing failed, a got no second order.
+    expect([1, 2, 3, 4].map(id => h.table.get(id)?.state).sort()).toEqual(['assigned', 'assigned', 'queued', 'queued'])
+    expect([...h.table.activeJobs()].filter(j => j.state === 'assigned').every(j => j.peerId === 'b')).toBe(true)
+    const triedA = [...h.table.activeJobs()].flatMap(j => j.attempts).filter(a => a.peerId === 'a')
+    expect(triedA.length).toBeGreaterThan(0)
+    expect(triedA.length).toBeLessThanOrEqual(2)
+    h.state.unreachable.delete('a:1')
+    await h.clock.advanceAsync(2_100) // the timer brings a back
+    await h.settle()
+    expect(h.table.liveOn('a')).toHaveLength(2)
   })
 })

@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../../../src/common/logger.js'
 import { notFound } from '../../../../src/common/errors.js'
-import { JobsWorker, type AssignMessage, type AttemptSpec, type JobCommand, type JobData, type JobRunner } from '../../../../src/jobs/index.js'
+import { JobsWorker, type AssignMessage, type AttemptSpec, type JobCommand, type JobData, type JobResult, type JobRunner } from '../../../../src/jobs/index.js'
 import type { Seed } from '../../../../src/seeds/index.js'
+import { PmzError } from '../../../../src/common/errors.js'
 import { codeOf } from '../../../helpers/errors.js'
 import { ManualClock } from '../../../helpers/manual-clock.js'
 
 const log = createLogger({ level: 'silent' })
 const SEED = { name: 'demo/hello', path: '/x/demo/hello.mjs', kind: 'module', hash: 'h1', size: 1, mtimeMs: 0 } as Seed
 
-function harness (data?: JobData) {
+/** What the table answers a report: by default, the attempt is the live one and runs. */
+type Answer = (c: JobCommand) => JobResult
+const live: Answer = c => ({ ok: true, changed: true, state: 'running', attempt: (c as { attempt?: number }).attempt })
+
+function harness (answer: Answer = live, data?: JobData) {
   const reports: JobCommand[] = []
   const signals: AbortSignal[] = []
   const specs: AttemptSpec[] = []
@@ -27,7 +32,7 @@ function harness (data?: JobData) {
     async stop () {}
   }
   const worker = new JobsWorker({
-    coordinator: { propose: async c => { reports.push(c); return { result: { ok: true, changed: true } } } },
+    coordinator: { propose: async c => { reports.push(c); return { result: answer(c) } } },
     local: { get: name => name === SEED.name ? SEED : undefined },
     runner, data, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
   })
@@ -84,6 +89,49 @@ describe('JobsWorker', () => {
     expect(h.signals[0].aborted).toBe(true)
     expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, error: 'cancelled' })
   })
+  it('does not run an attempt re-queued before its start committed; the table answered started with another attempt', async () => {
+    const h = harness(c => c.type === 'started' ? { ok: true, changed: false, state: 'assigned', attempt: 2 } : live(c))
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.signals).toHaveLength(0)
+    expect(h.reports.map(r => r.type)).toEqual(['started'])
+    expect(h.worker.size).toBe(0)
+  })
+
+  it('does not run an attempt whose start did not commit (no coordinator)', async () => {
+    const clock = new ManualClock()
+    const runs: string[] = []
+    const worker = new JobsWorker({
+      coordinator: { propose: async () => { throw new PmzError('ERR_NO_COORDINATOR', 'none') } },
+      local: { get: () => SEED },
+      runner: { async run () { runs.push('ran'); return { ok: true, state: 'ready', output: null, log: { lines: [], truncated: false }, durationMs: 0 } }, async stop () {} },
+      mesh: { handle: () => () => {} }, clock, log, peerId: 'w1'
+    })
+    worker.assign(assign())
+    for (let i = 0; i < 10; i++) await clock.advanceAsync(5_000)
+    expect(runs).toEqual([])
+    expect(worker.size).toBe(0)
+  })
+
+  it('reports a cancel that came before the start without running the attempt', async () => {
+    const h = harness(c => c.type === 'started' ? { ok: true, changed: true, state: 'cancelling', attempt: 1 } : live(c))
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.signals).toHaveLength(0)
+    expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, error: 'cancelled' })
+  })
+
+  it('does not run an attempt again when its assignment comes again after it ended', async () => {
+    const h = harness()
+    h.worker.assign(assign())
+    await h.settle()
+    h.finish()
+    await h.settle()
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.signals).toHaveLength(1)
+    expect(h.reports.filter(r => r.type === 'started')).toHaveLength(1)
+  })
 
   it('gives the attempt its pulzar_data file, removes it afterwards, and stores a big output under a key', async () => {
     const calls: string[] = []
@@ -97,7 +145,7 @@ describe('JobsWorker', () => {
         return { output: null, outputKey: `/_jobs/${a.jobId}/${a.attempt}/output` }
       }
     }
-    const h = harness(data)
+    const h = harness(live, data)
     h.worker.assign(assign({ dataKey: '/d/x.bin' }))
     await h.settle()
     expect(h.specs[0].dataFile).toBe('/tmp/job-data/1-1/x.bin')
@@ -110,14 +158,14 @@ describe('JobsWorker', () => {
 
   it('fails an attempt whose data key has no value, for good; a fetch that failed may be retried', async () => {
     const data = (err: Error): JobData => ({ open: async () => { throw err }, keepOutput: async output => ({ output }) })
-    const gone = harness(data(notFound('key not found')))
+    const gone = harness(live, data(notFound('key not found')))
     gone.worker.assign(assign({ dataKey: '/d/x.bin', failures: 0, retries: 2 }))
     await gone.settle()
     expect(gone.specs).toHaveLength(0)
     expect(gone.reports.map(r => r.type)).toEqual(['started', 'finished'])
     expect(gone.reports[1]).toMatchObject({ ok: false, retryable: false, error: 'pulzar_data /d/x.bin: key not found' })
     expect(gone.reports[1]).not.toHaveProperty('retryAt')
-    const flaky = harness(data(new Error('replica unreachable')))
+    const flaky = harness(live, data(new Error('replica unreachable')))
     flaky.worker.assign(assign({ dataKey: '/d/x.bin', failures: 0, retries: 2 }))
     await flaky.settle()
     expect(flaky.reports[1]).toMatchObject({ ok: false, retryable: true, error: 'pulzar_data /d/x.bin: replica unreachable' })
@@ -125,7 +173,7 @@ describe('JobsWorker', () => {
   })
 
   it('fails an attempt whose big output could not be stored', async () => {
-    const h = harness({ open: async () => { throw new Error('unused') }, keepOutput: async () => { throw new Error('quorum not met') } })
+    const h = harness(live, { open: async () => { throw new Error('unused') }, keepOutput: async () => { throw new Error('quorum not met') } })
     h.worker.assign(assign())
     await h.settle()
     h.finish()

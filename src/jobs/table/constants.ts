@@ -25,3 +25,7 @@ export const RETRY_BASE_MS = 1_000
 export const RETRY_CAP_MS = 5 * 60 * 1000
 /** A running job whose worker has not reported for this long is re-queued, ms. */
 export const HEARTBEAT_TIMEOUT_MS = 15_000
+/** Log lines one progress or heartbeat report relays at most (older ones are dropped and counted in a marker line). */
+export const MAX_RELAY_LINES = 200
+/** Characters of one relayed log line at most. */
+export const MAX_RELAY_LINE_CHARS = 8 * 1024

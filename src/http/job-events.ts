@@ -6,7 +6,7 @@ import type { Clock, Timer } from '../common/clock.js'
 import { PmzError, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import type { JobChange } from '../jobs/index.js'
-import { FORWARDED_HEADER } from './coordinator-routes.js'
+import { FORWARDED_HEADER, forward } from './coordinator-routes.js'
 import { CORS_HEADERS } from './envelope.js'
 import { idOf } from './job-query.js'
 import { mountRoute } from './routes.js'
@@ -71,6 +71,13 @@ export function mountJobEvents (app: FastifyInstance, jobs: JobsView, co: Coordi
         stream = new JobStream(reply.raw, id, { clock, log, jobs, off, open })
         stream.change({ job, lines: [] })
         for (const c of early) stream.change(c)
+      },
+      // Whether the stream would open, without holding it open.
+      HEAD: async (req, reply) => {
+        const id = idOf(req)
+        if (jobs.local && await jobs.get(id) === undefined) throw notFound('job id not found')
+        if (!jobs.local) return await forward(co, req, reply, log, async () => Buffer.alloc(0))
+        return await reply.code(200).headers(SSE_HEADERS).send()
       }
     }
   })

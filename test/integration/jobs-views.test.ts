@@ -131,6 +131,8 @@ describe('job views, retry and events on one peer (issue 14)', () => {
     }
     expect((await http('GET', `${a.url}/admin/jobs/${failed}/retry`)).status).toBe(405)
     expect((await http('POST', `${a.url}/jobs/${ready}/events`)).status).toBe(405)
+    expect((await http('HEAD', `${a.url}/jobs/${running}/events`)).status).toBe(200)
+    expect((await http('HEAD', `${a.url}/jobs/999999/events`)).status).toBe(404)
   })
 
   it('retries a failed job (409 for one that is not failed)', async () => {

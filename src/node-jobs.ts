@@ -7,7 +7,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { HistoryPruner, JOB_COMMAND_VERSION, JobsDriver, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { HistoryPruner, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -78,7 +78,10 @@ export function createNodeJobs (config: PmzConfig, deps: {
   }
 
   const forwarded = async (): Promise<never> => { throw new Error('forwarded by the gateway, never called') }
-  if (local === undefined) return { parts, view: { local: false, launch: forwarded, cancel: forwarded, get: forwarded, list: forwarded } }
+  if (local === undefined) {
+    const never = (): never => { throw new Error('forwarded by the gateway, never called') }
+    return { parts, view: { local: false, launch: forwarded, cancel: forwarded, retry: forwarded, get: forwarded, list: forwarded, follow: never } }
+  }
   const { coordinator, table } = local
   return {
     parts,
@@ -104,13 +107,26 @@ export function createNodeJobs (config: PmzConfig, deps: {
         if (!o.ok) throw new PmzError(o.code, o.message)
         return true
       },
+      async retry (jobId) {
+        const { result } = await coordinator.propose({ type: 'retry', v: JOB_COMMAND_VERSION, at: clock.now(), jobId })
+        const o = result as JobOutcome
+        if (!o.ok && o.code === 'ERR_NOT_FOUND') return false
+        if (!o.ok) throw new PmzError(o.code, o.message)
+        return true
+      },
       async get (jobId) {
         await coordinator.read()
         return table.get(jobId)
       },
-      async list (limit) {
+      async list (options) {
         await coordinator.read()
-        return table.list({ limit })
+        return table.list(options)
+      },
+      follow (jobId, fn) {
+        return coordinator.onApplied(command => {
+          const change = jobChange(command, jobId, table.get(jobId))
+          if (change !== undefined) fn(change)
+        })
       }
     }
   }

@@ -4,7 +4,7 @@ import { isPmzError } from '../common/errors.js'
 import { DEFAULTS, DEFAULT_GATEWAY, OPTIONS, resolveGateway, resolveToken } from '../config/index.js'
 import { VERSION } from '../common/version.js'
 import { CliError } from './client.js'
-import { cancelJob, launchJob } from './commands/jobs.js'
+import { cancelJob, launchJob, listJobs, retryJob } from './commands/jobs.js'
 import { peers } from './commands/peers.js'
 import { get, ls, put, rm, status } from './commands/storage.js'
 
@@ -137,13 +137,21 @@ export function buildProgram (): Command {
     .option('--temporal <days>', 'expire the key after DAYS days')
     .action(guarded(async (file: string, key: string, opts) => { await put(file, key, opts) }))
 
-  const job = program.command('job').description('launch and cancel jobs')
+  const job = program.command('job').description('launch, cancel and retry jobs')
   clientCommand(job, 'launch <seed>', 'launch the seed DIR/SCRIPT; prints the job id')
     .option('--args <json>', 'the job\'s arguments, a JSON object', '{}')
     .option('--wait', 'follow the job to its end, print its output, exit 1 when it fails')
     .action(guarded(async (seed: string, opts) => { await launchJob(seed, opts) }))
   clientCommand(job, 'cancel <id>', 'cancel a job (queued or running)')
     .action(guarded(async (id: string, opts) => { await cancelJob(id, opts) }))
+  clientCommand(job, 'retry <id>', 'run a failed job again (fresh retries)')
+    .action(guarded(async (id: string, opts) => { await retryJob(id, opts) }))
+
+  clientCommand(program, 'jobs', 'list the newest jobs of the cluster')
+    .option('--state <states>', 'only jobs in these states: queued, assigned, running, cancelling, retrying, ready, failed, cancelled (comma-separated)')
+    .option('--limit <n>', `list at most N jobs (default: 100)`)
+    .option('--json', 'print admin/all_jobs\'s data as a JSON array')
+    .action(guarded(async opts => { await listJobs(opts) }))
 
   program.command('check')
     .description('check a running cluster: concurrent add_key of shared keys, reads, deletes; every acknowledged write must read back (exit 1 on a violation)')

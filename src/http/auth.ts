@@ -2,13 +2,14 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { PmzError } from '../common/errors.js'
 
 /**
- * Whether a request needs the bearer token: every admin route, and every
- * method that changes something (PUT, POST, DELETE, PATCH). Reads of keys
+ * Whether a request needs the bearer token: every admin route, the job
+ * event streams (`/jobs/{id}/events` shows what `admin/jobs/{id}` does), and
+ * every method that changes something (PUT, POST, DELETE, PATCH). Reads of keys
  * (GET/HEAD), GET extensions and OPTIONS (CORS preflight) stay open.
  */
 export function needsToken (method: string, url: string): boolean {
   if (method === 'OPTIONS') return false
-  if (url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?')) return true
+  if (url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?') || url.startsWith('/jobs/')) return true
   return method !== 'GET' && method !== 'HEAD'
 }
 

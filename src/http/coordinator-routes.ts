@@ -14,7 +14,7 @@ const MAX_SETTING_BYTES = 64 * 1024
 /** Deadline of a request forwarded to the coordinator's gateway, ms. */
 const FORWARD_TIMEOUT_MS = 10_000
 /** Marks a request one gateway forwarded to another, so that it is never forwarded twice. */
-const FORWARDED_HEADER = 'x-pmz-forwarded'
+export const FORWARDED_HEADER = 'x-pmz-forwarded'
 const NAME = /^[\w.:-]{1,200}$/
 
 /**

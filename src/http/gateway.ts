@@ -92,7 +92,7 @@ export class FastifyGateway implements Gateway {
     mountExtensionRoutes(this.app, components.extensions, routes)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)
     if (components.catalog !== undefined && components.jobs !== undefined) {
-      mountJobRoutes(this.app, components.jobs, components.catalog, components.coordinator, components.log, this.uploads)
+      mountJobRoutes(this.app, components.jobs, components.catalog, components.coordinator, { clock: components.clock, log: components.log, bodies: this.uploads })
     }
   }
 

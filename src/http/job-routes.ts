@@ -1,9 +1,13 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PmzError, badRequest, notFound } from '../common/errors.js'
+import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
-import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY, type JobState, type JobView } from '../jobs/index.js'
-import { keyToUrlPath, validateKey } from '../store/index.js'
+import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY } from '../jobs/index.js'
+import { validateKey } from '../store/index.js'
 import { forward } from './coordinator-routes.js'
+import { mountJobEvents } from './job-events.js'
+import { idOf } from './job-query.js'
+import { mountJobViewRoutes } from './job-view-routes.js'
 import { ok, sendEnvelope } from './envelope.js'
 import type { BodySource } from './request-body.js'
 import { mountRoute, pathAfter, type Handler } from './routes.js'
@@ -15,48 +19,14 @@ const MAX_LAUNCH_BYTES = 1024 * 1024
 const MAX_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000
 const SEED_PATH = /^[\w.-]+(\/[\w.-]+)+$/
 
-/** Pulzar's status words (§9.3): running is listed as pending. */
-function pulzarStatus (state: JobState): 'pending' | 'completed' | 'failed' {
-  return state === 'ready' ? 'completed' : state === 'failed' || state === 'cancelled' ? 'failed' : 'pending'
-}
-
-/** `admin/jobs/{id}`: Pulzar's fields (job, log, time, status, output) and pmz's (state, node, attempts, error...). */
-export function jobDetail (j: JobView): Record<string, unknown> {
-  const done = pulzarStatus(j.state) !== 'pending'
-  const last = j.attempts[j.attempts.length - 1]
-  return {
-    job: String(j.jobId),
-    log: done ? j.log : 'na',
-    time: done && last?.durationMs !== undefined ? last.durationMs / 1000 : 'na',
-    status: pulzarStatus(j.state),
-    output: j.output ?? null,
-    ...(j.outputKey !== undefined ? { output_key: j.outputKey, output_url: `/get_key/${keyToUrlPath(j.outputKey)}` } : {}),
-    job_name: j.seed,
-    state: j.state,
-    node: j.peerId ?? null,
-    error: j.error ?? null,
-    progress: j.progress ?? null,
-    log_truncated: j.logTruncated,
-    creation_time: new Date(j.createdAt).toISOString(),
-    attempts: j.attempts.map(a => ({ attempt: a.attempt, node: a.peerId, outcome: a.outcome ?? null, reason: a.reason ?? null, duration_ms: a.durationMs ?? null }))
-  }
-}
-
-/** One item of `admin/jobs` (§9.3): `parameters` is a JSON string, `status` 0 pending, 1 ready, 2 failed. */
-function jobItem (j: JobView): Record<string, unknown> {
-  const s = pulzarStatus(j.state)
-  return {
-    job_id: j.jobId, job_name: j.seed, parameters: JSON.stringify(j.args), node: j.peerId ?? null,
-    status: s === 'pending' ? 0 : s === 'completed' ? 1 : 2, state: j.state, creation_time: new Date(j.createdAt).toISOString()
-  }
-}
-
 /**
  * Jobs over HTTP (pulzar-api.md §6.1, §6.4, §9.3): `launch_job/{dir}/{script}`,
- * `cancel_job/{id}`, `admin/jobs[/{id}]`. A peer without the coordinator role
- * forwards them to the coordinator's gateway.
+ * `cancel_job/{id}`, `admin/jobs/{id}/retry`, the views (job-view-routes.ts)
+ * and the event stream `jobs/{id}/events` (job-events.ts). A peer without
+ * the coordinator role forwards them to the coordinator's gateway.
  */
-export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: JobCatalogView, co: CoordinatorView, log: Logger, bodies: BodySource): void {
+export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: JobCatalogView, co: CoordinatorView, c: { clock: Clock, log: Logger, bodies: BodySource }): void {
+  const { log, bodies } = c
   const readBody = async (req: FastifyRequest): Promise<Buffer> => await bodies.body(req).readAll(MAX_LAUNCH_BYTES,
     () => new PmzError('ERR_TOO_LARGE', `a launch body is at most ${MAX_LAUNCH_BYTES} bytes`))
   const routed = (local: Handler): Handler => async (req, reply) => jobs.local ? await local(req, reply) : await forward(co, req, reply, log, readBody)
@@ -108,31 +78,18 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
   })
 
   mountRoute(app, {
-    url: '/admin/jobs',
+    url: '/admin/jobs/:id/retry',
     handlers: {
-      GET: routed(async (req, reply) => {
-        const all = await jobs.list(limitOf(req))
-        const items = all.map(jobItem)
-        return sendEnvelope(reply, 200, ok({
-          pendings: items.filter(i => i.status === 0), ready: items.filter(i => i.status === 1), failed: items.filter(i => i.status === 2), scheduled: []
-        }))
+      POST: routed(async (req, reply) => {
+        const id = idOf(req)
+        if (!await jobs.retry(id)) throw notFound('job id not found')
+        return sendEnvelope(reply, 200, ok({ job_id: id }, `Job retried with id ${id}`))
       })
     }
   })
 
-  mountRoute(app, {
-    url: '/admin/jobs/:id',
-    handlers: {
-      GET: routed(async (req, reply) => {
-        const job = await jobs.get(idOf(req))
-        if (job === undefined) throw notFound('job id not found')
-        const filter = (req.query as Record<string, unknown>).filter
-        if (filter === 'state') return sendEnvelope(reply, 200, ok({ job: String(job.jobId), status: pulzarStatus(job.state), state: job.state }))
-        if (filter !== undefined) throw badRequest('filter must be state')
-        return sendEnvelope(reply, 200, ok(jobDetail(job)))
-      })
-    }
-  })
+  mountJobViewRoutes(app, jobs, routed)
+  mountJobEvents(app, jobs, co, c.clock, log)
 }
 
 /** A launch's own limit (`timeout_ms`, `retries`): an integer within its bounds, or absent. */
@@ -160,19 +117,4 @@ function dataKeyOf (raw: unknown): string | undefined {
   const key = raw.startsWith('/') ? raw : `/${raw}`
   validateKey(key)
   return key
-}
-
-function idOf (req: FastifyRequest): number {
-  const raw = (req.params as Record<string, string>).id
-  const id = /^\d{1,15}$/.test(raw) ? Number(raw) : NaN
-  if (!Number.isSafeInteger(id) || id < 1) throw badRequest('a job id is a positive integer')
-  return id
-}
-
-function limitOf (req: FastifyRequest): number | undefined {
-  const raw = (req.query as Record<string, unknown>).limit
-  if (raw === undefined) return undefined
-  const limit = typeof raw === 'string' && /^\d{1,9}$/.test(raw) ? Number(raw) : NaN
-  if (!Number.isSafeInteger(limit) || limit < 1) throw badRequest('limit must be a positive integer')
-  return limit
 }

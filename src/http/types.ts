@@ -2,7 +2,7 @@ import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
-import type { JobView } from '../jobs/index.js'
+import type { JobChange, JobView, ListOptions } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
 
@@ -151,8 +151,16 @@ export interface JobsView {
   launch(req: LaunchRequest): Promise<{ jobId: number, deduped: boolean }>
   /** False when no such job exists; cancelling twice is fine. */
   cancel(jobId: number): Promise<boolean>
+  /** Re-drives a failed job (fresh retry budgets); false when no such job exists, ERR_CONFLICT when it is not failed. */
+  retry(jobId: number): Promise<boolean>
   /** After a read barrier. */
   get(jobId: number): Promise<JobView | undefined>
   /** Newest first, after a read barrier. */
-  list(limit?: number): Promise<JobView[]>
+  list(options?: ListOptions): Promise<JobView[]>
+  /**
+   * Calls `fn` with each change of the job as this peer's replica of the
+   * table applies it, in log order (state, progress, relayed log lines);
+   * returns the function that stops it.
+   */
+  follow(jobId: number, fn: (change: JobChange) => void): () => void
 }

@@ -100,8 +100,8 @@ describe('jobs on one peer (issue 14)', () => {
 
   it('lists jobs in Pulzar\'s buckets', async () => {
     const res = await http('GET', `${a.url}/admin/jobs?limit=50`)
-    const data = res.json?.data as { pendings: unknown[], ready: Array<{ job_name: string, parameters: string, status: number }>, failed: unknown[] }
-    expect(data.ready.find(j => j.parameters === '{"name":"bob"}')).toMatchObject({ job_name: 'demo/hello', status: 1 })
+    const data = res.json?.data as { pendings: unknown[], ready: Array<{ job_name: string, job_path: string, parameters: string, status: number }>, failed: unknown[] }
+    expect(data.ready.find(j => j.parameters === '{"name":"bob"}')).toMatchObject({ job_name: 'hello', job_path: '/demo', status: 1 })
   })
 
   it('cancels a running job; with one slot the next job waits for it', async () => {

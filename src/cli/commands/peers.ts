@@ -1,4 +1,5 @@
 import { GatewayClient } from '../client.js'
+import { formatTable, type Column } from '../table.js'
 import type { ClientFlags } from './storage.js'
 
 interface PeerRow {
@@ -13,7 +14,7 @@ interface PeerRow {
   last_heard: string | null
 }
 
-const COLUMNS: Array<[string, (p: PeerRow) => string]> = [
+const COLUMNS: ReadonlyArray<Column<PeerRow>> = [
   ['PEER', p => p.coordinator === true ? `${p.node} *` : p.node],
   ['STATE', p => p.state],
   ['ROLES', p => p.roles.join(',')],
@@ -31,9 +32,7 @@ export async function peers (flags: ClientFlags & { json?: boolean }): Promise<v
     process.stdout.write(`${JSON.stringify(env.data)}\n`)
     return
   }
-  const rows = [COLUMNS.map(([h]) => h), ...env.data.map(p => COLUMNS.map(([, f]) => f(p)))]
-  const widths = COLUMNS.map((_, i) => Math.max(...rows.map(r => r[i].length)))
-  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()}\n`)
+  process.stdout.write(formatTable(COLUMNS, env.data))
 }
 
 function ago (iso: string): string {

@@ -1,8 +1,10 @@
 import { PmzError, isPmzError } from '../../common/errors.js'
+import type { Timer } from '../../common/clock.js'
 import type { Startable } from '../../common/startable.js'
 import { Fence } from '../../coordinator/index.js'
 import type { AttemptOutcome, DataFile } from '../exec/index.js'
 import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp, type JobOutcome, type JobResult } from '../table/index.js'
+import { LogRelay } from './log-relay.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type CancelMessage, type JobsWorkerComponents } from './types.js'
 
 /** Tries of a started/finished report while the coordinator is unreachable. */
@@ -110,6 +112,16 @@ export class JobsWorker implements Startable {
     }
     const quiet = (op: JobOp): void => { void this.report(op, false) }
     let lastProgress = -Infinity
+    // Log lines ride on the next progress or heartbeat report; a line with neither due soon sends a heartbeat within PROGRESS_EVERY_MS.
+    const relay = new LogRelay()
+    let flush: Timer | undefined
+    let lastFlush = -Infinity
+    const lines = (): { lines?: string[] } => {
+      flush?.cancel()
+      flush = undefined
+      const taken = relay.take()
+      return taken === undefined ? {} : { lines: taken }
+    }
     let outcome: AttemptOutcome
     try {
       outcome = await runner.run({
@@ -120,14 +132,23 @@ export class JobsWorker implements Startable {
           const now = clock.now()
           if (now - lastProgress < PROGRESS_EVERY_MS && fraction < 1) return
           lastProgress = now
-          quiet({ type: 'progress', v: JOB_COMMAND_VERSION, at: now, ...ids, fraction, ...(text !== undefined ? { text } : {}) })
+          quiet({ type: 'progress', v: JOB_COMMAND_VERSION, at: now, ...ids, fraction, ...(text !== undefined ? { text } : {}), ...lines() })
         },
-        onLog: () => {},
-        onHeartbeat: () => quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids })
+        onLog: line => {
+          relay.push(line)
+          flush ??= clock.setTimeout(() => {
+            lastFlush = clock.now()
+            quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: lastFlush, ...ids, ...lines() })
+          }, Math.max(0, lastFlush + PROGRESS_EVERY_MS - clock.now()))
+        },
+        onHeartbeat: () => quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ...lines() })
       }, { signal })
     } finally {
       await data?.release()
     }
+    // The last lines go out before the outcome, so a follower hears them before the job ends.
+    const rest = lines()
+    if (rest.lines !== undefined) await this.report({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ...rest }, false)
     let log = outcome.log.lines.join('\n')
     const cut = log.length > MAX_LOG_CHARS
     if (cut) log = log.slice(-MAX_LOG_CHARS)

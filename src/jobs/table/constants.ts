@@ -38,3 +38,7 @@ export const MAX_EXECUTIONS = 100
  * with the old one; the worker's `started` report has had time to land), ms.
  */
 export const START_TIMEOUT_MS = 2_000
+/** Log lines one progress or heartbeat report relays at most (older ones are dropped and counted in a marker line). */
+export const MAX_RELAY_LINES = 200
+/** Characters of one relayed log line at most. */
+export const MAX_RELAY_LINE_CHARS = 8 * 1024

@@ -4,6 +4,7 @@ import type { BatchCommand, JobOp } from './types.js'
 
 export { JobTable, type ListOptions } from './job-table.js'
 export type { JobView } from './view.js'
+export { jobChange, type JobChange } from './job-feed.js'
 export * from './types.js'
 export * from './constants.js'
 export { place, type Assignment, type PlacementInput, type PlacementJob, type WorkerView } from './placement-rules.js'

@@ -139,9 +139,16 @@ export interface LaunchCommand extends Stamped {
 export interface AssignCommand extends Stamped { type: 'assign', jobId: number, peerId: string, attempt: number, term: number }
 /** The worker started the attempt. */
 export interface StartedCommand extends Stamped { type: 'started', jobId: number, attempt: number }
-export interface ProgressCommand extends Stamped { type: 'progress', jobId: number, attempt: number, fraction: number, text?: string }
+/**
+ * New log lines of the live attempt, carried by its progress and heartbeat
+ * reports (at most MAX_RELAY_LINES each) so that followers of the job
+ * (`GET /jobs/{id}/events`) hear them as they come. The table never keeps
+ * them: the attempt's log tail arrives with `finished`.
+ */
+interface RelayedLines { lines?: string[] }
+export interface ProgressCommand extends Stamped, RelayedLines { type: 'progress', jobId: number, attempt: number, fraction: number, text?: string }
 /** The worker of the live attempt is alive; a driver may commit these sparingly (only findLost reads them). */
-export interface HeartbeatCommand extends Stamped { type: 'heartbeat', jobId: number, attempt: number }
+export interface HeartbeatCommand extends Stamped, RelayedLines { type: 'heartbeat', jobId: number, attempt: number }
 /**
  * The worker's last word on an attempt. A report for another attempt than the
  * live one is ignored. While `cancelling`: ok → ready (the work was done),

@@ -1,7 +1,7 @@
 // Shape checks of the job table's commands. They run inside apply, so they
 // must be deterministic: the same command is refused the same way on every
 // replica. Each returns the problem, or undefined when the command is sound.
-import { MAX_EXECUTIONS, MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY } from './constants.js'
+import { MAX_EXECUTIONS, MAX_PRIORITY, MAX_RELAY_LINES, MAX_RELAY_LINE_CHARS, MAX_RETRIES, MIN_PRIORITY } from './constants.js'
 import type { ScheduleCommand } from './schedule-types.js'
 import type { JobOp } from './types.js'
 
@@ -11,6 +11,9 @@ const isText = (x: unknown, max = 1024): x is string => typeof x === 'string' &&
 const optional = (x: unknown, check: (x: unknown) => boolean): boolean => x === undefined || check(x)
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Uint8Array)
+
+const isLines = (x: unknown): boolean => Array.isArray(x) && x.length <= MAX_RELAY_LINES &&
+  x.every(l => typeof l === 'string' && l.length <= MAX_RELAY_LINE_CHARS)
 
 /** The first problem of `op`, or undefined. */
 export function checkOp (op: JobOp): string | undefined {
@@ -36,10 +39,13 @@ export function checkOp (op: JobOp): string | undefined {
       if (!isInt(op.term)) return 'assign needs a term'
       return isInt(op.attempt, 1) ? undefined : 'attempt must be a positive integer'
     case 'started':
-    case 'heartbeat':
       return isInt(op.attempt, 1) ? undefined : 'attempt must be a positive integer'
+    case 'heartbeat':
+      if (!isInt(op.attempt, 1)) return 'attempt must be a positive integer'
+      return optional(op.lines, isLines) ? undefined : `lines must be an array of at most ${MAX_RELAY_LINES} strings`
     case 'progress':
       if (!isInt(op.attempt, 1)) return 'attempt must be a positive integer'
+      if (!optional(op.lines, isLines)) return `lines must be an array of at most ${MAX_RELAY_LINES} strings`
       if (typeof op.fraction !== 'number' || !(op.fraction >= 0 && op.fraction <= 1)) return 'progress fraction must be within [0, 1]'
       return optional(op.text, x => typeof x === 'string') ? undefined : 'progress text must be a string'
     case 'finished':

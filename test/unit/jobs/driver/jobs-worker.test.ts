@@ -181,3 +181,44 @@ describe('JobsWorker', () => {
     expect(h.reports.at(-1)).toMatchObject({ type: 'finished', ok: false, output: null, error: 'the output could not be stored: quorum not met' })
   })
 })
+
+describe('JobsWorker log relay', () => {
+  it('relays log lines on its reports at most every 500 ms, and the last ones before the outcome', async () => {
+    const clock = new ManualClock()
+    const reports: JobCommand[] = []
+    let events: Parameters<JobRunner['run']>[1] | undefined
+    let finish: (() => void) | undefined
+    const runner: JobRunner = {
+      async run (_spec, e) {
+        events = e
+        await new Promise<void>(resolve => { finish = resolve })
+        return { ok: true, state: 'ready', output: 1, log: { lines: [], truncated: false }, durationMs: 1 }
+      },
+      async stop () {}
+    }
+    const worker = new JobsWorker({
+      coordinator: { propose: async c => { reports.push(c); return { result: live(c) } } },
+      local: { get: () => SEED }, runner, mesh: { handle: () => () => {} }, clock, log, peerId: 'w1'
+    })
+    worker.assign(assign())
+    await clock.advanceAsync(0)
+    events!.onLog('one', 'info')
+    events!.onLog('two', 'info')
+    await clock.advanceAsync(0)
+    // The first flush goes at once (nothing was relayed before), as a heartbeat.
+    expect(reports.filter(r => r.type === 'heartbeat').map(r => (r as { lines?: string[] }).lines)).toEqual([['one', 'two']])
+    events!.onLog('three', 'info')
+    events!.onProgress(0.5, 'half')
+    // A progress report carries what is pending and the timer has nothing left to send.
+    expect(reports.at(-1)).toMatchObject({ type: 'progress', fraction: 0.5, lines: ['three'] })
+    events!.onLog('four', 'info')
+    await clock.advanceAsync(499)
+    expect(reports.some(r => JSON.stringify(r).includes('four'))).toBe(false)
+    await clock.advanceAsync(1)
+    expect(reports.at(-1)).toMatchObject({ type: 'heartbeat', lines: ['four'] })
+    events!.onLog('five', 'info')
+    finish!()
+    await clock.advanceAsync(0)
+    expect(reports.slice(-2)).toMatchObject([{ type: 'heartbeat', lines: ['five'] }, { type: 'finished', ok: true }])
+  })
+})

@@ -7,7 +7,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { HistoryPruner, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -71,6 +71,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     const replicasOf = (key: string): string[] => deps.store.replicasOf?.(key) ?? [transport.peerId]
     parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, data: { replicasOf }, clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
+    parts.push(new ScheduleDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, clock, log }))
     parts.push(new HistoryPruner({ coordinator: local.coordinator, clock, log }, { retentionDays: config.general.retentionDays }))
     if (isWorker) workerRuntime(local.coordinator)
   } else if (isWorker) {
@@ -80,7 +81,10 @@ export function createNodeJobs (config: PmzConfig, deps: {
   const forwarded = async (): Promise<never> => { throw new Error('forwarded by the gateway, never called') }
   if (local === undefined) {
     const never = (): never => { throw new Error('forwarded by the gateway, never called') }
-    return { parts, view: { local: false, launch: forwarded, cancel: forwarded, retry: forwarded, get: forwarded, list: forwarded, follow: never } }
+    return {
+      parts,
+      view: { local: false, launch: forwarded, schedule: forwarded, getSchedule: forwarded, schedules: forwarded, cancel: forwarded, retry: forwarded, get: forwarded, list: forwarded, follow: never }
+    }
   }
   const { coordinator, table } = local
   return {
@@ -99,6 +103,28 @@ export function createNodeJobs (config: PmzConfig, deps: {
           if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)
         }
         throw new PmzError('ERR_CONFLICT', 'too many launches at once; try again')
+      },
+      async schedule (req) {
+        const { spec, ...job } = req
+        const template = { seed: job.seed, seedHash: job.seedHash, args: job.args, ...pick(job, 'priority', 'dataKey', 'timeoutMs', 'retries') }
+        for (let i = 0; i < LAUNCH_TRIES; i++) {
+          await coordinator.read()
+          const { result } = await coordinator.propose({
+            type: 'schedule', v: JOB_COMMAND_VERSION, at: clock.now(), scheduleId: table.nextJobId(), template, spec, ...pick(job, 'dedupKey')
+          })
+          const o = result as JobOutcome
+          if (o.ok) return { scheduleId: o.jobId as number, deduped: o.deduped === true || !o.changed }
+          if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)
+        }
+        throw new PmzError('ERR_CONFLICT', 'too many launches at once; try again')
+      },
+      async getSchedule (id) {
+        await coordinator.read()
+        return table.schedule(id)
+      },
+      async schedules () {
+        await coordinator.read()
+        return table.schedules()
       },
       async cancel (jobId) {
         const { result } = await coordinator.propose({ type: 'cancel', v: JOB_COMMAND_VERSION, at: clock.now(), jobId })
@@ -130,6 +156,13 @@ export function createNodeJobs (config: PmzConfig, deps: {
       }
     }
   }
+}
+
+/** The fields of `o` among `keys` that are set. */
+function pick<T extends object, K extends keyof T> (o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {}
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k]
+  return out
 }
 
 function positive (v: unknown): number | undefined {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { PmzError, badRequest, notFound } from '../common/errors.js'
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
-import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY } from '../jobs/index.js'
+import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY, parseScheduled } from '../jobs/index.js'
 import { validateKey } from '../store/index.js'
 import { forward } from './coordinator-routes.js'
 import { mountJobEvents } from './job-events.js'
@@ -41,7 +41,9 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
         if (seed === undefined) throw notFound(`seed ${name} not found`)
         if (!seed.launchable) throw badRequest(`seed ${name} cannot be launched: ${seed.error ?? 'it failed to load'}`)
         const args = parseArgs(await readBody(req))
-        if (args.scheduled !== undefined) throw badRequest('scheduled jobs are not supported yet')
+        const scheduled = args.scheduled === undefined ? undefined : parseScheduled(args.scheduled)
+        if (scheduled !== undefined && !scheduled.ok) throw badRequest(scheduled.msg)
+        delete args.scheduled // Pulzar removes it from the arguments (§6.2)
         const dataKey = dataKeyOf(args.pulzar_data)
         const priority = args.priority
         if (priority !== undefined && (!Number.isInteger(priority) || (priority as number) < MIN_PRIORITY || (priority as number) > MAX_PRIORITY)) {
@@ -51,7 +53,7 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
         const retries = limit(args, 'retries', 0, MAX_RETRIES) ?? seed.limits.retries
         const header = req.headers['idempotency-key']
         const dedupKey = typeof header === 'string' && header !== '' ? header : typeof args.dedup_key === 'string' ? args.dedup_key : undefined
-        const { jobId } = await jobs.launch({
+        const request = {
           seed: name,
           seedHash: seed.hash,
           args,
@@ -60,7 +62,8 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
           ...(timeoutMs !== undefined ? { timeoutMs } : {}),
           ...(retries !== undefined ? { retries } : {}),
           ...(dataKey !== undefined ? { dataKey } : {})
-        })
+        }
+        const jobId = scheduled === undefined ? (await jobs.launch(request)).jobId : (await jobs.schedule({ ...request, spec: scheduled.spec })).scheduleId
         return sendEnvelope(reply, 200, ok({ job_id: jobId }, `Job added with id ${jobId}`))
       })
     }

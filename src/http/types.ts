@@ -2,7 +2,7 @@ import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
-import type { JobChange, JobView, ListOptions } from '../jobs/index.js'
+import type { JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
 
@@ -141,6 +141,11 @@ export interface LaunchRequest {
   dataKey?: string
 }
 
+/** What a launch with `scheduled` asks for: the job every firing launches, and when it fires. */
+export interface ScheduleRequest extends LaunchRequest {
+  spec: ScheduleSpec
+}
+
 /**
  * The job table as the gateway sees it. On a peer without the coordinator
  * role (`local` false) the gateway forwards job requests to the
@@ -149,6 +154,12 @@ export interface LaunchRequest {
 export interface JobsView {
   readonly local: boolean
   launch(req: LaunchRequest): Promise<{ jobId: number, deduped: boolean }>
+  /** Records a schedule; its id comes from the job ids' sequence (so cancel_job names one thing). */
+  schedule(req: ScheduleRequest): Promise<{ scheduleId: number, deduped: boolean }>
+  /** A schedule, after a read barrier. */
+  getSchedule(scheduleId: number): Promise<Readonly<Schedule> | undefined>
+  /** Schedules, newest first, after a read barrier. */
+  schedules(): Promise<ReadonlyArray<Readonly<Schedule>>>
   /** False when no such job exists; cancelling twice is fine. */
   cancel(jobId: number): Promise<boolean>
   /** Re-drives a failed job (fresh retry budgets); false when no such job exists, ERR_CONFLICT when it is not failed. */

@@ -86,11 +86,12 @@ function parsePolicy (x: Record<string, unknown>): Policy | string {
 
 /** `{"interval": "minutes", "time_unit": 5, "repeat": 1}`: Pulzar's ranges and messages; the interval is case-insensitive. */
 function pulzarForm (x: Record<string, unknown>, policy: Policy): Parsed {
-  if (x.repeat === undefined) return { ok: false, msg: "'repeat'" }
-  if (x.time_unit === undefined) return { ok: false, msg: "'time_unit'" }
+  // Pulzar answers a missing field with its KeyError text ('repeat') and an unknown interval with ""; pmz says what is wrong.
+  if (x.repeat === undefined) return { ok: false, msg: "'repeat': scheduled needs repeat (1: every interval, 0: once)" }
+  if (x.time_unit === undefined) return { ok: false, msg: "'time_unit': scheduled needs time_unit" }
   const interval = typeof x.interval === 'string' ? x.interval.toLowerCase() : ''
   const range = PULZAR_RANGES[interval]
-  if (range === undefined) return { ok: false, msg: '' }
+  if (range === undefined) return { ok: false, msg: 'interval must be minutes, hours, days or weeks' }
   const unit = typeof x.time_unit === 'string' && /^\d{1,9}$/.test(x.time_unit.trim()) ? Number(x.time_unit) : x.time_unit
   if (!Number.isSafeInteger(unit) || (unit as number) < range[0] || (unit as number) > range[1]) {
     return { ok: false, msg: 'interval not allowed for the time_unit' }

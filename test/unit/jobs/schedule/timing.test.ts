@@ -12,8 +12,8 @@ describe('parseScheduled', () => {
     expect(parseScheduled({ interval: 'minutes', time_unit: 4, repeat: 1 })).toEqual({ ok: false, msg: 'interval not allowed for the time_unit' })
     expect(parseScheduled({ interval: 'hours', time_unit: 24, repeat: 1 })).toEqual({ ok: false, msg: 'interval not allowed for the time_unit' })
     expect(parseScheduled({ interval: 'days', time_unit: 32, repeat: 1 })).toEqual({ ok: false, msg: 'interval not allowed for the time_unit' })
-    expect(parseScheduled({ interval: 'fortnights', time_unit: 1, repeat: 1 })).toEqual({ ok: false, msg: '' })
-    expect(parseScheduled({ interval: 'hours', time_unit: 1 })).toEqual({ ok: false, msg: "'repeat'" })
+    expect(parseScheduled({ interval: 'fortnights', time_unit: 1, repeat: 1 })).toEqual({ ok: false, msg: 'interval must be minutes, hours, days or weeks' })
+    expect(parseScheduled({ interval: 'hours', time_unit: 1 })).toMatchObject({ ok: false, msg: expect.stringMatching(/^'repeat'/) })
   })
 
   it('takes pmz\'s every and cron forms with catch-up and overlap policies', () => {

@@ -24,6 +24,9 @@ function fakeJobs (): { jobs: JobsView, job: Job, listeners: Set<(c: JobChange) 
   const jobs: JobsView = {
     local: true,
     launch: refused,
+    schedule: refused,
+    getSchedule: refused,
+    schedules: refused,
     cancel: refused,
     retry: refused,
     get: async id => id === 1 ? job : undefined,

@@ -5,24 +5,11 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
+import { JSON_HEADERS, launch, settled } from '../helpers/jobs.js'
 import { cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
-const JSON_HEADERS = { 'content-type': 'application/json' }
 
-async function launch (peer: Peer, seed: string, args: unknown = {}): Promise<number> {
-  const res = await http('POST', `${peer.url}/launch_job/${seed}`, JSON.stringify(args), JSON_HEADERS)
-  expect(res.status, JSON.stringify(res.json)).toBe(200)
-  return (res.json?.data as { job_id: number }).job_id
-}
 
-async function settled (peer: Peer, id: number): Promise<{ state: string, error: string | null, output: unknown }> {
-  let last: { state: string, error: string | null, output: unknown } | undefined
-  await waitFor(async () => {
-    last = (await http('GET', `${peer.url}/admin/jobs/${id}`)).json?.data as typeof last
-    return last !== undefined && ['ready', 'failed', 'cancelled'].includes(last.state)
-  }, 20_000, `job ${id} to end`)
-  return last!
-}
 
 describe('a misbehaving seed fails alone (issue 14)', () => {
   let a: Peer

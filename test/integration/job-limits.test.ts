@@ -5,28 +5,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
+import { JSON_HEADERS, launch, settled } from '../helpers/jobs.js'
 import { cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
-const JSON_HEADERS = { 'content-type': 'application/json' }
 const NAP = 'const nap = ms => new Promise(resolve => setTimeout(resolve, ms))\n'
-
-interface Detail { state: string, output: unknown, error: string | null, attempts: Array<{ outcome: string | null, reason: string | null }> }
-
-async function launch (peer: Peer, seed: string, args: unknown = {}): Promise<number> {
-  const res = await http('POST', `${peer.url}/launch_job/${seed}`, JSON.stringify(args), JSON_HEADERS)
-  expect(res.status, JSON.stringify(res.json)).toBe(200)
-  return (res.json?.data as { job_id: number }).job_id
-}
-
-async function settled (peer: Peer, id: number): Promise<Detail> {
-  let last: Detail | undefined
-  await waitFor(async () => {
-    const res = await http('GET', `${peer.url}/admin/jobs/${id}`)
-    last = res.json?.data as Detail | undefined
-    return last !== undefined && ['ready', 'failed', 'cancelled'].includes(last.state)
-  }, 20_000, `job ${id} to end`)
-  return last!
-}
 
 describe('seed and launch limits (issue 14)', () => {
   let a: Peer

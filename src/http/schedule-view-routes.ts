@@ -4,7 +4,7 @@ import { MAX_EXECUTIONS, type Schedule } from '../jobs/index.js'
 import { ok, sendEnvelope } from './envelope.js'
 import { KIND_STATES, SCHEDULE_STATES, idOf, viewQuery } from './job-query.js'
 import { mountRoute, type Handler } from './routes.js'
-import { executionItem, scheduleDetail, scheduleItem, scheduleStatus } from './schedule-views.js'
+import { executionItems, scheduleDetail, scheduleItem, scheduleStatus } from './schedule-views.js'
 import type { JobsView } from './types.js'
 
 /** The items of the live schedules (state `scheduled`), newest first, at most `limit`. */
@@ -59,7 +59,7 @@ export function mountScheduleViewRoutes (app: FastifyInstance, jobs: JobsView, r
     const executions = async (of: ReadonlyArray<Readonly<Schedule>>, limit?: number): Promise<unknown[]> => {
       const byId = new Map(of.map(s => [s.scheduleId, s]))
       const firings = await jobs.list({ states: KIND_STATES[kind], scheduleIds: [...byId.keys()], ...(limit !== undefined ? { limit } : {}) })
-      return firings.map(j => executionItem(byId.get(j.scheduleId as number) as Readonly<Schedule>, j))
+      return executionItems(byId, firings)
     }
     mountRoute(app, {
       url: `/admin/scheduled_jobs/${kind}`,

@@ -140,27 +140,31 @@ export function scheduleStatus (s: Readonly<Schedule>): Record<string, unknown> 
   return { job: String(s.scheduleId), state: s.state, next_execution: nextExecution(s) }
 }
 
-/**
- * One item of `admin/scheduled_jobs/ok|failed`: `{exec_id, job_id (the
- * schedule), job_name, parameters, creation, interval, time_unit, log,
- * output, datetime, next_execution}`, then pmz's fields.
- */
-export function executionItem (s: Readonly<Schedule>, j: JobView): Record<string, unknown> {
-  const { exec_id: execId, log, output, datetime, ...pmz } = execution(j)
+/** The fields an execution item takes from its schedule (computed once per schedule: a cron's next tick is not free). */
+function executionHead (s: Readonly<Schedule>): { head: Record<string, unknown>, tail: Record<string, unknown> } {
   const { interval, time_unit: timeUnit } = pulzarTiming(s.spec)
   return {
-    exec_id: execId,
-    job_id: s.scheduleId,
-    job_name: jobNames(s.template.seed).job_name,
-    parameters: JSON.stringify(s.template.args),
-    creation: pulzarTime(s.createdAt),
-    interval,
-    time_unit: timeUnit,
-    log,
-    output,
-    datetime,
-    next_execution: nextExecution(s),
-    ...pmz,
-    seed: s.template.seed
+    head: { job_id: s.scheduleId, job_name: jobNames(s.template.seed).job_name, parameters: JSON.stringify(s.template.args), creation: pulzarTime(s.createdAt), interval, time_unit: timeUnit },
+    tail: { next_execution: nextExecution(s) }
   }
+}
+
+/**
+ * The items of `admin/scheduled_jobs/ok|failed`, one per firing (each of a
+ * schedule in `schedules`): `{exec_id, job_id (the schedule), job_name,
+ * parameters, creation, interval, time_unit, log, output, datetime,
+ * next_execution}`, then pmz's fields.
+ */
+export function executionItems (schedules: ReadonlyMap<number, Readonly<Schedule>>, firings: readonly JobView[]): Array<Record<string, unknown>> {
+  const heads = new Map<number, ReturnType<typeof executionHead>>()
+  const out: Array<Record<string, unknown>> = []
+  for (const j of firings) {
+    const s = j.scheduleId === undefined ? undefined : schedules.get(j.scheduleId)
+    if (s === undefined) continue
+    let h = heads.get(s.scheduleId)
+    if (h === undefined) heads.set(s.scheduleId, h = executionHead(s))
+    const { exec_id: execId, log, output, datetime, ...pmz } = execution(j)
+    out.push({ exec_id: execId, ...h.head, log, output, datetime, ...h.tail, ...pmz, seed: s.template.seed })
+  }
+  return out
 }

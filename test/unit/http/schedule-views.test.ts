@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { jobItem } from '../../../src/http/job-views.js'
-import { executionItem, formatEvery, pulzarTiming, scheduleDetail, scheduleItem, scheduleStatus } from '../../../src/http/schedule-views.js'
+import { executionItems, formatEvery, pulzarTiming, scheduleDetail, scheduleItem, scheduleStatus } from '../../../src/http/schedule-views.js'
 import { JobTable, type JobOp, type ScheduleCommand, type ScheduleSpec } from '../../../src/jobs/index.js'
 import { T0, cmd, run } from '../jobs/fixtures.js'
 
@@ -82,7 +82,10 @@ describe('schedule views (pulzar-api.md §9.3)', () => {
 
   it('lists an execution with the schedule\'s fields around it', () => {
     const t = table()
-    expect(executionItem(t.schedule(1)!, t.get(2)!)).toMatchObject({
+    const items = executionItems(new Map([[1, t.schedule(1)!]]), [t.get(3)!, t.get(2)!, t.get(6)!])
+    expect(items.map(e => e.exec_id)).toEqual([3, 2]) // job 6 is no firing of these schedules
+    expect(Object.keys(items[1]).slice(0, 11)).toEqual(['exec_id', 'job_id', 'job_name', 'parameters', 'creation', 'interval', 'time_unit', 'log', 'output', 'datetime', 'next_execution'])
+    expect(items[1]).toMatchObject({
       exec_id: 2, job_id: 1, job_name: 'tick', parameters: '{"n":1}', creation: '2026-01-01 00:00:00+0000', interval: 'minutes', time_unit: 5,
       log: 'done', output: 'out', datetime: '2026-01-01 00:05:00+0000', next_execution: '2026-01-01 00:20:00+0000', state: 'ok', seed: 'example/tick'
     })

@@ -3,10 +3,14 @@
 // order, plus pmz's `state`).
 import type { FastifyRequest } from 'fastify'
 import { badRequest } from '../common/errors.js'
-import type { JobState } from '../jobs/index.js'
+import type { JobState, ScheduleState } from '../jobs/index.js'
 
 /** Every job state, as `?state=` names them. */
 export const JOB_STATES: readonly JobState[] = ['queued', 'assigned', 'running', 'cancelling', 'retrying', 'ready', 'failed', 'cancelled']
+/** Every schedule state, as `admin/scheduled_jobs?state=` names them. */
+export const SCHEDULE_STATES: readonly ScheduleState[] = ['scheduled', 'canceled', 'done']
+/** The job states behind Pulzar's `/ok` and `/failed` (a cancelled job counts as failed, as in its status). */
+export const KIND_STATES: Record<'ok' | 'failed', readonly JobState[]> = { ok: ['ready'], failed: ['failed', 'cancelled'] }
 /** Largest `limit` of a view. */
 export const MAX_VIEW_LIMIT = 1_000_000
 
@@ -19,19 +23,23 @@ export function idOf (req: FastifyRequest): number {
 }
 
 /** What a view's query asks for. */
-export interface ViewQuery {
+export interface ViewQuery<S extends string = JobState> {
   /** At most this many jobs, newest first. */
   limit?: number
   /** Pulzar's `filter`: only `state` means something. */
   filter?: 'state'
-  /** pmz's `state=running,queued`: only jobs in these states. */
-  states?: JobState[]
+  /** pmz's `state=running,queued`: only jobs (or schedules) in these states. */
+  states?: S[]
 }
 
-/** Reads `limit`, `filter` and `state` from the query, in any order; anything else there is ignored. */
-export function viewQuery (req: FastifyRequest): ViewQuery {
+/**
+ * Reads `limit`, `filter` and `state` from the query, in any order; anything
+ * else there is ignored. `allowed`: the states `state` may name (the job
+ * states, or a schedule view's SCHEDULE_STATES).
+ */
+export function viewQuery<S extends string = JobState> (req: FastifyRequest, allowed: readonly S[] = JOB_STATES as readonly string[] as readonly S[]): ViewQuery<S> {
   const q = req.query as Record<string, unknown>
-  const out: ViewQuery = {}
+  const out: ViewQuery<S> = {}
   const limit = one(q, 'limit')
   if (limit !== undefined) {
     const n = /^\d{1,9}$/.test(limit) ? Number(limit) : NaN
@@ -46,9 +54,9 @@ export function viewQuery (req: FastifyRequest): ViewQuery {
   const state = one(q, 'state')
   if (state !== undefined) {
     const states = state.split(',').map(s => s.trim()).filter(s => s !== '')
-    const unknown = states.find(s => !(JOB_STATES as readonly string[]).includes(s))
-    if (states.length === 0 || unknown !== undefined) throw badRequest(`state must be a comma-separated list of ${JOB_STATES.join(', ')}`)
-    out.states = states as JobState[]
+    const unknown = states.find(s => !(allowed as readonly string[]).includes(s))
+    if (states.length === 0 || unknown !== undefined) throw badRequest(`state must be a comma-separated list of ${allowed.join(', ')}`)
+    out.states = states as S[]
   }
   return out
 }

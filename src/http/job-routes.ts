@@ -8,6 +8,7 @@ import { forward } from './coordinator-routes.js'
 import { mountJobEvents } from './job-events.js'
 import { idOf } from './job-query.js'
 import { mountJobViewRoutes } from './job-view-routes.js'
+import { mountScheduleViewRoutes } from './schedule-view-routes.js'
 import { ok, sendEnvelope } from './envelope.js'
 import type { BodySource } from './request-body.js'
 import { mountRoute, pathAfter, type Handler } from './routes.js'
@@ -21,7 +22,8 @@ const SEED_PATH = /^[\w.-]+(\/[\w.-]+)+$/
 
 /**
  * Jobs over HTTP (pulzar-api.md §6.1, §6.4, §9.3): `launch_job/{dir}/{script}`,
- * `cancel_job/{id}`, `admin/jobs/{id}/retry`, the views (job-view-routes.ts)
+ * `cancel_job/{id}`, `admin/jobs/{id}/retry`, the views (job-view-routes.ts,
+ * schedule-view-routes.ts)
  * and the event stream `jobs/{id}/events` (job-events.ts). A peer without
  * the coordinator role forwards them to the coordinator's gateway.
  */
@@ -92,6 +94,7 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
   })
 
   mountJobViewRoutes(app, jobs, routed)
+  mountScheduleViewRoutes(app, jobs, routed)
   mountJobEvents(app, jobs, co, c.clock, log)
 }
 

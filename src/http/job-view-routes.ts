@@ -1,14 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { notFound } from '../common/errors.js'
-import type { JobState } from '../jobs/index.js'
 import { ok, sendEnvelope } from './envelope.js'
-import { idOf, viewQuery, type ViewQuery } from './job-query.js'
+import { KIND_STATES, idOf, viewQuery, type ViewQuery } from './job-query.js'
 import { allJobsItem, jobBuckets, jobDetail, jobStatus } from './job-views.js'
+import { liveSchedules } from './schedule-view-routes.js'
 import { mountRoute, type Handler } from './routes.js'
 import type { JobsView } from './types.js'
-
-/** The states behind Pulzar's `/ok` and `/failed` (a cancelled job counts as failed, as in its status). */
-const KIND_STATES: Record<'ok' | 'failed', readonly JobState[]> = { ok: ['ready'], failed: ['failed', 'cancelled'] }
 
 /**
  * The job views of pulzar-api.md §9.3: `admin/jobs[/ok|/failed]` (Pulzar's
@@ -28,7 +25,14 @@ export function mountJobViewRoutes (app: FastifyInstance, jobs: JobsView, routed
     const base = kind === undefined ? '' : `/${kind}`
     mountRoute(app, {
       url: `/admin/jobs${base}`,
-      handlers: { GET: routed(async (req, reply) => sendEnvelope(reply, 200, ok(jobBuckets(await listed(viewQuery(req), kind))))) }
+      handlers: {
+        GET: routed(async (req, reply) => {
+          const q = viewQuery(req)
+          // The live schedules (the README's `scheduled` list), unless the view keeps only some jobs (`/ok`, `/failed`, `state`).
+          const scheduled = kind === undefined && q.states === undefined ? await liveSchedules(jobs, q.limit) : []
+          return sendEnvelope(reply, 200, ok(jobBuckets(await listed(q, kind), scheduled)))
+        })
+      }
     })
     mountRoute(app, {
       url: `/admin/all_jobs${base}`,

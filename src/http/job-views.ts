@@ -29,14 +29,16 @@ export function jobNames (seed: string): { job_name: string, job_path: string } 
   return { job_name: seed.slice(cut + 1), job_path: `/${seed.slice(0, Math.max(0, cut))}` }
 }
 
-/** pmz's fields of every job row: the seed as launched, the state behind Pulzar's status, what runs. */
+/** pmz's fields of every job row: the seed as launched, the state behind Pulzar's status, what runs, and the schedule and tick that fired it. */
 function pmzFields (j: JobView): Record<string, unknown> {
   return {
     ...jobNames(j.seed),
     seed: j.seed,
     state: j.state,
     attempt: j.attempt,
-    progress: j.progress ?? null
+    progress: j.progress ?? null,
+    schedule_id: j.scheduleId ?? null,
+    fired_at: j.firedAt === undefined ? null : pulzarTime(j.firedAt)
   }
 }
 
@@ -58,9 +60,9 @@ export function allJobsItem (j: JobView): Record<string, unknown> {
   return { ...jobItem(j), status: pulzarStatus(j.state) }
 }
 
-/** The buckets of `admin/jobs`, each newest first; `scheduled` stays empty until schedules exist. */
-export function jobBuckets (jobs: readonly JobView[]): { pendings: unknown[], ready: unknown[], failed: unknown[], scheduled: unknown[] } {
-  const out = { pendings: [] as unknown[], ready: [] as unknown[], failed: [] as unknown[], scheduled: [] as unknown[] }
+/** The buckets of `admin/jobs`, each newest first; `scheduled` holds the items of the live schedules, as given. */
+export function jobBuckets (jobs: readonly JobView[], scheduled: readonly unknown[] = []): { pendings: unknown[], ready: unknown[], failed: unknown[], scheduled: unknown[] } {
+  const out = { pendings: [] as unknown[], ready: [] as unknown[], failed: [] as unknown[], scheduled: [...scheduled] }
   for (const j of jobs) {
     const code = pulzarCode(j.state)
     out[code === 0 ? 'pendings' : code === 1 ? 'ready' : 'failed'].push(jobItem(j))

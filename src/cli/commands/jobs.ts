@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CliError, GatewayClient, readEnvelope } from '../client.js'
 import { SseParser } from '../sse.js'
 import { formatTable, type Column } from '../table.js'
+import { listSchedules, scheduleStatesOf, scheduledOf, type ScheduleFlags } from './schedules.js'
 import type { ClientFlags } from './storage.js'
 
 /** How long `--wait` keeps reconnecting a broken event stream (a coordinator failing over), ms. */
@@ -18,13 +19,20 @@ interface JobDetail { job: string, state: string | null, status: string | null, 
  * `pmz job launch DIR/SCRIPT [--args JSON] [--wait]`: prints the job id; with
  * `--wait`, follows the job's event stream to its end (progress on a
  * terminal, its log lines on stderr), prints its output and exits non-zero
- * when it failed or was cancelled.
+ * when it failed or was cancelled. With `--every` or `--cron` (schedules.ts)
+ * it records a schedule instead and prints the schedule's id.
  */
-export async function launchJob (seed: string, flags: ClientFlags & { args?: string, wait?: boolean }): Promise<void> {
-  const body = flags.args ?? '{}'
+export async function launchJob (seed: string, flags: ClientFlags & ScheduleFlags & { args?: string, wait?: boolean }): Promise<void> {
+  let body = flags.args ?? '{}'
   let parsed: unknown
   try { parsed = JSON.parse(body) } catch (err) { throw new CliError(`--args is not JSON: ${(err as Error).message}`) }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new CliError('--args must be a JSON object')
+  const scheduled = scheduledOf(flags)
+  if (scheduled !== undefined) {
+    if (flags.wait === true) throw new CliError('--wait follows one job; a schedule fires many (follow one with pmz jobs --state scheduled)')
+    if ('scheduled' in parsed) throw new CliError('give the schedule in --args or with --every/--cron, not both')
+    body = JSON.stringify({ ...parsed, scheduled })
+  }
   const client = new GatewayClient(flags.gateway, flags.token)
   const path = `/launch_job/${seed.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/')}`
   const env = await client.json<{ job_id: number }>('POST', path, { body: Readable.from([Buffer.from(body)]), headers: { 'content-type': 'application/json' } })
@@ -151,9 +159,18 @@ export function progressCell (p: JobRow['progress']): string {
   return `${Math.round(p.fraction * 100)}%${p.text !== undefined && p.text !== '' ? ` ${p.text}` : ''}`
 }
 
-/** `pmz jobs [--state S[,S]] [--limit N] [--json]`: the newest jobs as a table (or admin/all_jobs's data as JSON). */
+/**
+ * `pmz jobs [--state S[,S]] [--limit N] [--json]`: the newest jobs as a table
+ * (or admin/all_jobs's data as JSON); schedule states (`scheduled`,
+ * `canceled`, `done`) list the schedules instead (schedules.ts).
+ */
 export async function listJobs (flags: ClientFlags & { state?: string, limit?: string, json?: boolean }): Promise<void> {
   if (flags.limit !== undefined && !/^[1-9]\d{0,8}$/.test(flags.limit)) throw new CliError(`--limit: expected a whole number above 0, got "${flags.limit}"`)
+  const scheduleStates = flags.state === undefined ? undefined : scheduleStatesOf(flags.state)
+  if (scheduleStates !== undefined) {
+    await listSchedules(scheduleStates, { ...flags, limit: flags.limit ?? String(DEFAULT_LIST_LIMIT) })
+    return
+  }
   const q = new URLSearchParams({ limit: flags.limit ?? String(DEFAULT_LIST_LIMIT) })
   if (flags.state !== undefined) q.set('state', flags.state)
   const env = await new GatewayClient(flags.gateway, flags.token).json<JobRow[]>('GET', `/admin/all_jobs?${q.toString()}`)

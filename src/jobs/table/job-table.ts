@@ -18,6 +18,8 @@ export interface ListOptions {
   states?: readonly JobState[]
   /** At most this many, newest first. @default no limit */
   limit?: number
+  /** Only the firings of these schedules. @default every job */
+  scheduleIds?: readonly number[]
 }
 
 /**
@@ -70,11 +72,13 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   /** Jobs, newest (highest id) first. */
   list (options: ListOptions = {}): JobView[] {
     const states = options.states === undefined ? undefined : new Set(options.states)
+    const schedules = options.scheduleIds === undefined ? undefined : new Set(options.scheduleIds)
     const limit = options.limit ?? Infinity
     const out: Job[] = []
     const all = [...this.jobs.values()]
     for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      if (states === undefined || states.has(all[i].state)) out.push(all[i])
+      const j = all[i]
+      if ((states === undefined || states.has(j.state)) && (schedules === undefined || (j.scheduleId !== undefined && schedules.has(j.scheduleId)))) out.push(j)
     }
     return out
   }

@@ -24,8 +24,10 @@ export function seedsDir (seeds: Record<string, string>): string {
 export async function startJobPeers (n: number, seeds: Record<string, string>): Promise<Peer[]> {
   const cluster = `bench-${randomUUID().slice(0, 8)}`
   const args = (): string[] => ['--seeds', seedsDir(seeds), '--job-slots', String(SLOTS)]
-  const first = await startPeer({ cluster, args: args() })
-  const rest = await Promise.all(Array.from({ length: n - 1 }, async () => await startPeer({ cluster, args: [...args(), '--join', first.mesh] })))
+  // node refuses --cpu-prof in NODE_OPTIONS: a shell puts it on the command line and execs node (same pid).
+  const wrap = PROFILE_DIR === undefined ? undefined : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`]
+  const first = await startPeer({ cluster, wrap, args: args() })
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async () => await startPeer({ cluster, wrap, args: [...args(), '--join', first.mesh] })))
   const peers = [first, ...rest]
   await converged(peers, peers.map(p => p.id), 20_000)
   await waitFor(async () => {
@@ -40,3 +42,15 @@ export async function startJobPeers (n: number, seeds: Record<string, string>): 
   return peers
 }
 
+
+/** PMZ_BENCH_PROFILE=dir: the peers run with --cpu-prof into dir (stopPeers lets them write it). */
+export const PROFILE_DIR = process.env.PMZ_BENCH_PROFILE
+
+/** With PMZ_BENCH_PROFILE, stops the peers with SIGTERM so that each writes its CPU profile (cleanupPeers kills the rest). */
+export async function stopForProfile (peers: Peer[]): Promise<void> {
+  if (PROFILE_DIR === undefined) return
+  await Promise.all(peers.map(async p => {
+    try { process.kill(p.pid, 'SIGTERM') } catch {}
+    await Promise.race([p.exited, new Promise(resolve => setTimeout(resolve, 10_000))])
+  }))
+}

@@ -1,11 +1,11 @@
 import { availableParallelism } from 'node:os'
 import { Pool } from 'undici'
 import { waitFor } from '../helpers/http.js'
-import { cleanupPeers } from '../helpers/peer.js'
+import { cleanupPeers, type Peer } from '../helpers/peer.js'
 import { runBullmq } from './jobs-bullmq.js'
-import { NOOP, SLOTS, startJobPeers } from './jobs-peers.js'
+import { NOOP, SLOTS, startJobPeers, stopForProfile } from './jobs-peers.js'
 import { rerunBench } from './jobs-rerun.js'
-import { fmt, quantile, treeCpuSeconds, wallMs } from './lib.js'
+import { cpuSeconds, fmt, quantile, treeCpuSeconds, wallMs } from './lib.js'
 
 const JOBS = Number(process.env.PMZ_BENCH_JOBS ?? 2000)
 const WARMUP = Number(process.env.PMZ_BENCH_WARMUP ?? 500)
@@ -25,6 +25,8 @@ export interface JobsRun {
   ackLatency: number[]
   /** CPU time of the system's processes per job, µs. */
   cpuUs: number
+  /** pmz: the CPU time of the peer processes alone (their job children left out), µs per job. */
+  mainUs?: number
   /** Jobs that did not end ready. */
   notReady: number
 }
@@ -62,19 +64,23 @@ async function allSettled (pool: Pool, deadlineMs: number): Promise<void> {
 
 /** The bench on `n` peers: warm-up, then JOBS launched and awaited; then each job's detail (not timed) for its start time. */
 async function runPmz (n: number): Promise<JobsRun> {
+  let peers: Peer[] = []
   try {
-    const peers = await startJobPeers(n, { noop: NOOP })
+    peers = await startJobPeers(n, { noop: NOOP })
     const pools = peers.map(p => new Pool(p.url, { connections: C, pipelining: 1 }))
     try {
       await launchAll(pools, WARMUP)
       await allSettled(pools[0], 120_000)
       const cpu = (): number => peers.reduce((t, p) => t + treeCpuSeconds(p.pid), 0)
+      const mainCpu = (): number => peers.reduce((t, p) => t + cpuSeconds(p.pid), 0)
       const cpu0 = cpu()
+      const main0 = mainCpu()
       const t0 = wallMs()
       const { sent, acks, failed } = await launchAll(pools, JOBS)
       await allSettled(pools[0], 300_000)
       const seconds = (wallMs() - t0) / 1000
       const cpuUs = (cpu() - cpu0) / JOBS * 1e6
+      const mainUs = (mainCpu() - main0) / JOBS * 1e6
       const startLatency: number[] = []
       let notReady = failed
       const ids = [...sent.keys()]
@@ -88,11 +94,12 @@ async function runPmz (n: number): Promise<JobsRun> {
           else startLatency.push(job.output.t - (sent.get(id) as number))
         }
       }))
-      return { jobs: JOBS, seconds, startLatency, ackLatency: acks, cpuUs, notReady }
+      return { jobs: JOBS, seconds, startLatency, ackLatency: acks, cpuUs, mainUs, notReady }
     } finally {
       await Promise.all(pools.map(async p => await p.close()))
     }
   } finally {
+    await stopForProfile(peers)
     await cleanupPeers()
   }
 }
@@ -123,6 +130,7 @@ export async function jobsBench (): Promise<void> {
     'launch→start p50/p99 ms': `${fmt(quantile(r.startLatency, 0.5), 2)}/${fmt(quantile(r.startLatency, 0.99), 2)}`,
     'launch ack p50/p99 ms': `${fmt(quantile(r.ackLatency, 0.5), 2)}/${fmt(quantile(r.ackLatency, 0.99), 2)}`,
     'CPU us/job': fmt(r.cpuUs),
+    'of which peers': r.mainUs === undefined ? '' : fmt(r.mainUs),
     'not ready': r.notReady
   })))
   console.log('launch→start: the client sending the launch → the job\'s function starting (its own clock reading, same machine). launch→ready: first launch sent → every job ended ready.')

@@ -12,9 +12,6 @@ import type { NodeCoordinator } from './node-coordinator.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
 import type { Store } from './store/index.js'
 
-/** Launches retried when another launch took the id first. */
-const LAUNCH_TRIES = 8
-
 export interface NodeJobs {
   /** Absent on a peer without the coordinator role (the gateway forwards job requests). */
   readonly view: JobsView
@@ -74,14 +71,11 @@ export function createNodeJobs (config: PmzConfig, deps: {
     view: {
       local: true,
       async launch (req) {
-        for (let i = 0; i < LAUNCH_TRIES; i++) {
-          await coordinator.read()
-          const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), ...req })
-          const o = result as JobOutcome
-          if (o.ok) return { jobId: o.jobId as number, deduped: o.deduped === true }
-          if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)
-        }
-        throw new PmzError('ERR_CONFLICT', 'too many launches at once; try again')
+        // No id: the table gives the next one, so concurrent launches neither read first nor conflict.
+        const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), ...req })
+        const o = result as JobOutcome
+        if (!o.ok) throw new PmzError(o.code, o.message)
+        return { jobId: o.jobId as number, deduped: o.deduped === true }
       },
       async cancel (jobId) {
         const { result } = await coordinator.propose({ type: 'cancel', v: JOB_COMMAND_VERSION, at: clock.now(), jobId })

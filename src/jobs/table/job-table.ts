@@ -100,7 +100,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     return c
   }
 
-  /** The id a proposer should give its next launch: ids are never reused, even after a prune. */
+  /** The id the next launch gets (a proposer may give it explicitly): ids are never reused, even after a prune. */
   nextJobId (): number { return this.maxJobId + 1 }
   /** The highest coordinator term an assignment carried. */
   term (): number { return this.maxTerm }
@@ -146,12 +146,13 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     if (seen !== undefined && op.at - seen.at < DEDUP_WINDOW_MS) {
       return { ok: true, changed: false, jobId: seen.jobId, state: this.jobs.get(seen.jobId)?.state, deduped: true }
     }
-    const existing = this.jobs.get(op.jobId)
+    const jobId = op.jobId ?? this.maxJobId + 1
+    const existing = this.jobs.get(jobId)
     // The same launch proposed twice (a proposer retrying after an unknown outcome) is answered like the first.
     if (existing !== undefined && existing.seed === op.seed && existing.createdAt === op.at) return applied(existing, false)
-    if (op.jobId <= this.maxJobId) return refused('ERR_CONFLICT', `job id ${op.jobId} is taken; next is ${this.maxJobId + 1}`, op.jobId)
+    if (jobId <= this.maxJobId) return refused('ERR_CONFLICT', `job id ${jobId} is taken; next is ${this.maxJobId + 1}`, jobId)
     const job: Job = {
-      jobId: op.jobId,
+      jobId,
       seed: op.seed,
       seedHash: op.seedHash,
       args: op.args ?? {},

@@ -16,7 +16,8 @@ export function checkOp (op: JobOp): string | undefined {
   if (!isPlainObject(op)) return 'a job command must be an object'
   if (op.v !== 1) return `unknown job command version ${String(op.v)}`
   if (!isTime(op.at)) return 'a job command needs its time (at)'
-  if (op.type !== 'prune' && !isInt((op as { jobId?: unknown }).jobId, 1)) return 'jobId must be a positive integer'
+  const jobId = (op as { jobId?: unknown }).jobId
+  if (op.type !== 'prune' && !(op.type === 'launch' && jobId === undefined) && !isInt(jobId, 1)) return 'jobId must be a positive integer'
   switch (op.type) {
     case 'launch': return checkLaunch(op)
     case 'assign':

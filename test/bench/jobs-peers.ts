@@ -20,14 +20,14 @@ export function seedsDir (seeds: Record<string, string>): string {
   return dir
 }
 
-/** `n` peers of every role (each its own seeds dir with the same seeds, `--job-slots` SLOTS), joined, the seeds in every catalog. */
-export async function startJobPeers (n: number, seeds: Record<string, string>): Promise<Peer[]> {
+/** `n` peers of every role (extra `env`) (each its own seeds dir with the same seeds, `--job-slots` SLOTS), joined, the seeds in every catalog. */
+export async function startJobPeers (n: number, seeds: Record<string, string>, env: Record<string, string> = {}): Promise<Peer[]> {
   const cluster = `bench-${randomUUID().slice(0, 8)}`
   const args = (): string[] => ['--seeds', seedsDir(seeds), '--job-slots', String(SLOTS)]
   // node refuses --cpu-prof in NODE_OPTIONS: a shell puts it on the command line and execs node (same pid).
   const wrap = PROFILE_DIR === undefined ? undefined : ['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${PROFILE_DIR} "$@"`]
-  const first = await startPeer({ cluster, wrap, args: args() })
-  const rest = await Promise.all(Array.from({ length: n - 1 }, async () => await startPeer({ cluster, wrap, args: [...args(), '--join', first.mesh] })))
+  const first = await startPeer({ cluster, wrap, env, args: args() })
+  const rest = await Promise.all(Array.from({ length: n - 1 }, async () => await startPeer({ cluster, wrap, env, args: [...args(), '--join', first.mesh] })))
   const peers = [first, ...rest]
   await converged(peers, peers.map(p => p.id), 20_000)
   await waitFor(async () => {

@@ -8,7 +8,8 @@ import { rerunBench } from './jobs-rerun.js'
 import { cpuSeconds, fmt, quantile, treeCpuSeconds, wallMs } from './lib.js'
 
 const JOBS = Number(process.env.PMZ_BENCH_JOBS ?? 2000)
-const WARMUP = Number(process.env.PMZ_BENCH_WARMUP ?? 500)
+// As many warm-up jobs as measured ones: every peer then has its pool of job children forked (one per slot in use).
+const WARMUP = Number(process.env.PMZ_BENCH_WARMUP ?? JOBS)
 const C = SLOTS
 const ONLY = process.env.PMZ_BENCH_ONLY?.split(',')
 /** Pulzar (§8): a node runs its queued jobs every 2 minutes, so a job starts 0–120 s after its launch. */
@@ -63,10 +64,10 @@ async function allSettled (pool: Pool, deadlineMs: number): Promise<void> {
 }
 
 /** The bench on `n` peers: warm-up, then JOBS launched and awaited; then each job's detail (not timed) for its start time. */
-async function runPmz (n: number): Promise<JobsRun> {
+async function runPmz (n: number, env: Record<string, string> = {}): Promise<JobsRun> {
   let peers: Peer[] = []
   try {
-    peers = await startJobPeers(n, { noop: NOOP })
+    peers = await startJobPeers(n, { noop: NOOP }, env)
     const pools = peers.map(p => new Pool(p.url, { connections: C, pipelining: 1 }))
     try {
       await launchAll(pools, WARMUP)
@@ -113,7 +114,7 @@ async function runPmz (n: number): Promise<JobsRun> {
 export async function jobsBench (): Promise<void> {
   console.log(`\n== jobs: ${JOBS} no-op jobs, concurrency ${C} (after ${WARMUP} warm-up jobs); pmz over HTTP vs BullMQ on redis-server ==`)
   const runs: Array<[string, JobsRun]> = []
-  // PMZ_BENCH_ONLY=pmz1,pmz3,bull,rerun picks parts (for profiling); the default runs all.
+  // PMZ_BENCH_ONLY=bull,pmz1,pmz3,pmz1os,rerun picks parts (for profiling); the default runs all.
   const only = (part: string): boolean => ONLY === undefined || ONLY.includes(part)
   if (only('bull')) {
     for (const p of ['default', 'always'] as const) {
@@ -121,6 +122,7 @@ export async function jobsBench (): Promise<void> {
     }
   }
   for (const n of [1, 3]) if (only(`pmz${n}`)) runs.push([`pmz ${n} peer${n > 1 ? 's' : ''}`, await runPmz(n)])
+  if (only('pmz1os')) runs.push(['pmz 1 peer sync=os', await runPmz(1, { PMZ_STORE_SYNC: 'os' })])
   const ref = runs.find(([name]) => name === 'BullMQ redis default')?.[1] ?? runs[0]?.[1]
   const rate = (r: JobsRun): number => r.jobs / r.seconds
   if (ref !== undefined) console.table(runs.map(([name, r]) => ({
@@ -133,6 +135,7 @@ export async function jobsBench (): Promise<void> {
     'of which peers': r.mainUs === undefined ? '' : fmt(r.mainUs),
     'not ready': r.notReady
   })))
+  console.log('pmz: every commit of the coordinator log fsynced (like appendfsync always); sync=os: left to the OS (like redis default, which never fsyncs a job).')
   console.log('launch→start: the client sending the launch → the job\'s function starting (its own clock reading, same machine). launch→ready: first launch sent → every job ended ready.')
   console.log(`CPU us/job: pmz: every peer process and its job children; BullMQ: redis-server and the Worker process. This machine has ${availableParallelism()} cores for everything, the load generator included.`)
   if (!only('rerun')) return

@@ -71,7 +71,8 @@ export class JobsWorker implements Startable {
       await this.report({ type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: false, error }, true)
       return
     }
-    await this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true)
+    // Not awaited: the attempt starts at once, its start is committed meanwhile (a commit is an fsync away).
+    void this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true)
     const quiet = (op: JobOp): void => { void this.report(op, false) }
     let lastProgress = -Infinity
     const outcome: AttemptOutcome = await runner.run({

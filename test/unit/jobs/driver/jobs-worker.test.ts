@@ -8,7 +8,7 @@ import { ManualClock } from '../../../helpers/manual-clock.js'
 const log = createLogger({ level: 'silent' })
 const SEED = { name: 'demo/hello', path: '/x/demo/hello.mjs', kind: 'module', hash: 'h1', size: 1, mtimeMs: 0 } as Seed
 
-function harness () {
+function harness (opts: { holdStarted?: boolean } = {}) {
   const reports: JobCommand[] = []
   const signals: AbortSignal[] = []
   let finish: (() => void) | undefined
@@ -24,7 +24,13 @@ function harness () {
     async stop () {}
   }
   const worker = new JobsWorker({
-    coordinator: { propose: async c => { reports.push(c); return { result: { ok: true, changed: true } } } },
+    coordinator: {
+      propose: async c => {
+        reports.push(c)
+        if (opts.holdStarted === true && c.type === 'started') await new Promise(() => {})
+        return { result: { ok: true, changed: true } }
+      }
+    },
     local: { get: name => name === SEED.name ? SEED : undefined },
     runner, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
   })
@@ -46,6 +52,16 @@ describe('JobsWorker', () => {
     expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'progress', 'finished'])
     expect(h.reports[2]).toMatchObject({ fraction: 0.1 })
     expect(h.reports[3]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+  })
+
+  it('starts the attempt without waiting for its start to be committed', async () => {
+    const h = harness({ holdStarted: true })
+    h.worker.assign(assign())
+    await h.settle()
+    expect(h.signals).toHaveLength(1)
+    h.finish()
+    await h.settle()
+    expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'progress', 'finished'])
   })
 
   it('draws the backoff of a failed attempt that has retries left', async () => {

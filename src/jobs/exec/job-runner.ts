@@ -38,7 +38,8 @@ export class ProcessJobRunner implements JobRunner {
     this.timeoutMs = init.timeoutMs ?? TIMEOUT_MS
     this.python = init.python ?? PYTHON
     this.pythonPaths = pythonPaths(PACKAGE_ROOT)
-    this.env = init.env ?? process.env
+    // A plain copy: spreading process.env itself for every attempt reads every variable through the OS each time.
+    this.env = { ...(init.env ?? process.env) }
     this.pool = new ModulePool({
       clock: c.clock,
       log: c.log,

@@ -35,10 +35,11 @@ export function createNodeJobs (config: PmzConfig, deps: {
   const parts: Startable[] = []
   const local = deps.coordinator.jobs
   const isWorker = config.node.roles.includes('worker')
+  let localWorker: JobsWorker | undefined
   const workerRuntime = (coordinator: Pick<JobsCoordinator, 'propose'>): void => {
     const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
     const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
-    const worker = new JobsWorker({ coordinator, local: deps.seeds, runner, mesh, clock, log, peerId: transport.peerId })
+    const worker = localWorker = new JobsWorker({ coordinator, local: deps.seeds, runner, mesh, clock, log, peerId: transport.peerId })
     parts.push(worker, {
       async start () { membership.updateMeta({ jobSlots: slots }) },
       async stop () { await runner.stop() }
@@ -56,7 +57,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
       },
       onChange: fn => membership.on('peer:change', () => fn())
     }
-    parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, clock, random: Math.random, log }))
+    parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh: toWorkers(transport, () => membership.self().address, () => localWorker), clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
     if (isWorker) workerRuntime(local.coordinator)
   } else if (isWorker) {
@@ -92,6 +93,18 @@ export function createNodeJobs (config: PmzConfig, deps: {
         await coordinator.read()
         return table.list({ limit })
       }
+    }
+  }
+}
+
+/** The driver's way to workers: this peer's own worker called in process (no round trip through the mesh), the others over the mesh. */
+function toWorkers (transport: Transport, selfAddress: () => string, self: () => JobsWorker | undefined): Pick<JobsMesh, 'request'> {
+  const mesh = transport as unknown as JobsMesh
+  return {
+    async request (to, msg, options) {
+      const worker = self()
+      if (worker === undefined || to !== selfAddress()) return await mesh.request(to, msg, options)
+      return { msg: msg.type === 'jobs.assign' ? worker.assign(msg) : worker.cancel(msg) }
     }
   }
 }

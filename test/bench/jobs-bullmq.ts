@@ -49,11 +49,11 @@ async function startRedis (persistence: RedisPersistence): Promise<{ proc: Child
  * `warmup` the same way), a Worker of `concurrency` processing them: the
  * measured figures of a JobsRun, CPU summed over redis-server and the Worker.
  */
-export async function runBullmq (persistence: RedisPersistence, opts: { jobs: number, warmup: number, concurrency: number }): Promise<JobsRun> {
+export async function runBullmq (persistence: RedisPersistence, opts: { jobs: number, warmup: number, idleJobs: number, concurrency: number }): Promise<JobsRun> {
   const redis = await startRedis(persistence)
   const queueName = 'bench'
   const worker = spawn(process.execPath, [join(import.meta.dirname, 'bullmq-worker.mjs')], {
-    env: { ...process.env, REDIS_PORT: String(redis.port), QUEUE: queueName, CONCURRENCY: String(opts.concurrency), TARGETS: `${opts.warmup},${opts.warmup + opts.jobs}` },
+    env: { ...process.env, REDIS_PORT: String(redis.port), QUEUE: queueName, CONCURRENCY: String(opts.concurrency), TARGETS: `${opts.warmup},${opts.warmup + opts.jobs},${opts.warmup + opts.jobs + opts.idleJobs}` },
     stdio: ['ignore', 'pipe', 'inherit'],
     detached: true
   })
@@ -72,9 +72,9 @@ export async function runBullmq (persistence: RedisPersistence, opts: { jobs: nu
       else waiters.push({ count, resolve })
     })
     await nth(1) // ready
-    const produce = async (from: number, count: number, sent: Float64Array, acks: number[]): Promise<void> => {
+    const produce = async (from: number, count: number, sent: Float64Array, acks: number[], concurrency = opts.concurrency): Promise<void> => {
       let i = 0
-      await Promise.all(Array.from({ length: opts.concurrency }, async () => {
+      await Promise.all(Array.from({ length: concurrency }, async () => {
         while (i < count) {
           const k = i++
           sent[k] = wallMs()
@@ -97,7 +97,13 @@ export async function runBullmq (persistence: RedisPersistence, opts: { jobs: nu
     const report = lines[2] as { at: number, starts: Record<string, number> }
     const cpuUs = (cpu() - cpu0) / opts.jobs * 1e6
     const startLatency = Array.from(sent, (s, k) => report.starts[opts.warmup + k] - s)
-    return { jobs: opts.jobs, seconds: (report.at - t0) / 1000, startLatency, ackLatency: acks, cpuUs, notReady: 0 }
+    const idleSent = new Float64Array(opts.idleJobs)
+    const idleDone = nth(4)
+    await produce(opts.warmup + opts.jobs, opts.idleJobs, idleSent, [], 1)
+    await idleDone
+    const idle = lines[3] as { starts: Record<string, number> }
+    const idleStartLatency = Array.from(idleSent, (s, k) => idle.starts[opts.warmup + opts.jobs + k] - s)
+    return { jobs: opts.jobs, seconds: (report.at - t0) / 1000, startLatency, idleStartLatency, ackLatency: acks, cpuUs, notReady: 0 }
   } finally {
     await queue.close().catch(() => {})
     connection.disconnect()

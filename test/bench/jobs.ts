@@ -12,6 +12,8 @@ const JOBS = Number(process.env.PMZ_BENCH_JOBS ?? 2000)
 const WARMUP = Number(process.env.PMZ_BENCH_WARMUP ?? JOBS)
 const C = SLOTS
 const ONLY = process.env.PMZ_BENCH_ONLY?.split(',')
+/** Jobs launched one at a time for the unloaded launch → start. */
+export const IDLE_JOBS = 200
 /** Pulzar (§8): a node runs its queued jobs every 2 minutes, so a job starts 0–120 s after its launch. */
 const PULZAR_START_S = '0–120'
 
@@ -22,6 +24,8 @@ export interface JobsRun {
   seconds: number
   /** Per job: launch request sent → the job's function started (the seed's own clock reading), ms. */
   startLatency: number[]
+  /** The same, IDLE_JOBS jobs launched one at a time after the rest (nothing queued). */
+  idleStartLatency: number[]
   /** Per job: launch request sent → launch answered (pmz: 200 with the job id; BullMQ: add() resolved), ms. */
   ackLatency: number[]
   /** CPU time of the system's processes per job, µs. */
@@ -33,12 +37,12 @@ export interface JobsRun {
 }
 
 /** Launches `count` no-op jobs at concurrency C, spread round-robin over the peers' HTTP; the send time and answer latency of each, by job id. */
-async function launchAll (pools: Pool[], count: number): Promise<{ sent: Map<number, number>, acks: number[], failed: number }> {
+async function launchAll (pools: Pool[], count: number, concurrency = C): Promise<{ sent: Map<number, number>, acks: number[], failed: number }> {
   const sent = new Map<number, number>()
   const acks: number[] = []
   let failed = 0
   let i = 0
-  await Promise.all(Array.from({ length: C }, async () => {
+  await Promise.all(Array.from({ length: concurrency }, async () => {
     while (i < count) {
       const pool = pools[i++ % pools.length]
       const t = wallMs()
@@ -63,6 +67,24 @@ async function allSettled (pool: Pool, deadlineMs: number): Promise<void> {
   await waitFor(async () => await pending() === 0, deadlineMs, 'every job to end', 10)
 }
 
+/** Each job's launch → start, from its output (read after the timed part); the jobs that did not end ready. */
+async function startTimes (pool: Pool, sent: Map<number, number>, failed: number): Promise<{ latencies: number[], notReady: number }> {
+  const latencies: number[] = []
+  let notReady = failed
+  const ids = [...sent.keys()]
+  let k = 0
+  await Promise.all(Array.from({ length: C }, async () => {
+    while (k < ids.length) {
+      const id = ids[k++]
+      const res = await pool.request({ path: `/admin/jobs/${id}`, method: 'GET' })
+      const job = (await res.body.json() as { data: { state: string, output: { t?: number } | null } }).data
+      if (job.state !== 'ready' || typeof job.output?.t !== 'number') notReady++
+      else latencies.push(job.output.t - (sent.get(id) as number))
+    }
+  }))
+  return { latencies, notReady }
+}
+
 /** The bench on `n` peers: warm-up, then JOBS launched and awaited; then each job's detail (not timed) for its start time. */
 async function runPmz (n: number, env: Record<string, string> = {}): Promise<JobsRun> {
   let peers: Peer[] = []
@@ -82,20 +104,12 @@ async function runPmz (n: number, env: Record<string, string> = {}): Promise<Job
       const seconds = (wallMs() - t0) / 1000
       const cpuUs = (cpu() - cpu0) / JOBS * 1e6
       const mainUs = (mainCpu() - main0) / JOBS * 1e6
-      const startLatency: number[] = []
-      let notReady = failed
-      const ids = [...sent.keys()]
-      let k = 0
-      await Promise.all(Array.from({ length: C }, async () => {
-        while (k < ids.length) {
-          const id = ids[k++]
-          const res = await pools[0].request({ path: `/admin/jobs/${id}`, method: 'GET' })
-          const job = (await res.body.json() as { data: { state: string, output: { t?: number } | null } }).data
-          if (job.state !== 'ready' || typeof job.output?.t !== 'number') notReady++
-          else startLatency.push(job.output.t - (sent.get(id) as number))
-        }
-      }))
-      return { jobs: JOBS, seconds, startLatency, ackLatency: acks, cpuUs, mainUs, notReady }
+      const { latencies: startLatency, notReady } = await startTimes(pools[0], sent, failed)
+      // Unloaded: one launch at a time, so that no job waits behind others: the latency of the pipeline itself.
+      const one = await launchAll(pools, IDLE_JOBS, 1)
+      await allSettled(pools[0], 60_000)
+      const idle = await startTimes(pools[0], one.sent, one.failed)
+      return { jobs: JOBS, seconds, startLatency, ackLatency: acks, cpuUs, mainUs, notReady: notReady + idle.notReady, idleStartLatency: idle.latencies }
     } finally {
       await Promise.all(pools.map(async p => await p.close()))
     }
@@ -118,7 +132,7 @@ export async function jobsBench (): Promise<void> {
   const only = (part: string): boolean => ONLY === undefined || ONLY.includes(part)
   if (only('bull')) {
     for (const p of ['default', 'always'] as const) {
-      runs.push([`BullMQ redis ${p === 'default' ? 'default' : 'appendfsync always'}`, await runBullmq(p, { jobs: JOBS, warmup: WARMUP, concurrency: C })])
+      runs.push([`BullMQ redis ${p === 'default' ? 'default' : 'appendfsync always'}`, await runBullmq(p, { jobs: JOBS, warmup: WARMUP, idleJobs: IDLE_JOBS, concurrency: C })])
     }
   }
   for (const n of [1, 3]) if (only(`pmz${n}`)) runs.push([`pmz ${n} peer${n > 1 ? 's' : ''}`, await runPmz(n)])
@@ -130,13 +144,14 @@ export async function jobsBench (): Promise<void> {
     'jobs/s launch→ready': fmt(rate(r)),
     'x BullMQ default': fmt(rate(r) / rate(ref), 2),
     'launch→start p50/p99 ms': `${fmt(quantile(r.startLatency, 0.5), 2)}/${fmt(quantile(r.startLatency, 0.99), 2)}`,
+    'c=1 launch→start p50/p99 ms': `${fmt(quantile(r.idleStartLatency, 0.5), 2)}/${fmt(quantile(r.idleStartLatency, 0.99), 2)}`,
     'launch ack p50/p99 ms': `${fmt(quantile(r.ackLatency, 0.5), 2)}/${fmt(quantile(r.ackLatency, 0.99), 2)}`,
     'CPU us/job': fmt(r.cpuUs),
     'of which peers': r.mainUs === undefined ? '' : fmt(r.mainUs),
     'not ready': r.notReady
   })))
   console.log('pmz: every commit of the coordinator log fsynced (like appendfsync always); sync=os: left to the OS (like redis default, which never fsyncs a job).')
-  console.log('launch→start: the client sending the launch → the job\'s function starting (its own clock reading, same machine). launch→ready: first launch sent → every job ended ready.')
+  console.log('launch→start: the client sending the launch → the job\'s function starting (its own clock reading, same machine); at c=64 it is mostly the wait in the queue (launches come faster than jobs run), c=1: ' + `${IDLE_JOBS} jobs launched one at a time afterwards, nothing queued. launch→ready: first launch sent → every job ended ready.`)
   console.log(`CPU us/job: pmz: every peer process and its job children; BullMQ: redis-server and the Worker process. This machine has ${availableParallelism()} cores for everything, the load generator included.`)
   if (!only('rerun')) return
   const rerun = await rerunBench()

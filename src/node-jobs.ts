@@ -5,7 +5,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { CommandBatcher, JOB_COMMAND_VERSION, JobsDriver, JobsWorker, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -67,14 +67,15 @@ export function createNodeJobs (config: PmzConfig, deps: {
   const forwarded = async (): Promise<never> => { throw new Error('forwarded by the gateway, never called') }
   if (local === undefined) return { parts, view: { local: false, launch: forwarded, cancel: forwarded, get: forwarded, list: forwarded } }
   const { coordinator, table } = local
+  // Launches of one event-loop turn share one log entry.
+  const launches = new CommandBatcher(async command => await coordinator.propose(command))
   return {
     parts,
     view: {
       local: true,
       async launch (req) {
         // No id: the table gives the next one, so concurrent launches neither read first nor conflict.
-        const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), ...req })
-        const o = result as JobOutcome
+        const o = await launches.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), ...req })
         if (!o.ok) throw new PmzError(o.code, o.message)
         return { jobId: o.jobId as number, deduped: o.deduped === true }
       },
@@ -123,7 +124,10 @@ function reportHandler (transport: Transport, coordinator: JobsCoordinator): Sta
     async start () {
       off = transport.handle('jobs.report', async req => {
         const command = (req.msg as { command?: JobCommand }).command
-        if (command === null || typeof command !== 'object' || !REPORTS.has(command.type)) throw new PmzError('ERR_BAD_REQUEST', 'jobs.report carries one worker report')
+        const ops = command?.type === 'batch' && Array.isArray(command.commands) ? command.commands : [command]
+        if (command === null || typeof command !== 'object' || !ops.every(op => REPORTS.has(String(op?.type)))) {
+          throw new PmzError('ERR_BAD_REQUEST', 'jobs.report carries worker reports')
+        }
         const { result } = await coordinator.propose(command)
         return { type: 'jobs.reported', result }
       })

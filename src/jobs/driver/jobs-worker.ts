@@ -3,6 +3,7 @@ import type { Startable } from '../../common/startable.js'
 import { Fence } from '../../coordinator/index.js'
 import type { AttemptOutcome } from '../exec/index.js'
 import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp } from '../table/index.js'
+import { CommandBatcher } from './command-batcher.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type CancelMessage, type JobsWorkerComponents } from './types.js'
 
 /** Tries of a started/finished report while the coordinator is unreachable. */
@@ -23,8 +24,13 @@ export class JobsWorker implements Startable {
   private readonly fence = new Fence()
   private readonly running = new Map<string, AbortController>()
   private offs: Array<() => void> = []
+  /** Reports of every attempt made in one event-loop turn share one log entry. */
+  private readonly reports: CommandBatcher
 
-  constructor (components: JobsWorkerComponents) { this.c = components }
+  constructor (components: JobsWorkerComponents) {
+    this.c = components
+    this.reports = new CommandBatcher(async command => await this.c.coordinator.propose(command))
+  }
 
   async start (): Promise<void> {
     this.offs = [
@@ -108,7 +114,7 @@ export class JobsWorker implements Startable {
   private async report (op: JobOp, persist: boolean): Promise<void> {
     for (let i = 1; ; i++) {
       try {
-        await this.c.coordinator.propose(op)
+        await this.reports.propose(op)
         return
       } catch (err) {
         if (!persist || i >= REPORT_TRIES) {

@@ -10,6 +10,7 @@ const SEED = { name: 'demo/hello', path: '/x/demo/hello.mjs', kind: 'module', ha
 
 function harness (opts: { holdStarted?: boolean } = {}) {
   const reports: JobCommand[] = []
+  const proposals: JobCommand[] = []
   const signals: AbortSignal[] = []
   let finish: (() => void) | undefined
   const runner: JobRunner = {
@@ -26,6 +27,11 @@ function harness (opts: { holdStarted?: boolean } = {}) {
   const worker = new JobsWorker({
     coordinator: {
       propose: async c => {
+        proposals.push(c)
+        if (c.type === 'batch') {
+          reports.push(...c.commands)
+          return { result: c.commands.map(() => ({ ok: true as const, changed: true })) }
+        }
         reports.push(c)
         if (opts.holdStarted === true && c.type === 'started') await new Promise(() => {})
         return { result: { ok: true, changed: true } }
@@ -34,8 +40,14 @@ function harness (opts: { holdStarted?: boolean } = {}) {
     local: { get: name => name === SEED.name ? SEED : undefined },
     runner, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
   })
-  const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve() }
-  return { worker, reports, signals, finish: () => finish?.(), settle }
+  // Reports are proposed at the end of an event-loop turn (CommandBatcher): a few turns and their microtasks.
+  const settle = async (): Promise<void> => {
+    for (let t = 0; t < 4; t++) {
+      for (let i = 0; i < 20; i++) await Promise.resolve()
+      await new Promise(resolve => setImmediate(resolve))
+    }
+  }
+  return { worker, reports, proposals, signals, finish: () => finish?.(), settle }
 }
 
 const assign = (p: Partial<AssignMessage> = {}): AssignMessage =>
@@ -62,6 +74,16 @@ describe('JobsWorker', () => {
     h.finish()
     await h.settle()
     expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'progress', 'finished'])
+  })
+
+  it('proposes the reports of several attempts made in one turn as one batch', async () => {
+    const h = harness()
+    h.worker.assign(assign({ jobId: 1 }))
+    h.worker.assign(assign({ jobId: 2 }))
+    await h.settle()
+    expect(h.proposals).toHaveLength(1)
+    const commands = (h.proposals[0] as { commands: JobCommand[] }).commands
+    expect(commands).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'started', jobId: 1 }), expect.objectContaining({ type: 'started', jobId: 2 })]))
   })
 
   it('draws the backoff of a failed attempt that has retries left', async () => {

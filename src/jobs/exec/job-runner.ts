@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join, resolve } from 'node:path'
 import { PmzError } from '../../common/errors.js'
 import { jobEnv, type AbortCause, type AttemptContext, type RawResult } from './attempt.js'
-import { HEARTBEAT_MS, IDLE_CHILD_MS, KILL_GRACE_MS, MAX_JOBS_PER_CHILD, MEMORY_MB, PYTHON, TIMEOUT_MS } from './constants.js'
+import { HEARTBEAT_MS, IDLE_CHILD_MS, KILL_GRACE_MS, MAX_JOBS_PER_CHILD, MEMORY_MB, PYTHON, SPAWN_DELAY_MS, TIMEOUT_MS } from './constants.js'
 import { runExecutable } from './executable.js'
 import type { AttemptEvents, AttemptOutcome, AttemptSpec, JobRunner, JobRunnerComponents, JobRunnerInit } from './types.js'
 import { LogBuffer } from './log-buffer.js'
@@ -48,6 +48,7 @@ export class ProcessJobRunner implements JobRunner {
       memoryMb: init.memoryMb ?? MEMORY_MB,
       maxJobsPerChild: init.maxJobsPerChild ?? MAX_JOBS_PER_CHILD,
       idleChildMs: init.idleChildMs ?? IDLE_CHILD_MS,
+      spawnDelayMs: init.spawnDelayMs ?? SPAWN_DELAY_MS,
       env: this.env
     })
   }

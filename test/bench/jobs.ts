@@ -56,15 +56,20 @@ async function launchAll (pools: Pool[], count: number, concurrency = C): Promis
   return { sent, acks, failed }
 }
 
-/** Resolves when no job of the cluster is pending (queued or running): the newest few first, then the whole list. */
+/**
+ * Resolves when no job of the cluster is pending (queued or running): the
+ * newest C first, then the whole list once, then only the stragglers it
+ * named (the whole list costs the peer a line per job of its history).
+ */
 async function allSettled (pool: Pool, deadlineMs: number): Promise<void> {
-  const pending = async (limit?: number): Promise<number> => {
-    const res = await pool.request({ path: `/admin/jobs${limit === undefined ? '' : `?limit=${limit}`}`, method: 'GET' })
-    const body = await res.body.json() as { data: { pendings: unknown[] } }
-    return body.data.pendings.length
-  }
-  await waitFor(async () => await pending(C) === 0, deadlineMs, 'the newest jobs to end', 10)
-  await waitFor(async () => await pending() === 0, deadlineMs, 'every job to end', 10)
+  const get = async (path: string): Promise<any> => await (await pool.request({ path, method: 'GET' })).body.json() // eslint-disable-line @typescript-eslint/no-explicit-any
+  await waitFor(async () => (await get(`/admin/jobs?limit=${C}`)).data.pendings.length === 0, deadlineMs, 'the newest jobs to end', 10)
+  let pending = ((await get('/admin/jobs')).data.pendings as Array<{ job_id: number }>).map(j => j.job_id)
+  await waitFor(async () => {
+    const states = await Promise.all(pending.map(async id => (await get(`/admin/jobs/${id}?filter=state`)).data.status as string))
+    pending = pending.filter((_, i) => states[i] === 'pending')
+    return pending.length === 0
+  }, deadlineMs, 'every job to end', 10)
 }
 
 /** Each job's launch → start, from its output (read after the timed part); the jobs that did not end ready. */
@@ -128,7 +133,7 @@ async function runPmz (n: number, env: Record<string, string> = {}): Promise<Job
 export async function jobsBench (): Promise<void> {
   console.log(`\n== jobs: ${JOBS} no-op jobs, concurrency ${C} (after ${WARMUP} warm-up jobs); pmz over HTTP vs BullMQ on redis-server ==`)
   const runs: Array<[string, JobsRun]> = []
-  // PMZ_BENCH_ONLY=bull,pmz1,pmz3,pmz1os,rerun picks parts (for profiling); the default runs all.
+  // PMZ_BENCH_ONLY=bull,pmz1,pmz3,pmz1os,pmz3os,rerun picks parts (for profiling); the default runs all.
   const only = (part: string): boolean => ONLY === undefined || ONLY.includes(part)
   if (only('bull')) {
     for (const p of ['default', 'always'] as const) {
@@ -137,6 +142,7 @@ export async function jobsBench (): Promise<void> {
   }
   for (const n of [1, 3]) if (only(`pmz${n}`)) runs.push([`pmz ${n} peer${n > 1 ? 's' : ''}`, await runPmz(n)])
   if (only('pmz1os')) runs.push(['pmz 1 peer sync=os', await runPmz(1, { PMZ_STORE_SYNC: 'os' })])
+  if (only('pmz3os')) runs.push(['pmz 3 peers sync=os', await runPmz(3, { PMZ_STORE_SYNC: 'os' })])
   const ref = runs.find(([name]) => name === 'BullMQ redis default')?.[1] ?? runs[0]?.[1]
   const rate = (r: JobsRun): number => r.jobs / r.seconds
   if (ref !== undefined) console.table(runs.map(([name, r]) => ({

@@ -11,6 +11,8 @@ const REPORT_TRIES = 8
 const REPORT_BACKOFF_MS = 250
 /** Progress reports of one attempt are committed at most this often (the last, fraction 1, always), ms. */
 const PROGRESS_EVERY_MS = 500
+/** A heartbeat is committed only this long after the attempt's previous report, ms (the heartbeat timeout is many times longer). */
+const HEARTBEAT_GAP_MS = 1000
 
 /**
  * The worker's side of jobs: takes `jobs.assign` from the coordinator
@@ -78,8 +80,14 @@ export class JobsWorker implements Startable {
       return
     }
     // Not awaited: the attempt starts at once, its start is committed meanwhile (a commit is an fsync away).
-    void this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true)
-    const quiet = (op: JobOp): void => { void this.report(op, false) }
+    const startedAt = clock.now()
+    void this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: startedAt, ...ids }, true)
+    // The last report that told the coordinator the attempt is alive (a start, a progress, a heartbeat).
+    let lastHeard = startedAt
+    const quiet = (op: JobOp): void => {
+      lastHeard = op.at
+      void this.report(op, false)
+    }
     let lastProgress = -Infinity
     const outcome: AttemptOutcome = await runner.run({
       jobId: m.jobId, attempt: m.attempt, seed, args: m.args, peerId: this.c.peerId, ...(m.timeoutMs !== undefined ? { timeoutMs: m.timeoutMs } : {})
@@ -91,7 +99,11 @@ export class JobsWorker implements Startable {
         quiet({ type: 'progress', v: JOB_COMMAND_VERSION, at: now, ...ids, fraction, ...(text !== undefined ? { text } : {}) })
       },
       onLog: () => {},
-      onHeartbeat: () => quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids })
+      onHeartbeat: () => {
+        // A heartbeat right after another report says nothing new (the runner beats once as the attempt starts).
+        const now = clock.now()
+        if (now - lastHeard >= HEARTBEAT_GAP_MS) quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: now, ...ids })
+      }
     }, { signal })
     let log = outcome.log.lines.join('\n')
     const cut = log.length > MAX_LOG_CHARS

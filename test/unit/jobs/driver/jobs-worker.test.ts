@@ -13,8 +13,11 @@ function harness (opts: { holdStarted?: boolean } = {}) {
   const proposals: JobCommand[] = []
   const signals: AbortSignal[] = []
   let finish: (() => void) | undefined
+  let beat: (() => void) | undefined
+  const clock = new ManualClock()
   const runner: JobRunner = {
     async run (spec, events, options) {
+      beat = () => events.onHeartbeat()
       signals.push(options!.signal!)
       events.onHeartbeat()
       for (const f of [0.1, 0.2, 0.3]) events.onProgress(f)
@@ -38,7 +41,7 @@ function harness (opts: { holdStarted?: boolean } = {}) {
       }
     },
     local: { get: name => name === SEED.name ? SEED : undefined },
-    runner, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
+    runner, mesh: { handle: () => () => {} }, clock, log, peerId: 'w1'
   })
   // Reports are proposed at the end of an event-loop turn (CommandBatcher): a few turns and their microtasks.
   const settle = async (): Promise<void> => {
@@ -47,23 +50,23 @@ function harness (opts: { holdStarted?: boolean } = {}) {
       await new Promise(resolve => setImmediate(resolve))
     }
   }
-  return { worker, reports, proposals, signals, finish: () => finish?.(), settle }
+  return { worker, reports, proposals, signals, clock, beat: () => beat?.(), finish: () => finish?.(), settle }
 }
 
 const assign = (p: Partial<AssignMessage> = {}): AssignMessage =>
   ({ type: 'jobs.assign', v: 1, term: 5, jobId: 1, attempt: 1, seed: 'demo/hello', seedHash: 'h1', args: { a: 1 }, ...p })
 
 describe('JobsWorker', () => {
-  it('runs an assignment and reports started, heartbeat and finished', async () => {
+  it('runs an assignment and reports started, progress and finished (no heartbeat right after the start)', async () => {
     const h = harness()
     expect(h.worker.assign(assign())).toMatchObject({ ok: true })
     await h.settle()
     h.finish()
     await h.settle()
     // Progress is committed sparingly: three calls within 500 ms make one report.
-    expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'progress', 'finished'])
-    expect(h.reports[2]).toMatchObject({ fraction: 0.1 })
-    expect(h.reports[3]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+    expect(h.reports.map(r => r.type)).toEqual(['started', 'progress', 'finished'])
+    expect(h.reports[1]).toMatchObject({ fraction: 0.1 })
+    expect(h.reports[2]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
   })
 
   it('starts the attempt without waiting for its start to be committed', async () => {
@@ -73,7 +76,19 @@ describe('JobsWorker', () => {
     expect(h.signals).toHaveLength(1)
     h.finish()
     await h.settle()
-    expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'progress', 'finished'])
+    expect(h.reports.map(r => r.type)).toEqual(['started', 'progress', 'finished'])
+  })
+
+  it('commits a heartbeat a second or more after the attempt\'s last report', async () => {
+    const h = harness()
+    h.worker.assign(assign())
+    await h.settle()
+    h.clock.advance(400)
+    h.beat()
+    h.clock.advance(1000)
+    h.beat()
+    await h.settle()
+    expect(h.reports.filter(r => r.type === 'heartbeat')).toEqual([expect.objectContaining({ at: Date.UTC(2026, 0, 1) + 1400 })])
   })
 
   it('proposes the reports of several attempts made in one turn as one batch', async () => {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import type { Clock } from './common/clock.js'
@@ -7,15 +6,12 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { CommandBatcher, HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
 import type { ReplicaStore, Store } from './store/index.js'
-
-/** Launches retried when another launch took the id first. */
-const LAUNCH_TRIES = 8
 
 export interface NodeJobs {
   /** Absent on a peer without the coordinator role (the gateway forwards job requests). */
@@ -42,6 +38,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
   const parts: Startable[] = []
   const local = deps.coordinator.jobs
   const isWorker = config.node.roles.includes('worker')
+  let localWorker: JobsWorker | undefined
   const workerRuntime = (coordinator: Pick<JobsCoordinator, 'propose'>): void => {
     const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
     const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
@@ -49,7 +46,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     const data = new StoreJobData({ store: deps.store, local: deps.local, log }, {
       dir: join(config.node.dataDir, 'job-data'), ...(retention > 0 ? { outputDays: retention } : {})
     })
-    const worker = new JobsWorker({ coordinator, local: deps.seeds, runner, data, mesh, clock, log, peerId: transport.peerId })
+    const worker = localWorker = new JobsWorker({ coordinator, local: deps.seeds, runner, data, mesh, clock, log, peerId: transport.peerId })
     parts.push(data, worker, {
       async start () { membership.updateMeta({ jobSlots: slots }) },
       async stop () { await runner.stop() }
@@ -69,7 +66,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     }
     // A store that is not distributed (never in a node) holds every key here.
     const replicasOf = (key: string): string[] => deps.store.replicasOf?.(key) ?? [transport.peerId]
-    parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh, data: { replicasOf }, clock, random: Math.random, log }))
+    parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh: toWorkers(transport, () => membership.self().address, () => localWorker), data: { replicasOf }, clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
     parts.push(new ScheduleDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, clock, log }))
     parts.push(new HistoryPruner({ coordinator: local.coordinator, clock, log }, { retentionDays: config.general.retentionDays }))
@@ -87,6 +84,8 @@ export function createNodeJobs (config: PmzConfig, deps: {
     }
   }
   const { coordinator, table } = local
+  // Launches of one event-loop turn share one log entry.
+  const launches = new CommandBatcher(async command => await coordinator.propose(command))
   return {
     parts,
     view: {
@@ -94,29 +93,18 @@ export function createNodeJobs (config: PmzConfig, deps: {
       async launch (req) {
         // pulzar-api.md §6.3: an unknown key is a 404 at launch, not a job that can never run.
         if (req.dataKey !== undefined && await deps.store.stat(req.dataKey) === undefined) throw notFound(`pulzar_data key ${req.dataKey} not found`)
-        const nonce = randomUUID()
-        for (let i = 0; i < LAUNCH_TRIES; i++) {
-          await coordinator.read()
-          const { result } = await coordinator.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), jobId: table.nextJobId(), nonce, ...req })
-          const o = result as JobOutcome
-          if (o.ok) return { jobId: o.jobId as number, deduped: o.deduped === true }
-          if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)
-        }
-        throw new PmzError('ERR_CONFLICT', 'too many launches at once; try again')
+        // No id: the table gives the next one, so concurrent launches neither read first nor conflict.
+        const o = await launches.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), ...req })
+        if (!o.ok) throw new PmzError(o.code, o.message)
+        return { jobId: o.jobId as number, deduped: o.deduped === true }
       },
       async schedule (req) {
         const { spec, ...job } = req
         const template = { seed: job.seed, seedHash: job.seedHash, args: job.args, ...pick(job, 'priority', 'dataKey', 'timeoutMs', 'retries') }
-        for (let i = 0; i < LAUNCH_TRIES; i++) {
-          await coordinator.read()
-          const { result } = await coordinator.propose({
-            type: 'schedule', v: JOB_COMMAND_VERSION, at: clock.now(), scheduleId: table.nextJobId(), template, spec, ...pick(job, 'dedupKey')
-          })
-          const o = result as JobOutcome
-          if (o.ok) return { scheduleId: o.jobId as number, deduped: o.deduped === true || !o.changed }
-          if (o.code !== 'ERR_CONFLICT') throw new PmzError(o.code, o.message)
-        }
-        throw new PmzError('ERR_CONFLICT', 'too many launches at once; try again')
+        // No id: the table gives the next one of the job ids' sequence.
+        const o = await launches.propose({ type: 'schedule', v: JOB_COMMAND_VERSION, at: clock.now(), template, spec, ...pick(job, 'dedupKey') })
+        if (!o.ok) throw new PmzError(o.code, o.message)
+        return { scheduleId: o.jobId as number, deduped: o.deduped === true }
       },
       async getSchedule (id) {
         await coordinator.read()
@@ -165,6 +153,18 @@ function pick<T extends object, K extends keyof T> (o: T, ...keys: K[]): Partial
   return out
 }
 
+/** The driver's way to workers: this peer's own worker called in process (no round trip through the mesh), the others over the mesh. */
+function toWorkers (transport: Transport, selfAddress: () => string, self: () => JobsWorker | undefined): Pick<JobsMesh, 'request'> {
+  const mesh = transport as unknown as JobsMesh
+  return {
+    async request (to, msg, options) {
+      const worker = self()
+      if (worker === undefined || to !== selfAddress()) return await mesh.request(to, msg, options)
+      return { msg: msg.type === 'jobs.assign' ? worker.assign(msg) : worker.cancel(msg) }
+    }
+  }
+}
+
 function positive (v: unknown): number | undefined {
   return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined
 }
@@ -179,7 +179,10 @@ function reportHandler (transport: Transport, coordinator: JobsCoordinator): Sta
     async start () {
       off = transport.handle('jobs.report', async req => {
         const command = (req.msg as { command?: JobCommand }).command
-        if (command === null || typeof command !== 'object' || !REPORTS.has(command.type)) throw new PmzError('ERR_BAD_REQUEST', 'jobs.report carries one worker report')
+        const ops = command?.type === 'batch' && Array.isArray(command.commands) ? command.commands : [command]
+        if (command === null || typeof command !== 'object' || !ops.every(op => REPORTS.has(String(op?.type)))) {
+          throw new PmzError('ERR_BAD_REQUEST', 'jobs.report carries worker reports')
+        }
         const { result } = await coordinator.propose(command)
         return { type: 'jobs.reported', result }
       })

@@ -26,7 +26,7 @@ export interface ProposerContext {
 
 /**
  * Gets commands and membership changes into the log: batched on the leader
- * (all commands proposed in one turn share one log write and one
+ * (all commands proposed in one event-loop turn share one log write and one
  * AppendEntries), forwarded to the leader from anywhere else.
  */
 export class Proposer {
@@ -101,7 +101,8 @@ export class Proposer {
 
   private async appendLocal (data: Uint8Array, deadline: number): Promise<Proposal<unknown>> {
     const p = await new Promise<Promise<Proposal<unknown>>>(resolve => {
-      if (this.batch.push({ data, deadline, resolve }) === 1) queueMicrotask(() => this.flush())
+      // At the end of the event-loop turn: the commands proposed by every callback of the turn share one log write (one fsync).
+      if (this.batch.push({ data, deadline, resolve }) === 1) setImmediate(() => this.flush())
     })
     return await p
   }

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { request } from 'node:http'
 import { Readable } from 'node:stream'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import { Pool } from 'undici'
 
@@ -113,4 +113,41 @@ export async function transfer (method: 'PUT' | 'GET', url: string, size: number
     }
   })
   return { seconds: (performance.now() - started) / 1000, sha256: hash.digest('hex'), status }
+}
+
+/**
+ * User + system CPU seconds of a process and every living descendant (found
+ * through /proc/<pid>/stat's parent ids), plus what its reaped children used:
+ * a peer's job children included.
+ */
+export function treeCpuSeconds (root: number): number {
+  const parents = new Map<number, number[]>()
+  const ticks = new Map<number, { own: number, reaped: number }>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat: string
+    try { stat = readFileSync(`/proc/${name}/stat`, 'utf8') } catch { continue }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const pid = Number(name)
+    const ppid = Number(f[1])
+    parents.set(ppid, [...(parents.get(ppid) ?? []), pid])
+    ticks.set(pid, { own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) })
+  }
+  let total = ticks.get(root)?.reaped ?? 0
+  const todo = [root]
+  while (todo.length > 0) {
+    const pid = todo.pop() as number
+    total += ticks.get(pid)?.own ?? 0
+    todo.push(...(parents.get(pid) ?? []))
+  }
+  return total / 100
+}
+
+/** Wall-clock ms with sub-ms resolution, comparable across the processes of this machine. */
+export const wallMs = (): number => performance.timeOrigin + performance.now()
+
+/** The q-quantile of unsorted values (sorted in place). */
+export function quantile (values: number[], q: number): number {
+  values.sort((a, b) => a - b)
+  return values.length === 0 ? NaN : values[Math.min(values.length - 1, Math.floor(q * values.length))]
 }

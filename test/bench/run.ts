@@ -1,6 +1,7 @@
 // npm run bench [-- suite ...]: prints each suite's figures as ratios against a reference measured in the same run.
 import { coordinatorBench } from './coordinator.js'
 import { extensionsBench } from './extensions.js'
+import { jobsBench } from './jobs.js'
 import { meshSimBench } from './mesh-sim.js'
 import { meshTransportBench } from './mesh-transport.js'
 import { replicationBench, replicationBigBench, replicationRepairBench, replicationSmallBench } from './replication.js'
@@ -17,7 +18,8 @@ const SUITES: Record<string, () => Promise<void>> = {
   replication: replicationBench,
   'replication-1kb': replicationSmallBench,
   'replication-1gib': replicationBigBench,
-  'replication-repair': replicationRepairBench
+  'replication-repair': replicationRepairBench,
+  jobs: jobsBench
 }
 
 const wanted = process.argv.slice(2)

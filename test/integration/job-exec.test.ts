@@ -105,6 +105,19 @@ describe('module seeds', () => {
     await expect.poll(() => isAlive(pid), { timeout: 5000 }).toBe(false)
   })
 
+  it('serves a burst of short jobs with the children there are rather than a fork per job', async () => {
+    const burst = createJobRunner({ clock: systemClock, log }, { slots: 8, spawnDelayMs: 5000 })
+    try {
+      const seed = { name: 'b', path: join(FIXTURES, 'ok.mjs'), kind: 'module' as const, hash: 'burst-1' }
+      await burst.run(spec('ok.mjs', { a: 0, b: 0 }, { seed }), recorder().events)
+      const outcomes = await Promise.all(Array.from({ length: 8 }, async () => await burst.run(spec('ok.mjs', { a: 1, b: 1 }, { seed }), recorder().events)))
+      expect(outcomes.every(o => o.ok)).toBe(true)
+      expect(new Set(outcomes.map(o => (o.output as { pid: number }).pid)).size).toBe(1)
+    } finally {
+      await burst.stop()
+    }
+  })
+
   it('reports progress and log lines (ctx.log and console) as they come, and keeps them in the outcome', async () => {
     const rec = recorder()
     const o = await runner.run(spec('progress-log.mjs'), rec.events)

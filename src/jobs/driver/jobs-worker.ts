@@ -5,6 +5,7 @@ import { Fence } from '../../coordinator/index.js'
 import type { AttemptOutcome, DataFile } from '../exec/index.js'
 import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp, type JobOutcome, type JobResult } from '../table/index.js'
 import { LogRelay } from './log-relay.js'
+import { CommandBatcher } from './command-batcher.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type CancelMessage, type JobsWorkerComponents } from './types.js'
 
 /** Tries of a started/finished report while the coordinator is unreachable. */
@@ -16,6 +17,8 @@ const PROGRESS_EVERY_MS = 500
 const DATA_HEARTBEAT_MS = 5000
 /** Attempts that ran here and are remembered, so that an assignment sent again does not run one twice. */
 const DONE_KEPT = 4096
+/** A heartbeat is committed only this long after the attempt's previous report, ms (the heartbeat timeout is many times longer). */
+const HEARTBEAT_GAP_MS = 1000
 
 /**
  * The worker's side of jobs: takes `jobs.assign` from the coordinator
@@ -35,8 +38,13 @@ export class JobsWorker implements Startable {
   private readonly running = new Map<string, AbortController>()
   private readonly done = new Set<string>()
   private offs: Array<() => void> = []
+  /** Reports of every attempt made in one event-loop turn share one log entry. */
+  private readonly reports: CommandBatcher
 
-  constructor (components: JobsWorkerComponents) { this.c = components }
+  constructor (components: JobsWorkerComponents) {
+    this.c = components
+    this.reports = new CommandBatcher(async command => await this.c.coordinator.propose(command), components.defer)
+  }
 
   async start (): Promise<void> {
     this.offs = [
@@ -110,7 +118,12 @@ export class JobsWorker implements Startable {
         return
       }
     }
-    const quiet = (op: JobOp): void => { void this.report(op, false) }
+    // The last report that told the coordinator the attempt is alive (a start, a progress, a heartbeat).
+    let lastHeard = clock.now()
+    const quiet = (op: JobOp): void => {
+      lastHeard = op.at
+      void this.report(op, false)
+    }
     let lastProgress = -Infinity
     // Log lines ride on the next progress or heartbeat report; a line with neither due soon sends a heartbeat within PROGRESS_EVERY_MS.
     const relay = new LogRelay()
@@ -141,7 +154,11 @@ export class JobsWorker implements Startable {
             quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: lastFlush, ...ids, ...lines() })
           }, Math.max(0, lastFlush + PROGRESS_EVERY_MS - clock.now()))
         },
-        onHeartbeat: () => quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ...lines() })
+        onHeartbeat: () => {
+          // A heartbeat right after another report says nothing new (the runner beats once as the attempt starts), unless it carries lines.
+          const now = clock.now()
+          if (now - lastHeard >= HEARTBEAT_GAP_MS || relay.size > 0) quiet({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: now, ...ids, ...lines() })
+        }
       }, { signal })
     } finally {
       await data?.release()
@@ -188,7 +205,7 @@ export class JobsWorker implements Startable {
   private async report (op: JobOp, persist: boolean): Promise<JobResult | undefined> {
     for (let i = 1; ; i++) {
       try {
-        return (await this.c.coordinator.propose(op)).result
+        return await this.reports.propose(op)
       } catch (err) {
         if (!persist || i >= REPORT_TRIES) {
           this.c.log.warn({ err, type: op.type }, 'job report not committed')

@@ -101,7 +101,6 @@ export class ScheduleDriver implements Startable {
   private * seedSchedules (now: number): Iterable<JobOp> {
     const { table, catalog } = this.c
     const seeds = catalog.list()
-    let id = table.nextJobId()
     for (const seed of seeds) {
       if (seed.schedule === undefined || !seed.launchable || table.scheduleOfSeed(seed.name) !== undefined) continue
       const parsed = parseScheduled(seed.schedule)
@@ -113,7 +112,7 @@ export class ScheduleDriver implements Startable {
       }
       const { timeoutMs, retries } = seed.limits
       yield {
-        type: 'schedule', v: JOB_COMMAND_VERSION, at: now, scheduleId: id++, fromSeed: seed.name, spec: parsed.spec,
+        type: 'schedule', v: JOB_COMMAND_VERSION, at: now, fromSeed: seed.name, spec: parsed.spec,
         template: { seed: seed.name, seedHash: seed.hash, args: {}, ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(retries !== undefined ? { retries } : {}) }
       }
     }

@@ -113,6 +113,8 @@ export interface JobsWorkerComponents {
   random?: Random
   log: Logger
   peerId: string
+  /** Runs the flush of the reports made in one turn (one log entry for them all). @default setImmediate */
+  defer?: (fn: () => void) => void
 }
 
 export interface ScheduleDriverComponents {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join, resolve } from 'node:path'
 import { PmzError } from '../../common/errors.js'
 import { jobEnv, type AbortCause, type AttemptContext, type RawResult } from './attempt.js'
-import { HEARTBEAT_MS, IDLE_CHILD_MS, KILL_GRACE_MS, MAX_JOBS_PER_CHILD, MEMORY_MB, PYTHON, TIMEOUT_MS } from './constants.js'
+import { HEARTBEAT_MS, IDLE_CHILD_MS, KILL_GRACE_MS, MAX_JOBS_PER_CHILD, MEMORY_MB, PYTHON, SPAWN_DELAY_MS, TIMEOUT_MS } from './constants.js'
 import { runExecutable } from './executable.js'
 import type { AttemptEvents, AttemptOutcome, AttemptSpec, JobRunner, JobRunnerComponents, JobRunnerInit } from './types.js'
 import { LogBuffer } from './log-buffer.js'
@@ -38,7 +38,8 @@ export class ProcessJobRunner implements JobRunner {
     this.timeoutMs = init.timeoutMs ?? TIMEOUT_MS
     this.python = init.python ?? PYTHON
     this.pythonPaths = pythonPaths(PACKAGE_ROOT)
-    this.env = init.env ?? process.env
+    // A plain copy: spreading process.env itself for every attempt reads every variable through the OS each time.
+    this.env = { ...(init.env ?? process.env) }
     this.pool = new ModulePool({
       clock: c.clock,
       log: c.log,
@@ -47,6 +48,7 @@ export class ProcessJobRunner implements JobRunner {
       memoryMb: init.memoryMb ?? MEMORY_MB,
       maxJobsPerChild: init.maxJobsPerChild ?? MAX_JOBS_PER_CHILD,
       idleChildMs: init.idleChildMs ?? IDLE_CHILD_MS,
+      spawnDelayMs: init.spawnDelayMs ?? SPAWN_DELAY_MS,
       env: this.env
     })
   }

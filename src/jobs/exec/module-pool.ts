@@ -19,10 +19,15 @@ export interface ModulePoolOptions {
   memoryMb: number
   maxJobsPerChild: number
   idleChildMs: number
+  /** How long a job waits for a busy child of its seed to free before another is forked, ms. */
+  spawnDelayMs: number
   env: NodeJS.ProcessEnv
 }
 
 interface Run { id: number, ctx: AttemptContext, tail: TailBuffer, done(r: RawResult): void }
+
+/** A job waiting for a busy child of its seed version (or, after spawnDelayMs, a new one). */
+interface Waiter { path: string, hash: string, take(child: Child): void }
 
 /** One forked child, bound to one version (path and hash) of one seed. */
 interface Child {
@@ -39,12 +44,15 @@ interface Child {
  * Warm child processes for module seeds, per seed version: a child runs one
  * job at a time and is reused for the next job of the same path and hash,
  * until it has run `maxJobsPerChild` jobs, idled `idleChildMs`, or the seed
- * changed. A child that dies (crash, `process.exit`, out of memory, killed
+ * changed. A job that finds every child of its seed busy waits up to
+ * `spawnDelayMs` for one to free before a new one is forked, so that a
+ * burst of short jobs does not fork a child per job. A child that dies (crash, `process.exit`, out of memory, killed
  * on cancel or timeout) fails its job alone; the next job forks a new one.
  */
 export class ModulePool {
   private readonly children = new Set<Child>()
   private readonly idle: Child[] = []
+  private readonly waiting: Waiter[] = []
   /** The newest hash seen per seed path: idle children of older ones are retired. */
   private readonly latest = new Map<string, string>()
   private nextId = 1
@@ -58,8 +66,42 @@ export class ModulePool {
       this.latest.set(path, hash)
       for (const c of this.idle.filter(c => c.path === path && c.hash !== hash)) this.retire(c)
     }
-    const at = this.idle.findIndex(c => c.path === path && c.hash === hash)
-    const child = at === -1 ? this.spawn(path, hash) : this.idle.splice(at, 1)[0]
+    // The most recently used child: work stays on few warm processes and the others idle out.
+    const at = this.idle.findLastIndex(c => c.path === path && c.hash === hash)
+    if (at !== -1) return this.start(this.idle.splice(at, 1)[0], ctx)
+    const busy = [...this.children].some(c => c.path === path && c.hash === hash && c.run !== undefined)
+    if (!busy || this.opts.spawnDelayMs <= 0) return this.start(this.spawn(path, hash), ctx)
+    // A burst of short jobs is served by the children there are: a fork costs tens of ms of CPU.
+    if (ctx.signal.aborted) return Promise.resolve({ ok: false, output: null, error: 'cancelled before it started' })
+    return new Promise(resolve => {
+      const waiter: Waiter = {
+        path,
+        hash,
+        take: child => {
+          timer.cancel()
+          ctx.signal.removeEventListener('abort', onAbort)
+          resolve(this.start(child, ctx))
+        }
+      }
+      const leave = (): boolean => {
+        const i = this.waiting.indexOf(waiter)
+        if (i !== -1) this.waiting.splice(i, 1)
+        return i !== -1
+      }
+      const timer = this.opts.clock.setTimeout(() => { if (leave()) waiter.take(this.spawn(path, hash)) }, this.opts.spawnDelayMs)
+      const onAbort = (): void => {
+        if (!leave()) return
+        timer.cancel()
+        resolve({ ok: false, output: null, error: 'cancelled before it started' })
+      }
+      ctx.signal.addEventListener('abort', onAbort, { once: true })
+      this.waiting.push(waiter)
+    })
+  }
+
+  /** Runs the job on `child`. */
+  private start (child: Child, ctx: AttemptContext): Promise<RawResult> {
+    const { path, hash } = ctx.spec.seed
     child.idleTimer?.cancel()
     return new Promise(resolve => {
       const id = this.nextId++
@@ -153,6 +195,11 @@ export class ModulePool {
     child.jobs++
     if (retire || this.stopping || child.jobs >= this.opts.maxJobsPerChild || this.latest.get(child.path) !== child.hash || child.proc.exitCode !== null) {
       this.retire(child)
+      return
+    }
+    const w = this.waiting.findIndex(x => x.path === child.path && x.hash === child.hash)
+    if (w !== -1) {
+      this.waiting.splice(w, 1)[0].take(child)
       return
     }
     this.idle.push(child)

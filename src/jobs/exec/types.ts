@@ -97,6 +97,8 @@ export interface JobRunnerInit {
   maxJobsPerChild?: number
   /** How long an idle module child stays warm, in ms. @default 60000 */
   idleChildMs?: number
+  /** How long a module job waits for a busy child of its seed to free before another is forked, in ms; 0 forks at once. @default 10 */
+  spawnDelayMs?: number
   /** The Python interpreter. @default 'python3' */
   python?: string
   /** Extra environment for every child (PMZ_* job variables are set on top). @default process.env */

@@ -135,7 +135,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     return c
   }
 
-  /** The id a proposer should give its next launch: ids are never reused, even after a prune. */
+  /** The id the next launch gets (a proposer may give it explicitly): ids are never reused, even after a prune. */
   nextJobId (): number { return this.maxJobId + 1 }
   /** The highest coordinator term an assignment carried. */
   term (): number { return this.maxTerm }
@@ -185,12 +185,14 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     if (seen !== undefined && op.at - seen.at < DEDUP_WINDOW_MS) {
       return { ok: true, changed: false, jobId: seen.jobId, state: this.jobs.get(seen.jobId)?.state, deduped: true }
     }
-    const existing = this.jobs.get(op.jobId)
+    // Without an id the table takes the next one, so concurrent launches never conflict.
+    const jobId = op.jobId ?? this.maxJobId + 1
+    const existing = this.jobs.get(jobId)
     // The same launch applied twice (a proposer replaying it) is answered like the first; only its nonce tells it
     // from another launch that took the same id (two launches of one seed in the same ms are not rare).
     if (existing !== undefined && op.nonce !== undefined && existing.nonce === op.nonce) return applied(existing, false)
-    if (op.jobId <= this.maxJobId) return refused('ERR_CONFLICT', `job id ${op.jobId} is taken; next is ${this.maxJobId + 1}`, op.jobId)
-    const job = this.create(op)
+    if (jobId <= this.maxJobId) return refused('ERR_CONFLICT', `job id ${jobId} is taken; next is ${this.maxJobId + 1}`, jobId)
+    const job = this.create({ ...op, jobId })
     if (op.dedupKey !== undefined) this.dedup.set(op.dedupKey, { jobId: job.jobId, at: op.at })
     return applied(job)
   }
@@ -198,13 +200,14 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   private addSchedule (op: ScheduleCommand): JobOutcome {
     const seen = op.dedupKey === undefined ? undefined : this.dedup.get(op.dedupKey)
     if (seen !== undefined && op.at - seen.at < DEDUP_WINDOW_MS) return { ok: true, changed: false, jobId: seen.jobId, deduped: true }
-    const outcome = this.book.add(op)
-    if (outcome.ok && outcome.changed && op.dedupKey !== undefined) this.dedup.set(op.dedupKey, { jobId: op.scheduleId, at: op.at })
+    const scheduleId = op.scheduleId ?? this.maxJobId + 1
+    const outcome = this.book.add({ ...op, scheduleId })
+    if (outcome.ok && outcome.changed && op.dedupKey !== undefined) this.dedup.set(op.dedupKey, { jobId: scheduleId, at: op.at })
     return outcome
   }
 
   /** Records a new queued job (the caller checked the id). */
-  private create (op: Omit<LaunchCommand, 'type' | 'v'> & { waitsFor?: number }): Job {
+  private create (op: Omit<LaunchCommand, 'type' | 'v' | 'jobId'> & { jobId: number, waitsFor?: number }): Job {
     const job: Job = {
       jobId: op.jobId,
       seed: op.seed,

@@ -34,7 +34,7 @@ export class ScheduleBook {
     return id === undefined ? undefined : this.schedules.get(id)
   }
 
-  add (op: ScheduleCommand): JobOutcome {
+  add (op: ScheduleCommand & { scheduleId: number }): JobOutcome {
     const existing = this.schedules.get(op.scheduleId)
     if (existing !== undefined && existing.createdAt === op.at) return { ok: true, changed: false, jobId: op.scheduleId } // the same proposal again
     if (op.fromSeed !== undefined) {

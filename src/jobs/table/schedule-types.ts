@@ -50,10 +50,10 @@ export interface Schedule {
 
 interface Stamped { v: 1, at: number }
 
-/** Records a schedule. `scheduleId` must be the table's next id, like a launch's jobId. */
+/** Records a schedule. Without `scheduleId` the table takes the next id of the job ids' sequence; with one, it must be that id. */
 export interface ScheduleCommand extends Stamped {
   type: 'schedule'
-  scheduleId: number
+  scheduleId?: number
   template: JobTemplate
   spec: ScheduleSpec
   dedupKey?: string

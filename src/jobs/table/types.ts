@@ -49,7 +49,7 @@ export interface JobLimits {
 
 /** A job as the table holds it. Every time is ms since the epoch, stamped by a proposer. */
 export interface Job {
-  /** Positive integer, chosen by the proposer (see JobTable.nextJobId), never reused. */
+  /** Positive integer, the next one at launch (or chosen by the proposer: see LaunchCommand), never reused. */
   jobId: number
   /** Seed name, `dir/script` (Pulzar's job path and name). */
   seed: string
@@ -110,10 +110,16 @@ export interface Job {
 
 interface Stamped { v: 1, /** ms since the epoch: the proposer's clock, never the applier's. */ at: number }
 
-/** Records a new job (or returns the job of the same dedup key within DEDUP_WINDOW_MS). */
+/**
+ * Records a new job (or returns the job of the same dedup key within
+ * DEDUP_WINDOW_MS). Without `jobId` the table gives the next id (no read
+ * barrier, no conflict between concurrent launches); with one, the proposer
+ * chose it (JobTable.nextJobId) and a replay of the same launch is answered
+ * like the first.
+ */
 export interface LaunchCommand extends Stamped {
   type: 'launch'
-  jobId: number
+  jobId?: number
   seed: string
   seedHash: string
   args?: Record<string, unknown>

@@ -31,7 +31,9 @@ export function checkOp (op: JobOp): string | undefined {
     default:
       break
   }
-  if (!isInt((op as { jobId?: unknown }).jobId, 1)) return 'jobId must be a positive integer'
+  const jobId = (op as { jobId?: unknown }).jobId
+  // A launch may leave its id to the table.
+  if (!(op.type === 'launch' && jobId === undefined) && !isInt(jobId, 1)) return 'jobId must be a positive integer'
   switch (op.type) {
     case 'launch': return checkLaunch(op)
     case 'assign':
@@ -70,7 +72,7 @@ export function checkOp (op: JobOp): string | undefined {
 const ENUMS = { catchUp: ['none', 'last', 'all'], overlap: ['skip', 'queue', 'allow'] } as const
 
 function checkSchedule (op: ScheduleCommand): string | undefined {
-  if (!isInt(op.scheduleId, 1)) return 'scheduleId must be a positive integer'
+  if (!optional(op.scheduleId, x => isInt(x, 1))) return 'scheduleId must be a positive integer'
   if (!isPlainObject(op.template)) return 'schedule needs a job template'
   const problem = checkTemplate(op.template)
   if (problem !== undefined) return problem

@@ -39,6 +39,25 @@ describe('coordinator log replication', () => {
     expect(leader.storage.writes - writes).toBe(1)
   })
 
+  it('batches into one log write the proposals of separate callbacks of one event-loop turn (group commit)', async () => {
+    cluster = new TestCluster({ ids: ['a', 'b', 'c'] })
+    await cluster.startAll()
+    const leader = await cluster.leader()
+    const writes = leader.storage.writes
+    // Each proposal from its own I/O-like callback, as concurrent HTTP requests make them: one immediate each, all in one check phase.
+    const all = await new Promise<Array<Promise<unknown>>>(resolve => {
+      const out: Array<Promise<unknown>> = []
+      for (let i = 0; i < 10; i++) {
+        setImmediate(() => {
+          out.push(leader.coordinator!.propose({ op: 'set', key: `t${i}`, value: i }))
+          if (out.length === 10) resolve(out)
+        })
+      }
+    })
+    await cluster.run(Promise.all(all))
+    expect(leader.storage.writes - writes).toBe(1)
+  })
+
   it('forwards a proposal made on a follower to the leader, or names the leader when told not to forward', async () => {
     cluster = new TestCluster({ ids: ['a', 'b', 'c'] })
     await cluster.startAll()

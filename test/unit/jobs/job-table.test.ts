@@ -154,4 +154,15 @@ describe('job table transitions (issue 14)', () => {
     expect(run(t, unstarted(3, 1))[0]).toMatchObject({ ok: true, state: 'cancelled' })
     expect(t.apply({ ...unstarted(2, 1), unstarted: 'yes' } as never)).toMatchObject({ ok: false, code: 'ERR_BAD_REQUEST' })
   })
+
+  it('gives a launch without an id the next one: concurrent launches never conflict, even after a prune', () => {
+    const t = createJobTable()
+    const { jobId: _, ...noId } = launch(1)
+    expect(t.apply({ type: 'batch', v: 1, commands: [noId, { ...noId, at: T0 + 1 }, launch(3), noId] })).toMatchObject([
+      { ok: true, changed: true, jobId: 1 }, { ok: true, changed: true, jobId: 2 }, { ok: true, changed: true, jobId: 3 }, { ok: true, changed: true, jobId: 4 }
+    ])
+    run(t, cmd.cancel(4), cmd.prune(T0 + 1))
+    expect(run(t, { ...noId, at: T0 + 9 })[0]).toMatchObject({ ok: true, changed: true, jobId: 5 })
+    expect(run(t, { ...noId, jobId: 0 })[0]).toMatchObject({ ok: false, code: 'ERR_BAD_REQUEST' })
+  })
 })

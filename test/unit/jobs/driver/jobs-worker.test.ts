@@ -16,11 +16,15 @@ const live: Answer = c => ({ ok: true, changed: true, state: 'running', attempt:
 
 function harness (answer: Answer = live, data?: JobData) {
   const reports: JobCommand[] = []
+  const proposals: JobCommand[] = []
   const signals: AbortSignal[] = []
   const specs: AttemptSpec[] = []
+  const clock = new ManualClock()
   let finish: (() => void) | undefined
+  let beat: (() => void) | undefined
   const runner: JobRunner = {
     async run (spec, events, options) {
+      beat = () => events.onHeartbeat()
       signals.push(options!.signal!)
       specs.push(spec)
       events.onHeartbeat()
@@ -32,28 +36,60 @@ function harness (answer: Answer = live, data?: JobData) {
     async stop () {}
   }
   const worker = new JobsWorker({
-    coordinator: { propose: async c => { reports.push(c); return { result: answer(c) } } },
+    coordinator: {
+      propose: async c => {
+        proposals.push(c)
+        if (c.type !== 'batch') {
+          reports.push(c)
+          return { result: answer(c) }
+        }
+        reports.push(...c.commands)
+        return { result: c.commands.map(x => answer(x) as Exclude<JobResult, unknown[]>) }
+      }
+    },
     local: { get: name => name === SEED.name ? SEED : undefined },
-    runner, data, mesh: { handle: () => () => {} }, clock: new ManualClock(), log, peerId: 'w1'
+    runner, data, mesh: { handle: () => () => {} }, clock, log, peerId: 'w1', defer: fn => queueMicrotask(fn)
   })
-  const settle = async (): Promise<void> => { for (let i = 0; i < 20; i++) await Promise.resolve() }
-  return { worker, reports, signals, specs, finish: () => finish?.(), settle }
+  const settle = async (): Promise<void> => { for (let i = 0; i < 30; i++) await Promise.resolve() }
+  return { worker, reports, proposals, signals, specs, clock, finish: () => finish?.(), beat: () => beat?.(), settle }
 }
 
 const assign = (p: Partial<AssignMessage> = {}): AssignMessage =>
   ({ type: 'jobs.assign', v: 1, term: 5, jobId: 1, attempt: 1, seed: 'demo/hello', seedHash: 'h1', args: { a: 1 }, ...p })
 
 describe('JobsWorker', () => {
-  it('runs an assignment and reports started, heartbeat and finished', async () => {
+  it('runs an assignment and reports started, progress and finished (no heartbeat right after the start)', async () => {
     const h = harness()
     expect(h.worker.assign(assign())).toMatchObject({ ok: true })
     await h.settle()
     h.finish()
     await h.settle()
     // Progress is committed sparingly: three calls within 500 ms make one report.
-    expect(h.reports.map(r => r.type)).toEqual(['started', 'heartbeat', 'progress', 'finished'])
-    expect(h.reports[2]).toMatchObject({ fraction: 0.1 })
-    expect(h.reports[3]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+    expect(h.reports.map(r => r.type)).toEqual(['started', 'progress', 'finished'])
+    expect(h.reports[1]).toMatchObject({ fraction: 0.1 })
+    expect(h.reports[2]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+  })
+
+  it('commits a heartbeat a second or more after the attempt\'s last report', async () => {
+    const h = harness()
+    h.worker.assign(assign())
+    await h.settle()
+    h.clock.advance(400)
+    h.beat()
+    h.clock.advance(1000)
+    h.beat()
+    await h.settle()
+    expect(h.reports.filter(r => r.type === 'heartbeat')).toEqual([expect.objectContaining({ at: Date.UTC(2026, 0, 1) + 1400 })])
+  })
+
+  it('proposes the reports of several attempts made in one turn as one batch', async () => {
+    const h = harness()
+    h.worker.assign(assign({ jobId: 1 }))
+    h.worker.assign(assign({ jobId: 2 }))
+    await h.settle()
+    expect(h.proposals[0]).toMatchObject({ type: 'batch' })
+    const commands = (h.proposals[0] as { commands: JobCommand[] }).commands
+    expect(commands).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'started', jobId: 1 }), expect.objectContaining({ type: 'started', jobId: 2 })]))
   })
 
   it('draws the backoff of a failed attempt that has retries left', async () => {
@@ -209,6 +245,7 @@ describe('JobsWorker log relay', () => {
     expect(reports.filter(r => r.type === 'heartbeat').map(r => (r as { lines?: string[] }).lines)).toEqual([['one', 'two']])
     events!.onLog('three', 'info')
     events!.onProgress(0.5, 'half')
+    await clock.advanceAsync(0) // reports of one turn are proposed together at its end
     // A progress report carries what is pending and the timer has nothing left to send.
     expect(reports.at(-1)).toMatchObject({ type: 'progress', fraction: 0.5, lines: ['three'] })
     events!.onLog('four', 'info')
@@ -218,7 +255,7 @@ describe('JobsWorker log relay', () => {
     expect(reports.at(-1)).toMatchObject({ type: 'heartbeat', lines: ['four'] })
     events!.onLog('five', 'info')
     finish!()
-    await clock.advanceAsync(0)
+    for (let i = 0; i < 5 && reports.at(-1)?.type !== 'finished'; i++) await clock.advanceAsync(0)
     expect(reports.slice(-2)).toMatchObject([{ type: 'heartbeat', lines: ['five'] }, { type: 'finished', ok: true }])
   })
 })

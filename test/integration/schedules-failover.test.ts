@@ -71,7 +71,7 @@ describe('schedules across coordinator failovers (issue 15)', () => {
     const cancelAt = Date.now()
     for (const id of ids) expect((await http('POST', `${peers[0].url}/cancel_job/${id}`)).json).toMatchObject({ status: 'ok' })
     const cancelledAt = Date.now()
-    await new Promise(resolve => setTimeout(resolve, 2000)) // a window in which a schedule still alive would fire twice
+    await new Promise(resolve => setTimeout(resolve, 2000)) // a window in which a schedule still alive would fire twice (and its runs land)
     const final = runs()
 
     const [fp, fl, fa] = ids.map(s => firingsOf(final, s))
@@ -79,9 +79,8 @@ describe('schedules across coordinator failovers (issue 15)', () => {
     const missed = (f: Firings): number[] => missing(f, ticks(f)[0], ticks(f).at(-1) as number)
     const report = `kills ${JSON.stringify(kills.map(k => ({ ...k, gap: k.firstAfter - k.lastBefore })))}; runs ${JSON.stringify(final)}`
     expect(ids.flatMap(s => duplicates(firingsOf(final, s), s)), report).toEqual([])
-    // Cancel: no firing for a tick after the cancel returned, no run starting a second after it.
+    // Cancel: a firing committed before the cancel has a tick before it; none after it (a second's ticks and more waited for).
     expect(final.filter(r => r.tick > cancelledAt), report).toEqual([])
-    expect(final.filter(r => r.at > cancelledAt + 1000), report).toEqual([])
     // catchUp all: every tick from the first to the newest fired, kills or not.
     expect(missed(fa), report).toEqual([])
     // catchUp last: a tick is missed only from just before a kill to the new leader's first firing, which stands for the missed ones.
@@ -97,6 +96,6 @@ describe('schedules across coordinator failovers (issue 15)', () => {
     console.log(`schedules failover: ready ${readyMs} ms, cancel took ${cancelledAt - cancelAt} ms; ${kills.map((k, i) =>
       `kill ${i + 1}: leader after ${k.electedMs} ms, firing gap ${k.firstAfter - k.lastBefore} ms`).join('; ')}; ` +
       `firings ${[fp, fl, fa].map(f => f.jobs.size).join(' + ')}, missed ${[fp, fl, fa].map(f => missed(f).length).join(' + ')} (defaults, last, all), ` +
-      `${final.filter(r => r.attempt > 1).length} runs re-run after a lost attempt, ${Date.now() - t0} ms in all`)
+      `${final.filter(r => r.attempt > 1).length} runs of a later attempt (${final.length - new Set(final.map(r => r.jobId)).size} jobs ran twice), ${Date.now() - t0} ms in all`)
   }, 60_000)
 })

@@ -86,8 +86,13 @@ afterAll(async () => { await runner.stop() })
 describe('module seeds', () => {
   it('runs a default export with ctx (jobId, attempt, peerId, dataFile) and returns its value as the output', async () => {
     const o = await runner.run(spec('ok.mjs', { a: 1, b: 2 }, { jobId: 41, attempt: 2, dataFile: '/tmp/data.bin' }), recorder().events)
-    expect(o).toMatchObject({ ok: true, state: 'ready', output: { sum: 3, jobId: 41, attempt: 2, peerId: 'peer-a', dataFile: '/tmp/data.bin' } })
+    expect(o).toMatchObject({ ok: true, state: 'ready', output: { sum: 3, jobId: 41, attempt: 2, peerId: 'peer-a', dataFile: '/tmp/data.bin', schedule: null } })
     expect(o.durationMs).toBeGreaterThanOrEqual(0)
+  })
+
+  it('gives a schedule\'s firing ctx.schedule: the schedule and the tick it fired for', async () => {
+    const o = await runner.run(spec('ok.mjs', { a: 1, b: 1 }, { scheduled: true, schedule: { scheduleId: 9, firedAt: 1_767_225_600_000 } }), recorder().events)
+    expect(o).toMatchObject({ ok: true, output: { schedule: { scheduleId: 9, firedAt: 1_767_225_600_000 } } })
   })
 
   it('runs a named run export', async () => {
@@ -191,8 +196,10 @@ describe('module seeds', () => {
 describe('executables', () => {
   it('passes the args on stdin and in PMZ_ARGS, with PMZ_JOB_ID and PMZ_DATA_FILE; stdout is the output (JSON), lines are the log', async () => {
     const o = await runner.run(spec('ok.sh', { x: [1, 2] }, { jobId: 77, dataFile: '/tmp/d' }), recorder().events)
-    expect(o).toMatchObject({ ok: true, state: 'ready', exitCode: 0, output: { stdin: { x: [1, 2] }, env: { x: [1, 2] }, job: '77', data: '/tmp/d' } })
+    expect(o).toMatchObject({ ok: true, state: 'ready', exitCode: 0, output: { stdin: { x: [1, 2] }, env: { x: [1, 2] }, job: '77', data: '/tmp/d', fired: '@' } })
     expect(o.log.lines).toContain('working')
+    const fired = await runner.run(spec('ok.sh', {}, { scheduled: true, schedule: { scheduleId: 9, firedAt: 1_767_225_600_000 } }), recorder().events)
+    expect(fired).toMatchObject({ ok: true, output: { fired: '9@1767225600000' } })
   })
 
   it('fails on a non-zero exit with the end of stderr as the error', async () => {

@@ -137,7 +137,8 @@ export class JobsDriver implements Startable {
     if (job === undefined) return
     const msg: AssignMessage = {
       type: 'jobs.assign', v: JOBS_MESSAGE_VERSION, term, jobId, attempt, seed: job.seed, seedHash: job.seedHash, args: job.args, timeoutMs: job.limits.timeoutMs,
-      failures: job.failures, retries: job.limits.retries, ...(job.dataKey !== undefined ? { dataKey: job.dataKey } : {})
+      failures: job.failures, retries: job.limits.retries, ...(job.dataKey !== undefined ? { dataKey: job.dataKey } : {}),
+      ...(job.scheduleId !== undefined && job.firedAt !== undefined ? { scheduleId: job.scheduleId, firedAt: job.firedAt } : {})
     }
     try {
       if (address === undefined) throw new Error('worker not in membership')

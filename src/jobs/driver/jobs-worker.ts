@@ -64,7 +64,8 @@ export class JobsWorker implements Startable {
 
   assign (m: AssignMessage): { type: 'jobs.ack', ok: true } {
     if (m?.v !== JOBS_MESSAGE_VERSION || !Number.isSafeInteger(m.jobId) || !Number.isSafeInteger(m.attempt) ||
-      (m.dataKey !== undefined && typeof m.dataKey !== 'string')) throw new PmzError('ERR_BAD_REQUEST', 'bad jobs.assign')
+      (m.dataKey !== undefined && typeof m.dataKey !== 'string') ||
+      (m.scheduleId !== undefined && (!Number.isSafeInteger(m.scheduleId) || !Number.isSafeInteger(m.firedAt)))) throw new PmzError('ERR_BAD_REQUEST', 'bad jobs.assign')
     this.fence.checkTerm(m.term)
     const key = `${m.jobId}:${m.attempt}`
     if (this.running.has(key) || this.done.has(key)) return { type: 'jobs.ack', ok: true }
@@ -139,7 +140,8 @@ export class JobsWorker implements Startable {
     try {
       outcome = await runner.run({
         jobId: m.jobId, attempt: m.attempt, seed, args: m.args, peerId: this.c.peerId,
-        ...(m.timeoutMs !== undefined ? { timeoutMs: m.timeoutMs } : {}), ...(data !== undefined ? { dataFile: data.path } : {})
+        ...(m.timeoutMs !== undefined ? { timeoutMs: m.timeoutMs } : {}), ...(data !== undefined ? { dataFile: data.path } : {}),
+        ...(m.scheduleId !== undefined ? { scheduled: true, schedule: { scheduleId: m.scheduleId, firedAt: m.firedAt as number } } : {})
       }, {
         onProgress: (fraction, text) => {
           const now = clock.now()

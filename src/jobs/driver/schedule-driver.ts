@@ -29,6 +29,8 @@ export class ScheduleDriver implements Startable {
   private again = false
   private stopped = true
   private wake: Timer | undefined
+  /** When this peer last became the leader (undefined while it does not lead): ticks before it were missed. */
+  private leaderSince: number | undefined
   /** Seeds whose declaration was refused, by declaration: warned once. */
   private readonly refused = new Map<string, string>()
 
@@ -39,7 +41,10 @@ export class ScheduleDriver implements Startable {
     const kick = (): void => this.kick()
     this.offs = [
       this.c.coordinator.onApplied(command => { if (KICKS.has(command.type)) kick() }),
-      this.c.coordinator.onLeaderChange(kick),
+      this.c.coordinator.onLeaderChange(() => {
+        this.onDuty()
+        kick()
+      }),
       this.c.catalog.on('catalog:change', kick)
     ]
     kick()
@@ -71,14 +76,15 @@ export class ScheduleDriver implements Startable {
 
   /** One pass: register and withdraw seeds' schedules, fire the due ticks, arm the timer of the next one. */
   async pass (): Promise<void> {
-    const { coordinator, table, clock } = this.c
-    if (!coordinator.isLeader()) return
+    const { table, clock } = this.c
+    const since = this.onDuty()
+    if (since === undefined) return
     const now = clock.now()
     const ops: JobOp[] = [...this.seedSchedules(now)]
     const hashes = new Map(this.c.catalog.list().map(s => [s.name, s.hash]))
     for (const s of table.schedules()) {
       if (s.state !== 'scheduled') continue
-      const d = decideFirings(s, now)
+      const d = decideFirings(s, now, { since })
       if (d.fire.length === 0 && d.skipThrough === undefined) continue
       const seedHash = hashes.get(s.template.seed)
       ops.push({
@@ -88,13 +94,20 @@ export class ScheduleDriver implements Startable {
     }
     try {
       for (let i = 0; i < ops.length; i += MAX_BATCH_COMMANDS) {
-        await coordinator.propose(batch(ops.slice(i, i + MAX_BATCH_COMMANDS)))
+        await this.c.coordinator.propose(batch(ops.slice(i, i + MAX_BATCH_COMMANDS)))
       }
       this.arm(0)
     } catch (err) {
       this.arm(RETRY_WAIT_MS) // still leading after a failed commit: try again, not in a tight loop
       throw err
     }
+  }
+
+  /** Notes when this peer took the lead (or that it lost it); when it did, undefined while it does not lead. */
+  private onDuty (): number | undefined {
+    if (!this.c.coordinator.isLeader()) this.leaderSince = undefined
+    else this.leaderSince ??= this.c.clock.now()
+    return this.leaderSince
   }
 
   /** `schedule` commands for seeds that declare one and have none, `cancel` for seed schedules whose seed is gone. */

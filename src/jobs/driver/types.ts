@@ -26,6 +26,9 @@ export interface AssignMessage {
   retries?: number
   /** `pulzar_data`: the store key the attempt gets as a local file (pulzar-api.md §6.3). */
   dataKey?: string
+  /** Set when a schedule fired the job: the schedule and the tick it fired for (ms since the epoch). */
+  scheduleId?: number
+  firedAt?: number
 }
 /** Leader → worker: abort the attempt's signal. */
 export interface CancelMessage { type: 'jobs.cancel', v: 1, term: number, jobId: number, attempt: number }

@@ -39,6 +39,13 @@ export function jobEnv (base: NodeJS.ProcessEnv, spec: AttemptSpec): NodeJS.Proc
   }
   if (spec.dataFile !== undefined) env.PMZ_DATA_FILE = spec.dataFile
   else delete env.PMZ_DATA_FILE
+  if (spec.schedule !== undefined) {
+    env.PMZ_SCHEDULE_ID = String(spec.schedule.scheduleId)
+    env.PMZ_FIRED_AT = String(spec.schedule.firedAt)
+  } else {
+    delete env.PMZ_SCHEDULE_ID
+    delete env.PMZ_FIRED_AT
+  }
   return env
 }
 

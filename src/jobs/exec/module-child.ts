@@ -88,6 +88,7 @@ async function run (msg: RunMessage): Promise<void> {
       attempt: msg.attempt,
       peerId: msg.peerId,
       dataFile: msg.dataFile,
+      schedule: msg.schedule,
       signal: controller.signal,
       log: {
         info: (...a: unknown[]) => logLine('info', a),

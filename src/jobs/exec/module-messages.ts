@@ -18,6 +18,7 @@ export type ParentMessage =
     peerId: string
     args: unknown
     dataFile?: string
+    schedule?: { scheduleId: number, firedAt: number }
   }
   | { type: 'store:reply', call: number, ok: true, value: unknown }
   | { type: 'store:reply', call: number, ok: false, code: string, message: string }

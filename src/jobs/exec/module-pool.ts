@@ -117,7 +117,7 @@ export class ModulePool {
         }
       }
       const spec = ctx.spec
-      this.send(child, { type: 'run', id, path, hash, jobId: spec.jobId, attempt: spec.attempt, peerId: spec.peerId, args: spec.args ?? null, dataFile: spec.dataFile })
+      this.send(child, { type: 'run', id, path, hash, jobId: spec.jobId, attempt: spec.attempt, peerId: spec.peerId, args: spec.args ?? null, dataFile: spec.dataFile, schedule: spec.schedule })
     })
   }
 

@@ -23,6 +23,8 @@ export interface AttemptSpec {
   peerId: string
   /** Pulzar's `_pulzar_config.scheduled`: the attempt is a schedule's firing. @default false */
   scheduled?: boolean
+  /** The schedule that fired the job and the tick it fired for (ms since the epoch): `ctx.schedule`, `PMZ_SCHEDULE_ID` / `PMZ_FIRED_AT`. */
+  schedule?: { scheduleId: number, firedAt: number }
 }
 
 /** Where a log line came from: a process's stdout/stderr, or a level of `ctx.log` / `pulzar_add_log` (info). */

@@ -8,6 +8,18 @@ import { nextTick, ticksIn, type ScheduleSpec } from './timing.js'
 /** A tick later than this when it is decided was missed (no coordinator, a cluster restart): the catch-up policy applies. */
 export const MISSED_AFTER_MS = 2000
 
+/** When a tick counts as missed. */
+export interface MissedRule {
+  /** A tick decided later than this after it came was missed. @default MISSED_AFTER_MS */
+  missedAfterMs?: number
+  /**
+   * Since when the decider has led: a tick before it came while no
+   * coordinator could fire it (the old one died, the cluster was down), so
+   * it was missed however recent. @default -Infinity
+   */
+  since?: number
+}
+
 /** What the rules read of a schedule. */
 export interface FiringState {
   spec: ScheduleSpec
@@ -28,21 +40,24 @@ export interface FiringDecision {
  * The due ticks in (lastTick, now] under the catch-up policy:
  * - `last`: one firing, for the newest due tick (older ones are folded into it);
  * - `all`: a firing for each due tick, the newest `maxCatchUp` of them;
- * - `none`: a firing only for a tick that is on time (within MISSED_AFTER_MS), the others passed over.
+ * - `none`: a firing only for a tick that is on time (at or after `since`, and within MISSED_AFTER_MS), the others passed over.
  * A `once` schedule fires its first tick only.
  */
-export function decideFirings (s: FiringState, now: number, missedAfterMs = MISSED_AFTER_MS): FiringDecision {
+export function decideFirings (s: FiringState, now: number, rule: MissedRule = {}): FiringDecision {
   const { spec } = s
+  const missedAfterMs = rule.missedAfterMs ?? MISSED_AFTER_MS
+  const since = rule.since ?? -Infinity
+  const missed = (tick: number): boolean => now - tick > missedAfterMs || tick < since
   if (spec.once) {
     const first = nextTick(spec.timing, s.anchor, s.anchor)
     if (first === undefined || s.lastTick >= first || first > now) return { fire: [] }
-    return spec.catchUp === 'none' && now - first > missedAfterMs ? { fire: [], skipThrough: first } : { fire: [first] }
+    return spec.catchUp === 'none' && missed(first) ? { fire: [], skipThrough: first } : { fire: [first] }
   }
   const n = spec.catchUp === 'all' ? spec.maxCatchUp : 1
   const due = ticksIn(spec.timing, s.anchor, s.lastTick, now, n)
   if (due.length === 0) return { fire: [] }
   const newest = due[due.length - 1]
-  if (spec.catchUp === 'none' && now - newest > missedAfterMs) return { fire: [], skipThrough: newest }
+  if (spec.catchUp === 'none' && missed(newest)) return { fire: [], skipThrough: newest }
   return { fire: due }
 }
 

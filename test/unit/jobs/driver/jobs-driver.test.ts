@@ -72,6 +72,18 @@ describe('JobsDriver', () => {
     await h.driver.stop()
   })
 
+  it('tells the worker which schedule and tick fired a job', async () => {
+    const h = harness([W('a')], { 'example/factorial': ['a'] })
+    await h.driver.start()
+    const tick = h.clock.now() - 1000
+    await h.coordinator.propose(launch(1, { at: h.clock.now(), scheduleId: 7, firedAt: tick }))
+    await h.coordinator.propose(launch(2, { at: h.clock.now() }))
+    await h.settle()
+    expect(h.sent.find(s => (s.msg as AssignMessage).jobId === 1)?.msg).toMatchObject({ type: 'jobs.assign', scheduleId: 7, firedAt: tick })
+    expect(h.sent.find(s => (s.msg as AssignMessage).jobId === 2)?.msg).not.toHaveProperty('scheduleId')
+    await h.driver.stop()
+  })
+
   it('does nothing while not the leader', async () => {
     const h = harness([W('a')], { 'example/factorial': ['a'] })
     h.state.leader = false

@@ -92,6 +92,16 @@ describe('JobsWorker', () => {
     expect(commands).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'started', jobId: 1 }), expect.objectContaining({ type: 'started', jobId: 2 })]))
   })
 
+  it('gives the runner the schedule and tick of a fired job (ctx.schedule), and refuses a malformed one', async () => {
+    const h = harness()
+    h.worker.assign(assign({ scheduleId: 7, firedAt: 1_767_225_600_000 }))
+    h.worker.assign(assign({ jobId: 2 }))
+    await h.settle()
+    expect(h.specs[0]).toMatchObject({ jobId: 1, scheduled: true, schedule: { scheduleId: 7, firedAt: 1_767_225_600_000 } })
+    expect(h.specs[1]).not.toHaveProperty('schedule')
+    expect(await codeOf(Promise.resolve().then(() => h.worker.assign(assign({ jobId: 3, scheduleId: 7 }))))).toBe('ERR_BAD_REQUEST')
+  })
+
   it('draws the backoff of a failed attempt that has retries left', async () => {
     const h = harness()
     h.worker.assign(assign({ failures: 1, retries: 3 }))

@@ -76,6 +76,15 @@ describe('decideFirings', () => {
     expect(decideFirings({ spec: spec(every, { catchUp: 'none' }), anchor: T0, lastTick: T0 }, T0 + 90 * S + 500)).toEqual({ fire: [T0 + 90 * S] })
   })
 
+  it('counts a tick that came before the decider took the lead as missed, however recent (none)', () => {
+    const none = spec(every, { catchUp: 'none' })
+    const now = T0 + 90 * S + 500
+    expect(decideFirings({ spec: none, anchor: T0, lastTick: T0 + 80 * S }, now, { since: T0 + 90 * S + 200 })).toEqual({ fire: [], skipThrough: T0 + 90 * S })
+    expect(decideFirings({ spec: none, anchor: T0, lastTick: T0 + 80 * S }, now, { since: T0 + 90 * S })).toEqual({ fire: [T0 + 90 * S] })
+    expect(decideFirings({ spec: spec(every), anchor: T0, lastTick: T0 + 80 * S }, now, { since: now })).toEqual({ fire: [T0 + 90 * S] })
+    expect(decideFirings({ spec: spec(every, { catchUp: 'none', once: true }), anchor: T0, lastTick: T0 }, T0 + 10 * S, { since: T0 + 10 * S + 1 })).toEqual({ fire: [], skipThrough: T0 + 10 * S })
+  })
+
   it('fires a once schedule\'s first tick only', () => {
     const once = spec(every, { once: true })
     expect(decideFirings({ spec: once, anchor: T0, lastTick: T0 }, T0 + 25 * S)).toEqual({ fire: [T0 + 10 * S] })

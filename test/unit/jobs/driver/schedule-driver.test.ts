@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { driverHarness } from '../schedule/driver-harness.js'
+
+const T0 = Date.UTC(2026, 0, 1)
+const S = 1000
+const at = (...seconds: number[]): number[] => seconds.map(s => T0 + s * S)
+
+describe('ScheduleDriver', () => {
+  it('fires each tick at its time, on timers armed for it', async () => {
+    const h = await driverHarness(T0)
+    const id = h.add({})
+    await h.advance(3.5 * S)
+    expect(h.firedTicks(id)).toEqual(at(1, 2, 3))
+    expect(h.table.list().map(j => j.createdAt).sort()).toEqual(at(1, 2, 3))
+    await h.driver.stop()
+  })
+
+  it('decides again soon after a proposal fails, while it still leads', async () => {
+    const h = await driverHarness(T0)
+    const id = h.add({})
+    h.failing.proposals = 1
+    await h.advance(1.2 * S)
+    expect(h.firedTicks(id)).toEqual([])
+    await h.advance(0.4 * S)
+    expect(h.firedTicks(id)).toEqual(at(1))
+    expect(h.table.list()[0].createdAt).toBe(T0 + 1.5 * S)
+    await h.advance(S)
+    expect(h.firedTicks(id)).toEqual(at(1, 2))
+    await h.driver.stop()
+  })
+
+  it('on taking over, fires the ticks due while it did not lead as each catch-up policy says: none of them, the newest, or each', async () => {
+    const h = await driverHarness(T0)
+    const none = h.add({ catchUp: 'none' })
+    const last = h.add({ catchUp: 'last' })
+    const all = h.add({ catchUp: 'all' })
+    await h.advance(2.5 * S)
+    h.lead(false) // no coordinator from 2.5 s to 4.2 s: the ticks of 3 s and 4 s are missed
+    await h.advance(1.7 * S)
+    h.lead(true)
+    await h.advance(0)
+    expect(h.firedTicks(none)).toEqual(at(1, 2))
+    expect(h.firedTicks(last)).toEqual(at(1, 2, 4))
+    expect(h.firedTicks(all)).toEqual(at(1, 2, 3, 4))
+    await h.advance(S)
+    expect(h.firedTicks(none)).toEqual(at(1, 2, 5))
+    expect(h.firedTicks(last)).toEqual(at(1, 2, 4, 5))
+    expect(h.firedTicks(all)).toEqual(at(1, 2, 3, 4, 5))
+    await h.driver.stop()
+  })
+})

@@ -1,4 +1,5 @@
 import type { Timer } from '../../common/clock.js'
+import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
 import { HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, lossDeadline, nextWakeAt, place, type JobOp, type WorkerLiveness, type WorkerView } from '../table/index.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type JobsDriverComponents, type JobsDriverInit } from './types.js'
@@ -22,8 +23,7 @@ export class JobsDriver implements Startable {
   private readonly timeoutMs: number
   private readonly assignTimeoutMs: number
   private offs: Array<() => void> = []
-  private busy = false
-  private again = false
+  private readonly runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'job placement pass failed'))
   private stopped = true
   private wake: Timer | undefined
   private leaderSince = 0
@@ -38,6 +38,7 @@ export class JobsDriver implements Startable {
 
   async start (): Promise<void> {
     this.stopped = false
+    this.runner.start()
     const kick = (): void => this.kick()
     this.offs = [
       this.c.coordinator.onApplied(command => {
@@ -56,27 +57,14 @@ export class JobsDriver implements Startable {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.runner.stop()
     for (const off of this.offs) off()
     this.offs = []
     this.wake?.cancel()
   }
 
   /** Runs a pass soon; passes never overlap (a kick during one runs another after it). */
-  kick (): void {
-    if (this.stopped) return
-    if (this.busy) {
-      this.again = true
-      return
-    }
-    this.busy = true
-    void (async () => {
-      do {
-        this.again = false
-        try { await this.pass() } catch (err) { this.c.log.warn({ err }, 'job placement pass failed') }
-      } while (this.again && !this.stopped)
-      this.busy = false
-    })()
-  }
+  kick (): void { this.runner.kick() }
 
   /** One pass: re-queue lost attempts, place waiting jobs, send the assignments. */
   async pass (): Promise<void> {

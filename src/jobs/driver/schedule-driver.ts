@@ -1,4 +1,5 @@
 import type { Timer } from '../../common/clock.js'
+import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
 import { decideFirings, nextDecisionAt, parseScheduled } from '../schedule/index.js'
 import { JOB_COMMAND_VERSION, MAX_BATCH_COMMANDS, batch, type JobOp } from '../table/index.js'
@@ -25,8 +26,7 @@ const RETRY_WAIT_MS = 500
  */
 export class ScheduleDriver implements Startable {
   private offs: Array<() => void> = []
-  private busy = false
-  private again = false
+  private readonly runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'schedule pass failed'))
   private stopped = true
   private wake: Timer | undefined
   /** When this peer last became the leader (undefined while it does not lead): ticks before it were missed. */
@@ -38,6 +38,7 @@ export class ScheduleDriver implements Startable {
 
   async start (): Promise<void> {
     this.stopped = false
+    this.runner.start()
     const kick = (): void => this.kick()
     this.offs = [
       this.c.coordinator.onApplied(command => { if (KICKS.has(command.type)) kick() }),
@@ -52,27 +53,14 @@ export class ScheduleDriver implements Startable {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.runner.stop()
     for (const off of this.offs) off()
     this.offs = []
     this.wake?.cancel()
   }
 
   /** Runs a pass soon; passes never overlap (a kick during one runs another after it). */
-  kick (): void {
-    if (this.stopped) return
-    if (this.busy) {
-      this.again = true
-      return
-    }
-    this.busy = true
-    void (async () => {
-      do {
-        this.again = false
-        try { await this.pass() } catch (err) { this.c.log.warn({ err }, 'schedule pass failed') }
-      } while (this.again && !this.stopped)
-      this.busy = false
-    })()
-  }
+  kick (): void { this.runner.kick() }
 
   /** One pass: register and withdraw seeds' schedules, fire the due ticks, arm the timer of the next one. */
   async pass (): Promise<void> {

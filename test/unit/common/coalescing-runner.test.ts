@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest'
+import { CoalescingRunner } from '../../../src/common/coalescing-runner.js'
+
+const turn = async (): Promise<void> => await new Promise(resolve => setImmediate(resolve))
+
+describe('CoalescingRunner', () => {
+  it('never runs two passes at once; kicks during a pass make exactly one more', async () => {
+    let running = 0
+    let most = 0
+    let passes = 0
+    const gates: Array<() => void> = []
+    const r = new CoalescingRunner(async () => {
+      running++
+      most = Math.max(most, running)
+      passes++
+      await new Promise<void>(resolve => gates.push(resolve))
+      running--
+    }, () => {})
+    r.start()
+    r.kick()
+    r.kick()
+    r.kick()
+    await turn()
+    expect(passes).toBe(1)
+    gates.shift()?.()
+    await turn()
+    expect(passes).toBe(2)
+    gates.shift()?.()
+    await turn()
+    expect(passes).toBe(2)
+    expect(most).toBe(1)
+  })
+
+  it('reports a pass that threw and runs again on the next kick; does nothing stopped', async () => {
+    const errors: unknown[] = []
+    let passes = 0
+    const r = new CoalescingRunner(async () => { passes++; throw new Error('boom') }, err => errors.push(err))
+    r.kick()
+    await turn()
+    expect(passes).toBe(0)
+    r.start()
+    r.kick()
+    await turn()
+    r.kick()
+    await turn()
+    expect(passes).toBe(2)
+    expect(errors).toHaveLength(2)
+  })
+})

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converged, liveKeysOnDisk, pool } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
 import { JSON_HEADERS } from '../helpers/jobs.js'
-import { cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { cleanupPeers, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const KEYS = 300
 const SHA = `import { readFileSync } from 'node:fs'
@@ -152,6 +152,21 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
     const s = await ended(id, 15_000)
     expect(s.state).toBe('cancelled')
     expect(s.counts.cancelled).toBe(60)
+  }, 40_000)
+
+  it('pmz job map: a progress bar while it runs, the summary at the end; exit 1 with the failures listed', async () => {
+    const gw = ['--gateway', peers[0].url]
+    const ok = await runCli(['job', 'map', 'b/sha', '--prefix', 'bk/00', '--locality', 'hard', '--max-tries', '2', '--progress', ...gw])
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.stdout.toString()).toMatch(/^batch \d+ done: 100 done, 0 failed, 0 cancelled of 100 tasks in [\d.]+ s/)
+    expect(ok.stderr).toMatch(/batch \d+ .*\d+\/100/)
+    const bad = await runCli(['job', 'map', 'b/sha', '--keys', '/bk/0001.txt,/bf-cli/x', '--max-tries', '1', ...gw])
+    expect(bad.code).toBe(1)
+    expect(bad.stdout.toString()).toContain('failed /bf-cli/x after 1 tries')
+    expect(bad.stderr).toMatch(/1 of 2 tasks failed/)
+    const usage = await runCli(['job', 'map', 'b/sha', ...gw])
+    expect(usage.code).not.toBe(0)
+    expect(usage.stderr).toContain('--prefix')
   }, 40_000)
 
   it('refuses bad batches with a clear 400 or 404', async () => {

@@ -6,7 +6,9 @@ import { TASK_STATES, batchItem, batchSummary, taskItem, taskState, type TaskSta
 import { ok, sendEnvelope } from './envelope.js'
 import { idOf, viewQuery } from './job-query.js'
 import { mountRoute, pathAfter, type Handler } from './routes.js'
-import type { JobCatalogView, JobsView } from './types.js'
+import type { CoordinatorView, JobCatalogView, JobsView } from './types.js'
+import type { Logger } from '../common/logger.js'
+import { mountBatchEvents } from './batch-events.js'
 
 const SEED_PATH = /^[\w.-]+(\/[\w.-]+)+$/
 
@@ -14,12 +16,14 @@ const SEED_PATH = /^[\w.-]+(\/[\w.-]+)+$/
  * Batches over HTTP (issue 16): `launch_batch/{dir}/{script}` answers the
  * batch id at once (the keys are listed in the background);
  * `admin/batches[/{id}[/tasks?state=failed]]` read them. Cancel and retry
- * are `cancel_job/{id}` and `admin/jobs/{id}/retry` with the batch id.
+ * are `cancel_job/{id}` and `admin/jobs/{id}/retry` with the batch id;
+ * `admin/batches/{id}/events` streams its progress (batch-events.ts).
  */
-export function mountBatchRoutes (app: FastifyInstance, jobs: JobsView, catalog: JobCatalogView, c: {
-  routed: (local: Handler) => Handler, readJson: (req: FastifyRequest) => Promise<Record<string, unknown>>, clock: Clock
+export function mountBatchRoutes (app: FastifyInstance, jobs: JobsView, catalog: JobCatalogView, co: CoordinatorView, c: {
+  routed: (local: Handler) => Handler, readJson: (req: FastifyRequest) => Promise<Record<string, unknown>>, clock: Clock, log: Logger
 }): void {
   const { routed, clock } = c
+  mountBatchEvents(app, jobs, co, clock, c.log)
   mountRoute(app, {
     url: '/launch_batch/*',
     handlers: {

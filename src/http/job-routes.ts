@@ -97,7 +97,7 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
   mountJobViewRoutes(app, jobs, routed)
   mountScheduleViewRoutes(app, jobs, routed)
   mountJobEvents(app, jobs, co, c.clock, log)
-  mountBatchRoutes(app, jobs, catalog, { routed, clock: c.clock, readJson: async req => parseArgs(await readBody(req)) })
+  mountBatchRoutes(app, jobs, catalog, co, { routed, clock: c.clock, log, readJson: async req => parseArgs(await readBody(req)) })
 }
 
 /** A launch's own limit (`timeout_ms`, `retries`): an integer within its bounds, or absent. */

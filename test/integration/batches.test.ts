@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converged, liveKeysOnDisk, pool } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
-import { JSON_HEADERS } from '../helpers/jobs.js'
+import { JSON_HEADERS, readEvents } from '../helpers/jobs.js'
 import { cleanupPeers, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const KEYS = 300
@@ -167,6 +167,20 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
     const usage = await runCli(['job', 'map', 'b/sha', ...gw])
     expect(usage.code).not.toBe(0)
     expect(usage.stderr).toContain('--prefix')
+  }, 40_000)
+
+  it('streams a batch\'s progress as server-sent events, then its summary, and closes', async () => {
+    const id = await launchBatch({ keys: [...values.keys()].slice(0, 24), args: { ms: 150 } }, 'b/slow')
+    const got = await readEvents(`${peers[2].url}/admin/batches/${id}/events`, { timeoutMs: 30_000 })
+    expect(got.status).toBe(200)
+    expect(got.type).toContain('text/event-stream')
+    expect(got.closed).toBe(true)
+    const progress = got.events.filter(e => e.event === 'progress').map(e => e.data.counts.done as number)
+    expect(progress.length).toBeGreaterThan(1)
+    expect(progress).toEqual([...progress].sort((a, b) => a - b))
+    const end = got.events[got.events.length - 1]
+    expect(end).toMatchObject({ event: 'end', data: { batch_id: id, state: 'done', counts: { done: 24 }, failures: [] } })
+    expect((await http('GET', `${peers[0].url}/admin/batches/999999/events`)).status).toBe(404)
   }, 40_000)
 
   it('refuses bad batches with a clear 400 or 404', async () => {

@@ -6,12 +6,13 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { CommandBatcher, HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { BatchDriver, CommandBatcher, HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
 import type { ReplicaStore, Store } from './store/index.js'
+import { batchView, keyLister } from './node-batches.js'
 
 export interface NodeJobs {
   /** Absent on a peer without the coordinator role (the gateway forwards job requests). */
@@ -68,6 +69,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     const replicasOf = (key: string): string[] => deps.store.replicasOf?.(key) ?? [transport.peerId]
     parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh: toWorkers(transport, () => membership.self().address, () => localWorker), data: { replicasOf }, clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
+    parts.push(new BatchDriver({ coordinator: local.coordinator, table: local.table, keys: keyLister(deps.store), clock, log }))
     parts.push(new ScheduleDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, clock, log }))
     parts.push(new HistoryPruner({ coordinator: local.coordinator, clock, log }, { retentionDays: config.general.retentionDays }))
     if (isWorker) workerRuntime(local.coordinator)
@@ -80,7 +82,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     const never = (): never => { throw new Error('forwarded by the gateway, never called') }
     return {
       parts,
-      view: { local: false, launch: forwarded, schedule: forwarded, getSchedule: forwarded, schedules: forwarded, cancel: forwarded, retry: forwarded, get: forwarded, list: forwarded, follow: never }
+      view: { local: false, launch: forwarded, schedule: forwarded, getSchedule: forwarded, schedules: forwarded, cancel: forwarded, retry: forwarded, get: forwarded, list: forwarded, follow: never, launchBatch: forwarded, getBatch: forwarded, batches: forwarded, followBatch: never }
     }
   }
   const { coordinator, table } = local
@@ -141,7 +143,8 @@ export function createNodeJobs (config: PmzConfig, deps: {
           const change = jobChange(command, jobId, table.get(jobId))
           if (change !== undefined) fn(change)
         })
-      }
+      },
+      ...batchView(coordinator, table, launches, clock)
     }
   }
 }

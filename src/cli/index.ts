@@ -5,6 +5,7 @@ import { DEFAULTS, DEFAULT_GATEWAY, OPTIONS, resolveGateway, resolveToken } from
 import { VERSION } from '../common/version.js'
 import { CliError } from './client.js'
 import { cancelJob, launchJob, listJobs, retryJob } from './commands/jobs.js'
+import { mapBatch } from './commands/batches.js'
 import { peers } from './commands/peers.js'
 import { get, ls, put, rm, status } from './commands/storage.js'
 
@@ -137,7 +138,7 @@ export function buildProgram (): Command {
     .option('--temporal <days>', 'expire the key after DAYS days')
     .action(guarded(async (file: string, key: string, opts) => { await put(file, key, opts) }))
 
-  const job = program.command('job').description('launch, cancel and retry jobs')
+  const job = program.command('job').description('launch, map, cancel and retry jobs')
   clientCommand(job, 'launch <seed>', 'launch the seed DIR/SCRIPT; prints the job id (with --every or --cron: the schedule id)')
     .option('--args <json>', 'the job\'s arguments, a JSON object', '{}')
     .option('--wait', 'follow the job to its end, print its output, exit 1 when it fails')
@@ -147,6 +148,23 @@ export function buildProgram (): Command {
     .option('--catch-up <policy>', 'ticks missed while no coordinator ran: none, last (default) or all')
     .option('--overlap <policy>', 'a tick while the previous firing runs: skip (default), queue or allow')
     .action(guarded(async (seed: string, opts) => { await launchJob(seed, opts) }))
+  clientCommand(job, 'map <seed>', 'run the seed DIR/SCRIPT once per stored key (--prefix or --keys), each on a peer holding its key; shows progress, prints the summary')
+    .option('--prefix <prefix>', 'every key starting with PREFIX, e.g. photos/2024/')
+    .option('--keys <keys>', 'these keys, comma-separated')
+    .option('--args <json>', 'arguments of every task, a JSON object (each task also gets its "key")')
+    .option('--max-workers <n>', 'peers working on it at once (default: every worker)')
+    .option('--per-worker-queue <n>', 'tasks of the batch live on one peer at once')
+    .option('--task-timeout <ms>', 'run time of one try of a task; an overrun is tried again elsewhere')
+    .option('--max-tries <n>', 'tries of a task before it fails (default: 3)')
+    .option('--peers <glob>', 'only workers whose peer id matches, e.g. "gpu-*"')
+    .option('--locality <mode>', 'soft (default: after --locality-wait any worker may fetch the value) or hard (replicas only)')
+    .option('--locality-wait <ms>', 'how long a free worker without local tasks waits before taking others (default: 2000)')
+    .option('--max-pending <n>', 'add a peer to the batch only while more than N tasks wait (default: 0)')
+    .option('--output-prefix <prefix>', 'also store each task\'s output under PREFIX + key')
+    .option('--detach', 'print the batch id and return at once')
+    .option('--json', 'print the summary as JSON')
+    .option('--progress', 'draw the progress bar even when stderr is not a terminal')
+    .action(guarded(async (seed: string, opts) => { await mapBatch(seed, opts) }))
   clientCommand(job, 'cancel <id>', 'cancel a job (queued or running) or a schedule (no more firings)')
     .action(guarded(async (id: string, opts) => { await cancelJob(id, opts) }))
   clientCommand(job, 'retry <id>', 'run a failed job again (fresh retries)')

@@ -24,7 +24,7 @@ const MAX_EARLY_CHANGES = 1024
 /** Deadline of the forwarded stream's headers, ms. */
 const FORWARD_HEADERS_TIMEOUT_MS = 10_000
 
-const SSE_HEADERS = {
+export const SSE_HEADERS = {
   ...CORS_HEADERS,
   'content-type': 'text/event-stream; charset=utf-8',
   'cache-control': 'no-cache',
@@ -137,7 +137,7 @@ class JobStream {
 }
 
 /** A peer without the coordinator role: relays the coordinator gateway's stream, byte for byte, until either side goes. */
-async function relay (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger): Promise<unknown> {
+export async function relay (co: CoordinatorView, req: FastifyRequest, reply: FastifyReply, log: Logger): Promise<unknown> {
   const target = co.leaderHttp()
   if (target === undefined || target === '' || req.headers[FORWARDED_HEADER] !== undefined) {
     throw new PmzError('ERR_NO_COORDINATOR', 'no coordinator is known; try again shortly')

@@ -6,6 +6,7 @@ import { MAX_PRIORITY, MAX_RETRIES, MIN_PRIORITY, parseScheduled } from '../jobs
 import { validateKey } from '../store/index.js'
 import { forward } from './coordinator-routes.js'
 import { mountJobEvents } from './job-events.js'
+import { mountBatchRoutes } from './batch-routes.js'
 import { idOf } from './job-query.js'
 import { mountJobViewRoutes } from './job-view-routes.js'
 import { mountScheduleViewRoutes } from './schedule-view-routes.js'
@@ -96,6 +97,7 @@ export function mountJobRoutes (app: FastifyInstance, jobs: JobsView, catalog: J
   mountJobViewRoutes(app, jobs, routed)
   mountScheduleViewRoutes(app, jobs, routed)
   mountJobEvents(app, jobs, co, c.clock, log)
+  mountBatchRoutes(app, jobs, catalog, co, { routed, clock: c.clock, log, readJson: async req => parseArgs(await readBody(req)) })
 }
 
 /** A launch's own limit (`timeout_ms`, `retries`): an integer within its bounds, or absent. */

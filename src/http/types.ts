@@ -2,7 +2,7 @@ import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
-import type { JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
+import type { Batch, BatchLimits, JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
 
@@ -146,6 +146,24 @@ export interface ScheduleRequest extends LaunchRequest {
   spec: ScheduleSpec
 }
 
+/** What `launch_batch` asks for (the route has checked the seed and the input): one task per key. */
+export interface BatchRequest {
+  seed: string
+  seedHash: string
+  /** Every task's args, plus its `key`. */
+  args: Record<string, unknown>
+  priority?: number
+  /** Keys starting with this (with its leading `/`), listed in the background; or `keys`. */
+  prefix?: string
+  keys?: string[]
+  limits: Partial<BatchLimits>
+  /** Each ready task's output is stored under outputPrefix + key. */
+  outputPrefix?: string
+}
+
+/** A batch and its tasks still in the table (in creation order), as one read saw them. */
+export interface BatchRead { batch: Readonly<Batch>, tasks: readonly JobView[] }
+
 /**
  * The job table as the gateway sees it. On a peer without the coordinator
  * role (`local` false) the gateway forwards job requests to the
@@ -174,4 +192,12 @@ export interface JobsView {
    * returns the function that stops it.
    */
   follow(jobId: number, fn: (change: JobChange) => void): () => void
+  /** Records a batch (issue 16); its id comes from the job ids' sequence. Answers before the keys are listed. */
+  launchBatch(req: BatchRequest): Promise<{ batchId: number }>
+  /** A batch and its tasks, after a read barrier. */
+  getBatch(batchId: number): Promise<BatchRead | undefined>
+  /** Every batch and its tasks, newest first, after a read barrier. */
+  batches(): Promise<BatchRead[]>
+  /** Calls `fn` after each applied command that may have changed the batch's tasks (throttle it); returns the function that stops it. */
+  followBatch(batchId: number, fn: () => void): () => void
 }

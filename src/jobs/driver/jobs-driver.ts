@@ -1,14 +1,14 @@
 import type { Timer } from '../../common/clock.js'
 import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
-import { HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, lossDeadline, nextWakeAt, place, type JobOp, type WorkerLiveness, type WorkerView } from '../table/index.js'
+import { HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, lossDeadline, nextWakeAt, placeWithBatches, type JobOp, type JobTable, type WorkerLiveness, type WorkerView } from '../table/index.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type JobsDriverComponents, type JobsDriverInit } from './types.js'
 
 const ASSIGN_TIMEOUT_MS = 5000
 /** A worker an assignment could not be sent to gets no other for this long (membership may not call it dead yet), ms. */
 const UNREACHABLE_MS = 2000
 /** Commands after which placement may change (the others only refresh a live attempt). */
-const KICKS = new Set(['launch', 'finished', 'cancel', 'requeue', 'retry', 'batch'])
+const KICKS = new Set(['launch', 'finished', 'cancel', 'requeue', 'retry', 'batch', 'batch.create', 'batch.tasks'])
 
 /**
  * The coordinator's side of jobs, active on the leader only: whenever
@@ -29,6 +29,9 @@ export class JobsDriver implements Startable {
   private leaderSince = 0
   /** Peers an assignment could not be sent to, and until when placement leaves them out (ms since the epoch). */
   private readonly unreachable = new Map<string, number>()
+  /** When a starving batch's tasks may go off their replicas, and since when each batch starves (batch-rules). */
+  private localityWake: number | undefined
+  private starved = new Map<number, number>()
 
   constructor (components: JobsDriverComponents, init: JobsDriverInit = {}) {
     this.c = components
@@ -43,6 +46,7 @@ export class JobsDriver implements Startable {
     this.offs = [
       this.c.coordinator.onApplied(command => {
         if (command.type === 'cancel') this.cancelLive(command.jobId)
+        if (command.type === 'cancel' && this.c.table.batch(command.jobId) !== undefined) for (const t of this.c.table.batchTasks(command.jobId)) this.cancelLive(t.jobId)
         if (KICKS.has(command.type)) kick()
       }),
       this.c.coordinator.onLeaderChange(() => {
@@ -69,7 +73,10 @@ export class JobsDriver implements Startable {
   /** One pass: re-queue lost attempts, place waiting jobs, send the assignments. */
   async pass (): Promise<void> {
     const { coordinator, table, clock, directory } = this.c
-    if (!coordinator.isLeader()) return
+    if (!coordinator.isLeader()) {
+      this.starved.clear()
+      return
+    }
     const now = clock.now()
     const term = coordinator.term()
     const at = { v: JOB_COMMAND_VERSION, at: now } as const
@@ -84,7 +91,10 @@ export class JobsDriver implements Startable {
     const concurrency = new Map(this.c.catalog.list().filter(s => s.limits.concurrency !== undefined).map(s => [s.name, s.limits.concurrency as number]))
     const data = this.c.data
     const holders = data === undefined ? undefined : (key: string) => data.replicasOf(key)
-    for (const a of place({ jobs: table.placeable(now), workers, runningPerSeed: perSeed, concurrency, holders })) {
+    const placed = placeWithBatches({ jobs: table.placeable(now), workers, runningPerSeed: perSeed, concurrency, holders, now, limitsOf: id => table.batch(id)?.limits, active: table.activeJobs(), starved: this.starved })
+    this.localityWake = placed.wakeAt
+    this.starved = placed.starved
+    for (const a of placed.assignments) {
       ops.push({ type: 'assign', ...at, jobId: a.jobId, peerId: a.peerId, attempt: a.attempt, term })
     }
     if (ops.length > 0) {
@@ -126,7 +136,8 @@ export class JobsDriver implements Startable {
     const msg: AssignMessage = {
       type: 'jobs.assign', v: JOBS_MESSAGE_VERSION, term, jobId, attempt, seed: job.seed, seedHash: job.seedHash, args: job.args, timeoutMs: job.limits.timeoutMs,
       failures: job.failures, retries: job.limits.retries, ...(job.dataKey !== undefined ? { dataKey: job.dataKey } : {}),
-      ...(job.scheduleId !== undefined && job.firedAt !== undefined ? { scheduleId: job.scheduleId, firedAt: job.firedAt } : {})
+      ...(job.scheduleId !== undefined && job.firedAt !== undefined ? { scheduleId: job.scheduleId, firedAt: job.firedAt } : {}),
+      ...storeOutputAs(job, this.c.table)
     }
     try {
       if (address === undefined) throw new Error('worker not in membership')
@@ -158,8 +169,15 @@ export class JobsDriver implements Startable {
     const active = [...this.c.table.activeJobs()]
     let next = nextWakeAt(active)
     const rules = this.liveness(term)
-    const deadlines = [...this.unreachable.values(), ...active.map(j => (lossDeadline(j, rules)?.at ?? Infinity) + 1)]
+    const deadlines = [...this.unreachable.values(), this.localityWake ?? Infinity, ...active.map(j => (lossDeadline(j, rules)?.at ?? Infinity) + 1)]
     for (const d of deadlines) if (next === undefined || d < next) next = d
     if (next !== undefined && next !== Infinity && !this.stopped) this.wake = this.c.clock.setTimeout(() => this.kick(), Math.max(0, next - now))
   }
+}
+
+/** Where a batch task's output is stored too: the batch's outputPrefix + its key (without the key's leading `/`). */
+function storeOutputAs (job: { batchId?: number, dataKey?: string }, table: Pick<JobTable, 'batch'>): { storeOutputAs?: string } {
+  const prefix = job.batchId === undefined ? undefined : table.batch(job.batchId)?.outputPrefix
+  if (prefix === undefined || job.dataKey === undefined) return {}
+  return { storeOutputAs: `${prefix.replace(/\/+$/, '')}/${job.dataKey.replace(/^\/+/, '')}` }
 }

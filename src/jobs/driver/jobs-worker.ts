@@ -64,7 +64,7 @@ export class JobsWorker implements Startable {
 
   assign (m: AssignMessage): { type: 'jobs.ack', ok: true } {
     if (m?.v !== JOBS_MESSAGE_VERSION || !Number.isSafeInteger(m.jobId) || !Number.isSafeInteger(m.attempt) ||
-      (m.dataKey !== undefined && typeof m.dataKey !== 'string') ||
+      (m.dataKey !== undefined && typeof m.dataKey !== 'string') || (m.storeOutputAs !== undefined && typeof m.storeOutputAs !== 'string') ||
       (m.scheduleId !== undefined && (!Number.isSafeInteger(m.scheduleId) || !Number.isSafeInteger(m.firedAt)))) throw new PmzError('ERR_BAD_REQUEST', 'bad jobs.assign')
     this.fence.checkTerm(m.term)
     const key = `${m.jobId}:${m.attempt}`
@@ -173,6 +173,7 @@ export class JobsWorker implements Startable {
     if (cut) log = log.slice(-MAX_LOG_CHARS)
     let result: { ok: boolean, output: unknown, outputKey?: string, error?: string } = { ok: outcome.ok, output: outcome.output ?? null, ...(outcome.error !== undefined ? { error: outcome.error } : {}) }
     try {
+      if (result.ok && m.storeOutputAs !== undefined) await this.c.data?.storeOutput?.(m.storeOutputAs, result.output)
       const kept = await this.c.data?.keepOutput(result.output, ids)
       if (kept !== undefined) result = { ...result, ...kept }
     } catch (err) {

@@ -29,6 +29,8 @@ export interface AssignMessage {
   /** Set when a schedule fired the job: the schedule and the tick it fired for (ms since the epoch). */
   scheduleId?: number
   firedAt?: number
+  /** A batch task's `outputPrefix` + key: where a ready attempt's output is stored too (issue 16). */
+  storeOutputAs?: string
 }
 /** Leader → worker: abort the attempt's signal. */
 export interface CancelMessage { type: 'jobs.cancel', v: 1, term: number, jobId: number, attempt: number }
@@ -139,4 +141,22 @@ export interface HistoryPrunerInit {
   retentionDays: number
   /** Time between prunes while leading, ms. @default PRUNE_INTERVAL_MS (1 h) */
   intervalMs?: number
+}
+
+/** Keys of the store by prefix, sorted, a page at a time (the store's `list`). */
+export interface KeyLister {
+  list(options: { prefix: string, after?: string, limit: number }): Promise<string[]>
+}
+
+export interface BatchDriverComponents {
+  coordinator: Pick<JobsCoordinator, 'isLeader' | 'propose' | 'onApplied' | 'onLeaderChange'>
+  table: JobTable
+  keys: KeyLister
+  clock: Clock
+  log: Logger
+}
+
+export interface BatchDriverInit {
+  /** Keys listed per page. @default BATCH_PAGE_KEYS */
+  pageKeys?: number
 }

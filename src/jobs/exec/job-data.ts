@@ -94,6 +94,12 @@ export class StoreJobData implements JobData, Startable {
     return { output: null, outputKey: key }
   }
 
+  async storeOutput (key: string, output: unknown): Promise<void> {
+    const text = typeof output === 'string' ? output : JSON.stringify(output ?? null)
+    const bytes = Buffer.from(text)
+    await this.c.store.put(key, once(bytes), { contentType: typeof output === 'string' ? 'text/plain; charset=utf-8' : 'application/json', sizeHint: bytes.length })
+  }
+
   /** Writes the newest value, read through the store (from another replica), to `path`. */
   private async fetch (key: string, path: string): Promise<void> {
     const fh = await openFile(path, 'wx')

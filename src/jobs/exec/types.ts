@@ -131,4 +131,6 @@ export interface JobData {
    * smaller one comes back as it is.
    */
   keepOutput(output: unknown, attempt: AttemptId): Promise<{ output: unknown, outputKey?: string }>
+  /** Stores an output under `key` (a batch's `outputPrefix`): a string as UTF-8 text, anything else as JSON. */
+  storeOutput?(key: string, output: unknown): Promise<void>
 }

@@ -42,3 +42,9 @@ export const START_TIMEOUT_MS = 2_000
 export const MAX_RELAY_LINES = 200
 /** Characters of one relayed log line at most. */
 export const MAX_RELAY_LINE_CHARS = 8 * 1024
+/** Attempts of a batch task that may fail, by default (issue 16). */
+export const DEFAULT_BATCH_TRIES = 3
+/** How long a soft-locality task waits for a replica of its key before any worker may take it, ms. */
+export const DEFAULT_LOCALITY_WAIT_MS = 2_000
+/** Keys one batch launch or one `batch.tasks` page carries at most. */
+export const MAX_BATCH_KEYS = 10_000

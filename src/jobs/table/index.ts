@@ -20,3 +20,5 @@ export function batch (commands: JobOp[]): BatchCommand {
   return { type: 'batch', v: JOB_COMMAND_VERSION, commands }
 }
 export type { Execution, FireCommand, JobTemplate, Schedule, ScheduleCommand, ScheduleState } from './schedule-types.js'
+export type { Batch, BatchCreateCommand, BatchLimits, BatchTasksCommand } from './batch-types.js'
+export { placeWithBatches, globToRegExp, type BatchPlacement, type BatchPlacementInput, type BatchPlacementJob } from './batch-rules.js'

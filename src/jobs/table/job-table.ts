@@ -8,9 +8,11 @@ import type { JobView } from './view.js'
 import { checkOp } from './validate.js'
 import { ScheduleBook } from './schedule-book.js'
 import type { Schedule, ScheduleCommand } from './schedule-types.js'
+import { BatchBook } from './batch-book.js'
+import type { Batch, BatchCreateCommand } from './batch-types.js'
 
 interface DedupEntry { jobId: number, at: number }
-interface Image { v: 1, seq: number, maxJobId: number, maxTerm: number, jobs: Job[], dedup: Array<[string, DedupEntry]>, schedules?: Schedule[] }
+interface Image { v: 1, seq: number, maxJobId: number, maxTerm: number, jobs: Job[], dedup: Array<[string, DedupEntry]>, schedules?: Schedule[], batches?: Batch[] }
 
 /** Options of JobTable.list. */
 export interface ListOptions {
@@ -55,6 +57,18 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     }
   })
 
+  /** The batches (issue 16); their tasks are jobs of this table. */
+  private readonly batchBook = new BatchBook({
+    takeId: id => {
+      if (id <= this.maxJobId) return false
+      this.maxJobId = id
+      return true
+    },
+    task: (template, at, batchId) => this.create({ ...template, jobId: this.maxJobId + 1, at, batchId }).jobId,
+    cancel: (jobId, at) => { this.applyOp({ type: 'cancel', v: JOB_COMMAND_VERSION, at, jobId, reason: 'batch cancelled' }) },
+    retry: (jobId, at) => this.jobs.get(jobId)?.state === 'failed' && this.applyOp({ type: 'retry', v: JOB_COMMAND_VERSION, at, jobId }).ok
+  })
+
   /** Applies one command or a batch; a batch answers with one outcome per command, in order. Throws only for an entry that is not a job command at all. */
   apply (command: JobCommand): JobResult {
     if (command === null || typeof command !== 'object') throw new PmzError('ERR_BAD_REQUEST', 'a job command must be an object')
@@ -89,6 +103,22 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   schedules (): ReadonlyArray<Readonly<Schedule>> { return this.book.list() }
   /** The live schedule a seed's `schedule` export registered. */
   scheduleOfSeed (seed: string): Readonly<Schedule> | undefined { return this.book.ofSeed(seed) }
+
+  /** A batch, or undefined. */
+  batch (id: number): Readonly<Batch> | undefined { return this.batchBook.get(id) }
+  /** Batches, newest first. */
+  batches (): ReadonlyArray<Readonly<Batch>> { return this.batchBook.list() }
+  /** Batches whose keys are still being listed. */
+  listingBatches (): ReadonlyArray<Readonly<Batch>> { return this.batchBook.listing() }
+  /** The tasks of a batch still in the table, in creation order. */
+  batchTasks (id: number): JobView[] {
+    const out: Job[] = []
+    for (const t of this.batchBook.taskIds(id)) {
+      const job = this.jobs.get(t)
+      if (job !== undefined) out.push(job)
+    }
+    return out
+  }
 
   /**
    * Jobs that may be placed at `now`: queued, or retrying past their backoff,
@@ -144,7 +174,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   snapshot (): Uint8Array {
     const jobs = [...this.jobs.values()].sort((a, b) => a.jobId - b.jobId)
     const dedup = [...this.dedup].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
-    return pack({ v: 1, seq: this.seq, maxJobId: this.maxJobId, maxTerm: this.maxTerm, jobs, dedup, schedules: this.book.snapshot() } satisfies Image)
+    return pack({ v: 1, seq: this.seq, maxJobId: this.maxJobId, maxTerm: this.maxTerm, jobs, dedup, schedules: this.book.snapshot(), batches: this.batchBook.snapshot() } satisfies Image)
   }
 
   restore (snapshot: Uint8Array): void {
@@ -157,6 +187,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     this.maxJobId = image.maxJobId
     this.maxTerm = image.maxTerm
     this.book.restore(image.schedules)
+    this.batchBook.restore(image.batches, image.jobs)
   }
 
   private applyOp (op: JobOp): JobOutcome {
@@ -168,6 +199,9 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     if (op.type === 'schedule') return this.addSchedule(op)
     if (op.type === 'fire') return this.book.fire(op)
     if (op.type === 'cancel' && this.book.has(op.jobId)) return this.book.cancel(op.jobId, op.at)
+    if (op.type === 'batch.create') return this.addBatch(op)
+    if (op.type === 'batch.tasks') return this.batchBook.page(op)
+    if ((op.type === 'cancel' || op.type === 'retry') && this.batchBook.has(op.jobId)) return this.batchBook[op.type](op.jobId, op.at)
     const job = this.jobs.get(op.jobId)
     if (job === undefined) return refused('ERR_NOT_FOUND', `job ${op.jobId} not found`, op.jobId)
     if (op.type === 'assign' && op.term < this.maxTerm) return refused('ERR_STALE_TERM', `term ${op.term} is older than ${this.maxTerm}`, op.jobId)
@@ -206,8 +240,12 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     return outcome
   }
 
+  private addBatch (op: BatchCreateCommand): JobOutcome {
+    return this.batchBook.create({ ...op, batchId: op.batchId ?? this.maxJobId + 1 })
+  }
+
   /** Records a new queued job (the caller checked the id). */
-  private create (op: Omit<LaunchCommand, 'type' | 'v' | 'jobId'> & { jobId: number, waitsFor?: number }): Job {
+  private create (op: Omit<LaunchCommand, 'type' | 'v' | 'jobId'> & { jobId: number, waitsFor?: number, batchId?: number }): Job {
     const job: Job = {
       jobId: op.jobId,
       seed: op.seed,
@@ -227,7 +265,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
       attempts: []
     }
     if (op.timeoutMs !== undefined) job.limits.timeoutMs = op.timeoutMs
-    for (const k of ['dedupKey', 'dataKey', 'scheduleId', 'firedAt', 'waitsFor', 'nonce'] as const) {
+    for (const k of ['dedupKey', 'dataKey', 'scheduleId', 'firedAt', 'waitsFor', 'nonce', 'batchId'] as const) {
       if (op[k] !== undefined) (job as unknown as Record<string, unknown>)[k] = op[k]
     }
     this.jobs.set(job.jobId, job)
@@ -245,6 +283,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
       }
     }
     pruned += this.book.prune(op.before)
+    pruned += this.batchBook.prune(op.before, id => this.jobs.has(id))
     for (const [key, e] of this.dedup) {
       if (op.at - e.at >= DEDUP_WINDOW_MS || (!this.jobs.has(e.jobId) && this.book.get(e.jobId) === undefined)) this.dedup.delete(key)
     }

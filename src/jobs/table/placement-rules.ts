@@ -40,6 +40,18 @@ export interface PlacementInput {
   runningPerSeed?: ReadonlyMap<string, number>
   /** The alive peers holding a store key (its replicas). */
   holders?: (key: string) => readonly string[] | undefined
+  /** Further limits per job (a batch's: batch-rules.ts); absent: none. */
+  gate?: PlacementGate
+}
+
+/** Limits beyond the seed's and the slots', consulted by place() job by job (issue 16: a batch's). */
+export interface PlacementGate {
+  /** Whether `peerId` may take `job` now. */
+  allows(job: PlacementJob, peerId: string): boolean
+  /** Whether a job with a data key may run off its replicas now. */
+  anywhere(job: PlacementJob): boolean
+  /** Notes an assignment place() made. */
+  took(job: PlacementJob, peerId: string): void
 }
 
 /** One job to assign now. */
@@ -63,18 +75,20 @@ export function place (input: PlacementInput): Assignment[] {
     if (free <= 0) break
     const limit = input.concurrency?.get(job.seed)
     if (limit !== undefined && (perSeed.get(job.seed) ?? 0) >= limit) continue
-    const holders = job.dataKey === undefined ? undefined : new Set(input.holders?.(job.dataKey) ?? [])
+    const holders = job.dataKey === undefined || input.gate?.anywhere(job) === true ? undefined : new Set(input.holders?.(job.dataKey) ?? [])
     const avoid = new Set((job.attempts ?? []).filter(a => a.outcome === 'failed' || a.outcome === 'lost').map(a => a.peerId))
     let best: { w: WorkerView, key: number[] } | undefined
     for (const w of input.workers) {
       const busy = running.get(w.peerId) ?? 0
       if (busy >= w.slots || w.seeds.get(job.seed) !== job.seedHash) continue
       if (holders !== undefined && !holders.has(w.peerId)) continue
+      if (input.gate?.allows(job, w.peerId) === false) continue
       const key = [avoid.has(w.peerId) ? 1 : 0, busy / w.slots, w.load]
       if (best === undefined || less(key, w.peerId, best.key, best.w.peerId)) best = { w, key }
     }
     if (best === undefined) continue
     out.push({ jobId: job.jobId, peerId: best.w.peerId, attempt: job.attempt + 1 })
+    input.gate?.took(job, best.w.peerId)
     running.set(best.w.peerId, (running.get(best.w.peerId) ?? 0) + 1)
     perSeed.set(job.seed, (perSeed.get(job.seed) ?? 0) + 1)
     free--

@@ -7,7 +7,7 @@ import { afterFailure, afterLoss } from './retry-rules.js'
 import { LIVE_STATES, type AssignCommand, type CancelCommand, type FinishedCommand, type Job, type JobAttempt, type JobOp, type JobOutcome, type RequeueCommand } from './types.js'
 
 /** The commands that act on one existing job. */
-export type JobTransition = Exclude<JobOp, { type: 'launch' | 'prune' | 'schedule' | 'fire' }>
+export type JobTransition = Exclude<JobOp, { type: 'launch' | 'prune' | 'schedule' | 'fire' | 'batch.create' | 'batch.tasks' }>
 
 export const applied = (job: Job, changed = true): JobOutcome => ({ ok: true, changed, jobId: job.jobId, state: job.state, attempt: job.attempt })
 export const refused = (code: ErrorCode, message: string, jobId?: number): JobOutcome => ({ ok: false, code, message, jobId })

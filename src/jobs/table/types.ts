@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../../common/errors.js'
 import type { FireCommand, ScheduleCommand } from './schedule-types.js'
+import type { BatchOp } from './batch-types.js'
 
 /**
  * Where a job is in its life. `queued` waits for a peer; `assigned` was given
@@ -66,6 +67,8 @@ export interface Job {
   /** Set when a schedule fired this job: the schedule and the tick. */
   scheduleId?: number
   firedAt?: number
+  /** Set on the tasks of a batch (issue 16): the batch; its key is `dataKey`. */
+  batchId?: number
   /** A firing queued behind the previous one (overlap `queue`): not placed while that job is active. */
   waitsFor?: number
   /** The launch command's nonce (see LaunchCommand.nonce). */
@@ -202,7 +205,7 @@ export interface PruneCommand extends Stamped { type: 'prune', before: number }
 
 /** One operation on the table. */
 export type JobOp = LaunchCommand | AssignCommand | StartedCommand | ProgressCommand | HeartbeatCommand | FinishedCommand | CancelCommand | RequeueCommand | RetryCommand | PruneCommand |
-ScheduleCommand | FireCommand
+ScheduleCommand | FireCommand | BatchOp
 /** Several operations in one log entry, applied in order; each gets its own outcome. */
 export interface BatchCommand { type: 'batch', v: 1, commands: JobOp[] }
 /** What a log entry of the job table carries. */

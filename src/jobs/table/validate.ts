@@ -3,6 +3,7 @@
 // replica. Each returns the problem, or undefined when the command is sound.
 import { MAX_EXECUTIONS, MAX_PRIORITY, MAX_RELAY_LINES, MAX_RELAY_LINE_CHARS, MAX_RETRIES, MIN_PRIORITY } from './constants.js'
 import type { ScheduleCommand } from './schedule-types.js'
+import { checkBatchOp } from './batch-validate.js'
 import type { JobOp } from './types.js'
 
 const isInt = (x: unknown, min = 0): x is number => Number.isSafeInteger(x) && (x as number) >= min
@@ -28,6 +29,9 @@ export function checkOp (op: JobOp): string | undefined {
       if (!Array.isArray(op.ticks) || op.ticks.length > MAX_EXECUTIONS || !op.ticks.every(isTime)) return `ticks must be at most ${MAX_EXECUTIONS} times`
       if (!optional(op.seedHash, x => isText(x, 256))) return 'seedHash must be a hash'
       return optional(op.skipThrough, isTime) ? undefined : 'skipThrough must be a time'
+    case 'batch.create':
+    case 'batch.tasks':
+      return checkBatchOp(op, checkTemplate)
     default:
       break
   }

@@ -34,7 +34,11 @@ function fakeJobs (): { jobs: JobsView, job: Job, listeners: Set<(c: JobChange) 
     follow: (_id, fn) => {
       listeners.add(fn)
       return () => { listeners.delete(fn) }
-    }
+    },
+    launchBatch: refused,
+    getBatch: refused,
+    batches: refused,
+    followBatch: () => () => {}
   }
   return { jobs, job, listeners }
 }

@@ -83,8 +83,11 @@ describe('batches across a worker kill -9 and a coordinator kill -9 (issue 16)',
         for (const b of rs) if (a !== b && a.end !== undefined && b.end !== undefined) expect(a.start < b.end && b.start < a.end, `${key} ran twice at once`).toBe(false)
       }
     }
-    // Back to three voters for the next fault.
-    const back = await restartPeer(dead)
+    // Back to three voters for the next fault. Port 0 gives it a new mesh port: it joins through a survivor.
+    const args = dead.options.args ?? []
+    const at = args.indexOf('--join')
+    const own = at === -1 ? args : [...args.slice(0, at), ...args.slice(at + 2)]
+    const back = await restartPeer(dead, { args: [...own, '--join', live[0].mesh] })
     live.push(back)
     await converged(live, live.map(p => p.id), 20_000)
     console.log(`${name}: ${lost} attempts lost and re-run, ${[...runs.values()].filter(r => r.end === undefined).length} runs cut by the kill`)

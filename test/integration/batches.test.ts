@@ -135,8 +135,9 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
     expect(s.failures.every(f => f.error.includes('bad value in'))).toBe(true)
     const failed = await tasks(id, '?state=failed')
     expect(failed.map(t => [t.key, t.tries])).toEqual([['/bf/0', 2], ['/bf/4', 2], ['/bf/8', 2]])
-    // The two tries of a task ran on the two replicas (the retry avoids the peer it failed on).
-    for (const t of failed) expect(new Set(t.attempts.map(a => a.node)).size).toBe(2)
+    // The retry prefers the other replica, but takes the same one when the other has no free slot at that moment
+    // (a preference, pinned by batch-rules.test.ts): here only that it was tried twice is certain.
+    for (const t of failed) expect(t.attempts).toHaveLength(2)
     for (const key of ['/bf/0', '/bf/4', '/bf/8']) {
       expect((await http('DELETE', `${peers[0].url}/delete_key${key}`)).status).toBe(200)
       expect((await http('PUT', `${peers[0].url}/add_key${key}`, 'fixed')).status).toBe(201)

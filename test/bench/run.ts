@@ -1,4 +1,5 @@
 // npm run bench [-- suite ...]: prints each suite's figures as ratios against a reference measured in the same run.
+import { batchBench } from './batch.js'
 import { coordinatorBench } from './coordinator.js'
 import { extensionsBench } from './extensions.js'
 import { jobsBench } from './jobs.js'
@@ -19,7 +20,8 @@ const SUITES: Record<string, () => Promise<void>> = {
   'replication-1kb': replicationSmallBench,
   'replication-1gib': replicationBigBench,
   'replication-repair': replicationRepairBench,
-  jobs: jobsBench
+  jobs: jobsBench,
+  batch: batchBench
 }
 
 const wanted = process.argv.slice(2)

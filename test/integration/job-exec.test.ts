@@ -2,6 +2,7 @@
 // Needs `npm run build`: module seeds run in the compiled dist/jobs/exec/module-child.js.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/common/clock.js'
@@ -122,6 +123,21 @@ describe('module seeds', () => {
       await burst.stop()
     }
   })
+
+  it('paces the forks of a burst: a waiter forks no sooner than spawnDelayMs after the previous fork', async () => {
+    const paced = createJobRunner({ clock: systemClock, log }, { slots: 4, spawnDelayMs: 300 })
+    try {
+      const seed = { name: 'n', path: join(FIXTURES, 'nap.mjs'), kind: 'module' as const, hash: 'nap-1' }
+      const outcomes = await Promise.all(Array.from({ length: 4 }, async () => await paced.run(spec('nap.mjs', { ms: 1500 }, { seed }), recorder().events)))
+      const pids = [...new Set(outcomes.map(o => (o.output as { pid: number }).pid))]
+      expect(pids).toHaveLength(4)
+      // A process's start time, clock ticks (1/100 s) since boot: field 22 of /proc/<pid>/stat, read while it idles warm.
+      const starts = pids.map(pid => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19])).sort((a, b) => a - b)
+      for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1], `fork ${i}`).toBeGreaterThanOrEqual(25)
+    } finally {
+      await paced.stop()
+    }
+  }, 20_000)
 
   it('reports progress and log lines (ctx.log and console) as they come, and keeps them in the outcome', async () => {
     const rec = recorder()

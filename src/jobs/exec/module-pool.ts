@@ -57,6 +57,8 @@ export class ModulePool {
   private readonly latest = new Map<string, string>()
   private nextId = 1
   private stopping = false
+  /** Monotonic time before which a waiter does not fork (fork pacing). */
+  private nextSpawnAt = 0
 
   constructor (private readonly opts: ModulePoolOptions) {}
 
@@ -88,7 +90,15 @@ export class ModulePool {
         if (i !== -1) this.waiting.splice(i, 1)
         return i !== -1
       }
-      const timer = this.opts.clock.setTimeout(() => { if (leave()) waiter.take(this.spawn(path, hash)) }, this.opts.spawnDelayMs)
+      // Forks are paced: a fork blocks the event loop for its whole duration (tens of ms on a big
+      // peer), so a burst of waiters forks one child at a time and the others may get a freed one.
+      let timer: Timer
+      const due = (): void => {
+        const wait = this.nextSpawnAt - this.opts.clock.monotonic()
+        if (wait > 0) timer = this.opts.clock.setTimeout(due, wait)
+        else if (leave()) waiter.take(this.spawn(path, hash))
+      }
+      timer = this.opts.clock.setTimeout(due, this.opts.spawnDelayMs)
       const onAbort = (): void => {
         if (!leave()) return
         timer.cancel()
@@ -129,6 +139,7 @@ export class ModulePool {
   }
 
   private spawn (path: string, hash: string): Child {
+    const started = this.opts.clock.monotonic()
     const proc = fork(this.opts.childScript, [], {
       execArgv: [`--max-old-space-size=${this.opts.memoryMb}`],
       serialization: 'advanced',
@@ -137,6 +148,9 @@ export class ModulePool {
       cwd: dirname(path),
       env: this.opts.env
     })
+    // The next waiter forks after spawnDelayMs, or as long again as this fork blocked: at most half the loop forks.
+    const ended = this.opts.clock.monotonic()
+    this.nextSpawnAt = ended + Math.max(this.opts.spawnDelayMs, ended - started)
     let exit: { code: number | null, signal: string | null } = { code: null, signal: null }
     const child: Child = { proc, path, hash, jobs: 0, closed: new Promise(resolve => proc.once('close', () => resolve())) }
     this.children.add(child)

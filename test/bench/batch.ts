@@ -13,6 +13,8 @@ import { fmt, treeCpuSeconds, wallMs } from './lib.js'
 const KEYS = Number(process.env.PMZ_BENCH_BATCH_KEYS ?? 10_000)
 const SIZE = 64 * 1024
 const PREFIX = '/bb/'
+/** Tasks run first with each seed (not measured) so that every peer has its job children forked, as the jobs bench does. */
+const WARMUP = Number(process.env.PMZ_BENCH_WARMUP ?? 3 * 2 * 64)
 const ONLY = process.env.PMZ_BENCH_ONLY?.split(',')
 const only = (part: string): boolean => ONLY === undefined || ONLY.includes(part)
 
@@ -59,11 +61,11 @@ async function putKeys (pools: Pool[]): Promise<void> {
 }
 
 /** One batch over the prefix: launch → every task done; the tasks' outputs read afterwards. */
-async function runBatch (peers: Peer[], pools: Pool[], holders: Map<string, Set<string>>, seed: string, locality: 'soft' | 'hard'): Promise<Run> {
+async function runBatch (peers: Peer[], pools: Pool[], holders: Map<string, Set<string>>, seed: string, locality: 'soft' | 'hard', count = KEYS): Promise<Run> {
   const cpu = (): number => peers.reduce((t, p) => t + treeCpuSeconds(p.pid), 0)
   const cpu0 = cpu()
   const t0 = wallMs()
-  const launched = await json(pools[0], `/launch_batch/bench/${seed}`, 'POST', { prefix: PREFIX, locality })
+  const launched = await json(pools[0], `/launch_batch/bench/${seed}`, 'POST', count < KEYS ? { keys: Array.from({ length: count }, (_, i) => keyOf(i)), locality } : { prefix: PREFIX, locality })
   if (launched.data?.batch_id === undefined) throw new Error(`launch_batch: ${JSON.stringify(launched)}`)
   const id = launched.data.batch_id as number
   await waitFor(async () => {
@@ -72,7 +74,7 @@ async function runBatch (peers: Peer[], pools: Pool[], holders: Map<string, Set<
     return ['done', 'cancelled'].includes(s.data.state)
   }, 600_000, `batch ${id} to end`, 50)
   const seconds = (wallMs() - t0) / 1000
-  const cpuUs = (cpu() - cpu0) / KEYS * 1e6
+  const cpuUs = (cpu() - cpu0) / count * 1e6
   const tasks = (await json(pools[1], `/admin/batches/${id}/tasks`)).data as Array<{ key: string, state: string, node: string, output: { t: number, n: number } | null }>
   let localBytes = 0
   let meshBytes = 0
@@ -85,27 +87,32 @@ async function runBatch (peers: Peer[], pools: Pool[], holders: Map<string, Set<
     if (holders.get(t.key)?.has(t.node) === true) localBytes += t.output.n
     else meshBytes += t.output.n
   }
-  return { name: `batch ${seed.replace('task_', '')} ${locality}`, tasks: tasks.length, seconds, firstMs: first - t0, localBytes, meshBytes, notDone: notDone + KEYS - tasks.length, cpuUs }
+  return { name: `batch ${seed.replace('task_', '')} ${locality}`, tasks: tasks.length, seconds, firstMs: first - t0, localBytes, meshBytes, notDone: notDone + count - tasks.length, cpuUs }
 }
 
 /** KEYS plain jobs, launched at concurrency SLOTS round-robin over the peers, each fetching its key from a gateway (round-robin too). */
-async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<string>>, seed: string): Promise<Run> {
+async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<string>>, seed: string, count = KEYS): Promise<Run> {
   const cpu = (): number => peers.reduce((t, p) => t + treeCpuSeconds(p.pid), 0)
   const cpu0 = cpu()
   const t0 = wallMs()
   const ids: Array<[number, number]> = []
   let i = 0
   await Promise.all(Array.from({ length: SLOTS }, async () => {
-    while (i < KEYS) {
+    while (i < count) {
       const k = i++
       const gw = k % peers.length
-      const r = await json(pools[(k + 1) % pools.length], `/launch_job/bench/${seed}`, 'POST', { key: keyOf(k), base: peers[gw].url })
-      ids.push([r.data.job_id, gw])
+      // A launch refused while the coordinator changes hands appended nothing: it is sent again.
+      for (let tries = 0; ; tries++) {
+        const r = await json(pools[(k + 1 + tries) % pools.length], `/launch_job/bench/${seed}`, 'POST', { key: keyOf(k), base: peers[gw].url })
+        if (r.data?.job_id !== undefined) { ids.push([r.data.job_id, gw]); break }
+        if (tries >= 20 || !/not the coordinator|no coordinator elected/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
     }
   }))
   await allSettled(pools[0], 600_000)
   const seconds = (wallMs() - t0) / 1000
-  const cpuUs = (cpu() - cpu0) / KEYS * 1e6
+  const cpuUs = (cpu() - cpu0) / count * 1e6
   let localBytes = 0
   let meshBytes = 0
   let first = Infinity
@@ -126,7 +133,7 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
 }
 
 export async function batchBench (): Promise<void> {
-  console.log(`\n== batch: ${KEYS} keys of ${SIZE / 1024} KB on 3 peers (N=2, W=2, ${SLOTS} job slots each) ==`)
+  console.log(`\n== batch: ${KEYS} keys of ${SIZE / 1024} KB on 3 peers (N=2, W=2, ${SLOTS} job slots each; ${WARMUP} warm-up tasks per seed first) ==`)
   let peers: Peer[] = []
   const runs: Run[] = []
   try {
@@ -139,8 +146,14 @@ export async function batchBench (): Promise<void> {
       const onDisk = peers.map(p => new Set(liveKeysOnDisk(p.dataDir)))
       const holders = new Map(Array.from({ length: KEYS }, (_, i) => [keyOf(i), new Set(peers.filter((_, j) => onDisk[j].has(keyOf(i))).map(p => p.id))]))
       for (const seed of ['noop', 'sha']) {
-        if (only(`batch-${seed}`)) runs.push(await runBatch(peers, pools, holders, `task_${seed}`, 'soft'))
-        if (only(`jobs-${seed}`)) runs.push(await runJobs(peers, pools, holders, `fetch_${seed}`))
+        if (only(`batch-${seed}`)) {
+          if (WARMUP > 0) await runBatch(peers, pools, holders, `task_${seed}`, 'soft', WARMUP)
+          runs.push(await runBatch(peers, pools, holders, `task_${seed}`, 'soft'))
+        }
+        if (only(`jobs-${seed}`)) {
+          if (WARMUP > 0) await runJobs(peers, pools, holders, `fetch_${seed}`, WARMUP)
+          runs.push(await runJobs(peers, pools, holders, `fetch_${seed}`))
+        }
       }
       if (only('batch-hard')) runs.push(await runBatch(peers, pools, holders, 'task_sha', 'hard'))
     } finally {

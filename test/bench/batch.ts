@@ -101,11 +101,11 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
     while (i < count) {
       const k = i++
       const gw = k % peers.length
-      // A launch refused while the coordinator changes hands appended nothing: it is sent again.
+      // A launch refused while the coordinator changes hands is sent again (after "did not answer" it may run twice: rare, left in the count).
       for (let tries = 0; ; tries++) {
         const r = await json(pools[(k + 1 + tries) % pools.length], `/launch_job/bench/${seed}`, 'POST', { key: keyOf(k), base: peers[gw].url })
         if (r.data?.job_id !== undefined) { ids.push([r.data.job_id, gw]); break }
-        if (tries >= 20 || !/not the coordinator|no coordinator elected/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
+        if (tries >= 20 || !/not the coordinator|no coordinator elected|did not answer/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
         await new Promise(resolve => setTimeout(resolve, 100))
       }
     }

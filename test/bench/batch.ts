@@ -53,9 +53,13 @@ async function putKeys (pools: Pool[]): Promise<void> {
     while (i < KEYS) {
       const k = i++
       value.writeUInt32BE(k, 0)
-      const res = await pools[k % pools.length].request({ path: `/add_key${keyOf(k)}`, method: 'PUT', body: Buffer.from(value) })
-      await res.body.dump()
-      if (res.statusCode !== 201) throw new Error(`add_key ${keyOf(k)}: ${res.statusCode}`)
+      // A 503 (no write quorum while a loaded peer is slow) is retried a few times.
+      for (let tries = 0; ; tries++) {
+        const res = await pools[(k + tries) % pools.length].request({ path: `/add_key${keyOf(k)}`, method: 'PUT', body: Buffer.from(value) })
+        await res.body.dump()
+        if (res.statusCode === 201) break
+        if (res.statusCode !== 503 || tries >= 5) throw new Error(`add_key ${keyOf(k)}: ${res.statusCode}`)
+      }
     }
   }))
 }

@@ -37,7 +37,7 @@ export interface JobsRun {
 }
 
 /** Launches `count` no-op jobs at concurrency C, spread round-robin over the peers' HTTP; the send time and answer latency of each, by job id. */
-async function launchAll (pools: Pool[], count: number, concurrency = C): Promise<{ sent: Map<number, number>, acks: number[], failed: number }> {
+export async function launchAll (pools: Pool[], count: number, concurrency = C): Promise<{ sent: Map<number, number>, acks: number[], failed: number }> {
   const sent = new Map<number, number>()
   const acks: number[] = []
   let failed = 0
@@ -61,7 +61,7 @@ async function launchAll (pools: Pool[], count: number, concurrency = C): Promis
  * newest C first, then the whole list once, then only the stragglers it
  * named (the whole list costs the peer a line per job of its history).
  */
-async function allSettled (pool: Pool, deadlineMs: number): Promise<void> {
+export async function allSettled (pool: Pool, deadlineMs: number): Promise<void> {
   const get = async (path: string): Promise<any> => await (await pool.request({ path, method: 'GET' })).body.json() // eslint-disable-line @typescript-eslint/no-explicit-any
   await waitFor(async () => (await get(`/admin/jobs?limit=${C}`)).data.pendings.length === 0, deadlineMs, 'the newest jobs to end', 10)
   let pending = ((await get('/admin/jobs')).data.pendings as Array<{ job_id: number }>).map(j => j.job_id)

@@ -6,6 +6,7 @@ import { meshSimBench } from './mesh-sim.js'
 import { meshTransportBench } from './mesh-transport.js'
 import { replicationBench, replicationBigBench, replicationRepairBench, replicationSmallBench } from './replication.js'
 import { ringBench } from './ring.js'
+import { schedulesBench } from './schedules.js'
 import { storageBench } from './storage.js'
 
 const SUITES: Record<string, () => Promise<void>> = {
@@ -19,7 +20,8 @@ const SUITES: Record<string, () => Promise<void>> = {
   'replication-1kb': replicationSmallBench,
   'replication-1gib': replicationBigBench,
   'replication-repair': replicationRepairBench,
-  jobs: jobsBench
+  jobs: jobsBench,
+  schedules: schedulesBench
 }
 
 const wanted = process.argv.slice(2)

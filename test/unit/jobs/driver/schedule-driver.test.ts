@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { driverHarness } from '../schedule/driver-harness.js'
 
 const T0 = Date.UTC(2026, 0, 1)
@@ -46,6 +46,23 @@ describe('ScheduleDriver', () => {
     expect(h.firedTicks(none)).toEqual(at(1, 2, 5))
     expect(h.firedTicks(last)).toEqual(at(1, 2, 4, 5))
     expect(h.firedTicks(all)).toEqual(at(1, 2, 3, 4, 5))
+    await h.driver.stop()
+  })
+  it('reads the whole schedule list only when it takes the lead or a schedule is added, not on every tick; a later schedule and a cancel count at once', async () => {
+    const h = await driverHarness(T0)
+    const ids = Array.from({ length: 50 }, () => h.add({}))
+    await h.advance(0.5 * S)
+    const reads = vi.spyOn(h.table, 'schedules')
+    await h.advance(5 * S)
+    expect(reads).not.toHaveBeenCalled()
+    expect(ids.every(id => h.firedTicks(id).length === 5)).toBe(true)
+    const late = h.add({})
+    h.table.apply({ type: 'cancel', v: 1, at: h.clock.now(), jobId: ids[0] })
+    await h.advance(2 * S)
+    expect(reads).toHaveBeenCalledTimes(1)
+    expect(h.firedTicks(late)).toEqual([h.clock.now() - S, h.clock.now()])
+    expect(h.firedTicks(ids[0])).toHaveLength(5)
+    expect(h.firedTicks(ids[1])).toHaveLength(7)
     await h.driver.stop()
   })
 })

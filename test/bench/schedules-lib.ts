@@ -117,7 +117,8 @@ export async function createSchedules (pools: Pool[], count: number, evidence: s
           ids.push(json.data.job_id)
           break
         }
-        if (res.statusCode !== 503 || attempt >= 10) throw new Error(`schedule refused: ${res.statusCode} ${json.msg ?? ''}`)
+        if (res.statusCode !== 503 || attempt >= 30) throw new Error(`schedule refused: ${res.statusCode} ${json.msg ?? ''} (try ${attempt})`)
+        await new Promise(resolve => setTimeout(resolve, 200))
       }
     }
   }))

@@ -37,7 +37,7 @@ export interface JobsRun {
 }
 
 /** Launches `count` no-op jobs at concurrency C, spread round-robin over the peers' HTTP; the send time and answer latency of each, by job id. */
-async function launchAll (pools: Pool[], count: number, concurrency = C): Promise<{ sent: Map<number, number>, acks: number[], failed: number }> {
+export async function launchAll (pools: Pool[], count: number, concurrency = C): Promise<{ sent: Map<number, number>, acks: number[], failed: number }> {
   const sent = new Map<number, number>()
   const acks: number[] = []
   let failed = 0

@@ -7,6 +7,7 @@ import { meshSimBench } from './mesh-sim.js'
 import { meshTransportBench } from './mesh-transport.js'
 import { replicationBench, replicationBigBench, replicationRepairBench, replicationSmallBench } from './replication.js'
 import { ringBench } from './ring.js'
+import { schedulesBench } from './schedules.js'
 import { storageBench } from './storage.js'
 
 const SUITES: Record<string, () => Promise<void>> = {
@@ -21,7 +22,8 @@ const SUITES: Record<string, () => Promise<void>> = {
   'replication-1gib': replicationBigBench,
   'replication-repair': replicationRepairBench,
   jobs: jobsBench,
-  batch: batchBench
+  batch: batchBench,
+  schedules: schedulesBench
 }
 
 const wanted = process.argv.slice(2)

@@ -80,7 +80,7 @@ export class JobsDriver implements Startable {
     const now = clock.now()
     const term = coordinator.term()
     const at = { v: JOB_COMMAND_VERSION, at: now } as const
-    const ops: JobOp[] = findLost(table.activeJobs(), { ...this.liveness(term), now, isAlive: id => directory.isAlive(id) })
+    const ops: JobOp[] = findLost(table.liveJobs(), { ...this.liveness(term), now, isAlive: id => directory.isAlive(id) })
       .map(l => ({ type: 'requeue', ...at, jobId: l.jobId, attempt: l.attempt, reason: l.reason, ...(l.reason === 'not started' ? { unstarted: true } : {}) }))
     const { perPeer, perSeed } = table.liveCounts()
     const seeds = this.seedsByPeer()
@@ -91,6 +91,7 @@ export class JobsDriver implements Startable {
     const concurrency = new Map(this.c.catalog.list().filter(s => s.limits.concurrency !== undefined).map(s => [s.name, s.limits.concurrency as number]))
     const data = this.c.data
     const holders = data === undefined ? undefined : (key: string) => data.replicasOf(key)
+    // The waiting jobs, in placement order (kept ordered by the table: no sort here); batch gates count their pending tasks.
     const placed = placeWithBatches({ jobs: table.placeable(now), workers, runningPerSeed: perSeed, concurrency, holders, now, limitsOf: id => table.batch(id)?.limits, active: table.activeJobs(), starved: this.starved })
     this.localityWake = placed.wakeAt
     this.starved = placed.starved
@@ -166,10 +167,9 @@ export class JobsDriver implements Startable {
   private arm (now: number, term: number): void {
     this.wake?.cancel()
     this.wake = undefined
-    const active = [...this.c.table.activeJobs()]
-    let next = nextWakeAt(active)
+    let next = nextWakeAt(this.c.table.retryingJobs())
     const rules = this.liveness(term)
-    const deadlines = [...this.unreachable.values(), this.localityWake ?? Infinity, ...active.map(j => (lossDeadline(j, rules)?.at ?? Infinity) + 1)]
+    const deadlines = [...this.unreachable.values(), this.localityWake ?? Infinity, ...[...this.c.table.liveJobs()].map(j => (lossDeadline(j, rules)?.at ?? Infinity) + 1)]
     for (const d of deadlines) if (next === undefined || d < next) next = d
     if (next !== undefined && next !== Infinity && !this.stopped) this.wake = this.c.clock.setTimeout(() => this.kick(), Math.max(0, next - now))
   }

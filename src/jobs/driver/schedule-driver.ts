@@ -1,24 +1,32 @@
 import type { Timer } from '../../common/clock.js'
 import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
-import { decideFirings, nextDecisionAt, parseScheduled } from '../schedule/index.js'
-import { JOB_COMMAND_VERSION, MAX_BATCH_COMMANDS, batch, type JobOp } from '../table/index.js'
+import { DueQueue, decideFirings, nextDecisionAt, parseScheduled } from '../schedule/index.js'
+import { JOB_COMMAND_VERSION, MAX_BATCH_COMMANDS, batch, type JobCommand, type JobOp } from '../table/index.js'
 import type { ScheduleDriverComponents } from './types.js'
 
-/** Commands after which the next firing may have changed. */
-const KICKS = new Set(['schedule', 'fire', 'cancel', 'batch', 'prune'])
 /** Longest single timer wait, ms: a far tick is re-checked now and then (a clock that jumps, a timer that drifts). */
 const MAX_WAIT_MS = 60_000
 /** Wait before deciding again after a commit failed, ms. */
 const RETRY_WAIT_MS = 500
+/**
+ * After a pass that fired, the next one waits at least this long, ms: the ticks
+ * that fall due meanwhile (10,000 schedules of `every: 1 second` tick all
+ * through the second) share one log entry instead of one each.
+ */
+export const FIRE_WINDOW_MS = 10
 
 /**
  * The coordinator's schedule firing, active on the leader only (issue 15):
  * at each schedule's next tick, and whenever the schedules or the leadership
- * change — never on a polling tick — it decides the due ticks of every
- * schedule (`decideFirings`) and commits them as `fire` commands, batched,
- * each of which queues its job in the same apply. A tick is decided once in
- * the table whoever proposes it, so a new leader simply decides again.
+ * change — never on a polling tick — it decides the due ticks of the
+ * schedules due now (`decideFirings`) and commits them as `fire` commands,
+ * batched, each of which queues its job in the same apply. A tick is decided
+ * once in the table whoever proposes it, so a new leader simply decides again.
+ * The next decision time of every schedule waits in a DueQueue, so a pass
+ * costs what is due, not the number of schedules: the queue is rebuilt from
+ * the table when this peer takes the lead, after a schedule is added or a
+ * proposal failed, and kept up from each applied `fire` in between.
  *
  * It also registers the schedules that seeds declare (their `schedule`
  * export, from the cluster catalog) and withdraws one when the catalog no
@@ -33,6 +41,12 @@ export class ScheduleDriver implements Startable {
   private leaderSince: number | undefined
   /** Seeds whose declaration was refused, by declaration: warned once. */
   private readonly refused = new Map<string, string>()
+  /** The schedules' next decision times, while this peer leads. */
+  private readonly due = new DueQueue()
+  /** The queue must be rebuilt from the table before it is read. */
+  private stale = true
+  /** The catalog changed (or the lead did): seeds' schedules to register or withdraw. */
+  private seedsChanged = true
 
   constructor (private readonly c: ScheduleDriverComponents) {}
 
@@ -41,12 +55,16 @@ export class ScheduleDriver implements Startable {
     this.runner.start()
     const kick = (): void => this.kick()
     this.offs = [
-      this.c.coordinator.onApplied(command => { if (KICKS.has(command.type)) kick() }),
+      this.c.coordinator.onApplied(command => { if (this.follow(command)) kick() }),
       this.c.coordinator.onLeaderChange(() => {
         this.onDuty()
+        this.stale = this.seedsChanged = true
         kick()
       }),
-      this.c.catalog.on('catalog:change', kick)
+      this.c.catalog.on('catalog:change', () => {
+        this.seedsChanged = true
+        kick()
+      })
     ]
     kick()
   }
@@ -68,12 +86,22 @@ export class ScheduleDriver implements Startable {
     const since = this.onDuty()
     if (since === undefined) return
     const now = clock.now()
-    const ops: JobOp[] = [...this.seedSchedules(now)]
-    const hashes = new Map(this.c.catalog.list().map(s => [s.name, s.hash]))
-    for (const s of table.schedules()) {
-      if (s.state !== 'scheduled') continue
+    const ops: JobOp[] = []
+    if (this.seedsChanged) {
+      this.seedsChanged = false
+      ops.push(...this.seedSchedules(now))
+    }
+    if (this.stale) this.rebuild()
+    let hashes: Map<string, string> | undefined
+    for (const id of this.due.takeDue(now)) {
+      const s = table.schedule(id)
+      if (s === undefined || s.state !== 'scheduled') continue
       const d = decideFirings(s, now, { since })
-      if (d.fire.length === 0 && d.skipThrough === undefined) continue
+      if (d.fire.length === 0 && d.skipThrough === undefined) {
+        this.due.set(id, nextDecisionAt(s))
+        continue
+      }
+      hashes ??= new Map(this.c.catalog.list().map(seed => [seed.name, seed.hash]))
       const seedHash = hashes.get(s.template.seed)
       ops.push({
         type: 'fire', v: JOB_COMMAND_VERSION, at: now, scheduleId: s.scheduleId, ticks: d.fire,
@@ -84,11 +112,43 @@ export class ScheduleDriver implements Startable {
       for (let i = 0; i < ops.length; i += MAX_BATCH_COMMANDS) {
         await this.c.coordinator.propose(batch(ops.slice(i, i + MAX_BATCH_COMMANDS)))
       }
-      this.arm(0)
+      this.arm(ops.length > 0 ? FIRE_WINDOW_MS : 0)
     } catch (err) {
+      // The schedules taken out of the queue may not have fired: the queue is rebuilt from the table.
+      this.stale = this.seedsChanged = true
       this.arm(RETRY_WAIT_MS) // still leading after a failed commit: try again, not in a tight loop
       throw err
     }
+  }
+
+  /**
+   * Keeps the queue up with an applied command; whether a pass should run
+   * (the schedules changed). A peer that does not lead only notes that its
+   * queue is stale.
+   */
+  private follow (command: JobCommand): boolean {
+    const ops = command.type === 'batch' ? command.commands : [command]
+    let changed = false
+    for (const op of ops) {
+      if (op.type === 'fire') {
+        // No pass for it: a fire only moves a schedule's next tick later, and the armed timer (or the window after our own pass) runs the next one.
+        const s = this.leaderSince === undefined ? undefined : this.c.table.schedule(op.scheduleId)
+        if (s !== undefined && s.state === 'scheduled') this.due.set(s.scheduleId, nextDecisionAt(s))
+      } else if (op.type === 'schedule') {
+        changed = this.stale = true
+      } else if (op.type === 'cancel' || op.type === 'prune') {
+        changed = true
+      }
+    }
+    if (this.leaderSince === undefined) this.stale = true
+    return changed
+  }
+
+  /** The queue from the table: every live schedule at its next decision time. */
+  private rebuild (): void {
+    this.stale = false
+    this.due.clear()
+    for (const s of this.c.table.schedules()) if (s.state === 'scheduled') this.due.set(s.scheduleId, nextDecisionAt(s))
   }
 
   /** Notes when this peer took the lead (or that it lost it); when it did, undefined while it does not lead. */
@@ -130,12 +190,8 @@ export class ScheduleDriver implements Startable {
     this.wake?.cancel()
     this.wake = undefined
     if (this.stopped) return
-    let next: number | undefined
-    for (const s of this.c.table.schedules()) {
-      if (s.state !== 'scheduled') continue
-      const at = nextDecisionAt(s)
-      if (at !== undefined && (next === undefined || at < next)) next = at
-    }
+    // A stale queue (a proposal failed) is rebuilt by the next pass, after the wait.
+    const next = this.stale ? this.c.clock.now() : this.due.next()
     if (next === undefined) return
     const wait = Math.min(MAX_WAIT_MS, Math.max(minWaitMs, next - this.c.clock.now()))
     this.wake = this.c.clock.setTimeout(() => this.kick(), wait)

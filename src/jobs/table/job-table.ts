@@ -6,6 +6,7 @@ import { applied, refused, transition } from './transitions.js'
 import { FINAL_STATES, LIVE_STATES, type Job, type JobCommand, type JobOp, type JobOutcome, type JobResult, type JobState, type LaunchCommand, type PruneCommand } from './types.js'
 import type { JobView } from './view.js'
 import { checkOp } from './validate.js'
+import { WaitingQueue } from './waiting-queue.js'
 import { ScheduleBook } from './schedule-book.js'
 import type { Schedule, ScheduleCommand } from './schedule-types.js'
 import { BatchBook } from './batch-book.js'
@@ -35,6 +36,10 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   private jobs = new Map<number, Job>()
   /** Ids of the jobs not in a final state: what placement and liveness look at. */
   private active = new Set<number>()
+  /** Of those, the live attempts, the retrying jobs, and the jobs waiting for a peer in placement order (see track). */
+  private live = new Set<number>()
+  private retrying = new Set<number>()
+  private readonly waiting = new WaitingQueue<Job>()
   private dedup = new Map<string, DedupEntry>()
   private seq = 0
   private maxJobId = 0
@@ -52,7 +57,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
       for (const job of this.activeRecords()) {
         if (job.scheduleId !== scheduleId || (job.state !== 'queued' && job.state !== 'retrying')) continue
         transition(job, { type: 'cancel', v: JOB_COMMAND_VERSION, at, jobId: job.jobId, reason: 'schedule cancelled' })
-        this.active.delete(job.jobId)
+        this.track(job)
       }
     }
   })
@@ -125,33 +130,41 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
    * and not queued behind an active firing of their schedule; most urgent
    * first (priority 9 before 0), FIFO within a priority.
    */
-  placeable (now: number): JobView[] {
-    const out: Job[] = []
-    for (const job of this.activeRecords()) {
+  placeable (now: number): JobView[] { return [...this.placeableInOrder(now)] }
+
+  /** The same, read lazily: a placement pass stops once the free slots are taken, however many jobs wait. */
+  * placeableInOrder (now: number): IterableIterator<JobView> {
+    for (const job of this.waiting.ordered()) {
       if (job.waitsFor !== undefined && this.active.has(job.waitsFor)) continue
-      if (job.state === 'queued' || (job.state === 'retrying' && (job.notBefore ?? 0) <= now)) out.push(job)
+      if (job.state === 'queued' || (job.notBefore ?? 0) <= now) yield job
     }
-    return out.sort((a, b) => b.priority - a.priority || a.seq - b.seq)
   }
 
   /** Jobs not in a final state (order unspecified). */
   activeJobs (): IterableIterator<JobView> { return this.activeRecords() }
 
-  private * activeRecords (): IterableIterator<Job> {
-    for (const id of this.active) yield this.jobs.get(id) as Job
+  /** Jobs whose attempt is live (assigned, running or cancelling). */
+  liveJobs (): IterableIterator<JobView> { return this.records(this.live) }
+  /** Jobs waiting for their retry backoff. */
+  retryingJobs (): IterableIterator<JobView> { return this.records(this.retrying) }
+
+  private activeRecords (): IterableIterator<Job> { return this.records(this.active) }
+
+  private * records (ids: Set<number>): IterableIterator<Job> {
+    for (const id of ids) yield this.jobs.get(id) as Job
   }
 
   /** Live attempts (assigned, running or cancelling) on `peerId`. */
   liveOn (peerId: string): JobView[] {
-    return [...this.activeJobs()].filter(j => LIVE_STATES.has(j.state) && j.peerId === peerId)
+    return [...this.liveJobs()].filter(j => j.peerId === peerId)
   }
 
   /** Live attempts per peer and per seed: the `running` counts of placement. */
   liveCounts (): { perPeer: Map<string, number>, perSeed: Map<string, number> } {
     const perPeer = new Map<string, number>()
     const perSeed = new Map<string, number>()
-    for (const j of this.activeJobs()) {
-      if (!LIVE_STATES.has(j.state) || j.peerId === undefined) continue
+    for (const j of this.liveJobs()) {
+      if (j.peerId === undefined) continue
       perPeer.set(j.peerId, (perPeer.get(j.peerId) ?? 0) + 1)
       perSeed.set(j.seed, (perSeed.get(j.seed) ?? 0) + 1)
     }
@@ -181,7 +194,11 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     const image = unpack(snapshot) as Image
     if (image?.v !== 1 || !Array.isArray(image.jobs)) throw new PmzError('ERR_CORRUPT', 'unknown job table snapshot')
     this.jobs = new Map(image.jobs.map(j => [j.jobId, j]))
-    this.active = new Set(image.jobs.filter(j => !FINAL_STATES.has(j.state)).map(j => j.jobId))
+    this.active = new Set()
+    this.live = new Set()
+    this.retrying = new Set()
+    this.waiting.clear()
+    for (const job of [...this.jobs.values()].sort((a, b) => a.seq - b.seq)) this.track(job)
     this.dedup = new Map(image.dedup)
     this.seq = image.seq
     this.maxJobId = image.maxJobId
@@ -208,8 +225,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     const outcome = transition(job, op)
     if (outcome.ok && outcome.changed) {
       if (op.type === 'assign') this.maxTerm = op.term
-      if (FINAL_STATES.has(job.state)) this.active.delete(job.jobId)
-      else this.active.add(job.jobId)
+      this.track(job)
     }
     return outcome
   }
@@ -269,9 +285,22 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
       if (op[k] !== undefined) (job as unknown as Record<string, unknown>)[k] = op[k]
     }
     this.jobs.set(job.jobId, job)
-    this.active.add(job.jobId)
+    this.track(job)
     this.maxJobId = job.jobId
     return job
+  }
+
+  /** Files the job under the indexes of its state (after every change of state). */
+  private track (job: Job): void {
+    const id = job.jobId
+    if (FINAL_STATES.has(job.state)) this.active.delete(id)
+    else this.active.add(id)
+    if (LIVE_STATES.has(job.state)) this.live.add(id)
+    else this.live.delete(id)
+    if (job.state === 'retrying') this.retrying.add(id)
+    else this.retrying.delete(id)
+    if (job.state === 'queued' || job.state === 'retrying') this.waiting.add(job)
+    else this.waiting.delete(job)
   }
 
   private prune (op: PruneCommand): JobOutcome {

@@ -30,8 +30,8 @@ export interface PlacementJob {
 }
 
 export interface PlacementInput {
-  /** Waiting jobs in placement order: most urgent first, FIFO within a priority (JobTable.placeable). */
-  jobs: readonly PlacementJob[]
+  /** Waiting jobs in placement order: most urgent first, FIFO within a priority (JobTable.placeable); read only until the free slots are taken. */
+  jobs: Iterable<PlacementJob>
   /** The alive worker peers. */
   workers: readonly WorkerView[]
   /** Cluster-wide limit of live attempts per seed (the seed's `concurrency`); absent: none. */

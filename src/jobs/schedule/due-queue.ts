@@ -1,0 +1,82 @@
+/**
+ * The schedules' next decision times, earliest first (a binary min-heap
+ * keyed by schedule id): the leader's ScheduleDriver takes only the
+ * schedules due now instead of asking each of 10,000 schedules on every
+ * pass (issue 15). Setting an id again supersedes its earlier time; the
+ * superseded heap entry is dropped when it reaches the top (lazy deletion).
+ */
+export class DueQueue {
+  /** [at, id] pairs; an entry counts only while `times` still gives its id that time. */
+  private heap: Array<[number, number]> = []
+  private readonly times = new Map<number, number>()
+
+  /** Schedules in the queue. */
+  get size (): number { return this.times.size }
+
+  /** `id` is next due at `at`; undefined: never (it is left out). */
+  set (id: number, at: number | undefined): void {
+    if (at === undefined) {
+      this.times.delete(id)
+      return
+    }
+    if (this.times.get(id) === at) return
+    this.times.set(id, at)
+    this.push([at, id])
+  }
+
+  /** Takes out the schedules due at `now` (at or before it), earliest first. */
+  takeDue (now: number): number[] {
+    const out: number[] = []
+    for (let top = this.top(); top !== undefined && top[0] <= now; top = this.top()) {
+      this.pop()
+      this.times.delete(top[1])
+      out.push(top[1])
+    }
+    return out
+  }
+
+  /** The earliest time any schedule is due, or undefined when none is. */
+  next (): number | undefined { return this.top()?.[0] }
+
+  clear (): void {
+    this.heap = []
+    this.times.clear()
+  }
+
+  /** The earliest live entry, superseded ones dropped on the way. */
+  private top (): [number, number] | undefined {
+    while (this.heap.length > 0 && this.times.get(this.heap[0][1]) !== this.heap[0][0]) this.pop()
+    return this.heap[0]
+  }
+
+  private push (e: [number, number]): void {
+    const h = this.heap
+    h.push(e)
+    for (let i = h.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1
+      if (!less(h[i], h[parent])) break
+      [h[i], h[parent]] = [h[parent], h[i]]
+      i = parent
+    }
+  }
+
+  private pop (): void {
+    const h = this.heap
+    const last = h.pop() as [number, number]
+    if (h.length === 0) return
+    h[0] = last
+    for (let i = 0; ;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < h.length && less(h[l], h[m])) m = l
+      if (r < h.length && less(h[r], h[m])) m = r
+      if (m === i) break
+      [h[i], h[m]] = [h[m], h[i]]
+      i = m
+    }
+  }
+}
+
+/** Earlier first; the lower id first at the same time, so the order is the same on every run. */
+const less = (a: [number, number], b: [number, number]): boolean => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1])

@@ -17,16 +17,24 @@ async function status (peer: Peer): Promise<Status | undefined> {
   return res?.status === 200 ? res.json?.data as Status : undefined
 }
 
-/** A mesh port free right now, so that the first peer's address is known before it starts. */
+/**
+ * A mesh port free right now, so that the first peer's address is known
+ * before it starts. Taken below Linux's ephemeral range (32768-60999), where
+ * every other test's port-0 listener and every outgoing connection get their
+ * ports: a port from that range could be taken by one of them between this
+ * check and the peer's bind (seen in CI). 21000-30999 also keeps clear of
+ * pmz's defaults (31414-31416).
+ */
 async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
+  for (;;) {
+    const port = 21_000 + Math.floor(Math.random() * 10_000)
+    const free = await new Promise<boolean>(resolve => {
+      const server = createServer()
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
     })
-  })
+    if (free) return port
+  }
 }
 
 /**

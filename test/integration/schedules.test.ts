@@ -24,9 +24,18 @@ describe('schedules on one peer (issue 15)', () => {
     seeds = tempDir('pmz-sched-seeds-')
     mkdirSync(join(seeds, 'cron'))
     writeFileSync(join(seeds, 'cron/tick.mjs'), 'export default (args) => ({ n: args.n ?? null })\n')
+    writeFileSync(join(seeds, 'cron/clock.mjs'), 'export default () => "tick"\n')
     a = await startPeer({ args: ['--seeds', seeds, '--job-slots', '2'] })
     await catalogued(a, 'cron/tick')
+    await catalogued(a, 'cron/clock')
+    await launch(a, 'cron/clock', { scheduled: { every: '1 second' } })
   }, 30_000)
+
+  /** Waits until the control schedule (cron/clock, every second) has fired `n` more times: a window in which any live 1-second schedule fires too. */
+  async function seconds (n: number): Promise<void> {
+    const from = (await runsOf(a, 'cron/clock')).length
+    await waitFor(async () => (await runsOf(a, 'cron/clock')).length >= from + n, 15_000, `${n} firings of the control schedule`)
+  }
 
   afterAll(cleanupPeers)
 
@@ -36,10 +45,10 @@ describe('schedules on one peer (issue 15)', () => {
     const cancel = await http('POST', `${a.url}/cancel_job/${id}`)
     expect(cancel.json).toMatchObject({ status: 'ok', msg: `Job canceled with id ${id}` })
     const after = (await runsOf(a, 'cron/tick')).length
-    await new Promise(resolve => setTimeout(resolve, 1500)) // a window in which an uncancelled schedule would fire
+    await seconds(2) // a window in which an uncancelled schedule would fire
     expect((await runsOf(a, 'cron/tick')).length).toBeLessThanOrEqual(after + 1) // one firing may have been committed with the cancel
     const steady = (await runsOf(a, 'cron/tick')).length
-    await new Promise(resolve => setTimeout(resolve, 1500))
+    await seconds(2)
     expect((await runsOf(a, 'cron/tick')).length).toBe(steady)
     expect((await http('POST', `${a.url}/cancel_job/${id}`)).json).toMatchObject({ status: 'ok' })
   })
@@ -73,9 +82,9 @@ describe('schedules on one peer (issue 15)', () => {
       const res = await http('GET', `${a.url}/admin/job_catalog`)
       return !(res.json?.data as Array<{ path: string }>).some(r => r.path === 'cron/beat')
     }, 15_000, 'the seed to leave the catalog')
-    await new Promise(resolve => setTimeout(resolve, 1200)) // a firing decided just before the withdrawal may still land
+    await seconds(2) // a firing decided just before the withdrawal may still land
     const settled = (await runsOf(a, 'cron/beat')).length
-    await new Promise(resolve => setTimeout(resolve, 1500))
+    await seconds(2)
     expect((await runsOf(a, 'cron/beat')).length).toBe(settled)
   })
 })

@@ -3,13 +3,13 @@ import { pack, unpack } from 'msgpackr'
 import type { Clock } from '../common/clock.js'
 import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
-import type { Transport } from '../mesh/transport/types.js'
+import type { Message, Transport } from '../mesh/transport/types.js'
 import type { ConfigChange } from './cluster-config.js'
 import * as K from './constants.js'
 import { emptyConfig, type ClusterConfig, type Entry, type Snapshot } from './entry.js'
 import { noCoordinator, notLeader } from './errors.js'
 import { LmdbRaftStorage } from './lmdb-raft-storage.js'
-import { checkReply, checkRequest, type RaftRequest, type ProposeRequest, type ReadIndexReply, type ReadIndexRequest } from './messages.js'
+import { checkReply, checkRequest, snapshotFromWire, snapshotOnWire, type RaftRequest, type ProposeRequest, type ReadIndexReply, type ReadIndexRequest } from './messages.js'
 import { ProposalTracker, type Proposal } from './proposals.js'
 import { FORWARD_MARGIN_MS, Proposer } from './proposer.js'
 import type { RaftHost } from './raft-host.js'
@@ -62,7 +62,7 @@ export class RaftCoordinator<C, R> implements Coordinator<C, R> {
     this.unhandle = [
       this.transport.handle('raft.vote', req => node.handleVote(checkRequest(req.msg, 'raft.vote'), req.from)),
       this.transport.handle('raft.append', req => node.handleAppend(checkRequest(req.msg, 'raft.append'), req.from)),
-      this.transport.handle('raft.snapshot', req => node.handleSnapshot(checkRequest(req.msg, 'raft.snapshot'), req.from)),
+      this.transport.handle('raft.snapshot', async req => node.handleSnapshot(await snapshotFromWire(checkRequest(req.msg, 'raft.snapshot'), req.body), req.from)),
       this.transport.handle('raft.propose', async req => await this.proposer.serve(checkRequest<ProposeRequest>(req.msg, 'raft.propose'))),
       this.transport.handle('raft.read', async req => await this.serveRead(checkRequest<ReadIndexRequest>(req.msg, 'raft.read')))
     ]
@@ -207,7 +207,8 @@ export class RaftCoordinator<C, R> implements Coordinator<C, R> {
           if (this.state !== 'running') return
           try { done(reply) } catch (err) { this.log.error({ err, type: m.type }, 'raft reply handling failed') }
         }
-        this.transport.request(address, m, { timeoutMs }).then(r => deliver(checkReply(r.msg, m.type) as Parameters<typeof done>[0]), () => deliver(undefined))
+        const wire: { msg: Message, body?: AsyncIterable<Uint8Array> } = m.type === 'raft.snapshot' ? snapshotOnWire(m) : { msg: m }
+        this.transport.request(address, wire.msg, { timeoutMs, ...(wire.body !== undefined ? { body: wire.body } : {}) }).then(r => deliver(checkReply(r.msg, m.type) as Parameters<typeof done>[0]), () => deliver(undefined))
       },
       apply: entry => this.apply(entry),
       snapshotMachine: () => new Uint8Array(this.machine.snapshot()), // own buffer, as for commands

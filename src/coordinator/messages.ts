@@ -39,7 +39,11 @@ export type AppendReply = {
   conflictTerm?: number
 }
 
-/** InstallSnapshot (Raft §7), in one message: the state machines it serves are small. */
+/**
+ * InstallSnapshot (Raft §7). On the wire `data` travels as the request's
+ * byte stream (the transport's frames stop at 4 MiB and a job table of tens
+ * of thousands of jobs is larger): see snapshotOnWire / snapshotFromWire.
+ */
 export type SnapshotRequest = {
   type: 'raft.snapshot'
   v: 1
@@ -94,6 +98,39 @@ export function checkRequest<T extends RaftRequest> (msg: Message, type: T['type
     throw new PmzError('ERR_BAD_REQUEST', `${type}: needs a command or a change`)
   }
   return msg as unknown as T
+}
+
+/** Largest snapshot a follower accepts, bytes (a bound on what one request may make it buffer). */
+const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024
+/** Bytes per chunk of a snapshot's stream. */
+const SNAPSHOT_CHUNK_BYTES = 256 * 1024
+
+/** The message without its data, and the data as the request's byte stream. */
+export function snapshotOnWire (req: SnapshotRequest): { msg: Omit<SnapshotRequest, 'data'> & { bytes: number }, body: AsyncIterable<Uint8Array> } {
+  const { data, ...rest } = req
+  async function * chunks (): AsyncGenerator<Uint8Array> {
+    for (let at = 0; at < data.byteLength; at += SNAPSHOT_CHUNK_BYTES) yield data.subarray(at, at + SNAPSHOT_CHUNK_BYTES)
+  }
+  return { msg: { ...rest, bytes: data.byteLength }, body: chunks() }
+}
+
+/** A checked snapshot request with its data read back from the stream (or inline, from a sender that put it there). */
+export async function snapshotFromWire (req: SnapshotRequest & { bytes?: unknown }, body: AsyncIterable<Uint8Array> | undefined): Promise<SnapshotRequest> {
+  if (body === undefined) {
+    if (!(req.data instanceof Uint8Array)) throw new PmzError('ERR_BAD_REQUEST', 'raft.snapshot: no data')
+    return req
+  }
+  if (!isNat(req.bytes) || req.bytes > MAX_SNAPSHOT_BYTES) throw new PmzError('ERR_BAD_REQUEST', 'raft.snapshot: bad bytes')
+  const data = new Uint8Array(req.bytes)
+  let at = 0
+  for await (const chunk of body) {
+    if (at + chunk.byteLength > data.byteLength) throw new PmzError('ERR_BAD_REQUEST', 'raft.snapshot: more data than announced')
+    data.set(chunk, at)
+    at += chunk.byteLength
+  }
+  if (at !== data.byteLength) throw new PmzError('ERR_BAD_REQUEST', 'raft.snapshot: data cut short')
+  const { bytes: _bytes, ...rest } = req
+  return { ...rest, data }
 }
 
 /** Checks a reply: its type must answer the request and its term be a number; undefined when it does not. */

@@ -75,6 +75,9 @@ export class RaftLog {
     this.snap = snap
   }
 
+  /** Size of the snapshot's state machine data. */
+  get snapshotBytes (): number { return this.snap.data.byteLength }
+
   /** Index of the last entry of `term` at or before `atOrBefore`, or undefined (for the leader's fast backtracking). */
   lastIndexOfTerm (term: number, atOrBefore: number): number | undefined {
     for (let i = Math.min(atOrBefore, this.lastIndex); i >= this.snap.index; i--) {

@@ -53,6 +53,14 @@ export class RaftNode {
   private round = 0
   private votes = new Set<string>()
   private stopped = false
+  /**
+   * Command bytes applied since the last compaction. The log is compacted
+   * only once it holds as many bytes as the last snapshot (and
+   * snapshotThreshold entries): a snapshot costs time in proportion to the
+   * whole state, so a big state (tens of thousands of jobs) is snapshotted
+   * less often and the cost per applied byte stays bounded (LogCabin's rule).
+   */
+  private appliedBytes = 0
 
   constructor (
     readonly c: { clock: Clock, random: Random, log: Logger, host: RaftHost },
@@ -282,11 +290,12 @@ export class RaftNode {
     while (this.lastApplied < this.commitIndex && !this.stopped) {
       const entry = this.log.entry(this.lastApplied + 1) as Entry
       this.lastApplied++
+      if (entry.type === 'cmd') this.appliedBytes += entry.data.byteLength
       this.c.host.apply(entry)
     }
     // A leader removed from the voters steps down once the change is committed (thesis §4.2.2).
     if (this.role === 'leader' && !isVoter(this.config, this.peerId) && this.commitIndex >= this.configIndex) this.becomeFollower(this.term)
-    if (this.lastApplied - this.log.snapshotIndex >= this.init.snapshotThreshold) this.compact()
+    if (this.lastApplied - this.log.snapshotIndex >= this.init.snapshotThreshold && this.appliedBytes >= this.log.snapshotBytes) this.compact()
     this.c.host.progressed()
   }
 
@@ -294,7 +303,8 @@ export class RaftNode {
     const index = this.lastApplied
     const snap: Snapshot = { index, term: this.log.term(index) as number, config: this.log.configAt(index).config, data: this.c.host.snapshotMachine() }
     this.log.installSnapshot(snap)
-    this.c.log.debug({ index }, 'raft log compacted')
+    this.appliedBytes = 0
+    this.c.log.debug({ index, bytes: snap.data.byteLength }, 'raft log compacted')
   }
 
   private refreshConfig (): void {

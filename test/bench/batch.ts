@@ -76,7 +76,7 @@ async function runBatch (peers: Peer[], pools: Pool[], holders: Map<string, Set<
     const s = await json(pools[1], `/admin/batches/${id}`)
     if (s.data === null) { console.log(`  batch ${id} at ${fmt((wallMs() - t0) / 1000, 1)} s: ${s.msg as string}`); return false }
     return ['done', 'cancelled'].includes(s.data.state)
-  }, 600_000, `batch ${id} to end`, 50)
+  }, 600_000, `batch ${id} to end`, 250)
   const seconds = (wallMs() - t0) / 1000
   const cpuUs = (cpu() - cpu0) / count * 1e6
   const tasks = (await json(pools[1], `/admin/batches/${id}/tasks`)).data as Array<{ key: string, state: string, node: string, output: { t: number, n: number } | null }>
@@ -109,7 +109,7 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
       for (let tries = 0; ; tries++) {
         const r = await json(pools[(k + 1 + tries) % pools.length], `/launch_job/bench/${seed}`, 'POST', { key: keyOf(k), base: peers[gw].url })
         if (r.data?.job_id !== undefined) { ids.push([r.data.job_id, gw]); break }
-        if (tries >= 20 || !/not the coordinator|no coordinator elected|did not answer/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
+        if (tries >= 20 || !/not the coordinator|no coordinator elected|did not answer|not committed before/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
         await new Promise(resolve => setTimeout(resolve, 100))
       }
     }
@@ -164,6 +164,10 @@ export async function batchBench (): Promise<void> {
       await Promise.all(pools.map(async p => await p.close()))
     }
   } finally {
+    // PMZ_BENCH_LOGS=1: each peer's warnings and coordinator changes, to see why a run stalled.
+    if (process.env.PMZ_BENCH_LOGS !== undefined) {
+      for (const p of peers) console.log(`--- ${p.id}\n${p.lines.filter(l => /"level":(40|50)|leader|elect/.test(l)).slice(-40).join('\n')}`)
+    }
     await stopForProfile(peers)
     await cleanupPeers()
   }

@@ -92,7 +92,10 @@ export class JobsDriver implements Startable {
     const data = this.c.data
     const holders = data === undefined ? undefined : (key: string) => data.replicasOf(key)
     // The waiting jobs, in placement order (kept ordered by the table: no sort here); batch gates count their pending tasks.
-    const placed = placeWithBatches({ jobs: table.placeable(now), workers, runningPerSeed: perSeed, concurrency, holders, now, limitsOf: id => table.batch(id)?.limits, active: table.activeJobs(), starved: this.starved })
+    const placed = placeWithBatches({
+      jobs: table.placeableInOrder(now), workers, runningPerSeed: perSeed, concurrency, holders, now,
+      limitsOf: id => table.batch(id)?.limits, active: table.liveJobs(), pendingOf: id => table.waitingTasks(id), starved: this.starved
+    })
     this.localityWake = placed.wakeAt
     this.starved = placed.starved
     for (const a of placed.assignments) {

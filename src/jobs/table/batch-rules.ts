@@ -14,12 +14,15 @@ export interface BatchPlacementJob extends PlacementJob {
 }
 
 export interface BatchPlacementInput extends PlacementInput {
-  jobs: readonly BatchPlacementJob[]
+  /** Waiting jobs in placement order, read lazily (JobTable.placeableInOrder): read whole only when a worker is left with a free slot. */
+  jobs: Iterable<BatchPlacementJob>
   now: number
   /** The limits of a batch (JobTable.batch); undefined: none. */
   limitsOf: (batchId: number) => Readonly<BatchLimits> | undefined
-  /** The jobs not in a final state (JobTable.activeJobs): whose live tasks count against the limits. */
+  /** The live jobs (JobTable.liveJobs; jobs in other states are skipped): whose tasks count against the limits. */
   active: Iterable<{ batchId?: number, peerId?: string, state: JobState }>
+  /** Tasks of a batch waiting for a peer (JobTable.waitingTasks); absent: counted from `jobs`, read whole. */
+  pendingOf?: (batchId: number) => number
   /** Since when each batch starves for locality, as the previous pass said (BatchPlacement.starved). */
   starved?: ReadonlyMap<number, number>
 }
@@ -38,20 +41,29 @@ export interface BatchPlacement {
  * tasks off the task's replicas and nothing local is left for that worker
  * (the second phase would place it); once it has starved for
  * localityWaitMs, those tasks go to any worker. The caller keeps `starved`
- * from one pass to the next.
+ * from one pass to the next. While every slot is taken (a busy cluster with
+ * a backlog) nothing can starve and a pass reads only the jobs it places.
  */
 export function placeWithBatches (input: BatchPlacementInput): BatchPlacement {
-  const gate = new BatchGate(input)
-  const first = place({ ...input, ...(gate.hasBatches ? { gate } : {}) })
-  if (!gate.hasBatches) return { assignments: first, starved: new Map() }
-  const placed = new Set(first.map(a => a.jobId))
-  const soft = input.jobs.filter(j => !placed.has(j.jobId) && gate.isSoft(j))
-  if (soft.length === 0) return { assignments: first, starved: new Map() }
+  const seen: BatchPlacementJob[] = []
+  const source = input.jobs[Symbol.iterator]()
+  const read = function * (): IterableIterator<BatchPlacementJob> {
+    for (let r = source.next(); r.done !== true; r = source.next()) { seen.push(r.value); yield r.value }
+  }
+  const readAll = (): BatchPlacementJob[] => { for (const _ of read()); return seen } // eslint-disable-line no-empty
+  const pendingOf = input.pendingOf ?? countPending(readAll())
+  const gate = new BatchGate(input, pendingOf)
+  const first = place({ ...input, jobs: seen.length > 0 ? [...seen] : read(), gate })
   const running = new Map<string, number>()
+  for (const a of first) running.set(a.peerId, (running.get(a.peerId) ?? 0) + 1)
+  const free = input.workers.some(w => w.running + (running.get(w.peerId) ?? 0) < w.slots)
+  if (!free) return { assignments: first, starved: new Map() }
+  const placed = new Set(first.map(a => a.jobId))
+  const soft = readAll().filter(j => !placed.has(j.jobId) && gate.isSoft(j))
+  if (soft.length === 0) return { assignments: first, starved: new Map() }
   const perSeed = new Map(input.runningPerSeed ?? [])
-  const seedOf = new Map(input.jobs.map(j => [j.jobId, j.seed]))
+  const seedOf = new Map(seen.map(j => [j.jobId, j.seed]))
   for (const a of first) {
-    running.set(a.peerId, (running.get(a.peerId) ?? 0) + 1)
     const seed = seedOf.get(a.jobId) as string
     perSeed.set(seed, (perSeed.get(seed) ?? 0) + 1)
   }
@@ -75,6 +87,12 @@ export function placeWithBatches (input: BatchPlacementInput): BatchPlacement {
   return { assignments: [...first, ...second], starved, ...(wakeAt !== undefined ? { wakeAt } : {}) }
 }
 
+function countPending (jobs: readonly BatchPlacementJob[]): (batchId: number) => number {
+  const pending = new Map<number, number>()
+  for (const j of jobs) if (j.batchId !== undefined) pending.set(j.batchId, (pending.get(j.batchId) ?? 0) + 1)
+  return id => pending.get(id) ?? 0
+}
+
 /** `*` any run of characters, `?` one; the rest literal. */
 export function globToRegExp (glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
@@ -83,29 +101,26 @@ export function globToRegExp (glob: string): RegExp {
 
 /** Live tasks per batch and peer, and waiting tasks per batch, as this pass changes them. */
 class BatchGate implements PlacementGate {
-  readonly hasBatches: boolean
   private live = new Map<number, Map<string, number>>()
-  private pending = new Map<number, number>()
+  /** Tasks placed by this pass, per batch (no longer pending). */
+  private took_ = new Map<number, number>()
   private readonly globs = new Map<string, RegExp>()
 
   /** `loose`: soft-locality tasks may go off their replicas. */
-  constructor (private readonly input: BatchPlacementInput, private readonly loose = false, from?: BatchGate) {
+  constructor (private readonly input: BatchPlacementInput, private readonly pendingOf: (batchId: number) => number, private readonly loose = false, from?: BatchGate) {
     if (from !== undefined) {
       this.live = new Map([...from.live].map(([b, m]) => [b, new Map(m)]))
-      this.pending = new Map(from.pending)
-      this.hasBatches = from.hasBatches
+      this.took_ = new Map(from.took_)
       return
     }
     for (const j of input.active) {
       if (j.batchId === undefined || j.peerId === undefined || !LIVE_STATES.has(j.state)) continue
       this.add(j.batchId, j.peerId)
     }
-    for (const j of input.jobs) if (j.batchId !== undefined) this.pending.set(j.batchId, (this.pending.get(j.batchId) ?? 0) + 1)
-    this.hasBatches = this.pending.size > 0
   }
 
   /** A copy of the counts as they are now (what a second phase starts from). */
-  copy (loose: boolean): BatchGate { return new BatchGate(this.input, loose, this) }
+  copy (loose: boolean): BatchGate { return new BatchGate(this.input, this.pendingOf, loose, this) }
 
   allows (job: BatchPlacementJob, peerId: string): boolean {
     const l = job.batchId === undefined ? undefined : this.input.limitsOf(job.batchId)
@@ -118,7 +133,7 @@ class BatchGate implements PlacementGate {
     // A peer new to the batch: only under maxWorkers, and (beyond the first) while more than maxPending tasks wait.
     const workers = on?.size ?? 0
     if (l.maxWorkers !== undefined && workers >= l.maxWorkers) return false
-    return workers === 0 || (this.pending.get(job.batchId) ?? 0) > l.maxPending
+    return workers === 0 || this.pendingOf(job.batchId) - (this.took_.get(job.batchId) ?? 0) > l.maxPending
   }
 
   anywhere (job: BatchPlacementJob): boolean { return this.loose && this.isSoft(job) }
@@ -126,7 +141,7 @@ class BatchGate implements PlacementGate {
   took (job: BatchPlacementJob, peerId: string): void {
     if (job.batchId === undefined) return
     this.add(job.batchId, peerId)
-    this.pending.set(job.batchId, (this.pending.get(job.batchId) ?? 1) - 1)
+    this.took_.set(job.batchId, (this.took_.get(job.batchId) ?? 0) + 1)
   }
 
   /** A task with a data key of a soft-locality batch. */

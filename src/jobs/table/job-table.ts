@@ -40,6 +40,8 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   private live = new Set<number>()
   private retrying = new Set<number>()
   private readonly waiting = new WaitingQueue<Job>()
+  /** Per batch, how many of its tasks are in `waiting`. */
+  private readonly waitingPerBatch = new Map<number, number>()
   private dedup = new Map<string, DedupEntry>()
   private seq = 0
   private maxJobId = 0
@@ -115,6 +117,8 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
   batches (): ReadonlyArray<Readonly<Batch>> { return this.batchBook.list() }
   /** Batches whose keys are still being listed. */
   listingBatches (): ReadonlyArray<Readonly<Batch>> { return this.batchBook.listing() }
+  /** Tasks of a batch waiting for a peer (queued or retrying). */
+  waitingTasks (batchId: number): number { return this.waitingPerBatch.get(batchId) ?? 0 }
   /** The tasks of a batch still in the table, in creation order. */
   batchTasks (id: number): JobView[] {
     const out: Job[] = []
@@ -198,6 +202,7 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     this.live = new Set()
     this.retrying = new Set()
     this.waiting.clear()
+    this.waitingPerBatch.clear()
     for (const job of [...this.jobs.values()].sort((a, b) => a.seq - b.seq)) this.track(job)
     this.dedup = new Map(image.dedup)
     this.seq = image.seq
@@ -299,8 +304,15 @@ export class JobTable implements StateMachine<JobCommand, JobResult> {
     else this.live.delete(id)
     if (job.state === 'retrying') this.retrying.add(id)
     else this.retrying.delete(id)
-    if (job.state === 'queued' || job.state === 'retrying') this.waiting.add(job)
+    const was = this.waiting.has(job)
+    const is = job.state === 'queued' || job.state === 'retrying'
+    if (is) this.waiting.add(job)
     else this.waiting.delete(job)
+    if (job.batchId !== undefined && was !== is) {
+      const n = (this.waitingPerBatch.get(job.batchId) ?? 0) + (is ? 1 : -1)
+      if (n > 0) this.waitingPerBatch.set(job.batchId, n)
+      else this.waitingPerBatch.delete(job.batchId)
+    }
   }
 
   private prune (op: PruneCommand): JobOutcome {

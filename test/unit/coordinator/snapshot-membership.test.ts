@@ -36,6 +36,27 @@ describe('coordinator snapshots', () => {
   })
 })
 
+describe('coordinator snapshots of a big state', () => {
+  it('compacts again only once the log holds as many bytes as the last snapshot (a big state is not re-snapshotted every few entries)', async () => {
+    cluster = new TestCluster({ ids: ['a'], seed: 14, coordinator: { snapshotThreshold: 10 } })
+    await cluster.startAll()
+    const leader = await cluster.leader()
+    const co = leader.coordinator!
+    const big = 'x'.repeat(100_000)
+    await cluster.run(co.propose({ op: 'set', key: 'big', value: big }))
+    for (let i = 0; i < 12; i++) await cluster.run(co.propose({ op: 'incr', key: 'n' }))
+    const first = co.status().snapshotIndex
+    expect(first).toBeGreaterThan(0)
+    // 40 more small entries: far past the entry threshold, far below the snapshot's 100 KB.
+    for (let i = 0; i < 40; i++) await cluster.run(co.propose({ op: 'incr', key: 'n' }))
+    expect(co.status().snapshotIndex).toBe(first)
+    // As many bytes again as the snapshot holds: compacted.
+    await cluster.run(co.propose({ op: 'set', key: 'big2', value: big }))
+    expect(co.status().snapshotIndex).toBeGreaterThan(first)
+    expect(co.status().logSize).toBe(0)
+  })
+})
+
 describe('coordinator membership changes', () => {
   it('adds a voter (through a learner stage) and a learner, then removes one, one server at a time', async () => {
     cluster = new TestCluster({ ids: ['a', 'b', 'c', 'd', 'e'], voters: ['a', 'b', 'c'], seed: 12 })

@@ -56,8 +56,14 @@ describe('batches in the job table (issue 16)', () => {
     one(t, create())
     one(t, page(1, ['/p/a', '/p/b', '/p/c'], false))
     run(t, cmd.assign(2, 'w1', 1), cmd.started(2, 1), cmd.ok(2, 1), cmd.assign(3, 'w1', 1), cmd.started(3, 1))
+    expect(t.waitingTasks(1)).toBe(1)
     expect(one(t, cmd.cancel(1))).toMatchObject({ ok: true, changed: true, jobId: 1 })
     expect(t.batchTasks(1).map(j => j.state)).toEqual(['ready', 'cancelling', 'cancelled'])
+    expect(t.waitingTasks(1)).toBe(0)
+    // Restored from a snapshot, the count is rebuilt.
+    const copy = new JobTable()
+    copy.restore(t.snapshot())
+    expect(copy.waitingTasks(1)).toBe(0)
     expect(t.listingBatches()).toEqual([])
     expect(one(t, page(1, ['/p/d'], true, '/p/c'))).toMatchObject({ changed: false })
     expect(one(t, cmd.cancel(1))).toMatchObject({ ok: true, changed: false })
@@ -71,6 +77,7 @@ describe('batches in the job table (issue 16)', () => {
     expect(one(t, cmd.retry(1))).toMatchObject({ ok: true, changed: true })
     expect(t.batchTasks(1).map(j => [j.state, j.failures])).toEqual([['queued', 0], ['ready', 0]])
     expect(t.placeable(T0).map(j => j.jobId)).toEqual([2])
+    expect(t.waitingTasks(1)).toBe(1)
     expect(one(t, cmd.retry(1))).toMatchObject({ ok: true, changed: false })
   })
 

@@ -22,6 +22,17 @@ describe('batch placement (issue 16)', () => {
     expect(pairs(out.assignments)).toEqual(['1@a', '2@b', '3@c'])
   })
 
+  it('reads only the jobs it places while every slot ends up taken (a backlog of 10,000 tasks costs a pass nothing)', () => {
+    let read = 0
+    function * backlog (): IterableIterator<BatchPlacementJob> {
+      for (let i = 1; i <= 10_000; i++) { read++; yield task(i, i % 2 === 0 ? '/k/ab-x' : '/k/bc-x') }
+    }
+    const out = placeWithBatches(input([], [worker('a'), worker('b'), worker('c')], limits({ maxPending: 5 }), { jobs: backlog(), pendingOf: () => 10_000 }))
+    expect(out.assignments).toHaveLength(6)
+    expect(read).toBeLessThan(10)
+    expect(out.starved).toEqual(new Map())
+  })
+
   it('hard locality: a task whose replicas are all busy waits, however long', () => {
     const l = limits({ locality: 'hard' })
     const workers = [worker('a', { running: 2 }), worker('b')]

@@ -47,7 +47,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
     const data = new StoreJobData({ store: deps.store, local: deps.local, log }, {
       dir: join(config.node.dataDir, 'job-data'), ...(retention > 0 ? { outputDays: retention } : {})
     })
-    const worker = localWorker = new JobsWorker({ coordinator, local: deps.seeds, runner, data, mesh, clock, log, peerId: transport.peerId })
+    const worker = localWorker = new JobsWorker({ coordinator, local: deps.seeds, runner, data, mesh, clock, log, peerId: transport.peerId, slots })
     parts.push(data, worker, {
       async start () { membership.updateMeta({ jobSlots: slots }) },
       async stop () { await runner.stop() }

@@ -5,9 +5,12 @@ export const HEARTBEAT_MS = 75
 /**
  * Lower bound of the randomized election timeout, ms; the timeout is drawn
  * from [min, 2 * min). Raft §5.2: well above a round trip, well below the
- * time between failures.
+ * time between failures — and above the event-loop stalls of a peer on an
+ * oversubscribed machine (at 300 ms, a 3-peer cluster running 192 job slots
+ * on 2 cores re-elected its leader every second or two; a failover still
+ * fits in the schedules' 2 s gap).
  */
-export const ELECTION_TIMEOUT_MS = 300
+export const ELECTION_TIMEOUT_MS = 500
 /** Deadline of a vote or append request, as a multiple of the heartbeat interval. */
 export const RPC_TIMEOUT_HEARTBEATS = 2
 /** Deadline of an InstallSnapshot request, ms, plus one ms per SNAPSHOT_BYTES_PER_MS bytes of snapshot. */

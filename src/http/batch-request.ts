@@ -39,7 +39,7 @@ export function batchRequestOf (body: Record<string, unknown>, seed: { name: str
   const l: Partial<BatchLimits> = {}
   const set = <K extends keyof BatchLimits>(k: K, v: BatchLimits[K] | undefined): void => { if (v !== undefined) l[k] = v }
   set('maxWorkers', int(body, 'maxWorkers', 1, 1_000_000))
-  set('perWorkerQueue', int(body, 'perWorkerQueue', 1, 1_000_000))
+  set('perWorkerQueue', int(body, 'perWorkerQueue', 0, 1_000_000))
   set('taskTimeoutMs', int(body, 'taskTimeoutMs', 1, MAX_WAIT_MS) ?? seed.limits.timeoutMs)
   set('maxTries', int(body, 'maxTries', 1, MAX_RETRIES + 1) ?? (seed.limits.retries !== undefined ? seed.limits.retries + 1 : undefined))
   set('localityWaitMs', int(body, 'localityWaitMs', 0, MAX_WAIT_MS))

@@ -1,5 +1,5 @@
-// Batch jobs end to end (issue 16): on 3 peers with N=2, a batch over a few
-// hundred stored keys runs one task per key on a peer that holds the key
+// Batch jobs end to end (issue 16): on 4 peers with N=3, a batch over 2,000
+// stored keys runs one task per key on a peer that holds the key
 // (asserted from the task records against each peer's own store), computing
 // the sha256 of its value from ctx.dataFile; maxWorkers 1 holds; a throwing
 // task's failures are listed and re-driven by retry; cancel stops a batch.
@@ -13,7 +13,7 @@ import { http, waitFor } from '../helpers/http.js'
 import { JSON_HEADERS, readEvents } from '../helpers/jobs.js'
 import { cleanupPeers, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
-const KEYS = 300
+const KEYS = 2000
 const SHA = `import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 export default (args, ctx) => {
@@ -30,7 +30,7 @@ interface Summary { batch_id: number, state: string, tasks: number, listed: bool
 
 const sha = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex')
 
-describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
+describe('batch jobs on 4 peers with N=3 (issue 16)', () => {
   let peers: Peer[]
   const values = new Map<string, string>()
   const holders = new Map<string, string[]>()
@@ -58,30 +58,30 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
 
   beforeAll(async () => {
     const cluster = `test-${randomUUID().slice(0, 8)}`
-    const dirs = [0, 1, 2].map(i => {
+    const dirs = [0, 1, 2, 3].map(i => {
       const seeds = tempDir(`pmz-batch-${i}-`)
       mkdirSync(join(seeds, 'b'))
       writeFileSync(join(seeds, 'b/sha.mjs'), SHA)
       writeFileSync(join(seeds, 'b/slow.mjs'), SLOW)
       return seeds
     })
-    const flags = (i: number): string[] => ['--seeds', dirs[i], '--replicas', '2', '--write-quorum', '2', '--job-slots', '2']
+    // W = N = 3: every replica holds a key once its write is acknowledged (the holders read below are complete).
+    const flags = (i: number): string[] => ['--seeds', dirs[i], '--replicas', '3', '--write-quorum', '3', '--job-slots', '3']
     const a = await startPeer({ cluster, args: flags(0) })
-    peers = [a, ...await Promise.all([1, 2].map(async i => await startPeer({ cluster, args: [...flags(i), '--join', a.mesh] })))]
+    peers = [a, ...await Promise.all([1, 2, 3].map(async i => await startPeer({ cluster, args: [...flags(i), '--join', a.mesh] })))]
     await converged(peers, peers.map(p => p.id), 15_000)
     await waitFor(async () => {
       const rows = ((await http('GET', `${a.url}/admin/job_catalog`)).json?.data ?? []) as Array<{ path: string, peers: string[] }>
-      return ['b/sha', 'b/slow'].every(s => rows.find(r => r.path === s)?.peers.length === 3)
-    }, 15_000, 'the seeds on all three peers')
+      return ['b/sha', 'b/slow'].every(s => rows.find(r => r.path === s)?.peers.length === 4)
+    }, 15_000, 'the seeds on all four peers')
     await waitFor(async () => (await http('PUT', `${a.url}/add_key/warm/up`, 'x')).status === 201, 15_000, 'a writable store')
     const keys = Array.from({ length: KEYS }, (_, i) => `/bk/${String(i).padStart(4, '0')}.txt`)
-    await pool(keys, 8, async key => {
+    await pool(keys, 16, async key => {
       const value = `value of ${key} ${randomUUID()}`
       values.set(key, value)
-      const res = await http('PUT', `${peers[keys.indexOf(key) % 3].url}/add_key${key}`, value)
+      const res = await http('PUT', `${peers[keys.indexOf(key) % 4].url}/add_key${key}`, value)
       expect(res.status).toBe(201)
     })
-    // W = N = 2: both replicas hold each key once it was acknowledged.
     const onDisk = peers.map(p => new Set(liveKeysOnDisk(p.dataDir)))
     for (const key of keys) holders.set(key, peers.filter((_, i) => onDisk[i].has(key)).map(p => p.id))
   }, 90_000)
@@ -92,7 +92,7 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
     const t0 = Date.now()
     const id = await launchBatch({ prefix: 'bk/', args: { tag: 't1' }, outputPrefix: 'bout/', maxTries: 2, locality: 'hard' })
     const answeredMs = Date.now() - t0
-    const s = await ended(id)
+    const s = await ended(id, 100_000)
     expect(s).toMatchObject({ state: 'done', listed: true, tasks: KEYS, counts: { pending: 0, running: 0, done: KEYS, failed: 0, cancelled: 0 } })
     expect(s.throughput_per_s).toBeGreaterThan(0)
     const all = await tasks(id)
@@ -109,8 +109,10 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
     expect(JSON.parse(got.body.toString())).toMatchObject({ sha256: sha(values.get('/bk/0007.txt')!) })
     const listed = await http('GET', `${peers[0].url}/admin/batches`)
     expect((listed.json?.data as Summary[]).some(b => b.batch_id === id)).toBe(true)
+    // Every peer worked on it (each holds three quarters of the keys).
+    expect(new Set(all.map(t => t.node)).size).toBe(4)
     console.log(`batch of ${KEYS} keys: answered in ${answeredMs} ms, ${s.throughput_per_s} tasks/s`)
-  }, 60_000)
+  }, 120_000)
 
   it('honours maxWorkers: 1 — no two peers run tasks of the batch at the same time', async () => {
     const keys = [...values.keys()].slice(0, 40)
@@ -171,7 +173,7 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
   }, 40_000)
 
   it('streams a batch\'s progress as server-sent events, then its summary, and closes', async () => {
-    const id = await launchBatch({ keys: [...values.keys()].slice(0, 24), args: { ms: 150 } }, 'b/slow')
+    const id = await launchBatch({ keys: [...values.keys()].slice(0, 48), args: { ms: 250 }, perWorkerQueue: 0 }, 'b/slow')
     const got = await readEvents(`${peers[2].url}/admin/batches/${id}/events`, { timeoutMs: 30_000 })
     expect(got.status).toBe(200)
     expect(got.type).toContain('text/event-stream')
@@ -180,7 +182,7 @@ describe('batch jobs on 3 peers with N=2 (issue 16)', () => {
     expect(progress.length).toBeGreaterThan(1)
     expect(progress).toEqual([...progress].sort((a, b) => a - b))
     const end = got.events[got.events.length - 1]
-    expect(end).toMatchObject({ event: 'end', data: { batch_id: id, state: 'done', counts: { done: 24 }, failures: [] } })
+    expect(end).toMatchObject({ event: 'end', data: { batch_id: id, state: 'done', counts: { done: 48 }, failures: [] } })
     expect((await http('GET', `${peers[0].url}/admin/batches/999999/events`)).status).toBe(404)
   }, 40_000)
 

@@ -1,7 +1,7 @@
 import type { Timer } from '../../common/clock.js'
 import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
-import { HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, lossDeadline, nextWakeAt, placeWithBatches, type JobOp, type JobTable, type WorkerLiveness, type WorkerView } from '../table/index.js'
+import { DEFAULT_PER_WORKER_QUEUE, HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, lossDeadline, nextWakeAt, placeWithBatches, type JobOp, type JobTable, type WorkerLiveness, type WorkerView } from '../table/index.js'
 import { JOBS_MESSAGE_VERSION, type AssignMessage, type JobsDriverComponents, type JobsDriverInit } from './types.js'
 
 const ASSIGN_TIMEOUT_MS = 5000
@@ -94,7 +94,7 @@ export class JobsDriver implements Startable {
     // The waiting jobs, in placement order (kept ordered by the table: no sort here); batch gates count their pending tasks.
     const placed = placeWithBatches({
       jobs: table.placeableInOrder(now), workers, runningPerSeed: perSeed, concurrency, holders, now,
-      limitsOf: id => table.batch(id)?.limits, active: table.liveJobs(), pendingOf: id => table.waitingTasks(id), starved: this.starved
+      limitsOf: id => table.batch(id)?.limits, active: table.liveJobs(), pendingOf: id => table.waitingTasks(id), starved: this.starved, ahead: this.ahead()
     })
     this.localityWake = placed.wakeAt
     this.starved = placed.starved
@@ -110,6 +110,15 @@ export class JobsDriver implements Startable {
       })
     }
     this.arm(now, term)
+  }
+
+  /** The most tasks a waiting batch lets a worker take ahead of its slots (its perWorkerQueue). */
+  private ahead (): number {
+    let most = 0
+    for (const b of this.c.table.batches()) {
+      if (this.c.table.waitingTasks(b.batchId) > 0) most = Math.max(most, b.limits.perWorkerQueue ?? DEFAULT_PER_WORKER_QUEUE)
+    }
+    return most
   }
 
   /** The liveness rules of this leader (see findLost). */

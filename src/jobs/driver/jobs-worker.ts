@@ -2,7 +2,8 @@ import { PmzError, isPmzError } from '../../common/errors.js'
 import type { Timer } from '../../common/clock.js'
 import type { Startable } from '../../common/startable.js'
 import { Fence } from '../../coordinator/index.js'
-import type { AttemptOutcome, DataFile } from '../exec/index.js'
+import type { Seed } from '../../seeds/index.js'
+import { Slots, type AttemptOutcome, type DataFile } from '../exec/index.js'
 import { JOB_COMMAND_VERSION, MAX_LOG_CHARS, MAX_LOST_ATTEMPTS, retryAt, type JobOp, type JobOutcome, type JobResult } from '../table/index.js'
 import { LogRelay } from './log-relay.js'
 import { CommandBatcher } from './command-batcher.js'
@@ -41,8 +42,12 @@ export class JobsWorker implements Startable {
   /** Reports of every attempt made in one event-loop turn share one log entry. */
   private readonly reports: CommandBatcher
 
+  /** This worker's slots, when it bounds its own attempts (then attempts assigned beyond them wait here for one). */
+  private readonly slots: Slots | undefined
+
   constructor (components: JobsWorkerComponents) {
     this.c = components
+    this.slots = components.slots === undefined ? undefined : new Slots(components.slots)
     this.reports = new CommandBatcher(async command => await this.c.coordinator.propose(command), components.defer)
   }
 
@@ -89,7 +94,7 @@ export class JobsWorker implements Startable {
   }
 
   private async run (m: AssignMessage, signal: AbortSignal): Promise<void> {
-    const { clock, local, runner } = this.c
+    const { clock, local } = this.c
     const ids = { jobId: m.jobId, attempt: m.attempt }
     const seed = local.get(m.seed)
     if (seed === undefined || seed.hash !== m.seedHash || seed.error !== undefined) {
@@ -97,6 +102,35 @@ export class JobsWorker implements Startable {
       await this.report({ type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: false, error }, true)
       return
     }
+    // An attempt handed ahead of a free slot (a batch's perWorkerQueue) waits here for one, heard from meanwhile.
+    if (this.slots !== undefined && !await this.queued(this.slots, ids, signal)) {
+      await this.report({ type: 'finished', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids, ok: false, error: 'cancelled' }, true)
+      return
+    }
+    // The slot frees as soon as the run ends, so the next queued attempt's `started` shares a log entry with this one's outcome.
+    let held = this.slots !== undefined
+    const release = (): void => { if (held) { held = false; this.slots?.release() } }
+    try {
+      await this.started(m, seed, ids, signal, release)
+    } finally {
+      release()
+    }
+  }
+
+  /** Waits for a slot of this worker; heartbeats the attempt while it waits. False when its signal fired first. */
+  private async queued (slots: Slots, ids: { jobId: number, attempt: number }, signal: AbortSignal): Promise<boolean> {
+    const { clock } = this.c
+    const beat = clock.setInterval(() => { void this.report({ type: 'heartbeat', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, false) }, DATA_HEARTBEAT_MS)
+    try {
+      return await slots.acquire(signal)
+    } finally {
+      beat.cancel()
+    }
+  }
+
+  /** Reports the attempt started and, once that committed on the attempt the table holds live, runs it and reports how it ended. */
+  private async started (m: AssignMessage, seed: Seed, ids: { jobId: number, attempt: number }, signal: AbortSignal, ran: () => void): Promise<void> {
+    const { clock, runner } = this.c
     const started = firstOutcome(await this.report({ type: 'started', v: JOB_COMMAND_VERSION, at: clock.now(), ...ids }, true))
     if (started?.ok !== true || started.attempt !== m.attempt || (started.state !== 'running' && started.state !== 'cancelling')) {
       // Not committed, or the attempt is no longer the live one (re-queued before it started): someone else may run it.
@@ -163,6 +197,7 @@ export class JobsWorker implements Startable {
         }
       }, { signal })
     } finally {
+      ran()
       await data?.release()
     }
     // The last lines go out before the outcome, so a follower hears them before the job ends.

@@ -120,6 +120,12 @@ export interface JobsWorkerComponents {
   peerId: string
   /** Runs the flush of the reports made in one turn (one log entry for them all). @default setImmediate */
   defer?: (fn: () => void) => void
+  /**
+   * Attempts this worker runs at once (its `[jobs] slots`): an attempt
+   * assigned beyond them waits here for one before it reports `started`.
+   * @default unbounded (the runner's own slots queue the runs)
+   */
+  slots?: number
 }
 
 export interface ScheduleDriverComponents {

@@ -6,6 +6,7 @@ export type {
   AttemptSeed, AttemptSpec, LogStream, AttemptEvents, AttemptState, AttemptOutcome, JobStore, JobRunner, JobRunnerComponents, JobRunnerInit,
   AttemptId, DataFile, JobData
 } from './types.js'
+export { Slots } from './slots.js'
 export { StoreJobData, outputKeyOf, type StoreJobDataComponents, type StoreJobDataInit } from './job-data.js'
 
 /**

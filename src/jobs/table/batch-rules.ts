@@ -5,6 +5,7 @@
 // for localityWaitMs (phase two), so a healthy cluster reads its keys
 // locally and only the tail of an uneven batch crosses the mesh.
 import type { BatchLimits } from './batch-types.js'
+import { DEFAULT_PER_WORKER_QUEUE } from './constants.js'
 import { place, type Assignment, type PlacementGate, type PlacementInput, type PlacementJob } from './placement-rules.js'
 import { LIVE_STATES, type JobState } from './types.js'
 
@@ -56,6 +57,7 @@ export function placeWithBatches (input: BatchPlacementInput): BatchPlacement {
   const first = place({ ...input, jobs: seen.length > 0 ? [...seen] : read(), gate })
   const running = new Map<string, number>()
   for (const a of first) running.set(a.peerId, (running.get(a.peerId) ?? 0) + 1)
+  // A worker with a slot of its own still free after phase one has no local task left (tasks handed ahead fill slots + perWorkerQueue first).
   const free = input.workers.some(w => w.running + (running.get(w.peerId) ?? 0) < w.slots)
   if (!free) return { assignments: first, starved: new Map() }
   const placed = new Set(first.map(a => a.jobId))
@@ -128,7 +130,6 @@ class BatchGate implements PlacementGate {
     if (l.peers !== undefined && !this.glob(l.peers).test(peerId)) return false
     const on = this.live.get(job.batchId)
     const here = on?.get(peerId) ?? 0
-    if (l.perWorkerQueue !== undefined && here >= l.perWorkerQueue) return false
     if (here > 0) return true
     // A peer new to the batch: only under maxWorkers, and (beyond the first) while more than maxPending tasks wait.
     const workers = on?.size ?? 0
@@ -137,6 +138,11 @@ class BatchGate implements PlacementGate {
   }
 
   anywhere (job: BatchPlacementJob): boolean { return this.loose && this.isSoft(job) }
+
+  ahead (job: BatchPlacementJob): number {
+    const l = job.batchId === undefined ? undefined : this.input.limitsOf(job.batchId)
+    return l === undefined ? 0 : l.perWorkerQueue ?? DEFAULT_PER_WORKER_QUEUE
+  }
 
   took (job: BatchPlacementJob, peerId: string): void {
     if (job.batchId === undefined) return

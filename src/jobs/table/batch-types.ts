@@ -9,7 +9,12 @@ import type { JobTemplate } from './schedule-types.js'
 export interface BatchLimits {
   /** Distinct peers working on the batch at once. @default unlimited */
   maxWorkers?: number
-  /** Tasks of the batch live on one worker at once (its slots bound it too). @default unlimited */
+  /**
+   * Tasks of the batch handed to a worker ahead of its free slots: they wait
+   * in the worker's queue and start as its running tasks end, without a
+   * round through the coordinator (Pampa's per-worker queue). 0: only into
+   * free slots. @default DEFAULT_PER_WORKER_QUEUE
+   */
   perWorkerQueue?: number
   /** Run time of one attempt of a task, ms. @default none */
   taskTimeoutMs?: number

@@ -27,8 +27,8 @@ export function checkBatchOp (op: BatchOp, checkTemplate: (t: object) => string 
 
 function checkLimits (l: Partial<BatchLimits> | undefined): string | undefined {
   if (l === null || typeof l !== 'object') return 'a batch needs its limits'
-  for (const k of ['maxWorkers', 'perWorkerQueue', 'taskTimeoutMs'] as const) if (!optional(l[k], x => isInt(x, 1))) return `${k} must be a positive integer`
-  for (const k of ['localityWaitMs', 'maxPending'] as const) if (!optional(l[k], x => isInt(x))) return `${k} must be a non-negative integer`
+  for (const k of ['maxWorkers', 'taskTimeoutMs'] as const) if (!optional(l[k], x => isInt(x, 1))) return `${k} must be a positive integer`
+  for (const k of ['perWorkerQueue', 'localityWaitMs', 'maxPending'] as const) if (!optional(l[k], x => isInt(x))) return `${k} must be a non-negative integer`
   if (!optional(l.maxTries, x => isInt(x, 1) && x <= MAX_RETRIES + 1)) return `maxTries must be an integer from 1 to ${MAX_RETRIES + 1}`
   if (!optional(l.locality, x => x === 'hard' || x === 'soft')) return 'locality must be hard or soft'
   return optional(l.peers, x => isText(x, 256)) ? undefined : 'peers must be a glob of peer ids'

@@ -46,5 +46,7 @@ export const MAX_RELAY_LINE_CHARS = 8 * 1024
 export const DEFAULT_BATCH_TRIES = 3
 /** How long a soft-locality task waits for a replica of its key before any worker may take it, ms. */
 export const DEFAULT_LOCALITY_WAIT_MS = 2_000
+/** Tasks of a batch handed to a worker ahead of its free slots, by default (issue 16's perWorkerQueue): the next task starts as one ends, without a round through the coordinator. */
+export const DEFAULT_PER_WORKER_QUEUE = 4
 /** Keys one batch launch or one `batch.tasks` page carries at most. */
 export const MAX_BATCH_KEYS = 10_000

@@ -42,6 +42,8 @@ export interface PlacementInput {
   holders?: (key: string) => readonly string[] | undefined
   /** Further limits per job (a batch's: batch-rules.ts); absent: none. */
   gate?: PlacementGate
+  /** The most jobs any gate lets a worker take ahead of its slots (PlacementGate.ahead); bounds the pass. @default 0 */
+  ahead?: number
 }
 
 /** Limits beyond the seed's and the slots', consulted by place() job by job (issue 16: a batch's). */
@@ -52,6 +54,8 @@ export interface PlacementGate {
   anywhere(job: PlacementJob): boolean
   /** Notes an assignment place() made. */
   took(job: PlacementJob, peerId: string): void
+  /** How many jobs like this one a worker may hold beyond its slots (queued there until one frees); absent: none. */
+  ahead?(job: PlacementJob): number
 }
 
 /** One job to assign now. */
@@ -69,7 +73,7 @@ export interface Assignment { jobId: number, peerId: string, attempt: number }
 export function place (input: PlacementInput): Assignment[] {
   const running = new Map(input.workers.map(w => [w.peerId, w.running]))
   const perSeed = new Map(input.runningPerSeed ?? [])
-  let free = input.workers.reduce((n, w) => n + Math.max(0, w.slots - w.running), 0)
+  let free = input.workers.reduce((n, w) => n + Math.max(0, w.slots + (input.ahead ?? 0) - w.running), 0)
   const out: Assignment[] = []
   for (const job of input.jobs) {
     if (free <= 0) break
@@ -78,9 +82,10 @@ export function place (input: PlacementInput): Assignment[] {
     const holders = job.dataKey === undefined || input.gate?.anywhere(job) === true ? undefined : new Set(input.holders?.(job.dataKey) ?? [])
     const avoid = new Set((job.attempts ?? []).filter(a => a.outcome === 'failed' || a.outcome === 'lost').map(a => a.peerId))
     let best: { w: WorkerView, key: number[] } | undefined
+    const ahead = Math.min(input.ahead ?? 0, input.gate?.ahead?.(job) ?? 0)
     for (const w of input.workers) {
       const busy = running.get(w.peerId) ?? 0
-      if (busy >= w.slots || w.seeds.get(job.seed) !== job.seedHash) continue
+      if (busy >= w.slots + ahead || w.seeds.get(job.seed) !== job.seedHash) continue
       if (holders !== undefined && !holders.has(w.peerId)) continue
       if (input.gate?.allows(job, w.peerId) === false) continue
       const key = [avoid.has(w.peerId) ? 1 : 0, busy / w.slots, w.load]

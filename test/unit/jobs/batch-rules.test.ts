@@ -86,12 +86,18 @@ describe('batch placement (issue 16)', () => {
     expect(new Set(out.assignments.map(a => a.peerId)).size).toBe(1)
   })
 
-  it('perWorkerQueue: at most that many live tasks of the batch on one peer', () => {
-    const workers = [worker('a', { slots: 8 }), worker('b', { slots: 8 })]
-    const tasks = [1, 2, 3, 4, 5].map(i => task(i, `/k/ab-${i}`))
-    const out = placeWithBatches(input(tasks, workers, limits({ perWorkerQueue: 2 }), { active: live('a', 1) }))
-    expect(out.assignments.filter(a => a.peerId === 'a')).toHaveLength(1)
-    expect(out.assignments.filter(a => a.peerId === 'b')).toHaveLength(2)
+  it('perWorkerQueue: a worker takes that many tasks of the batch beyond its slots (queued there), least loaded first', () => {
+    const workers = [worker('a', { slots: 2, running: 1 }), worker('b', { slots: 2 })]
+    const tasks = [1, 2, 3, 4, 5, 6, 7, 8].map(i => task(i, `/k/ab-${i}`))
+    const out = placeWithBatches(input(tasks, workers, limits({ perWorkerQueue: 2 }), { active: live('a', 1), ahead: 2 }))
+    // a holds 1 of 2 + 2 ahead: 3 more; b 2 + 2: 4; the eighth waits.
+    expect(out.assignments.filter(a => a.peerId === 'a')).toHaveLength(3)
+    expect(out.assignments.filter(a => a.peerId === 'b')).toHaveLength(4)
+    // 0: only into free slots; and a plain job never goes beyond the slots.
+    const none = placeWithBatches(input(tasks, workers, limits({ perWorkerQueue: 0 }), { active: live('a', 1), ahead: 2 }))
+    expect(none.assignments).toHaveLength(3)
+    const plain = placeWithBatches(input(tasks.map(t => ({ ...t, batchId: undefined, dataKey: undefined })), workers, limits(), { ahead: 2 }))
+    expect(plain.assignments).toHaveLength(3)
   })
 
   it('maxPending: a peer joins the batch only while more than maxPending tasks wait', () => {

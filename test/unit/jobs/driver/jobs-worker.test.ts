@@ -14,7 +14,7 @@ const SEED = { name: 'demo/hello', path: '/x/demo/hello.mjs', kind: 'module', ha
 type Answer = (c: JobCommand) => JobResult
 const live: Answer = c => ({ ok: true, changed: true, state: 'running', attempt: (c as { attempt?: number }).attempt })
 
-function harness (answer: Answer = live, data?: JobData) {
+function harness (answer: Answer = live, data?: JobData, slots?: number) {
   const reports: JobCommand[] = []
   const proposals: JobCommand[] = []
   const signals: AbortSignal[] = []
@@ -48,7 +48,7 @@ function harness (answer: Answer = live, data?: JobData) {
       }
     },
     local: { get: name => name === SEED.name ? SEED : undefined },
-    runner, data, mesh: { handle: () => () => {} }, clock, log, peerId: 'w1', defer: fn => queueMicrotask(fn)
+    runner, data, mesh: { handle: () => () => {} }, clock, log, peerId: 'w1', defer: fn => queueMicrotask(fn), ...(slots !== undefined ? { slots } : {})
   })
   const settle = async (): Promise<void> => { for (let i = 0; i < 30; i++) await Promise.resolve() }
   return { worker, reports, proposals, signals, specs, clock, finish: () => finish?.(), beat: () => beat?.(), settle }
@@ -68,6 +68,28 @@ describe('JobsWorker', () => {
     expect(h.reports.map(r => r.type)).toEqual(['started', 'progress', 'finished'])
     expect(h.reports[1]).toMatchObject({ fraction: 0.1 })
     expect(h.reports[2]).toMatchObject({ jobId: 1, attempt: 1, ok: true, output: { a: 1 }, log: 'l1' })
+  })
+
+  it('holds an attempt assigned beyond its slots until one frees (heard from meanwhile); its start shares an entry with the outcome before it', async () => {
+    const h = harness(live, undefined, 1)
+    h.worker.assign(assign({ jobId: 1 }))
+    h.worker.assign(assign({ jobId: 2 }))
+    h.worker.assign(assign({ jobId: 3 }))
+    await h.settle()
+    expect(h.reports.filter(r => r.type === 'started').map(r => (r as { jobId: number }).jobId)).toEqual([1])
+    h.clock.advance(5000)
+    await h.settle()
+    expect(h.reports.filter(r => r.type === 'heartbeat').map(r => (r as { jobId: number }).jobId).sort()).toEqual([2, 3])
+    // Job 3 is cancelled while it waits: it ends without starting.
+    h.worker.cancel({ type: 'jobs.cancel', v: 1, term: 5, jobId: 3, attempt: 1 })
+    await h.settle()
+    expect(h.reports.find(r => r.type === 'finished' && (r as { jobId: number }).jobId === 3)).toMatchObject({ ok: false, error: 'cancelled' })
+    h.proposals.length = 0
+    h.finish()
+    await h.settle()
+    const together = h.proposals.find(p => p.type === 'batch') as { commands: JobCommand[] } | undefined
+    expect(together?.commands.map(c => `${c.type}:${(c as { jobId: number }).jobId}`)).toEqual(expect.arrayContaining(['finished:1', 'started:2']))
+    expect(h.specs.map(s => s.jobId)).toEqual([1, 2])
   })
 
   it('commits a heartbeat a second or more after the attempt\'s last report', async () => {

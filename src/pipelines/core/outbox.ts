@@ -73,13 +73,14 @@ export class Outbox {
   /**
    * Takes packets to deliver to every stage consuming their tags. Returns how
    * many packets no stage consumes (dropped). Handlers fire from here when
-   * nothing is left to deliver.
+   * nothing is left to deliver. `only`: to that stage alone (a redrive).
    */
-  submit (packets: readonly Packet[], handlers: DeliveryHandlers, now: number): { dropped: number } {
+  submit (packets: readonly Packet[], handlers: DeliveryHandlers, now: number, only?: string): { dropped: number } {
     const group: Group = { unsent: 0, unacked: 0, handlers }
     let dropped = 0
     for (const packet of packets) {
-      const stages = this.graph.consumers.get(packet.tag) ?? []
+      const all = this.graph.consumers.get(packet.tag) ?? []
+      const stages = only === undefined ? all : all.filter(s => s.stage === only)
       if (stages.length === 0) dropped++
       for (const { stage } of stages) {
         if (this.live.has(pairKey(stage, packet.id))) continue // the same packet submitted twice: one delivery

@@ -3,7 +3,7 @@
 //   running --pause--> paused --resume--> running
 //   running|paused --stop--> stopping --drained--> stopped (inbox served, then instances stop)
 //   any --kill--> stopped (instances killed; inbox and running packets nacked: senders redeliver)
-//   stopped --start--> running
+//   stopped --start--> running (and a stopping or paused stage)
 import type { LifecycleEvent, StageState } from '../types.js'
 
 export const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set<LifecycleEvent>(['start', 'pause', 'resume', 'stop', 'kill'])
@@ -23,7 +23,7 @@ export function applyEvent (state: StageState, event: LifecycleEvent | 'drained'
   switch (event) {
     case 'start':
       if (state === 'stopped') return { state: 'running', startInstances: true }
-      return { state: state === 'paused' ? 'running' : state }
+      return { state: 'running' }
     case 'resume':
       return { state: state === 'paused' ? 'running' : state }
     case 'pause':

@@ -17,7 +17,7 @@ import { decideScale } from './core/scale-rules.js'
 import { accepts, applyEvent, serves } from './core/stage-state.js'
 import { childId } from './packets.js'
 import { Instances, type Slot } from './instances.js'
-import { DEFAULT_INBOX, DEFAULT_STAGE_RETRIES, type InstanceHost, type LifecycleEvent, type Packet, type RunOutcome, type StagePeerStatus, type StageSpec, type StageState } from './types.js'
+import { DEFAULT_IDLE_MS, DEFAULT_INBOX, DEFAULT_STAGE_RETRIES, type InstanceHost, type LifecycleEvent, type Packet, type RunOutcome, type StagePeerStatus, type StageSpec, type StageState } from './types.js'
 import { StageStats } from './stage-stats.js'
 
 /** What a stage needs from the engine around it. */
@@ -181,7 +181,7 @@ export class StageRunner {
       maxInstances: this.spec.source ? 1 : this.spec.maxInstances ?? this.init.defaultMaxInstances,
       backlogPerInstance: this.init.backlogPerInstance ?? SCALE_BACKLOG_PER_INSTANCE,
       idleSince: this.instances.idle().map(s => s.idleSince),
-      idleMs: this.spec.idleMs ?? 30_000,
+      idleMs: this.spec.idleMs ?? DEFAULT_IDLE_MS,
       notBefore: this.instances.notBefore,
       active: accepts(this.state) || (this.state === 'stopping' && this.inbox.size > 0)
     })

@@ -1,0 +1,31 @@
+// Defaults and limits of the pipelines layer (issue 17). Each component takes
+// its own Init and defaults it with `??` against these.
+
+/** Unacked packets a sender holds per (stage, peer): its credit window. */
+export const CREDIT_WINDOW = 256
+/** A packet unacked this long is sent again to the same live peer (whose dedup window answers), ms. */
+export const ACK_TIMEOUT_MS = 60_000
+/** A nacked packet (full inbox, stopped stage) is routed again after this long, ms. */
+export const NACK_RETRY_MS = 200
+/** A waiting packet is served as if one priority level higher per this long, ms (anti-starvation). */
+export const AGING_MS = 1_000
+/** Dedup window of a stage on a peer: ids kept at most. */
+export const DEDUP_MAX_IDS = 100_000
+/** Dedup window of a stage on a peer: an id is forgotten after this long, ms. */
+export const DEDUP_MAX_AGE_MS = 10 * 60_000
+/** Start another instance while the inbox holds more than this many packets per instance. */
+export const SCALE_BACKLOG_PER_INSTANCE = 8
+/** Backoff of a failing run or setup: first delay and largest delay, ms. */
+export const RETRY_BASE_MS = 100
+export const RETRY_CAP_MS = 10_000
+/** Payloads pulled from a source instance at once. */
+export const SOURCE_PULL_MAX = 32
+/** Errors kept per stage for the status, newest first. */
+export const STATUS_ERRORS = 5
+/** The window of the processed rate, ms. */
+export const RATE_WINDOW_MS = 5_000
+/** Store prefixes: the dead-letter lists and the payloads too large to travel inline. */
+export const DLQ_PREFIX = '/_pipelines/dlq'
+export const PAYLOAD_PREFIX = '/_pipelines/payloads'
+/** Wire version of the pipe.* messages. */
+export const PIPE_WIRE_VERSION = 1

@@ -1,0 +1,202 @@
+// The sending half of delivery (Storm-like at least once): every packet is
+// kept until the peer of each consuming stage acks it. At most `window`
+// packets are unacked per (stage, peer) (credit: a slow stage slows its
+// senders). A packet unacked for `ackTimeoutMs` is sent again to the same
+// peer while it lives (its dedup window acks at once if it was done), a
+// packet whose peer died is routed again, a nacked one (full inbox, stopped
+// stage) after `nackRetryMs`. Pure: no I/O and no timers; the engine calls
+// `flush(now)` and sends what it returns.
+import type { Packet } from '../types.js'
+import type { PipelineGraph } from './graph-rules.js'
+import { routeOne } from './routing.js'
+
+export interface OutboxInit {
+  /** Unacked packets per (stage, peer). */
+  window: number
+  ackTimeoutMs: number
+  nackRetryMs: number
+}
+
+/** What the sender is told about a batch it submitted. */
+export interface DeliveryHandlers {
+  /** Every delivery of the batch was sent once (credit was found): the producer may go on. */
+  onSent?: () => void
+  /** Every delivery of the batch was acked: the producer's own input may be acked. */
+  onAcked?: () => void
+}
+
+/** A pipe.push to make: packets of one stage for one peer. */
+export interface Send { peer: string, stage: string, packets: Packet[] }
+
+interface Group { unsent: number, unacked: number, handlers: DeliveryHandlers }
+interface Delivery {
+  packet: Packet
+  stage: string
+  group: Group
+  peer?: string
+  sentAt: number
+  notBefore: number
+  everSent: boolean
+  settled: boolean
+}
+
+const pairKey = (stage: string, peer: string): string => `${stage}\u0000${peer}`
+
+export class Outbox {
+  private graph: PipelineGraph = { stages: new Map(), consumers: new Map() }
+  /** (stage, peer) -> its unacked deliveries by packet id, oldest send first. */
+  private readonly unacked = new Map<string, Map<string, Delivery>>()
+  /** (stage, id) -> the live delivery. */
+  private readonly live = new Map<string, Delivery>()
+  private pending: Delivery[] = []
+  /** (stage, peer) -> the inbox depth the receiver reported last. */
+  private readonly remoteInbox = new Map<string, number>()
+
+  constructor (private readonly init: OutboxInit) {}
+
+  setGraph (graph: PipelineGraph): void { this.graph = graph }
+
+  /** Deliveries waiting for a peer or for credit. */
+  get pendingCount (): number { return this.live.size - this.unackedCount }
+  /** Deliveries sent and not acked yet. */
+  get unackedCount (): number {
+    let n = 0
+    for (const ds of this.unacked.values()) n += ds.size
+    return n
+  }
+
+  /** Unacked deliveries towards (stage, peer). */
+  inFlight (stage: string, peer: string): number { return this.unacked.get(pairKey(stage, peer))?.size ?? 0 }
+  hasCredit (stage: string, peer: string): boolean { return this.inFlight(stage, peer) < this.init.window }
+  load (stage: string, peer: string): number { return this.inFlight(stage, peer) + (this.remoteInbox.get(pairKey(stage, peer)) ?? 0) }
+
+  /**
+   * Takes packets to deliver to every stage consuming their tags. Returns how
+   * many packets no stage consumes (dropped). Handlers fire from here when
+   * nothing is left to deliver. `only`: to that stage alone (a redrive).
+   */
+  submit (packets: readonly Packet[], handlers: DeliveryHandlers, now: number, only?: string): { dropped: number } {
+    const group: Group = { unsent: 0, unacked: 0, handlers }
+    let dropped = 0
+    for (const packet of packets) {
+      const all = this.graph.consumers.get(packet.tag) ?? []
+      const stages = only === undefined ? all : all.filter(s => s.stage === only)
+      if (stages.length === 0) dropped++
+      for (const { stage } of stages) {
+        if (this.live.has(pairKey(stage, packet.id))) continue // the same packet submitted twice: one delivery
+        const d: Delivery = { packet, stage, group, sentAt: 0, notBefore: now, everSent: false, settled: false }
+        group.unsent++
+        group.unacked++
+        this.live.set(pairKey(stage, packet.id), d)
+        this.pending.push(d)
+      }
+    }
+    if (group.unsent === 0) handlers.onSent?.()
+    if (group.unacked === 0) handlers.onAcked?.()
+    return { dropped }
+  }
+
+  /** `peer` acked packets of `stage` (processed, or known to its dedup window); `inbox` is its inbox depth. */
+  ack (peer: string, stage: string, ids: readonly string[], inbox?: number): void {
+    if (inbox !== undefined) this.remoteInbox.set(pairKey(stage, peer), inbox)
+    for (const id of ids) {
+      const d = this.live.get(pairKey(stage, id))
+      if (d === undefined) continue
+      this.detach(d)
+      d.settled = true
+      this.live.delete(pairKey(stage, id))
+      if (!d.everSent) this.sent(d) // acked by a peer it was sent to before a re-route
+      if (--d.group.unacked === 0) d.group.handlers.onAcked?.()
+    }
+  }
+
+  /** `peer` refused packets of `stage` (inbox full, stage stopped or killed): they are routed again later. */
+  nack (peer: string, stage: string, ids: readonly string[], now: number, inbox?: number): void {
+    if (inbox !== undefined) this.remoteInbox.set(pairKey(stage, peer), inbox)
+    for (const id of ids) {
+      const d = this.live.get(pairKey(stage, id))
+      if (d === undefined || d.peer !== peer) continue // stale: it went elsewhere since
+      this.detach(d)
+      d.notBefore = now + this.init.nackRetryMs
+      this.pending.push(d)
+    }
+  }
+
+  /** Membership says `peer` is dead: what it had not acked is routed again. */
+  peerDead (peer: string, now: number): void {
+    for (const [pair, ds] of this.unacked) {
+      if (!pair.endsWith(`\u0000${peer}`)) continue
+      for (const d of [...ds.values()]) {
+        this.detach(d)
+        d.notBefore = now
+        this.pending.push(d)
+      }
+      this.remoteInbox.delete(pair)
+    }
+  }
+
+  /**
+   * What to send at `now`: deliveries whose ack is overdue (again to their
+   * live peer), then waiting deliveries that find a live peer with credit.
+   * `wakeAt` is when to flush again if nothing else happens.
+   */
+  flush (now: number, isAlive: (peer: string) => boolean): { sends: Send[], wakeAt?: number } {
+    const batches = new Map<string, Send>()
+    const add = (d: Delivery, peer: string): void => {
+      const k = pairKey(d.stage, peer)
+      let b = batches.get(k)
+      if (b === undefined) { b = { peer, stage: d.stage, packets: [] }; batches.set(k, b) }
+      b.packets.push(d.packet)
+    }
+    let wakeAt: number | undefined
+    const wake = (at: number): void => { if (wakeAt === undefined || at < wakeAt) wakeAt = at }
+    for (const ds of this.unacked.values()) {
+      for (const d of ds.values()) {
+        if (d.sentAt + this.init.ackTimeoutMs > now) { wake(d.sentAt + this.init.ackTimeoutMs); break }
+        const peer = d.peer as string
+        this.detach(d)
+        if (isAlive(peer)) { this.attach(d, peer, now); add(d, peer) } else { d.notBefore = now; this.pending.push(d) }
+      }
+    }
+    const view = { isAlive, load: (s: string, p: string) => this.load(s, p), hasCredit: (s: string, p: string) => this.hasCredit(s, p) }
+    const rest: Delivery[] = []
+    for (const d of this.pending) {
+      if (d.settled) continue
+      const spec = this.graph.stages.get(d.stage)
+      const peer = d.notBefore > now || spec === undefined ? undefined : routeOne(d.packet, spec, view)
+      if (peer === undefined) {
+        rest.push(d)
+        if (d.notBefore > now) wake(d.notBefore)
+        continue
+      }
+      this.attach(d, peer, now)
+      add(d, peer)
+      if (!d.everSent) this.sent(d)
+    }
+    this.pending = rest
+    return { sends: [...batches.values()], wakeAt }
+  }
+
+  private attach (d: Delivery, peer: string, now: number): void {
+    d.peer = peer
+    d.sentAt = now
+    const k = pairKey(d.stage, peer)
+    let ds = this.unacked.get(k)
+    if (ds === undefined) { ds = new Map(); this.unacked.set(k, ds) }
+    ds.set(d.packet.id, d)
+  }
+
+  private detach (d: Delivery): void {
+    if (d.peer === undefined) return
+    const k = pairKey(d.stage, d.peer)
+    const ds = this.unacked.get(k)
+    ds?.delete(d.packet.id)
+    if (ds?.size === 0) this.unacked.delete(k)
+    d.peer = undefined
+  }
+
+  private sent (d: Delivery): void {
+    d.everSent = true
+    if (--d.group.unsent === 0) d.group.handlers.onSent?.()
+  }
+}

@@ -1,0 +1,110 @@
+// The instances of one stage on one peer: started through the InstanceHost
+// (setup may fail: backoff before the next try), each running one packet at
+// a time; idle since when, for the scale rules.
+import type { Clock } from '../common/clock.js'
+import type { Logger } from '../common/logger.js'
+import type { Random } from '../common/random.js'
+import { backoffMs } from '../jobs/index.js'
+import { RETRY_BASE_MS, RETRY_CAP_MS, SOURCE_PULL_MAX } from './constants.js'
+import type { StageStats } from './stage-stats.js'
+import type { InstanceHost, LifecycleEvent, Packet, RunOutcome, StageInstance } from './types.js'
+
+export interface Slot {
+  readonly instance: StageInstance
+  /** The packet it runs, or undefined when idle. */
+  busy?: string
+  idleSince: number
+}
+
+export interface InstancesHost { instanceHost: InstanceHost, clock: Clock, random: Random, log: Logger }
+
+export class Instances {
+  private readonly slots: Slot[] = []
+  private startingCount = 0
+  private setupFailures = 0
+  private retryAt?: number
+
+  constructor (
+    private readonly stage: string,
+    private readonly host: InstancesHost,
+    private readonly stats: StageStats,
+    private readonly hooks: { onReady: () => void, onRetry: () => void }
+  ) {}
+
+  get count (): number { return this.slots.length }
+  get starting (): number { return this.startingCount }
+  /** No start before this (a setup failed), ms. */
+  get notBefore (): number | undefined { return this.retryAt }
+
+  idle (): Slot[] { return this.slots.filter(s => s.busy === undefined) }
+  free (): Slot | undefined { return this.slots.find(s => s.busy === undefined) }
+  claim (slot: Slot, id: string): void { slot.busy = id }
+  release (slot: Slot): void {
+    if (slot.busy === undefined) return
+    slot.busy = undefined
+    slot.idleSince = this.host.clock.now()
+  }
+
+  /** Starts one instance; `isCurrent` says whether it is still wanted once setup finished. */
+  startOne (isCurrent: () => boolean): void {
+    this.startingCount++
+    this.host.instanceHost.start(this.stage).then(instance => {
+      this.startingCount--
+      this.setupFailures = 0
+      this.retryAt = undefined
+      if (!isCurrent()) { void instance.stop('kill').catch(() => {}); return }
+      const slot: Slot = { instance, idleSince: this.host.clock.now() }
+      this.slots.push(slot)
+      instance.onExit(reason => this.lost(slot, reason))
+      this.hooks.onReady()
+    }, err => {
+      this.startingCount--
+      this.setupFailures++
+      const wait = backoffMs(this.setupFailures, this.host.random, { baseMs: RETRY_BASE_MS, capMs: RETRY_CAP_MS })
+      this.retryAt = this.host.clock.now() + wait
+      const msg = err instanceof Error ? err.message : String(err)
+      this.stats.failed(`setup: ${msg}`)
+      this.host.log.warn({ stage: this.stage, err: msg, retryInMs: wait }, 'stage instance failed to start')
+      this.host.clock.setTimeout(() => this.hooks.onRetry(), wait)
+    })
+  }
+
+  async run (slot: Slot, packet: Packet): Promise<RunOutcome> { return await slot.instance.run(packet) }
+
+  async pull (slot: Slot): Promise<{ items: RunOutcome['emitted'], done: boolean }> {
+    if (slot.instance.pull === undefined) return { items: [], done: true }
+    return await slot.instance.pull(SOURCE_PULL_MAX)
+  }
+
+  /** A custom event in every instance. */
+  async event (name: string, args: unknown): Promise<RunOutcome[]> {
+    const outcomes = await Promise.allSettled(this.slots.map(async s => await s.instance.event(name, args)))
+    const out: RunOutcome[] = []
+    for (const o of outcomes) {
+      if (o.status === 'fulfilled') { out.push(o.value); if (!o.value.ok) this.stats.failed(`${name}: ${o.value.error ?? 'failed'}`) } else this.stats.failed(`${name}: ${String(o.reason)}`)
+    }
+    return out
+  }
+
+  /** Stops an idle instance (scaling down). */
+  stopIdle (slot: Slot): void {
+    const i = this.slots.indexOf(slot)
+    if (i < 0 || slot.busy !== undefined) return
+    this.slots.splice(i, 1)
+    void slot.instance.stop('drain').catch(err => this.host.log.warn({ err, stage: this.stage }, 'instance stop failed'))
+  }
+
+  async stopAll (how: Extract<LifecycleEvent, 'kill'> | 'drain'): Promise<void> {
+    const all = this.slots.splice(0)
+    await Promise.allSettled(all.map(async s => { await s.instance.stop(how) }))
+  }
+
+  private lost (slot: Slot, reason: string): void {
+    const i = this.slots.indexOf(slot)
+    if (i < 0) return
+    this.slots.splice(i, 1)
+    this.stats.failed(`instance exited: ${reason}`)
+    this.host.log.warn({ stage: this.stage, reason }, 'stage instance exited')
+    this.hooks.onRetry()
+  }
+}

@@ -1,0 +1,76 @@
+// The pipelines' wire (one-way mesh messages, msgpack): pushes of packets to
+// a stage's peer, its acks and nacks back, lifecycle and custom events, and
+// the status request. Every field is checked on arrival; a message of
+// another version is refused.
+import { PmzError } from '../common/errors.js'
+import { PIPE_WIRE_VERSION } from './constants.js'
+import { MAX_PRIORITY, MIN_PRIORITY, type Packet, type StagePeerStatus } from './types.js'
+
+// Type aliases, not interfaces, so that messages are assignable to the transport's indexed Message.
+
+/** Sender -> receiver: packets for `stage` (all of one stage). */
+export type PushMessage = { type: 'pipe.push', v: 1, stage: string, packets: Packet[] }
+/** Receiver -> sender: `ids` processed (or known), `nack` refused (full inbox, stopped stage): route them again later. `inbox`: its depth now. */
+export type AckMessage = { type: 'pipe.ack', v: 1, stage: string, ids: string[], inbox: number, nack?: string[] }
+/** A lifecycle or custom event for the given stages (all when absent). */
+export type EventMessage = { type: 'pipe.event', v: 1, name: string, stages?: string[], args?: unknown }
+/** Request: the peer's stages as it runs them. */
+export type StatusRequest = { type: 'pipe.status', v: 1 }
+export type StatusReply = { type: 'pipe.status.reply', v: 1, stages: LocalStageStatus[] }
+
+/** One stage on the answering peer. */
+export type LocalStageStatus = StagePeerStatus & { stage: string }
+
+export type PipeMessage = PushMessage | AckMessage | EventMessage
+
+const bad = (what: string): PmzError => new PmzError('ERR_BAD_REQUEST', `pipe message: bad ${what}`)
+const isStr = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 1024
+const isNat = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0
+const strings = (x: unknown, what: string): string[] => {
+  if (!Array.isArray(x) || !x.every(isStr)) throw bad(what)
+  return x
+}
+
+/** A packet that arrived: every field checked. Throws ERR_BAD_REQUEST. */
+export function checkPacket (p: unknown): Packet {
+  if (p === null || typeof p !== 'object') throw bad('packet')
+  const o = p as Record<string, unknown>
+  if (!isStr(o.id) || !isStr(o.tag)) throw bad('packet id or tag')
+  if (o.key !== undefined && typeof o.key !== 'string') throw bad('packet key')
+  if (!Number.isInteger(o.priority) || (o.priority as number) < MIN_PRIORITY || (o.priority as number) > MAX_PRIORITY) throw bad('packet priority')
+  if (o.ref !== undefined && !isStr(o.ref)) throw bad('packet ref')
+  if (o.headers === null || typeof o.headers !== 'object' || Array.isArray(o.headers) ||
+    !Object.values(o.headers).every(v => typeof v === 'string')) throw bad('packet headers')
+  if (typeof o.bornAt !== 'number' || !Number.isFinite(o.bornAt)) throw bad('packet bornAt')
+  return o as unknown as Packet
+}
+
+/** A pipe.push, pipe.ack or pipe.event that arrived, checked. Throws ERR_BAD_REQUEST. */
+export function parsePipeMessage (msg: unknown): PipeMessage {
+  if (msg === null || typeof msg !== 'object') throw bad('message')
+  const m = msg as Record<string, unknown>
+  if (m.v !== PIPE_WIRE_VERSION) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${String(m.type)} version`, { details: { v: m.v } })
+  switch (m.type) {
+    case 'pipe.push':
+      if (!isStr(m.stage) || !Array.isArray(m.packets)) throw bad('push')
+      return { type: 'pipe.push', v: 1, stage: m.stage, packets: m.packets.map(checkPacket) }
+    case 'pipe.ack':
+      if (!isStr(m.stage) || !isNat(m.inbox)) throw bad('ack')
+      return { type: 'pipe.ack', v: 1, stage: m.stage, ids: strings(m.ids, 'ack ids'), inbox: m.inbox, ...(m.nack !== undefined ? { nack: strings(m.nack, 'nack ids') } : {}) }
+    case 'pipe.event':
+      if (!isStr(m.name)) throw bad('event name')
+      return { type: 'pipe.event', v: 1, name: m.name, ...(m.stages !== undefined ? { stages: strings(m.stages, 'event stages') } : {}), ...(m.args !== undefined ? { args: m.args } : {}) }
+    default:
+      throw bad('type')
+  }
+}
+
+/** A status reply, checked enough to show (the fields the status table reads). */
+export function checkStatusReply (msg: unknown): LocalStageStatus[] {
+  const m = msg as Record<string, unknown> | null
+  if (m === null || typeof m !== 'object' || m.v !== PIPE_WIRE_VERSION || !Array.isArray(m.stages)) throw bad('status reply')
+  for (const s of m.stages as Array<Record<string, unknown>>) {
+    if (s === null || typeof s !== 'object' || !isStr(s.stage) || !isStr(s.peerId) || !isNat(s.inbox) || !isNat(s.instances)) throw bad('status reply stage')
+  }
+  return m.stages as LocalStageStatus[]
+}

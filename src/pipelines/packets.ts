@@ -1,0 +1,67 @@
+// Packet ids and payloads. An output's id is derived from its input's id, the
+// stage and its index, so a packet processed twice (redelivered after a crash)
+// yields the same output ids and the next stage's dedup window drops the
+// copies. A payload over INLINE_PAYLOAD_BYTES travels through the store.
+import { digestOf } from '../common/digest.js'
+import { PmzError } from '../common/errors.js'
+import type { Random } from '../common/random.js'
+import { PAYLOAD_PREFIX } from './constants.js'
+import { INLINE_PAYLOAD_BYTES, type Packet, type Payload } from './types.js'
+
+/** The store as the pipelines need it: dead letters and large payloads. */
+export interface PipelineStore {
+  put(key: string, bytes: Uint8Array, options?: { temporalDays?: number }): Promise<void>
+  /** Undefined when the key holds nothing. */
+  get(key: string): Promise<Uint8Array | undefined>
+  delete(key: string): Promise<void>
+  /** Keys under `prefix`, in key order. */
+  list(prefix: string): Promise<string[]>
+}
+
+/** Days a large payload is kept in the store (it is not deleted on ack: a redelivery may still need it). */
+const PAYLOAD_DAYS = 7
+
+/** Fresh ids of one peer: `{peer}-{time}-{random}-{n}` in base 36 (the store key alphabet). */
+export function idMaker (peerId: string, now: () => number, random: Random): () => string {
+  const prefix = `${peerId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8)}-${now().toString(36)}-${Math.floor(random() * 2 ** 32).toString(36)}`
+  let n = 0
+  return () => `${prefix}-${(n++).toString(36)}`
+}
+
+/** The id of the `index`-th output of `stage` for the input `parentId`: the same on every peer and every run. */
+export function childId (parentId: string, stage: string, index: number): string {
+  return digestOf('sha1', `${parentId}\u0000${stage}\u0000${index}`).subarray(0, 15).toString('base64url')
+}
+
+/** The payload's size on the wire, roughly (JSON text length for values). */
+export function payloadBytes (payload: Payload): number {
+  if (payload instanceof Uint8Array) return payload.byteLength
+  if (typeof payload === 'string') return payload.length
+  if (payload === undefined || payload === null || typeof payload !== 'object') return 16
+  return JSON.stringify(payload)?.length ?? 0
+}
+
+/** Moves a large payload into the store: the packet then carries `ref`. */
+export async function externalize (packet: Packet, store: PipelineStore): Promise<Packet> {
+  if (packetBytes(packet) <= INLINE_PAYLOAD_BYTES) return packet
+  const bin = packet.payload instanceof Uint8Array
+  const ref = `${PAYLOAD_PREFIX}/${safe(packet.id)}.${bin ? 'bin' : 'json'}`
+  const bytes = bin ? packet.payload as Uint8Array : Buffer.from(JSON.stringify(packet.payload))
+  await store.put(ref, bytes, { temporalDays: PAYLOAD_DAYS })
+  const { payload: _, ...rest } = packet
+  return { ...rest, ref }
+}
+
+/** The packet with its payload back from the store when it travelled as `ref`. */
+export async function internalize (packet: Packet, store: PipelineStore): Promise<Packet> {
+  if (packet.ref === undefined) return packet
+  const bytes = await store.get(packet.ref)
+  if (bytes === undefined) throw new PmzError('ERR_NOT_FOUND', `payload ${packet.ref} not found`)
+  const payload = packet.ref.endsWith('.bin') ? bytes : JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown
+  return { ...packet, payload }
+}
+
+function packetBytes (p: Packet): number { return p.payload === undefined ? 0 : payloadBytes(p.payload) }
+
+/** An id as one store key segment. */
+export function safe (id: string): string { return id.replace(/[^A-Za-z0-9._~+|{}-]/g, '_') }

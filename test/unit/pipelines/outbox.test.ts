@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest'
+import { buildGraph } from '../../../src/pipelines/core/graph-rules.js'
+import { Outbox } from '../../../src/pipelines/core/outbox.js'
+import { decideScale, type ScaleInput } from '../../../src/pipelines/core/scale-rules.js'
+import { accepts, applyEvent, serves } from '../../../src/pipelines/core/stage-state.js'
+import { packet, spec } from './fixtures.js'
+
+const alive = (dead: string[] = []) => (p: string): boolean => !dead.includes(p)
+
+function outbox (window = 2): Outbox {
+  const o = new Outbox({ window, ackTimeoutMs: 1_000, nackRetryMs: 100 })
+  o.setGraph(buildGraph([spec('a', ['t'], ['p1', 'p2']), spec('b', ['t'], ['p3'])]))
+  return o
+}
+
+describe('outbox', () => {
+  it('delivers a packet to one peer of each consuming stage, and reports sent then acked', () => {
+    const o = outbox()
+    const events: string[] = []
+    const { dropped } = o.submit([packet('x'), packet('y', { tag: 'nobody' })], { onSent: () => events.push('sent'), onAcked: () => events.push('acked') }, 0)
+    expect(dropped).toBe(1)
+    const { sends } = o.flush(0, alive())
+    expect(sends.map(s => [s.stage, s.packets.map(p => p.id)])).toEqual([['a', ['x']], ['b', ['x']]])
+    expect(events).toEqual(['sent'])
+    const a = sends[0].peer
+    o.ack(a, 'a', ['x'])
+    expect(events).toEqual(['sent'])
+    o.ack('p3', 'b', ['x'])
+    expect(events).toEqual(['sent', 'acked'])
+    expect(o.unackedCount + o.pendingCount).toBe(0)
+  })
+
+  it('holds at most `window` unacked packets per (stage, peer): back-pressure', () => {
+    const o = outbox(2)
+    let sent = 0
+    for (let i = 0; i < 10; i++) o.submit([packet(`p${i}`)], { onSent: () => sent++ }, 0)
+    const first = o.flush(0, alive())
+    expect(first.sends.find(s => s.stage === 'b')?.packets.length).toBe(2) // one peer: its window
+    expect(first.sends.filter(s => s.stage === 'a').reduce((n, s) => n + s.packets.length, 0)).toBe(4) // two peers
+    expect(sent).toBe(2) // a packet counts as sent once every stage took it
+    expect(o.flush(0, alive()).sends).toEqual([])
+    o.ack('p3', 'b', ['p0', 'p1'])
+    const next = o.flush(1, alive())
+    expect(next.sends.find(s => s.stage === 'b')?.packets.map(p => p.id)).toEqual(['p2', 'p3'])
+  })
+
+  it('routes again what a dead peer had not acked, keeping the ids', () => {
+    const o = outbox(10)
+    o.submit([packet('x'), packet('y')], {}, 0)
+    const sends = o.flush(0, alive()).sends.filter(s => s.stage === 'a')
+    const victim = sends[0].peer
+    const lost = sends[0].packets.map(p => p.id)
+    o.peerDead(victim, 5)
+    const again = o.flush(5, alive([victim])).sends.filter(s => s.stage === 'a')
+    expect(again.every(s => s.peer !== victim)).toBe(true)
+    expect(again.flatMap(s => s.packets.map(p => p.id)).sort()).toEqual(lost.sort())
+  })
+
+  it('sends an overdue packet again to its live peer, and routes it elsewhere once that peer is dead', () => {
+    const o = outbox()
+    o.setGraph(buildGraph([spec('c', ['u'], ['p1', 'p2'])]))
+    o.submit([packet('x', { tag: 'u' })], {}, 0)
+    const [first] = o.flush(0, alive()).sends
+    const r = o.flush(999, alive())
+    expect(r.sends).toEqual([])
+    expect(r.wakeAt).toBe(1_000)
+    expect(o.flush(1_000, alive()).sends).toEqual([{ peer: first.peer, stage: 'c', packets: [first.packets[0]] }])
+    const other = first.peer === 'p1' ? 'p2' : 'p1'
+    expect(o.flush(2_000, alive([first.peer])).sends.map(s => s.peer)).toEqual([other])
+  })
+
+  it('routes a nacked packet again after nackRetryMs; a stale nack is ignored', () => {
+    const o = outbox()
+    o.setGraph(buildGraph([spec('c', ['u'], ['p1'])]))
+    o.submit([packet('x', { tag: 'u' })], {}, 0)
+    o.flush(0, alive())
+    o.nack('p9', 'c', ['x'], 0)
+    expect(o.unackedCount).toBe(1)
+    o.nack('p1', 'c', ['x'], 10)
+    expect(o.flush(50, alive())).toEqual({ sends: [], wakeAt: 110 })
+    expect(o.flush(110, alive()).sends.map(s => s.peer)).toEqual(['p1'])
+  })
+
+  it('settles a packet acked by a peer it went to before a re-route', () => {
+    const o = outbox()
+    let acked = false
+    o.setGraph(buildGraph([spec('c', ['u'], ['p1', 'p2'])]))
+    o.submit([packet('x', { tag: 'u' })], { onAcked: () => { acked = true } }, 0)
+    const [first] = o.flush(0, alive()).sends
+    o.peerDead(first.peer, 1)
+    o.ack(first.peer, 'c', ['x'])
+    expect(acked).toBe(true)
+    expect(o.flush(2, alive([first.peer])).sends).toEqual([])
+  })
+})
+
+describe('scale rules', () => {
+  const base: ScaleInput = { now: 10_000, instances: 1, starting: 0, backlog: 0, maxInstances: 4, backlogPerInstance: 8, idleSince: [], idleMs: 1_000, active: true }
+  it('keeps one instance, starts more while the backlog grows, one at a time, up to the maximum', () => {
+    expect(decideScale({ ...base, instances: 0 })).toEqual({ action: 'start' })
+    expect(decideScale({ ...base, instances: 0, active: false })).toEqual({ action: 'none' })
+    expect(decideScale({ ...base, backlog: 8 })).toEqual({ action: 'none' })
+    expect(decideScale({ ...base, backlog: 9 })).toEqual({ action: 'start' })
+    expect(decideScale({ ...base, backlog: 90, starting: 1 })).toEqual({ action: 'none' })
+    expect(decideScale({ ...base, backlog: 90, instances: 4 })).toEqual({ action: 'none' })
+    expect(decideScale({ ...base, instances: 0, notBefore: 10_001 })).toEqual({ action: 'none' })
+  })
+  it('stops the instance idle longest once past idleMs, keeping one', () => {
+    expect(decideScale({ ...base, instances: 3, idleSince: [9_500, 8_000, 8_500] })).toEqual({ action: 'stop', index: 1 })
+    expect(decideScale({ ...base, instances: 3, idleSince: [9_500] })).toEqual({ action: 'none' })
+    expect(decideScale({ ...base, instances: 1, idleSince: [0] })).toEqual({ action: 'none' })
+  })
+})
+
+describe('stage state', () => {
+  it('follows the lifecycle events', () => {
+    expect(applyEvent('running', 'pause')).toEqual({ state: 'paused' })
+    expect(applyEvent('paused', 'resume')).toEqual({ state: 'running' })
+    expect(applyEvent('paused', 'stop')).toEqual({ state: 'stopping' })
+    expect(applyEvent('stopping', 'drained')).toEqual({ state: 'stopped', stopInstances: 'drain' })
+    expect(applyEvent('running', 'kill')).toEqual({ state: 'stopped', stopInstances: 'kill', nackAll: true })
+    expect(applyEvent('stopped', 'kill')).toEqual({ state: 'stopped' })
+    expect(applyEvent('stopped', 'start')).toEqual({ state: 'running', startInstances: true })
+    expect(applyEvent('stopped', 'resume')).toEqual({ state: 'stopped' })
+    expect([accepts('paused'), accepts('stopping'), serves('paused'), serves('stopping')]).toEqual([true, false, false, true])
+  })
+})

@@ -79,11 +79,21 @@ export interface StageInstance {
   run(packet: Packet): Promise<RunOutcome>
   /** A custom event (`on{Event}`); lifecycle events are the engine's business. */
   event(name: string, args: unknown): Promise<RunOutcome>
-  /** Sources: the next payloads of the generator, at most `max` (resolves with [] and done once it ended). */
-  pull?(max: number): Promise<{ items: RunOutcome['emitted'], done: boolean }>
-  /** Runs `cleanup` and ends the process (kill: at once, without cleanup). */
+  /**
+   * Sources: the next payloads of the generator, at most `max` (resolves with
+   * [] and done once it ended). The generator is advanced only by pulls
+   * (back-pressure): it waits for a first item, then takes more while they
+   * come at once. Never rejects: a generator that threw, or an instance that
+   * died, ends with `done` and the reason in `error`.
+   */
+  pull?(max: number): Promise<{ items: RunOutcome['emitted'], done: boolean, error?: string }>
+  /**
+   * Drain: lets the calls under way end, runs `cleanup` and ends the process
+   * (killed past a deadline); kill: ends it at once, without cleanup (calls
+   * under way resolve `{ok: false}`). Resolves once the process is gone.
+   */
   stop(how: 'drain' | 'kill'): Promise<void>
-  /** The process died or setup failed. */
+  /** The process died when not asked to stop (a crash, `process.exit`, out of memory), with the reason. */
   onExit(fn: (reason: string) => void): void
 }
 

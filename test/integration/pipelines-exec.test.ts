@@ -7,7 +7,7 @@ import { systemClock } from '../../src/common/clock.js'
 import { notFound } from '../../src/common/errors.js'
 import { createLogger } from '../../src/common/logger.js'
 import type { JobStore, LogStream } from '../../src/jobs/exec/index.js'
-import { createInstanceHost, type StageProcessHost, type StageSeed } from '../../src/pipelines/exec/index.js'
+import { createInstanceHost, type InstanceHostInit, type StageProcessHost, type StageSeed } from '../../src/pipelines/exec/index.js'
 import type { Packet, StageDecl, StageInstance } from '../../src/pipelines/types.js'
 import { codeOf } from '../helpers/errors.js'
 
@@ -18,6 +18,7 @@ const DECLS: Record<string, { file: string, kind: StageSeed['kind'], pipeline: S
   sink: { file: 'shapes.mjs', kind: 'module', pipeline: { consumes: ['in'], source: false, events: [] } },
   source: { file: 'source.mjs', kind: 'module', pipeline: { consumes: [], produces: 'numbers', source: true, events: ['count'] } },
   'slow-source': { file: 'slow-source.mjs', kind: 'module', pipeline: { consumes: [], produces: 'ticks', source: true, events: [] } },
+  'setup-hangs': { file: 'setup-hangs.mjs', kind: 'module', pipeline: { consumes: ['in'], source: false, events: [] } },
   'setup-throws': { file: 'setup-throws.mjs', kind: 'module', pipeline: { consumes: ['in'], source: false, events: [] } },
   echo: { file: 'echo.sh', kind: 'executable', pipeline: { consumes: ['in'], produces: 'echoed', source: false, events: [] } },
   fail: { file: 'fail.sh', kind: 'executable', pipeline: { consumes: ['in'], produces: 'echoed', source: false, events: [] } }
@@ -57,9 +58,9 @@ const log = createLogger({ level: 'silent' })
 let host: StageProcessHost | undefined
 let lines: Array<[string, string, LogStream]> = []
 
-function makeHost (): StageProcessHost {
+function makeHost (init: Partial<InstanceHostInit> = {}): StageProcessHost {
   lines = []
-  host = createInstanceHost({ clock: systemClock, log, store: memoryStore(), seedOf, onLog: (stage, line, stream) => lines.push([stage, line, stream]) }, { peerId: 'peer-a', stopTimeoutMs: 5000, killGraceMs: 200 })
+  host = createInstanceHost({ clock: systemClock, log, store: memoryStore(), seedOf, onLog: (stage, line, stream) => lines.push([stage, line, stream]) }, { peerId: 'peer-a', stopTimeoutMs: 5000, killGraceMs: 200, ...init })
   return host
 }
 
@@ -160,6 +161,26 @@ describe('a module stage instance', () => {
     expect(await codeOf(h.start('setup-throws'))).toBe('ERR_UNAVAILABLE')
     await expect(h.start('setup-throws')).rejects.toThrow('stage setup-throws could not start: cannot open the database')
     expect(await codeOf(h.start('missing'))).toBe('ERR_NOT_FOUND')
+  })
+
+  it('a setup that never ends fails the start once its deadline passed; a drain that never ends is killed', async () => {
+    const h = makeHost({ setupTimeoutMs: 300, stopTimeoutMs: 300 })
+    await expect(h.start('setup-hangs')).rejects.toThrow('stage setup-hangs could not start: setup took longer than 300 ms')
+    const instance = await h.start('shapes')
+    const hanging = instance.run(packet({ do: 'hang' }))
+    await instance.stop('drain')
+    expect(await hanging).toEqual({ ok: false, emitted: [], error: 'the stage instance is stopping' })
+    expect(texts()).not.toContain('cleanup true')
+  })
+
+  it('the host\'s stop kills every instance it started, and starts no more', async () => {
+    const h = makeHost()
+    const [a, b] = await Promise.all([h.start('shapes'), h.start('source')])
+    const hanging = a.run(packet({ do: 'hang' }))
+    await h.stop()
+    expect(await hanging).toMatchObject({ ok: false, error: 'the stage instance was killed' })
+    expect(await b.pull!(1)).toMatchObject({ items: [], done: true })
+    expect(await codeOf(h.start('shapes'))).toBe('ERR_SHUTTING_DOWN')
   })
 })
 

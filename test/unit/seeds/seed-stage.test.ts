@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../../src/common/logger.js'
+import { createSeedCatalog } from '../../../src/seeds/index.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
 import { mergeCatalogs } from '../../../src/seeds/catalog-merge.js'
 import { digestOf, parseCatalogReply } from '../../../src/seeds/catalog-messages.js'
 import type { CatalogEntry, Seed } from '../../../src/seeds/index.js'
@@ -133,5 +135,21 @@ describe('the catalog carries a seed\'s pipeline declaration', () => {
     // A bad declaration makes the seed unlaunchable, as bad limits do.
     const merged = mergeCatalogs(new Map([['p1', entries]]))
     expect(merged.find(s => s.name === 'badmod')).toMatchObject({ launchable: false, error: expect.stringContaining('bad pipeline declaration') })
+  })
+  it('reads the declaration of a real module file, as the seeds catalog loads it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmz-stage-'))
+    dirs.push(dir)
+    writeFileSync(join(dir, 'greet.mjs'), [
+      "export default { consumes: 'greet', produces: 'extract', maxInstances: 2, run (p) { return 'Hello ' + p.payload }, events: { Reset () {} } }",
+      'export async function * source () {}'
+    ].join('\n'))
+    const catalog = createSeedCatalog({ clock: new ManualClock(), log: createLogger({ level: 'silent' }) }, { dir, watch: false })
+    await catalog.start()
+    try {
+      const [entry] = await new LocalEntries(createLogger({ level: 'silent' })).describe(catalog.list())
+      expect(entry.pipeline).toEqual({ consumes: ['greet'], produces: 'extract', source: true, events: ['reset'], maxInstances: 2 })
+    } finally {
+      await catalog.stop()
+    }
   })
 })

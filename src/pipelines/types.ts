@@ -4,6 +4,8 @@
 // delivery, scaling, events), the stage instances (exec/: child processes
 // that run a stage seed) and the node's wiring (node-pipelines.ts).
 
+import type { StageDecl } from '../seeds/index.js'
+
 /** A JSON value, or bytes. */
 export type Payload = unknown
 
@@ -36,26 +38,10 @@ export const INLINE_PAYLOAD_BYTES = 1024 * 1024
 
 /**
  * What a seed declares to be part of a pipeline (module exports, or an
- * executable's sidecar), as the catalog gossips it. A stage consumes tags;
- * a source has `source` and `produces`; a destination consumes and produces
- * nothing.
+ * executable's sidecar), as the catalog gossips it: defined by the seeds
+ * layer, which reads it (seeds/seed-stage.ts).
  */
-export interface StageDecl {
-  consumes: string[]
-  produces?: string
-  /** Exports `source` (an async generator): a source routine. */
-  source: boolean
-  /** Instances per peer at most. @default the peer's core count */
-  maxInstances?: number
-  /** An instance idle this long stops (down to 1), ms. @default DEFAULT_IDLE_MS */
-  idleMs?: number
-  /** Retries of a throwing `run` before the packet goes to the dead-letter list. @default DEFAULT_STAGE_RETRIES */
-  retries?: number
-  /** Inbox bound of one stage on one peer (packets). @default DEFAULT_INBOX */
-  inbox?: number
-  /** Custom events the stage handles (`on{Event}` exports or its `events` map), lower-cased. */
-  events: string[]
-}
+export type { StageDecl }
 
 export const DEFAULT_IDLE_MS = 30_000
 export const DEFAULT_STAGE_RETRIES = 3
@@ -93,11 +79,21 @@ export interface StageInstance {
   run(packet: Packet): Promise<RunOutcome>
   /** A custom event (`on{Event}`); lifecycle events are the engine's business. */
   event(name: string, args: unknown): Promise<RunOutcome>
-  /** Sources: the next payloads of the generator, at most `max` (resolves with [] and done once it ended). */
-  pull?(max: number): Promise<{ items: RunOutcome['emitted'], done: boolean }>
-  /** Runs `cleanup` and ends the process (kill: at once, without cleanup). */
+  /**
+   * Sources: the next payloads of the generator, at most `max` (resolves with
+   * [] and done once it ended). The generator is advanced only by pulls
+   * (back-pressure): it waits for a first item, then takes more while they
+   * come at once. Never rejects: a generator that threw, or an instance that
+   * died, ends with `done` and the reason in `error`.
+   */
+  pull?(max: number): Promise<{ items: RunOutcome['emitted'], done: boolean, error?: string }>
+  /**
+   * Drain: lets the calls under way end, runs `cleanup` and ends the process
+   * (killed past a deadline); kill: ends it at once, without cleanup (calls
+   * under way resolve `{ok: false}`). Resolves once the process is gone.
+   */
   stop(how: 'drain' | 'kill'): Promise<void>
-  /** The process died or setup failed. */
+  /** The process died when not asked to stop (a crash, `process.exit`, out of memory), with the reason. */
   onExit(fn: (reason: string) => void): void
 }
 

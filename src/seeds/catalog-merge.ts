@@ -1,6 +1,7 @@
 import type { CatalogEntry } from './catalog-messages.js'
 import type { SeedLimits } from './seed-limits.js'
 import type { SeedMeta } from './seed-meta.js'
+import type { StageDecl } from './seed-stage.js'
 import type { SeedKind } from './types.js'
 
 /** One seed as the whole cluster has it: which worker peers hold it, at which content hash. */
@@ -16,6 +17,8 @@ export interface ClusterSeed {
   limits: SeedLimits
   /** The main version's `schedule` declaration, unchecked (the jobs layer registers it). */
   schedule?: Record<string, unknown>
+  /** The main version's pipeline declaration: the seed is a stage (issue 17). */
+  pipeline?: StageDecl
   /** Every peer holding the seed, at any hash, sorted. */
   peers: string[]
   /** Holders by content hash; more than one key when peers disagree on the seed's content. */
@@ -62,6 +65,7 @@ function mergeOne (name: string, holders: Array<{ peerId: string, entry: Catalog
     name, kind: entry.kind, hash: main, meta: entry.meta, limits: entry.limits ?? {}, peers: holders.map(h => h.peerId), hashes, errors, launchable
   }
   if (entry.schedule !== undefined) seed.schedule = entry.schedule
+  if (entry.pipeline !== undefined) seed.pipeline = entry.pipeline
   if (!launchable) seed.error = entry.error
   return seed
 }

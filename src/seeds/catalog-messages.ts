@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { CATALOG_VERSION } from './constants.js'
 import { isLimits, type SeedLimits } from './seed-limits.js'
 import type { SeedMeta } from './seed-meta.js'
+import { isStageDecl, type StageDecl } from './seed-stage.js'
 import type { SeedKind } from './types.js'
 
 /** What a peer says of one of its seeds: what the cluster catalog merges and gossips. */
@@ -16,6 +17,8 @@ export interface CatalogEntry {
   limits?: SeedLimits
   /** Its `schedule` export as declared (`{every}` or `{cron, tz}`...); the jobs layer checks it. */
   schedule?: Record<string, unknown>
+  /** Its pipeline declaration (`consumes`, `produces`, `source`...): the seed is a stage; absent when it declares none. */
+  pipeline?: StageDecl
   /** Why the seed cannot run on that peer (a module that failed to load); absent when it can. */
   error?: string
 }
@@ -61,7 +64,7 @@ function isMeta (x: unknown): x is SeedMeta {
 function isEntry (x: unknown): x is CatalogEntry {
   return isObj(x) && isStr(x.name) && x.name !== '' && isStr(x.kind) && KINDS.has(x.kind) && isStr(x.hash) &&
     isMeta(x.meta) && (x.error === undefined || isStr(x.error)) && (x.limits === undefined || isLimits(x.limits)) &&
-    (x.schedule === undefined || isObj(x.schedule))
+    (x.schedule === undefined || isObj(x.schedule)) && (x.pipeline === undefined || isStageDecl(x.pipeline))
 }
 
 /** A checked reply, or why it was refused (another version, a malformed entry). */

@@ -9,6 +9,8 @@ export type { ClusterSeed } from './catalog-merge.js'
 export type { CatalogDigest, CatalogEntry } from './catalog-messages.js'
 export type { SeedMeta } from './seed-meta.js'
 export type { SeedLimits } from './seed-limits.js'
+export type { StageDecl } from './seed-stage.js'
+export { isTag, stageEventHandlers, stageRunOf, TAG_PATTERN } from './seed-stage.js'
 
 export function createSeedCatalog (components: SeedCatalogComponents, init: SeedCatalogInit): SeedCatalog {
   return new WatchingSeedCatalog(components, init)

@@ -4,17 +4,28 @@ import type { Logger } from '../common/logger.js'
 import type { CatalogEntry } from './catalog-messages.js'
 import { declaredSchedule, limitsFrom, moduleLimits, type SeedLimits } from './seed-limits.js'
 import { EMPTY_META, moduleMeta, pythonMeta, sidecarMeta, type SeedMeta } from './seed-meta.js'
+import { moduleStage, sidecarStage, type StageDecl } from './seed-stage.js'
 import type { Seed } from './types.js'
 
-/** What a seed says of itself: its meta, its limits, or why its limits cannot be used. */
-interface Described { meta: SeedMeta, limits?: SeedLimits, schedule?: Record<string, unknown>, error?: string }
+/** What a seed says of itself: its meta, its limits, schedule and pipeline declaration, or why one of them cannot be used. */
+interface Described { meta: SeedMeta, limits?: SeedLimits, schedule?: Record<string, unknown>, pipeline?: StageDecl, error?: string }
 
-/** A seed's meta with the limits and schedule it declares in `source` (a module's exports, a sidecar); a bad declaration is its error. */
-function declared (meta: SeedMeta, source: Readonly<Record<string, unknown>> | undefined, limits: ReturnType<typeof limitsFrom>, where: string): Described {
+/**
+ * A seed's meta with the limits, schedule and pipeline declaration it
+ * declares in `source` (a module's exports, a sidecar); a bad declaration is
+ * its error.
+ */
+function declared (meta: SeedMeta, source: Readonly<Record<string, unknown>> | undefined, limits: ReturnType<typeof limitsFrom>, stage: ReturnType<typeof moduleStage>, where: string): Described {
   if (!limits.ok) return { meta, error: `bad limits${where}: ${limits.error}` }
   const schedule = declaredSchedule(source)
   if (!schedule.ok) return { meta, error: `bad schedule${where}: ${schedule.error}` }
-  return { meta, limits: limits.limits, ...(schedule.schedule !== undefined ? { schedule: schedule.schedule } : {}) }
+  if (!stage.ok) return { meta, error: `bad pipeline declaration${where}: ${stage.error}` }
+  return {
+    meta,
+    limits: limits.limits,
+    ...(schedule.schedule !== undefined ? { schedule: schedule.schedule } : {}),
+    ...(stage.stage !== undefined ? { pipeline: stage.stage } : {})
+  }
 }
 
 /** `tools/resize.sh` -> `tools/resize.json`: where an executable's description lives. */
@@ -40,10 +51,11 @@ export class LocalEntries {
     const entries: CatalogEntry[] = []
     for (const seed of seeds) {
       live.add(seed.kind === 'python' ? seed.hash : seed.path)
-      const { meta, limits, schedule, error } = await this.describeOne(seed)
+      const { meta, limits, schedule, pipeline, error } = await this.describeOne(seed)
       const entry: CatalogEntry = { name: seed.name, kind: seed.kind, hash: seed.hash, meta }
       if (limits !== undefined && Object.keys(limits).length > 0) entry.limits = limits
       if (schedule !== undefined) entry.schedule = schedule
+      if (pipeline !== undefined) entry.pipeline = pipeline
       const problem = seed.error ?? error
       if (problem !== undefined) entry.error = problem
       entries.push(entry)
@@ -55,7 +67,7 @@ export class LocalEntries {
   }
 
   private async describeOne (seed: Seed): Promise<Described> {
-    if (seed.kind === 'module') return declared(moduleMeta(seed.exports), seed.exports, moduleLimits(seed.exports), '')
+    if (seed.kind === 'module') return declared(moduleMeta(seed.exports), seed.exports, moduleLimits(seed.exports), moduleStage(seed.exports), '')
     if (seed.kind === 'python') return { meta: await this.pythonMetaOf(seed) }
     return await this.sidecarOf(seed)
   }
@@ -75,7 +87,7 @@ export class LocalEntries {
     return meta
   }
 
-  /** An executable's meta and limits from its sidecar `NAME.json`. */
+  /** An executable's meta, limits and pipeline declaration from its sidecar `NAME.json`. */
   private async sidecarOf (seed: Seed): Promise<Described> {
     const path = sidecarPath(seed.path)
     if (path === seed.path) return { meta: { ...EMPTY_META } }
@@ -91,7 +103,7 @@ export class LocalEntries {
     try {
       const json = await readFile(path, 'utf8')
       const parsed = JSON.parse(json) as Record<string, unknown>
-      described = declared(sidecarMeta(json), parsed, limitsFrom(parsed), ` in ${sidecarPath(seed.name)}`)
+      described = declared(sidecarMeta(json), parsed, limitsFrom(parsed), sidecarStage(parsed), ` in ${sidecarPath(seed.name)}`)
     } catch (err) {
       this.log.warn({ seed: seed.name, path, error: (err as Error).message }, 'seed sidecar ignored: not a JSON object')
       described = { meta: { ...EMPTY_META } }

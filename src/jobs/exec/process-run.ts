@@ -33,7 +33,7 @@ export interface ProcessResult {
  * the process group (SIGTERM, then SIGKILL after the grace). Resolves once
  * the process exited and its pipes closed; never rejects.
  */
-export function runProcess (ctx: AttemptContext, run: ProcessRun): Promise<ProcessResult> {
+export function runProcess (ctx: Pick<AttemptContext, 'signal' | 'clock' | 'killGraceMs' | 'log'>, run: ProcessRun): Promise<ProcessResult> {
   return new Promise(resolve => {
     const stdio: StdioPipe[] = run.onChannelLine === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe']
     const child = spawn(run.command, run.args, { env: run.env, cwd: run.cwd, stdio, detached: true })

@@ -1,0 +1,220 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { dirname } from 'node:path'
+import type { Timer } from '../../common/clock.js'
+import { PmzError } from '../../common/errors.js'
+import { STDERR_TAIL_BYTES } from '../../jobs/exec/constants.js'
+import { LineSplitter, TailBuffer } from '../../jobs/exec/log-buffer.js'
+import { killGroup } from '../../jobs/exec/process-group.js'
+import { answerStoreCall } from '../../jobs/exec/store-bridge.js'
+import type { Packet, RunOutcome, StageInstance } from '../types.js'
+import type { InstanceOptions } from './instance-options.js'
+import { asBuffer } from './payloads.js'
+import type { ChildMessage, Emitted, ParentMessage } from './stage-messages.js'
+
+type Reply = Extract<ChildMessage, { type: 'result' | 'pulled' }>
+type PullResult = Awaited<ReturnType<NonNullable<StageInstance['pull']>>>
+
+/** Payloads as Buffers again (structured clone delivers plain Uint8Arrays). */
+function received (items: Emitted[]): Emitted[] {
+  for (const item of items) item.payload = asBuffer(item.payload)
+  return items
+}
+
+/**
+ * A module stage in a long-lived child process (stage-child.ts): forked and
+ * set up by {@link startModuleInstance}, then runs, events and pulls as IPC
+ * calls. A child that dies fails the calls under way and, unless it was
+ * asked to stop, tells `onExit`.
+ */
+class ModuleStageInstance implements StageInstance {
+  readonly stage: string
+  /** Settles once the process is gone and its pipes closed. */
+  readonly closed: Promise<void>
+  private readonly proc: ChildProcess
+  /** Calls under way: settled with the child's reply, or why there is none. */
+  private readonly calls = new Map<number, (reply: Reply | string) => void>()
+  private readonly exitFns = new Set<(reason: string) => void>()
+  private readonly tail = new TailBuffer(STDERR_TAIL_BYTES)
+  private nextId = 1
+  private isReady = false
+  private setupError: string | undefined
+  private exitReason: string | undefined
+  private stopping: 'drain' | 'kill' | undefined
+  private stopTimer: Timer | undefined
+  private readonly readiness: { promise: Promise<void>, resolve(): void, reject(e: Error): void }
+
+  constructor (private readonly o: InstanceOptions) {
+    this.stage = o.seed.name
+    let resolve!: () => void
+    let reject!: (e: Error) => void
+    this.readiness = { promise: new Promise<void>((res, rej) => { resolve = res; reject = rej }), resolve: () => resolve(), reject: e => reject(e) }
+    this.proc = fork(o.childScript, [], {
+      execArgv: [`--max-old-space-size=${o.memoryMb}`],
+      serialization: 'advanced',
+      silent: true,
+      detached: true,
+      cwd: dirname(o.seed.path),
+      env: { ...o.env, PMZ_STAGE: o.seed.name, PMZ_PEER_ID: o.peerId }
+    })
+    const out = new LineSplitter(line => o.onLog(line, 'stdout'))
+    const err = new LineSplitter(line => o.onLog(line, 'stderr'))
+    this.proc.stdout?.on('data', (chunk: Buffer) => out.write(chunk))
+    this.proc.stderr?.on('data', (chunk: Buffer) => {
+      err.write(chunk)
+      this.tail.write(chunk)
+    })
+    let exit: { code: number | null, signal: string | null } = { code: null, signal: null }
+    this.proc.on('message', (msg: ChildMessage) => this.onMessage(msg))
+    this.proc.on('error', e => o.log.debug({ stage: this.stage, err: e.message }, 'stage child error'))
+    this.proc.on('exit', (code, signal) => {
+      exit = { code, signal }
+      // Whatever the stage left running in its group goes with it (and lets the pipes close).
+      killGroup(this.proc, 'SIGKILL')
+    })
+    this.closed = new Promise(resolve => this.proc.once('close', () => {
+      out.end()
+      err.end()
+      this.onClose(exit)
+      resolve()
+    }))
+    const setupTimer = o.clock.setTimeout(() => {
+      this.setupError = `setup took longer than ${o.setupTimeoutMs} ms`
+      killGroup(this.proc, 'SIGKILL')
+    }, o.setupTimeoutMs)
+    void this.readiness.promise.finally(() => setupTimer.cancel()).catch(() => {})
+    this.send({ type: 'setup', path: o.seed.path, hash: o.seed.hash, stage: o.seed.name, peerId: o.peerId, produces: o.seed.pipeline.produces })
+  }
+
+  /** Resolves once `setup` is done; rejects (ERR_UNAVAILABLE) when loading or setup threw, or the child died first. */
+  get ready (): Promise<void> { return this.readiness.promise }
+
+  async run (packet: Packet): Promise<RunOutcome> {
+    const reply = await this.call({ type: 'run', id: 0, packet })
+    if (typeof reply === 'string' || reply.type !== 'result') return { ok: false, emitted: [], error: typeof reply === 'string' ? reply : 'unexpected reply' }
+    return { ok: reply.ok, emitted: received(reply.emitted), ...(reply.error !== undefined ? { error: reply.error } : {}) }
+  }
+
+  async event (name: string, args: unknown): Promise<RunOutcome> {
+    const reply = await this.call({ type: 'event', id: 0, name, args })
+    if (typeof reply === 'string' || reply.type !== 'result') return { ok: false, emitted: [], error: typeof reply === 'string' ? reply : 'unexpected reply' }
+    return { ok: reply.ok, emitted: received(reply.emitted), ...(reply.error !== undefined ? { error: reply.error } : {}) }
+  }
+
+  /** Never rejects: a child that died ends the source (`done`, with the reason as `error`); `onExit` says so too. */
+  async pull (max: number): Promise<PullResult> {
+    const reply = await this.call({ type: 'pull', id: 0, max: Math.max(1, Math.floor(max)) })
+    if (typeof reply === 'string' || reply.type !== 'pulled') return { items: [], done: true, error: typeof reply === 'string' ? reply : 'unexpected reply' }
+    return { items: received(reply.items), done: reply.done, ...(reply.error !== undefined ? { error: reply.error } : {}) }
+  }
+
+  async stop (how: 'drain' | 'kill'): Promise<void> {
+    if (this.exitReason !== undefined) return
+    if (how === 'kill') {
+      this.stopping = 'kill'
+      killGroup(this.proc, 'SIGKILL')
+    } else if (this.stopping === undefined) {
+      this.stopping = 'drain'
+      this.send({ type: 'stop' })
+      this.stopTimer = this.o.clock.setTimeout(() => {
+        this.o.log.warn({ stage: this.stage, timeoutMs: this.o.stopTimeoutMs }, 'stage instance did not drain in time; killed')
+        killGroup(this.proc, 'SIGKILL')
+      }, this.o.stopTimeoutMs)
+    }
+    await this.closed
+  }
+
+  onExit (fn: (reason: string) => void): void {
+    this.exitFns.add(fn)
+  }
+
+  /** Sends a call; resolves with its reply, or with why there is none (the child died, is stopping, refused the message). */
+  private call (msg: Extract<ParentMessage, { id: number }>): Promise<Reply | string> {
+    if (this.exitReason !== undefined || this.stopping !== undefined) return Promise.resolve(this.gone())
+    return new Promise(resolve => {
+      const id = this.nextId++
+      this.calls.set(id, resolve)
+      this.send({ ...msg, id })
+    })
+  }
+
+  private gone (): string {
+    if (this.stopping === 'kill') return 'the stage instance was killed'
+    if (this.stopping === 'drain') return 'the stage instance is stopping'
+    return this.exitReason ?? 'the stage instance has ended'
+  }
+
+  private onMessage (msg: ChildMessage): void {
+    switch (msg.type) {
+      case 'ready':
+        this.isReady = true
+        this.readiness.resolve()
+        break
+      case 'setup-failed': this.setupError = msg.error; break
+      case 'log': this.o.onLog(msg.text, msg.level); break
+      case 'store':
+        void answerStoreCall(this.o.store, msg).then(reply => this.send(reply as ParentMessage))
+        break
+      case 'result':
+      case 'pulled': {
+        const done = this.calls.get(msg.id)
+        this.calls.delete(msg.id)
+        done?.(msg)
+        break
+      }
+    }
+  }
+
+  private onClose (exit: { code: number | null, signal: string | null }): void {
+    this.stopTimer?.cancel()
+    const tail = this.tail.text()
+    let reason: string
+    if (/heap out of memory|Allocation failed/i.test(tail)) reason = `out of memory: the stage went past the ${this.o.memoryMb} MB heap limit`
+    else {
+      const how = exit.signal !== null ? `the stage's process was killed by ${exit.signal}` : `the stage's process exited with code ${exit.code ?? 'unknown'}`
+      reason = tail === '' ? how : `${how}\n${tail}`
+    }
+    this.exitReason = reason
+    for (const [id, done] of this.calls) {
+      this.calls.delete(id)
+      done(this.gone())
+    }
+    if (!this.isReady) {
+      this.readiness.reject(new PmzError('ERR_UNAVAILABLE', `stage ${this.stage} could not start: ${this.setupError ?? reason}`))
+      return
+    }
+    if (this.stopping !== undefined) return
+    this.o.log.debug({ stage: this.stage, reason }, 'stage instance ended')
+    for (const fn of this.exitFns) {
+      try {
+        fn(reason)
+      } catch (err) {
+        this.o.log.error({ err, stage: this.stage }, 'stage onExit listener failed')
+      }
+    }
+  }
+
+  private send (msg: ParentMessage): void {
+    try {
+      this.proc.send(msg)
+    } catch (err) {
+      // The child is dying (its close fails the calls), or a packet held something structured clone refuses.
+      this.o.log.debug({ stage: this.stage, err: (err as Error).message }, 'stage child unreachable')
+      if ('id' in msg && typeof msg.id === 'number') {
+        const done = this.calls.get(msg.id)
+        this.calls.delete(msg.id)
+        done?.(`cannot send to the stage: ${(err as Error).message}`)
+      }
+    }
+  }
+}
+
+/**
+ * Forks a child for a module stage, loads the seed and runs its `setup`;
+ * resolves once it is ready, rejects with ERR_UNAVAILABLE (the reason: the
+ * setup's throw, a load error, a crash) once the child is gone.
+ */
+export async function startModuleInstance (o: InstanceOptions): Promise<StageInstance & { closed: Promise<void> }> {
+  const instance = new ModuleStageInstance(o)
+  await instance.ready
+  return instance
+}

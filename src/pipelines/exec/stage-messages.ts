@@ -1,0 +1,29 @@
+/**
+ * IPC between a stage instance (module-instance.ts) and its child
+ * (stage-child.ts), over `serialization: 'advanced'` (structured clone:
+ * Buffers cross as bytes). `id` ties a reply to its call; runs and events
+ * go one at a time, pulls of a source on a lane of their own.
+ */
+import type { StoreOp } from '../../jobs/exec/module-messages.js'
+import type { Packet, RunOutcome } from '../types.js'
+
+export type Emitted = RunOutcome['emitted'][number]
+
+export type ParentMessage =
+  | { type: 'setup', path: string, hash: string, stage: string, peerId: string, produces?: string }
+  | { type: 'run', id: number, packet: Packet }
+  | { type: 'event', id: number, name: string, args: unknown }
+  | { type: 'pull', id: number, max: number }
+  /** Drain: abort ctx.signal, let the calls under way end, run `cleanup`, exit. */
+  | { type: 'stop' }
+  | { type: 'store:reply', call: number, ok: true, value: unknown }
+  | { type: 'store:reply', call: number, ok: false, code: string, message: string }
+
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'setup-failed', error: string }
+  | { type: 'result', id: number, ok: boolean, emitted: Emitted[], error?: string }
+  | { type: 'pulled', id: number, items: Emitted[], done: boolean, error?: string }
+  | { type: 'log', level: 'info' | 'warn' | 'error', text: string }
+  /** The shape of jobs' `ctx.store` calls (answered by jobs/exec/store-bridge.ts); `id` is unused here. */
+  | { type: 'store', id: number, call: number, op: StoreOp, key?: string, body?: Uint8Array, options?: Record<string, unknown> }

@@ -45,6 +45,7 @@ const NODE_FLAGS: ReadonlyArray<[string, string, string]> = [
   ['--cluster <name>', 'cluster name', 'cluster'],
   ['--key <secret>', 'cluster key (pmz keygen makes one)', 'key'],
   ['--seeds <dir>', 'seeds directory', 'seeds'],
+  ['--rx-dir <dir>', 'rx directory: files dropped in DIR/TAG/ become packets of TAG, then move to DIR/done/', 'rxDir'],
   ['--job-slots <n>', 'job attempts run at once on this peer (0: the core count)', 'jobSlots'],
   ['--replicas <n>', 'replicas per key (N)', 'replicas'],
   ['--write-quorum <w>', 'replicas that must commit a write (W)', 'writeQuorum'],

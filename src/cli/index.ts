@@ -7,6 +7,7 @@ import { CliError } from './client.js'
 import { cancelJob, launchJob, listJobs, retryJob } from './commands/jobs.js'
 import { mapBatch } from './commands/batches.js'
 import { peers } from './commands/peers.js'
+import { inject, pipelineStatus, redrive, sendEvent } from './commands/pipelines.js'
 import { get, ls, put, rm, status } from './commands/storage.js'
 
 /** Random bytes in a key from `pmz keygen`: 192 bits, 32 base64url characters. */
@@ -45,6 +46,7 @@ const NODE_FLAGS: ReadonlyArray<[string, string, string]> = [
   ['--cluster <name>', 'cluster name', 'cluster'],
   ['--key <secret>', 'cluster key (pmz keygen makes one)', 'key'],
   ['--seeds <dir>', 'seeds directory', 'seeds'],
+  ['--rx-dir <dir>', 'rx directory: files dropped in DIR/TAG/ become packets of TAG, then move to DIR/done/', 'rxDir'],
   ['--job-slots <n>', 'job attempts run at once on this peer (0: the core count)', 'jobSlots'],
   ['--replicas <n>', 'replicas per key (N)', 'replicas'],
   ['--write-quorum <w>', 'replicas that must commit a write (W)', 'writeQuorum'],
@@ -191,6 +193,23 @@ export function buildProgram (): Command {
       const gateways = (opts.gateway ?? [undefined]).map(g => resolveGateway(g, process.env))
       await check(gateways, { ...opts, token: resolveToken(process.env) })
     }))
+
+  clientCommand(program, 'inject <tag> <file>', 'send FILE (- reads stdin) into the pipelines as one packet of TAG; prints the packet id')
+    .option('--key <key>', 'the packet\'s key: packets of one key go to one instance of a stage, in order')
+    .option('--priority <p>', 'priority from 0 (default) to 9 (first)')
+    .option('--json', 'send the file as a JSON value (checked first) instead of its bytes')
+    .action(guarded(async (tag: string, file: string, opts) => { await inject(tag, file, opts) }))
+
+  const pipeline = program.command('pipeline').description('the pipelines: their stages, events and dead letters')
+  clientCommand(pipeline, 'status', 'show the stages of the pipelines on every peer: state, instances, queues, rates, errors')
+    .option('--json', 'print admin/pipelines\'s data as JSON')
+    .action(guarded(async opts => { await pipelineStatus(opts) }))
+  clientCommand(pipeline, 'events <event>', 'send an event to the stages: start, pause, resume, stop, kill, or a custom one the stages handle')
+    .option('--stages <list>', 'only these stages, comma-separated (default: every stage)')
+    .option('--args <json>', 'the event\'s arguments, a JSON value')
+    .action(guarded(async (event: string, opts) => { await sendEvent(event, opts) }))
+  clientCommand(pipeline, 'redrive <stage>', 'send the dead letters of STAGE (DIR/SCRIPT) to it again')
+    .action(guarded(async (stage: string, opts) => { await redrive(stage, opts) }))
 
   clientCommand(program, 'get <key>', 'write the value of KEY to stdout or a file', { progress: true })
     .option('-o, --output <file>', 'write to FILE instead of stdout')

@@ -99,6 +99,15 @@ export const DEFAULTS = {
     /** Job attempts a worker peer runs at once (more wait queued); 0 = the core count. @default 0 */
     slots: 0
   },
+  pipelines: {
+    /**
+     * The rx directory: a file dropped into `{rx_dir}/{tag}/` is injected as
+     * a packet of that tag (its bytes; its parsed JSON when it ends in
+     * `.json`) and moved to `{rx_dir}/done/` once the pipeline took it.
+     * Empty = no rx directory. @default ''
+     */
+    rxDir: ''
+  },
   general: {
     /** Days of job history kept (Pulzar's retention_policy). @default 90 */
     retentionDays: 90
@@ -132,6 +141,7 @@ export interface PmzConfig {
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync, minFreeMb: number }>
   readonly coordinator: Readonly<{ bootstrapExpect: number }>
   readonly jobs: Readonly<{ slots: number }>
+  readonly pipelines: Readonly<{ rxDir: string }>
   readonly general: Readonly<{ retentionDays: number }>
   readonly log: Readonly<{ level: LogLevel, format: LogFormatSetting }>
 }

@@ -64,6 +64,7 @@ export function loadConfig (init: LoadConfigInit = {}): LoadedConfig {
   }
   values.node.dataDir = resolve(cwd, config.node.dataDir)
   values.node.seedsDir = resolve(cwd, config.node.seedsDir)
+  if (config.pipelines.rxDir !== '') values.pipelines.rxDir = resolve(cwd, config.pipelines.rxDir)
   return { config: deepFreeze(config), file: fileRead, warnings }
 }
 

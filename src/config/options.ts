@@ -63,6 +63,8 @@ const advertise = (raw: string): string => {
   return s
 }
 const optionalSecret = (raw: string): string => raw.trim()
+/** A directory, or empty for none. */
+const optionalDir = (raw: string): string => raw.trim()
 
 const PEER_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 const peerId = (raw: string): string => {
@@ -155,6 +157,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'store.deadPeerGraceS', ini: 'store.dead_peer_grace_s', env: 'PMZ_DEAD_PEER_GRACE_S', parse: positiveNumber },
   { path: 'coordinator.bootstrapExpect', ini: 'coordinator.bootstrap_expect', env: 'PMZ_BOOTSTRAP_EXPECT', parse: int(1, 99) },
   { path: 'jobs.slots', ini: 'jobs.slots', env: 'PMZ_JOB_SLOTS', flag: 'jobSlots', parse: int(0, 4096) },
+  { path: 'pipelines.rxDir', ini: 'pipelines.rx_dir', env: 'PMZ_RX_DIR', flag: 'rxDir', parse: optionalDir },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
   { path: 'store.minFreeMb', ini: 'store.min_free_mb', env: 'PMZ_MIN_FREE_MB', parse: nonNegativeNumber },

@@ -11,6 +11,7 @@ import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
 import { mountExtensionRoutes } from './extension-routes.js'
 import { mountJobRoutes } from './job-routes.js'
+import { mountPipelineRoutes } from './pipeline-routes.js'
 import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 import { sendOptions } from './routes.js'
 import { mountStorageRoutes } from './storage-routes.js'
@@ -90,6 +91,7 @@ export class FastifyGateway implements Gateway {
     mountAdminRoutes(this.app, components.store, components.network, init.self)
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
     mountExtensionRoutes(this.app, components.extensions, routes)
+    mountPipelineRoutes(this.app, components.pipelines, routes)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)
     if (components.catalog !== undefined && components.jobs !== undefined) {
       mountJobRoutes(this.app, components.jobs, components.catalog, components.coordinator, { clock: components.clock, log: components.log, bodies: this.uploads })

@@ -1,5 +1,6 @@
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
+import type { PipelineService } from '../pipelines/types.js'
 import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
 import type { Batch, BatchLimits, JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
@@ -95,6 +96,8 @@ export interface GatewayComponents {
   catalog?: JobCatalogView
   /** The job table behind `launch_job`, `cancel_job` and `admin/jobs`; the routes are absent without it (or without `catalog`). */
   jobs?: JobsView
+  /** The pipelines behind `pipelines/*` and `admin/pipelines`; without it those routes answer 503. */
+  pipelines?: PipelineService
   clock: Clock
   log: Logger
 }

@@ -50,6 +50,15 @@ describe('loadConfig', () => {
     expect(withFlags.node.roles).toEqual(['volume', 'worker'])
   })
 
+  it('reads the rx directory from [pipelines] rx_dir, PMZ_RX_DIR or --rx-dir, relative to the working directory; empty is none', () => {
+    expect(loadConfig({ cwd }).config.pipelines.rxDir).toBe('')
+    const configFile = confFile('[pipelines]\nrx_dir = rx\n')
+    expect(loadConfig({ cwd, configFile }).config.pipelines.rxDir).toBe(join(cwd, 'rx'))
+    expect(loadConfig({ cwd, configFile, env: { PMZ_RX_DIR: '/srv/rx' } }).config.pipelines.rxDir).toBe('/srv/rx')
+    expect(loadConfig({ cwd, configFile, env: { PMZ_RX_DIR: '/srv/rx' }, flags: { rxDir: 'in' } }).config.pipelines.rxDir).toBe(join(cwd, 'in'))
+    expect(loadConfig({ cwd, configFile, env: { PMZ_RX_DIR: ' ' } }).config.pipelines.rxDir).toBe('')
+  })
+
   it('parses every flag of the pmz node line', () => {
     const { config } = loadConfig({
       cwd,

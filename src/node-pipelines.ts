@@ -15,7 +15,10 @@ import { PIPE_WIRE_VERSION } from './pipelines/constants.js'
 import { PipelineEngine, type EngineInit, type PipelineStore } from './pipelines/engine.js'
 import { checkStatusReply, type LocalStageStatus } from './pipelines/messages.js'
 import type { InstanceHost, PipelineService, StageStatus } from './pipelines/types.js'
-import type { ClusterCatalog } from './seeds/index.js'
+import type { PmzConfig } from './config/index.js'
+import { createInstanceHost } from './pipelines/exec/index.js'
+import { createRxDir } from './pipelines/rx-dir.js'
+import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
 import type { Store } from './store/index.js'
 
 /** Deadline of a peer's pipe.status answer, ms. */
@@ -104,6 +107,35 @@ export function createNodePipelines (deps: {
     }
   }
   return { service, parts: [engine, statusHandler] }
+}
+
+/**
+ * The pipelines of a node from its config: stage instances in child
+ * processes (worker peers hold stages; any peer routes and injects), the
+ * engine, and the rx directory when `[pipelines] rx_dir` is set.
+ */
+export function createPipelinesOfNode (config: PmzConfig, deps: {
+  transport: Transport, membership: Membership, seeds: SeedCatalog, catalog: ClusterCatalog, store: Store, clock: Clock, log: Logger
+}): NodePipelines {
+  const { seeds, catalog, clock } = deps
+  const log = deps.log.child({ component: 'pipelines' })
+  const host = createInstanceHost({
+    clock, log, store: deps.store,
+    seedOf (stage) {
+      const seed = seeds.get(stage)
+      const pipeline = catalog.get(stage)?.pipeline
+      if (seed === undefined || pipeline === undefined || seed.error !== undefined) return undefined
+      return { name: seed.name, path: seed.path, kind: seed.kind, hash: seed.hash, pipeline }
+    }
+  }, { peerId: deps.membership.peerId })
+  const nodePipelines = createNodePipelines({ ...deps, host })
+  // Stopped in reverse: the rx directory first, then the engine, then what instances are left.
+  const parts: Startable[] = [{ start: async () => {}, stop: async () => await host.stop() }, ...nodePipelines.parts]
+  if (config.pipelines.rxDir !== '') {
+    const service = nodePipelines.service
+    parts.push(createRxDir({ inject: service.inject.bind(service), clock, log: log.child({ component: 'pipelines.rx' }) }, { dir: config.pipelines.rxDir }))
+  }
+  return { service: nodePipelines.service, parts }
 }
 
 /** The store as the engine needs it. */

@@ -9,6 +9,7 @@ import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
 import { createNodeJobs } from './node-jobs.js'
+import { createPipelinesOfNode } from './node-pipelines.js'
 import { createNodeMesh } from './node-mesh.js'
 import { createClusterCatalog, createSeedCatalog } from './seeds/index.js'
 import { createLocalStore, createReplicatedStore, type Store } from './store/index.js'
@@ -71,8 +72,9 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     { contribute: config.node.roles.includes('worker') })
   const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
   const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log })
+  const pipelines = createPipelinesOfNode(config, { transport: mesh.transport, membership: mesh.membership, seeds, catalog, store, clock, log })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
-  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, clock, log: log.child({ component: 'http' }) }, {
+  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,
@@ -83,7 +85,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     maxUploadsPerClient: config.http.maxUploadsPerClient
   })
 
-  const components: Startable[] = [store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts]
+  const components: Startable[] = [store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts, ...pipelines.parts]
   let stopping: Promise<void> | undefined
 
   return {

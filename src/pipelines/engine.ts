@@ -92,6 +92,7 @@ export class PipelineEngine implements Startable {
       random: c.random,
       log: c.log,
       newId: this.newId,
+      hasConsumers: tag => consumersOf(this.graph, tag).length > 0,
       submit: (packets, handlers, only) => { this.outbox.submit(packets, handlers, c.clock.now(), only); this.scheduleFlush() },
       reply: (to, stage, id, nack) => this.reply(to, stage, id, nack),
       prepare: async packets => await Promise.all(packets.map(async p => await externalize(p, c.store))),
@@ -200,6 +201,7 @@ export class PipelineEngine implements Startable {
     }
     for (const [stage, r] of this.runners) {
       if (!here.has(stage)) r.retire(() => { if (this.runners.get(stage) === r) this.runners.delete(stage) })
+      else r.tick() // a source whose tag found its first consumer starts
     }
     this.scheduleFlush()
   }

@@ -37,6 +37,8 @@ export interface RunnerHost {
   load(packet: Packet): Promise<Packet>
   deadLetter(stage: string, packet: Packet, error: string): Promise<void>
   newId(): string
+  /** Some stage consumes `tag` now (a source is pulled only then: its first items are not dropped while the graph is learnt). */
+  hasConsumers(tag: string): boolean
 }
 
 export interface RunnerInit {
@@ -290,6 +292,7 @@ export class StageRunner {
   /** A source: pulls payloads while the stage runs and its outputs find credit. */
   private source (): void {
     if (this.sourcing || this.state !== 'running') return
+    if (this.spec.produces === undefined || !this.host.hasConsumers(this.spec.produces)) return
     const slot = this.instances.free()
     if (slot === undefined) return
     this.sourcing = true

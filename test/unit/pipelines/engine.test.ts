@@ -31,6 +31,19 @@ describe('pipeline engine', () => {
     expect(mesh.peer('p1').engine.outboxSize()).toEqual({ pending: 0, unacked: 0 }) // acked end to end
   })
 
+  it('pulls a source only once some stage consumes what it produces (nothing is dropped while the graph is learnt)', async () => {
+    const src = stage('src', [], ['p1'], { source: true, produces: 'names' })
+    mesh = new Mesh(['p1', 'p2'], [src])
+    mesh.sourceItems.set('src', [{ tag: 'names', payload: 'World' }, { tag: 'names', payload: 'Mars' }])
+    const got = collect(mesh, 'sink')
+    await mesh.start()
+    await mesh.run(500)
+    expect(mesh.sourceItems.get('src')).toHaveLength(2)
+    mesh.setStages([src, stage('sink', ['names'], ['p2'])])
+    await mesh.run(200)
+    expect(got.map(p => p.payload)).toEqual(['World', 'Mars'])
+  })
+
   it('refuses a tag nobody consumes, a bad tag and a bad priority', async () => {
     mesh = new Mesh(['p1'], [stage('s', ['t'], ['p1'])])
     await mesh.start()

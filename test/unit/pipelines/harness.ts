@@ -35,6 +35,8 @@ export class Mesh {
   private readonly graphListeners: Array<() => void> = []
   /** Stage behaviours by name, and per-packet run time. */
   readonly fns = new Map<string, StageFn>()
+  /** What each source stage's generator yields, in order (pulled from here). */
+  readonly sourceItems = new Map<string, RunOutcome['emitted']>()
   runMs = 0
   /** Links `from>to` whose messages are lost. */
   readonly blocked = new Set<string>()
@@ -137,6 +139,12 @@ export class Mesh {
           event: async (name, args) => {
             const out = await this.fns.get(`${stage}:${name}`)?.({ id: name, tag: name, priority: 0, headers: {}, bornAt: 0, payload: args }, peer.id)
             return { ok: true, emitted: out ?? [] }
+          },
+          pull: async max => {
+            // Like a generator with nothing ready: the pull waits (a while here) for its next item.
+            const items = this.sourceItems.get(stage) ?? []
+            if (items.length === 0) await new Promise<void>(resolve => clock.setTimeout(resolve, 50))
+            return { items: items.splice(0, max), done: false }
           },
           stop: async () => { stopped = true },
           onExit: () => {}

@@ -3,6 +3,7 @@ import { systemClock, type Clock } from './common/clock.js'
 import { createLogger, type Logger } from './common/logger.js'
 import { resolvePeerId } from './common/peer-id.js'
 import { startAll, stopAll, type Startable } from './common/startable.js'
+import { StallWatch } from './common/stall-watch.js'
 import { VERSION } from './common/version.js'
 import { DEFAULT_CLUSTER_KEY, isLoopbackHost, prepareDataDir, type PmzConfig } from './config/index.js'
 import { createExtensions } from './extensions/index.js'
@@ -85,7 +86,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     maxUploadsPerClient: config.http.maxUploadsPerClient
   })
 
-  const components: Startable[] = [store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts, ...pipelines.parts]
+  const components: Startable[] = [new StallWatch({ clock, log }), store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts, ...pipelines.parts]
   let stopping: Promise<void> | undefined
 
   return {

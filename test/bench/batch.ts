@@ -136,6 +136,13 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
   return { name: `one-off jobs ${seed.replace('fetch_', '')} over HTTP`, tasks: ids.length, seconds, firstMs: first - t0, localBytes, meshBytes, notDone, cpuUs }
 }
 
+const rate = (r: Run): number => r.tasks / r.seconds
+/** Each run's figures as soon as it ended (the table comes at the end). */
+function done (r: Run): Run {
+  console.log(`  ${r.name}: ${fmt(rate(r))} tasks/s, first task ${fmt(r.firstMs, 1)} ms, local ${fmt(100 * r.localBytes / Math.max(1, r.localBytes + r.meshBytes), 2)}%, ${fmt(r.cpuUs)} us CPU/task, ${r.notDone} not done`)
+  return r
+}
+
 export async function batchBench (): Promise<void> {
   console.log(`\n== batch: ${KEYS} keys of ${SIZE / 1024} KB on 3 peers (N=2, W=2, ${SLOTS} job slots each; ${WARMUP} warm-up tasks per seed first) ==`)
   let peers: Peer[] = []
@@ -152,14 +159,14 @@ export async function batchBench (): Promise<void> {
       for (const seed of ['noop', 'sha']) {
         if (only(`batch-${seed}`)) {
           if (WARMUP > 0) await runBatch(peers, pools, holders, `task_${seed}`, 'soft', WARMUP)
-          runs.push(await runBatch(peers, pools, holders, `task_${seed}`, 'soft'))
+          runs.push(done(await runBatch(peers, pools, holders, `task_${seed}`, 'soft')))
         }
         if (only(`jobs-${seed}`)) {
           if (WARMUP > 0) await runJobs(peers, pools, holders, `fetch_${seed}`, WARMUP)
-          runs.push(await runJobs(peers, pools, holders, `fetch_${seed}`))
+          runs.push(done(await runJobs(peers, pools, holders, `fetch_${seed}`)))
         }
       }
-      if (only('batch-hard')) runs.push(await runBatch(peers, pools, holders, 'task_sha', 'hard'))
+      if (only('batch-hard')) runs.push(done(await runBatch(peers, pools, holders, 'task_sha', 'hard')))
     } finally {
       await Promise.all(pools.map(async p => await p.close()))
     }
@@ -171,7 +178,6 @@ export async function batchBench (): Promise<void> {
     await stopForProfile(peers)
     await cleanupPeers()
   }
-  const rate = (r: Run): number => r.tasks / r.seconds
   const ref = (r: Run): Run | undefined => runs.find(b => b.name.startsWith('one-off') && b.name.includes(r.name.includes('sha') ? 'sha' : 'noop'))
   console.table(runs.map(r => ({
     run: r.name,

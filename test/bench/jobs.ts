@@ -63,10 +63,13 @@ export async function launchAll (pools: Pool[], count: number, concurrency = C):
  */
 export async function allSettled (pool: Pool, deadlineMs: number): Promise<void> {
   const get = async (path: string): Promise<any> => await (await pool.request({ path, method: 'GET' })).body.json() // eslint-disable-line @typescript-eslint/no-explicit-any
-  await waitFor(async () => (await get(`/admin/jobs?limit=${C}`)).data.pendings.length === 0, deadlineMs, 'the newest jobs to end', 10)
-  let pending = ((await get('/admin/jobs')).data.pendings as Array<{ job_id: number }>).map(j => j.job_id)
+  // An answer without data (the coordinator changing hands under load) is asked again.
+  await waitFor(async () => (await get(`/admin/jobs?limit=${C}`)).data?.pendings?.length === 0, deadlineMs, 'the newest jobs to end', 10)
+  let list: any // eslint-disable-line @typescript-eslint/no-explicit-any
+  await waitFor(async () => (list = (await get('/admin/jobs')).data) !== null, deadlineMs, 'the list of jobs', 100)
+  let pending = (list.pendings as Array<{ job_id: number }>).map(j => j.job_id)
   await waitFor(async () => {
-    const states = await Promise.all(pending.map(async id => (await get(`/admin/jobs/${id}?filter=state`)).data.status as string))
+    const states = await Promise.all(pending.map(async id => (await get(`/admin/jobs/${id}?filter=state`)).data?.status as string | undefined ?? 'pending'))
     pending = pending.filter((_, i) => states[i] === 'pending')
     return pending.length === 0
   }, deadlineMs, 'every job to end', 10)

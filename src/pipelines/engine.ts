@@ -135,7 +135,7 @@ export class PipelineEngine implements Startable {
     if (consumersOf(this.graph, tag).length === 0) throw notFound(`no stage consumes the tag ${tag}`)
     const id = this.newId()
     const packet = await externalize({ id, tag, priority, headers: options.headers ?? {}, payload, bornAt: this.c.clock.now(), ...(options.key !== undefined ? { key: options.key } : {}) }, this.c.store)
-    await new Promise<void>(resolve => this.runnerHost.submit([packet], { onSent: resolve }))
+    await new Promise<void>(resolve => this.runnerHost.submit([packet], options.until === 'acked' ? { onAcked: resolve } : { onSent: resolve }))
     return id
   }
 

@@ -27,7 +27,7 @@ export interface RxDir extends Startable {
 }
 
 export interface RxDirComponents {
-  /** Sends a packet into the pipeline; resolves once a stage has it (PipelineService.inject). */
+  /** Sends a packet into the pipeline (PipelineService.inject); the rx directory asks it to resolve once the packet was processed and handed on. */
   inject: (tag: string, payload: Payload, options?: InjectOptions) => Promise<string>
   clock: Clock
   log: Logger
@@ -243,7 +243,7 @@ class WatchingRxDir implements RxDir {
     const rel = `${tag}/${name}`
     let id: string
     try {
-      id = await this.c.inject(tag, payload, { headers: { filename: name } })
+      id = await this.c.inject(tag, payload, { headers: { filename: name }, until: 'acked' })
     } catch (err) {
       t.failures++
       const wait = Math.min((this.init.retryMinMs ?? RX_RETRY_MIN_MS) * 2 ** (t.failures - 1), this.init.retryMaxMs ?? RX_RETRY_MAX_MS)

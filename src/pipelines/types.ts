@@ -109,6 +109,12 @@ export interface InjectOptions {
   /** 0–9. @default 0 */
   priority?: number
   headers?: Record<string, string>
+  /**
+   * When inject resolves: `sent`, once every consuming stage took the packet
+   * (under credit); `acked`, once every one ran it and handed its outputs on
+   * (the rx directory moves a file to done/ only then). @default 'sent'
+   */
+  until?: 'sent' | 'acked'
 }
 
 /** One stage on one peer, as `GET /admin/pipelines` shows it. */

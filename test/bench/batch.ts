@@ -99,7 +99,7 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
   const cpu = (): number => peers.reduce((t, p) => t + treeCpuSeconds(p.pid), 0)
   const cpu0 = cpu()
   const t0 = wallMs()
-  const ids: Array<[number, number]> = []
+  const ids: Array<[number, number, string]> = []
   let i = 0
   await Promise.all(Array.from({ length: SLOTS }, async () => {
     while (i < count) {
@@ -108,7 +108,7 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
       // A launch refused while the coordinator changes hands is sent again (after "did not answer" it may run twice: rare, left in the count).
       for (let tries = 0; ; tries++) {
         const r = await json(pools[(k + 1 + tries) % pools.length], `/launch_job/bench/${seed}`, 'POST', { key: keyOf(k), base: peers[gw].url })
-        if (r.data?.job_id !== undefined) { ids.push([r.data.job_id, gw]); break }
+        if (r.data?.job_id !== undefined) { ids.push([r.data.job_id, gw, keyOf(k)]); break }
         if (tries >= 20 || !/not the coordinator|no coordinator elected|did not answer|not committed before/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
         await new Promise(resolve => setTimeout(resolve, 100))
       }
@@ -124,12 +124,12 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
   let k = 0
   await Promise.all(Array.from({ length: 16 }, async () => {
     while (k < ids.length) {
-      const [id, gw] = ids[k++]
-      const job = (await json(pools[0], `/admin/jobs/${id}`)).data as { state: string, args: { key: string }, output: { t: number, n: number } | null }
-      if (job.state !== 'ready' || job.output === null) { notDone++; continue }
+      const [id, gw, key] = ids[k++]
+      const job = (await json(pools[0], `/admin/jobs/${id}`)).data as { state: string, output: { t: number, n: number } | null } | null
+      if (job === null || job.state !== 'ready' || job.output === null) { notDone++; continue }
       first = Math.min(first, job.output.t)
       // The gateway answers from its own replica when it holds the key; every byte crosses HTTP to the job either way.
-      if (holders.get(job.args.key)?.has(peers[gw].id) === true) localBytes += job.output.n
+      if (holders.get(key)?.has(peers[gw].id) === true) localBytes += job.output.n
       else meshBytes += job.output.n
     }
   }))

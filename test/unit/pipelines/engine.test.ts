@@ -31,6 +31,24 @@ describe('pipeline engine', () => {
     expect(mesh.peer('p1').engine.outboxSize()).toEqual({ pending: 0, unacked: 0 }) // acked end to end
   })
 
+  it('inject until acked resolves only once the stage ran the packet and its outputs were acked downstream', async () => {
+    mesh = new Mesh(['p1', 'p2', 'p3'], [stage('mid', ['a'], ['p2'], { produces: 'b' }), stage('end', ['b'], ['p3'])])
+    mesh.fns.set('mid', p => [{ tag: 'b', payload: p.payload }])
+    const got = collect(mesh, 'end')
+    mesh.runMs = 50
+    await mesh.start()
+    let sent = false
+    let acked = false
+    void mesh.peer('p1').engine.inject('a', 1).then(() => { sent = true })
+    void mesh.peer('p1').engine.inject('a', 2, { until: 'acked' }).then(() => { acked = true })
+    await mesh.run(20)
+    expect(sent).toBe(true)
+    expect(acked).toBe(false)
+    await mesh.run(300)
+    expect(got.map(p => p.payload).sort()).toEqual([1, 2])
+    expect(acked).toBe(true)
+  })
+
   it('pulls a source only once some stage consumes what it produces (nothing is dropped while the graph is learnt)', async () => {
     const src = stage('src', [], ['p1'], { source: true, produces: 'names' })
     mesh = new Mesh(['p1', 'p2'], [src])

@@ -74,7 +74,7 @@ describe('the rx directory', () => {
     ;(clock as ManualClock).advance(SETTLE_MS)
     await rx.scan()
     expect(fake.calls.length).toBe(1)
-    expect(fake.calls[0]).toEqual({ tag: 'greet', payload: { name: 'Mars' }, options: { headers: { filename: 'hello.json' } } })
+    expect(fake.calls[0]).toEqual({ tag: 'greet', payload: { name: 'Mars' }, options: { headers: { filename: 'hello.json' }, until: 'acked' } })
     await rx.scan()
     expect(existsSync(join(dir, 'greet/hello.json'))).toBe(true)
     expect(done(dir)).toEqual([])

@@ -75,3 +75,17 @@ export async function injectJson (peer: Peer, tag: string, payload: unknown, hea
   if (res.status !== 200) throw new Error(`inject ${tag}: ${res.status} ${res.body.toString()}`)
   return (res.json?.data as { id: string }).id
 }
+
+/**
+ * Checks that `fn` stays true for `ms` (polled every `intervalMs`): an
+ * observation window for "nothing happens" (no packet processed while
+ * paused), not a wait to synchronise on.
+ */
+export async function holds (fn: () => boolean | Promise<boolean>, ms: number, what: string, intervalMs = 100): Promise<void> {
+  const end = Date.now() + ms
+  for (;;) {
+    if (!await fn()) throw new Error(`no longer true: ${what}`)
+    if (Date.now() >= end) return
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+}

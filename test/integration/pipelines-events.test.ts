@@ -146,6 +146,12 @@ describe('pipeline events, dead letters and scaling on real peers (issue 17)', (
     expect(flaky?.failed).toBe(failing.length * 2) // the first run and one retry each
     expect(flaky?.errors[0]).toMatch(/^not yet \d$/)
 
+    // Redriven while the stage still throws: they come back to the list, none lost.
+    const again = await http('POST', `${a.url}/pipelines/dlq/ev/flaky/redrive`)
+    expect(again.json?.data).toEqual({ stage: 'ev/flaky', redriven: failing.length })
+    await waitFor(async () => (await stageOn(a, 'ev/flaky', b.id))?.failed === failing.length * 4, 20_000, 'the redriven packets to fail again')
+    await waitFor(async () => await deadLetters() === failing.length, 10_000, `${failing.length} dead letters again`)
+
     writeFileSync(files.flag, 'ok')
     const res = await http('POST', `${b.url}/pipelines/dlq/ev/flaky/redrive`)
     expect(res.status, res.body.toString()).toBe(200)

@@ -4,6 +4,7 @@
 // it through small host interfaces that node-pipelines.ts adapts from the
 // mesh transport, membership, the cluster catalog and the store; unit tests
 // drive it with in-memory fakes and a manual clock.
+import { availableParallelism } from 'node:os'
 import type { Clock, Timer } from '../common/clock.js'
 import { badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
@@ -58,7 +59,7 @@ export interface EngineInit {
   nackRetryMs?: number
   /** @default AGING_MS */
   agingMs?: number
-  /** Instances per stage per peer when the stage does not say. @default 1 */
+  /** Instances per stage per peer when the stage does not say. @default the peer's core count (`availableParallelism()`) */
   maxInstances?: number
   /** Scaling, dedup and idle checks, ms. @default 1000 */
   tickMs?: number
@@ -192,7 +193,7 @@ export class PipelineEngine implements Startable {
       if (r !== undefined) { r.update(spec); r.revive(); continue }
       this.runners.set(stage, new StageRunner(spec, this.runnerHost, {
         agingMs: this.init.agingMs ?? AGING_MS,
-        defaultMaxInstances: this.init.maxInstances ?? 1,
+        defaultMaxInstances: this.init.maxInstances ?? availableParallelism(),
         backlogPerInstance: this.init.backlogPerInstance,
         dedupMaxIds: this.init.dedupMaxIds,
         dedupMaxAgeMs: this.init.dedupMaxAgeMs

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
 import type { Packet } from '../../../src/pipelines/types.js'
@@ -258,5 +259,24 @@ describe('pipeline engine', () => {
     await mesh.run(10)
     expect((got[0].payload as Uint8Array).byteLength).toBe(big.byteLength)
     expect([...mesh.peer('p1').store.keys()].some(k => k.startsWith('/_pipelines/payloads/'))).toBe(true)
+  })
+
+  it('scales a stage that does not say up to the core count while its backlog grows, and back to one when idle', async () => {
+    mesh = new Mesh(['p1'], [stage('s', ['t'], ['p1'], { idleMs: 300 })], { backlogPerInstance: 2 })
+    collect(mesh, 's')
+    mesh.runMs = 20
+    await mesh.start()
+    const e = mesh.peer('p1').engine
+    const cores = availableParallelism()
+    const injects = Array.from({ length: 20 * cores + 20 }, async (_, i) => await e.inject('t', i))
+    let most = 0
+    for (let t = 0; t < 5_000 && e.localStatus()[0].processed < injects.length; t += 10) {
+      await mesh.run(10, 10)
+      most = Math.max(most, e.localStatus()[0].instances)
+    }
+    await Promise.all(injects)
+    expect(most).toBe(cores)
+    await mesh.run(300 + 100 * cores, 10)
+    expect(e.localStatus()[0].instances).toBe(1)
   })
 })

@@ -109,7 +109,7 @@ async function runJobs (peers: Peer[], pools: Pool[], holders: Map<string, Set<s
       for (let tries = 0; ; tries++) {
         const r = await json(pools[(k + 1 + tries) % pools.length], `/launch_job/bench/${seed}`, 'POST', { key: keyOf(k), base: peers[gw].url })
         if (r.data?.job_id !== undefined) { ids.push([r.data.job_id, gw, keyOf(k)]); break }
-        if (tries >= 20 || !/not the coordinator|no coordinator elected|did not answer|not committed before/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
+        if (tries >= 20 || !/not the coordinator|no coordinator elected|did not answer|not committed before|lost to a new coordinator/.test(String(r.msg))) throw new Error(`launch_job: ${JSON.stringify(r)}`)
         await new Promise(resolve => setTimeout(resolve, 100))
       }
     }

@@ -190,7 +190,7 @@ export async function batchBench (): Promise<void> {
     'CPU us/task': fmt(r.cpuUs),
     'not done': r.notDone
   })))
-  console.log('batch: launch → batch done (its summary polled every 50 ms); first task: launch sent → the first task\'s function started. local: the task ran on a peer holding its key (the worker copies its own replica); mesh: the worker fetched it through the store.')
+  console.log('batch: launch → batch done (its summary polled every 250 ms); first task: launch sent → the first task\'s function started. local: the task ran on a peer holding its key (the worker copies its own replica); mesh: the worker fetched it through the store.')
   console.log(`one-off jobs: ${KEYS} launch_job at concurrency ${SLOTS}, each GETs its key from a gateway (round-robin); local: the gateway held the key (the bytes still cross HTTP). This machine has ${availableParallelism()} cores for everything, the load generator included.`)
   console.log('targets: >= 99% of task bytes local with soft locality; >= 2x the one-off jobs\' tasks/s')
 }

@@ -76,7 +76,7 @@ describe('ctx.emit of a module job', () => {
       [{ tag: 'names', fn: true }, /could not be cloned/]
     ] as const) {
       const o = await runner.run(spec([packet]), events)
-      expect(o, JSON.stringify(packet)).toMatchObject({ ok: true, output: { ids: [], error: { message: expect.stringMatching(message) } } })
+      expect(o, JSON.stringify(packet)).toMatchObject({ ok: true, output: { ids: [], error: { code: 'ERR_BAD_REQUEST', message: expect.stringMatching(message) } } })
     }
     expect(calls).toEqual([])
   })

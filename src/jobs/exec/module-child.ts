@@ -53,7 +53,7 @@ function request (msg: DistributiveOmit<Request, 'call'>): Promise<unknown> {
     } catch (err) {
       // Not cloneable (a function in the payload, say): the job's call fails, not the child.
       calls.delete(call)
-      reject(err)
+      reject(Object.assign(new Error(`ctx.${msg.type}: ${errorText(err)}`), { code: 'ERR_BAD_REQUEST' }))
     }
   })
 }

@@ -6,7 +6,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { BatchDriver, CommandBatcher, HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { BatchDriver, CommandBatcher, HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobEmit, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -31,7 +31,9 @@ export interface NodeJobs {
 export function createNodeJobs (config: PmzConfig, deps: {
   transport: Transport, membership: Membership, coordinator: NodeCoordinator, seeds: SeedCatalog, catalog: ClusterCatalog, store: Store,
   /** This peer's own replica: `pulzar_data` files are copied from it when it holds the key. */
-  local: ReplicaStore, clock: Clock, log: Logger
+  local: ReplicaStore, clock: Clock, log: Logger,
+  /** What a module job's `ctx.emit` calls: the pipelines' inject (this layer may not import them). */
+  emit?: JobEmit
 }): NodeJobs {
   const { transport, membership, clock } = deps
   const log = deps.log.child({ component: 'jobs' })
@@ -42,7 +44,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
   let localWorker: JobsWorker | undefined
   const workerRuntime = (coordinator: Pick<JobsCoordinator, 'propose'>): void => {
     const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
-    const runner = createJobRunner({ clock, log, store: deps.store }, { slots })
+    const runner = createJobRunner({ clock, log, store: deps.store, ...(deps.emit !== undefined ? { emit: deps.emit } : {}) }, { slots })
     const retention = config.general.retentionDays
     const data = new StoreJobData({ store: deps.store, local: deps.local, log }, {
       dir: join(config.node.dataDir, 'job-data'), ...(retention > 0 ? { outputDays: retention } : {})

@@ -72,8 +72,10 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const catalog = createClusterCatalog({ local: seeds, membership: mesh.membership, mesh: mesh.transport, clock, log: log.child({ component: 'seeds.catalog' }) },
     { contribute: config.node.roles.includes('worker') })
   const coordinator = createNodeCoordinator(config, mesh.transport, mesh.membership, clock, log)
-  const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log })
+  // Built before the jobs (a job's ctx.emit injects packets), started after them (components below).
   const pipelines = createPipelinesOfNode(config, { transport: mesh.transport, membership: mesh.membership, seeds, catalog, store, clock, log })
+  const inject = pipelines.service.inject.bind(pipelines.service)
+  const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log, emit: inject })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },

@@ -3,7 +3,7 @@ import type { JobRunner, JobRunnerComponents, JobRunnerInit } from './types.js'
 
 export type { AttemptLog } from './log-buffer.js'
 export type {
-  AttemptSeed, AttemptSpec, LogStream, AttemptEvents, AttemptState, AttemptOutcome, JobStore, JobRunner, JobRunnerComponents, JobRunnerInit,
+  AttemptSeed, AttemptSpec, LogStream, AttemptEvents, AttemptState, AttemptOutcome, JobStore, JobEmit, JobEmitOptions, JobRunner, JobRunnerComponents, JobRunnerInit,
   AttemptId, DataFile, JobData
 } from './types.js'
 export { Slots } from './slots.js'

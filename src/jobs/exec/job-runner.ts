@@ -44,6 +44,7 @@ export class ProcessJobRunner implements JobRunner {
       clock: c.clock,
       log: c.log,
       store: c.store,
+      emit: c.emit,
       childScript: CHILD_SCRIPT,
       memoryMb: init.memoryMb ?? MEMORY_MB,
       maxJobsPerChild: init.maxJobsPerChild ?? MAX_JOBS_PER_CHILD,

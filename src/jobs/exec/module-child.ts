@@ -40,12 +40,31 @@ function errorText (err: unknown): string {
   return String(err).slice(0, 1000)
 }
 
-function storeCall (id: number, op: StoreOp, key?: string, body?: Uint8Array, options?: Record<string, unknown>): Promise<unknown> {
+type Request = Extract<ChildMessage, { type: 'store' | 'emit' }>
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** A request to the parent; settles with its reply ('store:reply' or 'emit:reply'). */
+function request (msg: DistributiveOmit<Request, 'call'>): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const call = nextCall++
     calls.set(call, { resolve, reject })
-    send({ type: 'store', id, call, op, key, body, options })
+    try {
+      send({ ...msg, call } as Request)
+    } catch (err) {
+      // Not cloneable (a function in the payload, say): the job's call fails, not the child.
+      calls.delete(call)
+      reject(Object.assign(new Error(`ctx.${msg.type}: ${errorText(err)}`), { code: 'ERR_BAD_REQUEST' }))
+    }
   })
+}
+
+function storeCall (id: number, op: StoreOp, key?: string, body?: Uint8Array, options?: Record<string, unknown>): Promise<unknown> {
+  return request({ type: 'store', id, op, key, body, options })
+}
+
+/** `ctx.emit(tag, payload, {key, priority, headers})`: resolves with the packet id once a consuming stage has it. */
+function makeEmit (id: number): (tag: string, payload: unknown, options?: Record<string, unknown>) => Promise<string> {
+  return async (tag, payload, options) => await request({ type: 'emit', id, tag, payload, options }) as string
 }
 
 function toBytes (body: unknown): Uint8Array {
@@ -96,7 +115,8 @@ async function run (msg: RunMessage): Promise<void> {
         error: (...a: unknown[]) => logLine('error', a)
       },
       progress: (fraction: number, text?: string) => send({ type: 'progress', id: msg.id, fraction: Number(fraction), text: text === undefined ? undefined : String(text) }),
-      store: makeStore(msg.id)
+      store: makeStore(msg.id),
+      emit: makeEmit(msg.id)
     }
     const result = await job(msg.args, ctx)
     const json = JSON.stringify(result)
@@ -111,7 +131,7 @@ async function run (msg: RunMessage): Promise<void> {
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'run') {
     void run(msg).catch(err => send({ type: 'result', id: msg.id, ok: false, error: errorText(err) }))
-  } else if (msg.type === 'store:reply') {
+  } else if (msg.type === 'store:reply' || msg.type === 'emit:reply') {
     const pending = calls.get(msg.call)
     calls.delete(msg.call)
     if (pending === undefined) return

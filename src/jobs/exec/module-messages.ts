@@ -20,8 +20,8 @@ export type ParentMessage =
     dataFile?: string
     schedule?: { scheduleId: number, firedAt: number }
   }
-  | { type: 'store:reply', call: number, ok: true, value: unknown }
-  | { type: 'store:reply', call: number, ok: false, code: string, message: string }
+  | { type: 'store:reply' | 'emit:reply', call: number, ok: true, value: unknown }
+  | { type: 'store:reply' | 'emit:reply', call: number, ok: false, code: string, message: string }
 
 export type ChildMessage =
   | { type: 'log', id: number, level: 'info' | 'warn' | 'error', text: string }
@@ -29,3 +29,5 @@ export type ChildMessage =
   | { type: 'result', id: number, ok: true, output: unknown }
   | { type: 'result', id: number, ok: false, error: string, retire?: boolean }
   | { type: 'store', id: number, call: number, op: StoreOp, key?: string, body?: Uint8Array, options?: Record<string, unknown> }
+  /** `ctx.emit`: a packet for the pipelines; the reply's value is its id. Bytes cross as a Uint8Array. */
+  | { type: 'emit', id: number, call: number, tag: string, payload: unknown, options?: unknown }

@@ -4,7 +4,8 @@ import type { Clock, Timer } from '../../common/clock.js'
 import type { Logger } from '../../common/logger.js'
 import type { AttemptContext, RawResult } from './attempt.js'
 import { STDERR_TAIL_BYTES } from './constants.js'
-import type { JobStore } from './types.js'
+import { answerEmitCall } from './emit-bridge.js'
+import type { JobEmit, JobStore } from './types.js'
 import { LineSplitter, TailBuffer } from './log-buffer.js'
 import type { ChildMessage, ParentMessage } from './module-messages.js'
 import { killGroup, killOnAbort } from './process-group.js'
@@ -14,6 +15,8 @@ export interface ModulePoolOptions {
   clock: Clock
   log: Logger
   store?: JobStore
+  /** What `ctx.emit` calls (the pipelines' inject). */
+  emit?: JobEmit
   /** The compiled module-child.js. */
   childScript: string
   memoryMb: number
@@ -197,6 +200,9 @@ export class ModulePool {
       case 'progress': run.ctx.progress(msg.fraction, msg.text); break
       case 'store':
         void answerStoreCall(this.opts.store, msg).then(reply => this.send(child, reply))
+        break
+      case 'emit':
+        void answerEmitCall(this.opts.emit, msg).then(reply => this.send(child, reply))
         break
       case 'result':
         run.done(msg.ok ? { ok: true, output: msg.output } : { ok: false, output: null, error: msg.error })

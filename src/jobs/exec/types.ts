@@ -63,6 +63,24 @@ export interface AttemptOutcome {
 /** The part of the store a job reaches through `ctx.store`. */
 export type JobStore = Pick<Store, 'get' | 'put' | 'stat' | 'list' | 'delete'>
 
+/** Options of a job's `ctx.emit(tag, payload, options)`: those of a packet (issue 17). */
+export interface JobEmitOptions {
+  /** Packets of one key go to one instance of a stage, in order. */
+  key?: string
+  /** 0–9, higher first. @default 0 */
+  priority?: number
+  headers?: Record<string, string>
+}
+
+/**
+ * Sends a packet a module job emitted into the pipelines; resolves with the
+ * packet id once a consuming stage has it (waiting while the stages are
+ * full). Rejects with a PmzError (ERR_NOT_FOUND: no stage consumes the tag;
+ * ERR_BAD_REQUEST: bad tag or priority). The jobs layer takes it as a
+ * callback: it may not import the pipelines.
+ */
+export type JobEmit = (tag: string, payload: unknown, options: JobEmitOptions) => Promise<string>
+
 /** Runs job attempts on this peer in child processes. */
 export interface JobRunner {
   /**
@@ -82,6 +100,8 @@ export interface JobRunnerComponents {
   log: Logger
   /** What `ctx.store` reaches; without it, `ctx.store` calls reject with ERR_UNAVAILABLE. */
   store?: JobStore
+  /** What a module job's `ctx.emit` calls; without it, `ctx.emit` rejects with ERR_UNAVAILABLE. */
+  emit?: JobEmit
 }
 
 export interface JobRunnerInit {

@@ -278,13 +278,15 @@ export class PipelineEngine implements Startable {
   }
 
   private sendReplies (): void {
-    for (const r of this.replies.values()) {
+    // Taken out first: an ack handled here (to this peer) may finish a packet whose own ack is then queued for the next flush.
+    const replies = [...this.replies.values()]
+    this.replies.clear()
+    for (const r of replies) {
       const inbox = this.runners.get(r.stage)?.status().inbox ?? 0
       const msg = { type: 'pipe.ack', v: PIPE_WIRE_VERSION, stage: r.stage, ids: r.ids, inbox, ...(r.nack.length > 0 ? { nack: r.nack } : {}) } as const
       if (r.to === this.c.peerId) this.handle(msg, this.c.peerId)
       else this.c.net.send(r.to, msg)
     }
-    this.replies.clear()
   }
 
   private tick (): void {

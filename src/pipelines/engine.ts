@@ -60,6 +60,8 @@ export interface EngineInit {
   agingMs?: number
   /** Instances per stage per peer when the stage does not say. @default 1 */
   maxInstances?: number
+  /** Packets handed to a stage instance beyond the one it runs. @default RUN_AHEAD */
+  runAhead?: number
   /** Scaling, dedup and idle checks, ms. @default 1000 */
   tickMs?: number
   backlogPerInstance?: number
@@ -195,7 +197,8 @@ export class PipelineEngine implements Startable {
         defaultMaxInstances: this.init.maxInstances ?? 1,
         backlogPerInstance: this.init.backlogPerInstance,
         dedupMaxIds: this.init.dedupMaxIds,
-        dedupMaxAgeMs: this.init.dedupMaxAgeMs
+        dedupMaxAgeMs: this.init.dedupMaxAgeMs,
+        runAhead: this.init.runAhead
       }))
       this.runners.get(stage)?.tick()
     }

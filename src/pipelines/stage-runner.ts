@@ -9,7 +9,7 @@ import type { Clock, Timer } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Random } from '../common/random.js'
 import { backoffMs } from '../jobs/index.js'
-import { DEDUP_MAX_AGE_MS, DEDUP_MAX_IDS, RETRY_BASE_MS, RETRY_CAP_MS, SCALE_BACKLOG_PER_INSTANCE } from './constants.js'
+import { DEDUP_MAX_AGE_MS, DEDUP_MAX_IDS, RETRY_BASE_MS, RETRY_CAP_MS, RUN_AHEAD, SCALE_BACKLOG_PER_INSTANCE } from './constants.js'
 import { DedupWindow } from './core/dedup-window.js'
 import { Inbox, type InboxItem } from './core/inbox.js'
 import type { DeliveryHandlers } from './core/outbox.js'
@@ -48,6 +48,8 @@ export interface RunnerInit {
   dedupMaxAgeMs?: number
   /** Instances per peer when the stage does not say. */
   defaultMaxInstances: number
+  /** Packets handed to an instance beyond the one it runs. @default RUN_AHEAD */
+  runAhead?: number
 }
 
 interface Flight { item: InboxItem<Packet>, senders: Set<string>, attempts: number, phase: 'running' | 'retrying' | 'emitting', timer?: Timer }
@@ -75,7 +77,7 @@ export class StageRunner {
     this.instances = new Instances(spec.stage, host, this.stats, {
       onReady: () => this.pump(),
       onRetry: () => { this.scale(); this.pump() }
-    })
+    }, init.runAhead ?? RUN_AHEAD)
   }
 
   get stage (): string { return this.spec.stage }
@@ -179,7 +181,7 @@ export class StageRunner {
       now,
       instances: this.instances.count,
       starting: this.instances.starting,
-      backlog: this.inbox.size,
+      backlog: this.inbox.size + this.instances.queued,
       maxInstances: this.spec.source ? 1 : this.spec.maxInstances ?? this.init.defaultMaxInstances,
       backlogPerInstance: this.init.backlogPerInstance ?? SCALE_BACKLOG_PER_INSTANCE,
       idleSince: this.instances.idle().map(s => s.idleSince),
@@ -211,7 +213,7 @@ export class StageRunner {
 
   private async run (slot: Slot, f: Flight): Promise<void> {
     const generation = this.generation
-    this.instances.claim(slot, f.item.id)
+    this.instances.claim(slot)
     let outcome: RunOutcome
     try {
       outcome = await this.instances.run(slot, await this.host.load(f.item.value))
@@ -296,7 +298,7 @@ export class StageRunner {
     const slot = this.instances.free()
     if (slot === undefined) return
     this.sourcing = true
-    this.instances.claim(slot, 'source')
+    this.instances.claim(slot)
     const generation = this.generation
     this.instances.pull(slot).then(({ items, done }) => {
       if (generation !== this.generation) { this.sourcing = false; this.instances.release(slot); return }

@@ -91,6 +91,20 @@ describe('pipeline engine', () => {
     expect(got.map(p => p.priority)).toEqual([9, 9, 5, 1, 0])
   })
 
+  it('hands an instance up to runAhead packets beyond the one it runs (they cross to its process together)', async () => {
+    for (const runAhead of [0, 4]) {
+      mesh = new Mesh(['p1'], [stage('s', ['t'], ['p1'], { maxInstances: 1 })], { runAhead })
+      mesh.runMs = 10
+      await mesh.start()
+      for (let i = 0; i < 20; i++) await mesh.peer('p1').engine.inject('t', i)
+      await mesh.run(5) // the first packet runs (10 ms)
+      expect(mesh.peer('p1').called.get('s')).toBe(1 + runAhead)
+      await mesh.run(300)
+      expect(mesh.peer('p1').ran.get('s')).toHaveLength(20)
+      await mesh.stop()
+    }
+  })
+
   it('runs a redelivered packet once: its id is in the dedup window, and it is acked again', async () => {
     mesh = new Mesh(['p1', 'p2'], [stage('s', ['t'], ['p2'])], { ackTimeoutMs: 50 })
     const got = collect(mesh, 's')

@@ -31,8 +31,8 @@ export interface RunnerHost {
   submit(packets: Packet[], handlers: DeliveryHandlers, only?: string): void
   /** Acks (or nacks) packets of this stage to a sender. */
   reply(to: string, stage: string, id: string, nack: boolean): void
-  /** Outputs ready to send (large payloads moved to the store). */
-  prepare(packets: Packet[]): Promise<Packet[]>
+  /** Outputs ready to send (large payloads moved to the store); the same array at once when none is large. */
+  prepare(packets: Packet[]): Packet[] | Promise<Packet[]>
   /** The input with its payload (fetched from the store when it travelled as a ref). */
   load(packet: Packet): Promise<Packet>
   deadLetter(stage: string, packet: Packet, error: string): Promise<void>
@@ -133,6 +133,9 @@ export class StageRunner {
     this.pump()
   }
 
+  /** Packets waiting in the inbox (what an ack tells the sender). */
+  get inboxSize (): number { return this.inbox.size }
+
   status (): StagePeerStatus {
     return {
       peerId: this.host.peerId,
@@ -216,7 +219,9 @@ export class StageRunner {
     this.instances.claim(slot)
     let outcome: RunOutcome
     try {
-      outcome = await this.instances.run(slot, await this.host.load(f.item.value))
+      // No store round trip, and no promise, for a payload that travelled inline.
+      const input = f.item.value.ref === undefined ? f.item.value : await this.host.load(f.item.value)
+      outcome = await this.instances.run(slot, input)
     } catch (err) {
       outcome = { ok: false, emitted: [], error: err instanceof Error ? err.message : String(err) }
     }
@@ -227,9 +232,10 @@ export class StageRunner {
     const p = f.item.value
     let outputs: Packet[]
     try {
-      outputs = await this.host.prepare(outcome.emitted.map((e, i) => ({
+      const prepared = this.host.prepare(outcome.emitted.map((e, i) => ({
         id: childId(p.id, this.stage, i), tag: e.tag, key: e.key ?? p.key, priority: e.priority ?? p.priority, headers: e.headers ?? {}, payload: e.payload, bornAt: p.bornAt
       })))
+      outputs = Array.isArray(prepared) ? prepared : await prepared
     } catch (err) {
       this.instances.release(slot)
       this.failed(f, `outputs not stored: ${err instanceof Error ? err.message : String(err)}`)
@@ -285,7 +291,7 @@ export class StageRunner {
   /** Outputs without an input (custom events, sources). */
   private emitFree (emitted: RunOutcome['emitted'], onSent?: () => void): void {
     const packets = emitted.map(e => ({ id: this.host.newId(), tag: e.tag, key: e.key, priority: e.priority ?? 0, headers: e.headers ?? {}, payload: e.payload, bornAt: this.host.clock.now() }))
-    this.host.prepare(packets).then(ps => this.host.submit(ps, { onSent }), err => {
+    Promise.resolve(this.host.prepare(packets)).then(ps => this.host.submit(ps, { onSent }), err => {
       this.stats.failed(`outputs not stored: ${err instanceof Error ? err.message : String(err)}`)
       onSent?.()
     })

@@ -5,7 +5,7 @@
 // at its peak, then paced at half of that peak.
 import { randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { converged } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
@@ -124,6 +124,6 @@ export async function pipelinesBench (): Promise<void> {
   console.log('with the wall time when the generator makes it (the raw chain: when its source sends it); the sink stage records now - stamp. packets/s: the packets over')
   console.log('first stamp -> last arrival. CPU: user + system of every pmz process and its children (stage instances) from the go event to the sink\'s last packet,')
   console.log('per packet (the raw chain: its 3 processes). Half of peak rate: the source paced at half the peak measured just before, on the same peers.')
-  console.log(`dups: copies the sink saw again (at-least-once). Every stage has maxInstances 1, like the raw chain's one process per stage. ${availableParallelism()} cores for everything.`)
+  console.log(`dups: copies the sink saw again (at-least-once). Every stage has maxInstances 1, like the raw chain's one process per stage. ${availableParallelism()} cores for everything (load average now ${loadavg().map(l => fmt(l, 1)).join(' ')}).`)
   console.log('targets: 3 peers >= 0.5x the raw chain\'s packets/s; p99 <= 20 ms at half of peak rate')
 }

@@ -18,6 +18,12 @@ export const SCALE_BACKLOG_PER_INSTANCE = 8
 /** Backoff of a failing run or setup: first delay and largest delay, ms. */
 export const RETRY_BASE_MS = 100
 export const RETRY_CAP_MS = 10_000
+/**
+ * Packets handed to a stage instance beyond the one it runs: they cross to
+ * its process together (one IPC message, not a round trip each). A packet
+ * of higher priority arriving later waits behind at most these.
+ */
+export const RUN_AHEAD = 32
 /** Payloads pulled from a source instance at once. */
 export const SOURCE_PULL_MAX = 32
 /** Errors kept per stage for the status, newest first. */

@@ -14,7 +14,7 @@ import { ACK_TIMEOUT_MS, AGING_MS, CREDIT_WINDOW, DLQ_PREFIX, NACK_RETRY_MS, PIP
 import { buildGraph, consumersOf, isValidTag, localStages, type PipelineGraph } from './core/graph-rules.js'
 import { Outbox, type Send } from './core/outbox.js'
 import { checkPacket, parsePipeMessage, type LocalStageStatus, type PipeMessage } from './messages.js'
-import { externalize, idMaker, internalize, safe, type PipelineStore } from './packets.js'
+import { externalize, idMaker, internalize, isLarge, safe, type PipelineStore } from './packets.js'
 import { StageRunner, type RunnerHost } from './stage-runner.js'
 import { MAX_PRIORITY, MIN_PRIORITY, type InjectOptions, type InstanceHost, type Packet, type Payload, type StageSpec } from './types.js'
 
@@ -61,6 +61,8 @@ export interface EngineInit {
   agingMs?: number
   /** Instances per stage per peer when the stage does not say. @default the peer's core count (`availableParallelism()`) */
   maxInstances?: number
+  /** Packets handed to a stage instance beyond the one it runs. @default RUN_AHEAD */
+  runAhead?: number
   /** Scaling, dedup and idle checks, ms. @default 1000 */
   tickMs?: number
   backlogPerInstance?: number
@@ -74,7 +76,8 @@ export class PipelineEngine implements Startable {
   private graph: PipelineGraph = buildGraph([])
   private readonly outbox: Outbox
   private readonly runners = new Map<string, StageRunner>()
-  private readonly replies = new Map<string, { to: string, stage: string, ids: string[], nack: string[] }>()
+  /** Acks and nacks to send at the next flush, by peer, then stage (no key string built per packet). */
+  private replies = new Map<string, Map<string, { to: string, stage: string, ids: string[], nack: string[] }>>()
   private readonly offs: Array<() => void> = []
   private readonly newId: () => string
   private flushQueued = false
@@ -96,7 +99,7 @@ export class PipelineEngine implements Startable {
       hasConsumers: tag => consumersOf(this.graph, tag).length > 0,
       submit: (packets, handlers, only) => { this.outbox.submit(packets, handlers, c.clock.now(), only); this.scheduleFlush() },
       reply: (to, stage, id, nack) => this.reply(to, stage, id, nack),
-      prepare: async packets => await Promise.all(packets.map(async p => await externalize(p, c.store))),
+      prepare: packets => packets.some(isLarge) ? Promise.all(packets.map(async p => await externalize(p, c.store))) : packets,
       load: async packet => await internalize(packet, c.store),
       deadLetter: async (stage, packet, error) => {
         const record = { packet, error, at: c.clock.now() }
@@ -196,7 +199,8 @@ export class PipelineEngine implements Startable {
         defaultMaxInstances: this.init.maxInstances ?? availableParallelism(),
         backlogPerInstance: this.init.backlogPerInstance,
         dedupMaxIds: this.init.dedupMaxIds,
-        dedupMaxAgeMs: this.init.dedupMaxAgeMs
+        dedupMaxAgeMs: this.init.dedupMaxAgeMs,
+        runAhead: this.init.runAhead
       }))
       this.runners.get(stage)?.tick()
     }
@@ -238,9 +242,10 @@ export class PipelineEngine implements Startable {
   }
 
   private reply (to: string, stage: string, id: string, nack: boolean): void {
-    const k = `${to}\u0000${stage}`
-    let r = this.replies.get(k)
-    if (r === undefined) { r = { to, stage, ids: [], nack: [] }; this.replies.set(k, r) }
+    let byStage = this.replies.get(to)
+    if (byStage === undefined) { byStage = new Map(); this.replies.set(to, byStage) }
+    let r = byStage.get(stage)
+    if (r === undefined) { r = { to, stage, ids: [], nack: [] }; byStage.set(stage, r) }
     ;(nack ? r.nack : r.ids).push(id)
     this.scheduleFlush()
   }
@@ -279,13 +284,15 @@ export class PipelineEngine implements Startable {
   }
 
   private sendReplies (): void {
-    for (const r of this.replies.values()) {
-      const inbox = this.runners.get(r.stage)?.status().inbox ?? 0
+    // Taken out first: an ack handled here (to this peer) may finish a packet whose own ack is then queued for the next flush.
+    const replies = this.replies
+    this.replies = new Map()
+    for (const r of [...replies.values()].flatMap(byStage => [...byStage.values()])) {
+      const inbox = this.runners.get(r.stage)?.inboxSize ?? 0
       const msg = { type: 'pipe.ack', v: PIPE_WIRE_VERSION, stage: r.stage, ids: r.ids, inbox, ...(r.nack.length > 0 ? { nack: r.nack } : {}) } as const
       if (r.to === this.c.peerId) this.handle(msg, this.c.peerId)
       else this.c.net.send(r.to, msg)
     }
-    this.replies.clear()
   }
 
   private tick (): void {

@@ -1,6 +1,8 @@
 // The instances of one stage on one peer: started through the InstanceHost
 // (setup may fail: backoff before the next try), each running one packet at
-// a time; idle since when, for the scale rules.
+// a time with up to `runAhead` more handed to it beforehand (so that packets
+// cross to its process in batches, not one round trip each); idle since
+// when, for the scale rules.
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Random } from '../common/random.js'
@@ -11,8 +13,8 @@ import type { InstanceHost, LifecycleEvent, Packet, RunOutcome, StageInstance } 
 
 export interface Slot {
   readonly instance: StageInstance
-  /** The packet it runs, or undefined when idle. */
-  busy?: string
+  /** Calls handed to it and not yet released: the packet it runs and those queued behind it (0: idle). */
+  claims: number
   idleSince: number
 }
 
@@ -24,25 +26,43 @@ export class Instances {
   private setupFailures = 0
   private retryAt?: number
 
+  /** Calls an instance holds at most: the one it runs and `runAhead` queued. */
+  private readonly capacity: number
+
   constructor (
     private readonly stage: string,
     private readonly host: InstancesHost,
     private readonly stats: StageStats,
-    private readonly hooks: { onReady: () => void, onRetry: () => void }
-  ) {}
+    private readonly hooks: { onReady: () => void, onRetry: () => void },
+    runAhead = 0
+  ) {
+    this.capacity = 1 + Math.max(0, Math.floor(runAhead))
+  }
 
   get count (): number { return this.slots.length }
   get starting (): number { return this.startingCount }
   /** No start before this (a setup failed), ms. */
   get notBefore (): number | undefined { return this.retryAt }
 
-  idle (): Slot[] { return this.slots.filter(s => s.busy === undefined) }
-  free (): Slot | undefined { return this.slots.find(s => s.busy === undefined) }
-  claim (slot: Slot, id: string): void { slot.busy = id }
+  idle (): Slot[] { return this.slots.filter(s => s.claims === 0) }
+  /** Packets handed to instances beyond the one each runs (a backlog too, for scaling). */
+  get queued (): number {
+    let n = 0
+    for (const s of this.slots) if (s.claims > 1) n += s.claims - 1
+    return n
+  }
+
+  /** The least loaded instance that can take one more call, or undefined. */
+  free (): Slot | undefined {
+    let best: Slot | undefined
+    for (const s of this.slots) if (s.claims < this.capacity && (best === undefined || s.claims < best.claims)) best = s
+    return best
+  }
+
+  claim (slot: Slot): void { slot.claims++ }
   release (slot: Slot): void {
-    if (slot.busy === undefined) return
-    slot.busy = undefined
-    slot.idleSince = this.host.clock.now()
+    if (slot.claims === 0) return
+    if (--slot.claims === 0) slot.idleSince = this.host.clock.now()
   }
 
   /** Starts one instance; `isCurrent` says whether it is still wanted once setup finished. */
@@ -53,7 +73,7 @@ export class Instances {
       this.setupFailures = 0
       this.retryAt = undefined
       if (!isCurrent()) { void instance.stop('kill').catch(() => {}); return }
-      const slot: Slot = { instance, idleSince: this.host.clock.now() }
+      const slot: Slot = { instance, claims: 0, idleSince: this.host.clock.now() }
       this.slots.push(slot)
       instance.onExit(reason => this.lost(slot, reason))
       this.hooks.onReady()
@@ -89,7 +109,7 @@ export class Instances {
   /** Stops an idle instance (scaling down). */
   stopIdle (slot: Slot): void {
     const i = this.slots.indexOf(slot)
-    if (i < 0 || slot.busy !== undefined) return
+    if (i < 0 || slot.claims > 0) return
     this.slots.splice(i, 1)
     void slot.instance.stop('drain').catch(err => this.host.log.warn({ err, stage: this.stage }, 'instance stop failed'))
   }

@@ -41,9 +41,12 @@ export function payloadBytes (payload: Payload): number {
   return JSON.stringify(payload)?.length ?? 0
 }
 
+/** Whether the packet's payload is too large to travel inline. */
+export function isLarge (packet: Packet): boolean { return packetBytes(packet) > INLINE_PAYLOAD_BYTES }
+
 /** Moves a large payload into the store: the packet then carries `ref`. */
 export async function externalize (packet: Packet, store: PipelineStore): Promise<Packet> {
-  if (packetBytes(packet) <= INLINE_PAYLOAD_BYTES) return packet
+  if (!isLarge(packet)) return packet
   const bin = packet.payload instanceof Uint8Array
   const ref = `${PAYLOAD_PREFIX}/${safe(packet.id)}.${bin ? 'bin' : 'json'}`
   const bytes = bin ? packet.payload as Uint8Array : Buffer.from(JSON.stringify(packet.payload))

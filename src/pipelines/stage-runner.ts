@@ -9,7 +9,7 @@ import type { Clock, Timer } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Random } from '../common/random.js'
 import { backoffMs } from '../jobs/index.js'
-import { DEDUP_MAX_AGE_MS, DEDUP_MAX_IDS, RETRY_BASE_MS, RETRY_CAP_MS, SCALE_BACKLOG_PER_INSTANCE } from './constants.js'
+import { DEDUP_MAX_AGE_MS, DEDUP_MAX_IDS, RETRY_BASE_MS, RETRY_CAP_MS, RUN_AHEAD, SCALE_BACKLOG_PER_INSTANCE } from './constants.js'
 import { DedupWindow } from './core/dedup-window.js'
 import { Inbox, type InboxItem } from './core/inbox.js'
 import type { DeliveryHandlers } from './core/outbox.js'
@@ -31,8 +31,8 @@ export interface RunnerHost {
   submit(packets: Packet[], handlers: DeliveryHandlers, only?: string): void
   /** Acks (or nacks) packets of this stage to a sender. */
   reply(to: string, stage: string, id: string, nack: boolean): void
-  /** Outputs ready to send (large payloads moved to the store). */
-  prepare(packets: Packet[]): Promise<Packet[]>
+  /** Outputs ready to send (large payloads moved to the store); the same array at once when none is large. */
+  prepare(packets: Packet[]): Packet[] | Promise<Packet[]>
   /** The input with its payload (fetched from the store when it travelled as a ref). */
   load(packet: Packet): Promise<Packet>
   deadLetter(stage: string, packet: Packet, error: string): Promise<void>
@@ -48,6 +48,8 @@ export interface RunnerInit {
   dedupMaxAgeMs?: number
   /** Instances per peer when the stage does not say. */
   defaultMaxInstances: number
+  /** Packets handed to an instance beyond the one it runs. @default RUN_AHEAD */
+  runAhead?: number
 }
 
 interface Flight { item: InboxItem<Packet>, senders: Set<string>, attempts: number, phase: 'running' | 'retrying' | 'emitting', timer?: Timer }
@@ -75,7 +77,7 @@ export class StageRunner {
     this.instances = new Instances(spec.stage, host, this.stats, {
       onReady: () => this.pump(),
       onRetry: () => { this.scale(); this.pump() }
-    })
+    }, init.runAhead ?? RUN_AHEAD)
   }
 
   get stage (): string { return this.spec.stage }
@@ -131,6 +133,9 @@ export class StageRunner {
     this.pump()
   }
 
+  /** Packets waiting in the inbox (what an ack tells the sender). */
+  get inboxSize (): number { return this.inbox.size }
+
   status (): StagePeerStatus {
     return {
       peerId: this.host.peerId,
@@ -179,7 +184,7 @@ export class StageRunner {
       now,
       instances: this.instances.count,
       starting: this.instances.starting,
-      backlog: this.inbox.size,
+      backlog: this.inbox.size + this.instances.queued,
       maxInstances: this.spec.source ? 1 : this.spec.maxInstances ?? this.init.defaultMaxInstances,
       backlogPerInstance: this.init.backlogPerInstance ?? SCALE_BACKLOG_PER_INSTANCE,
       idleSince: this.instances.idle().map(s => s.idleSince),
@@ -211,10 +216,12 @@ export class StageRunner {
 
   private async run (slot: Slot, f: Flight): Promise<void> {
     const generation = this.generation
-    this.instances.claim(slot, f.item.id)
+    this.instances.claim(slot)
     let outcome: RunOutcome
     try {
-      outcome = await this.instances.run(slot, await this.host.load(f.item.value))
+      // No store round trip, and no promise, for a payload that travelled inline.
+      const input = f.item.value.ref === undefined ? f.item.value : await this.host.load(f.item.value)
+      outcome = await this.instances.run(slot, input)
     } catch (err) {
       outcome = { ok: false, emitted: [], error: err instanceof Error ? err.message : String(err) }
     }
@@ -225,9 +232,10 @@ export class StageRunner {
     const p = f.item.value
     let outputs: Packet[]
     try {
-      outputs = await this.host.prepare(outcome.emitted.map((e, i) => ({
+      const prepared = this.host.prepare(outcome.emitted.map((e, i) => ({
         id: childId(p.id, this.stage, i), tag: e.tag, key: e.key ?? p.key, priority: e.priority ?? p.priority, headers: e.headers ?? {}, payload: e.payload, bornAt: p.bornAt
       })))
+      outputs = Array.isArray(prepared) ? prepared : await prepared
     } catch (err) {
       this.instances.release(slot)
       this.failed(f, `outputs not stored: ${err instanceof Error ? err.message : String(err)}`)
@@ -283,7 +291,7 @@ export class StageRunner {
   /** Outputs without an input (custom events, sources). */
   private emitFree (emitted: RunOutcome['emitted'], onSent?: () => void): void {
     const packets = emitted.map(e => ({ id: this.host.newId(), tag: e.tag, key: e.key, priority: e.priority ?? 0, headers: e.headers ?? {}, payload: e.payload, bornAt: this.host.clock.now() }))
-    this.host.prepare(packets).then(ps => this.host.submit(ps, { onSent }), err => {
+    Promise.resolve(this.host.prepare(packets)).then(ps => this.host.submit(ps, { onSent }), err => {
       this.stats.failed(`outputs not stored: ${err instanceof Error ? err.message : String(err)}`)
       onSent?.()
     })
@@ -296,7 +304,7 @@ export class StageRunner {
     const slot = this.instances.free()
     if (slot === undefined) return
     this.sourcing = true
-    this.instances.claim(slot, 'source')
+    this.instances.claim(slot)
     const generation = this.generation
     this.instances.pull(slot).then(({ items, done }) => {
       if (generation !== this.generation) { this.sourcing = false; this.instances.release(slot); return }

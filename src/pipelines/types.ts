@@ -76,6 +76,7 @@ export interface RunOutcome {
  */
 export interface StageInstance {
   readonly stage: string
+  /** Runs a packet; called again before the previous call settled, it runs the packets one after the other, in call order. */
   run(packet: Packet): Promise<RunOutcome>
   /** A custom event (`on{Event}`); lifecycle events are the engine's business. */
   event(name: string, args: unknown): Promise<RunOutcome>

@@ -5,6 +5,7 @@ import { extensionsBench } from './extensions.js'
 import { jobsBench } from './jobs.js'
 import { meshSimBench } from './mesh-sim.js'
 import { meshTransportBench } from './mesh-transport.js'
+import { pipelinesBench } from './pipelines.js'
 import { replicationBench, replicationBigBench, replicationRepairBench, replicationSmallBench } from './replication.js'
 import { ringBench } from './ring.js'
 import { schedulesBench } from './schedules.js'
@@ -23,7 +24,8 @@ const SUITES: Record<string, () => Promise<void>> = {
   'replication-repair': replicationRepairBench,
   jobs: jobsBench,
   batch: batchBench,
-  schedules: schedulesBench
+  schedules: schedulesBench,
+  pipelines: pipelinesBench
 }
 
 const wanted = process.argv.slice(2)

@@ -86,6 +86,15 @@ describe('a module stage instance', () => {
     expect(await instance.run(packet({ do: 'runs' }))).toMatchObject({ ok: false, error: 'the stage instance is stopping' })
   })
 
+  it('runs calls made before the previous one settled one at a time, in order; the calls of one turn cross in one IPC message', async () => {
+    const instance = await makeHost().start('shapes')
+    const ipc = async (): Promise<number> => (await instance.run(packet({ do: 'ipc' }))).emitted[0].payload as number
+    const before = await ipc()
+    const outcomes = await Promise.all(Array.from({ length: 20 }, async () => await instance.run(packet({ do: 'runs' }))))
+    expect(outcomes.map(o => o.emitted[0].payload)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2))
+    expect(await ipc()).toBe(before + 2) // the twenty runs, then this call
+  })
+
   it('turns what run returns into payloads under produces: nothing, one value, an array, an async iterable, a generator', async () => {
     const instance = await makeHost().start('shapes')
     const emitted = async (payload: unknown): Promise<unknown> => (await instance.run(packet(payload))).emitted

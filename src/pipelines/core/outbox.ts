@@ -40,14 +40,16 @@ interface Delivery {
   settled: boolean
 }
 
-const pairKey = (stage: string, peer: string): string => `${stage}\u0000${peer}`
 
 export class Outbox {
   private graph: PipelineGraph = { stages: new Map(), consumers: new Map() }
   /** (stage, peer) -> its unacked deliveries by packet id, oldest send first. */
   private readonly unacked = new Map<string, Map<string, Delivery>>()
-  /** (stage, id) -> the live delivery. */
-  private readonly live = new Map<string, Delivery>()
+  /** stage -> packet id -> the live delivery (nested: a packet's lookups build no key string). */
+  private readonly live = new Map<string, Map<string, Delivery>>()
+  private liveCount = 0
+  /** stage -> peer -> the (stage, peer) key, built once. */
+  private readonly pairKeys = new Map<string, Map<string, string>>()
   private pending: Delivery[] = []
   /** (stage, peer) -> the inbox depth the receiver reported last. */
   private readonly remoteInbox = new Map<string, number>()
@@ -57,7 +59,7 @@ export class Outbox {
   setGraph (graph: PipelineGraph): void { this.graph = graph }
 
   /** Deliveries waiting for a peer or for credit. */
-  get pendingCount (): number { return this.live.size - this.unackedCount }
+  get pendingCount (): number { return this.liveCount - this.unackedCount }
   /** Deliveries sent and not acked yet. */
   get unackedCount (): number {
     let n = 0
@@ -66,9 +68,9 @@ export class Outbox {
   }
 
   /** Unacked deliveries towards (stage, peer). */
-  inFlight (stage: string, peer: string): number { return this.unacked.get(pairKey(stage, peer))?.size ?? 0 }
+  inFlight (stage: string, peer: string): number { return this.unacked.get(this.pairKey(stage, peer))?.size ?? 0 }
   hasCredit (stage: string, peer: string): boolean { return this.inFlight(stage, peer) < this.init.window }
-  load (stage: string, peer: string): number { return this.inFlight(stage, peer) + (this.remoteInbox.get(pairKey(stage, peer)) ?? 0) }
+  load (stage: string, peer: string): number { return this.inFlight(stage, peer) + (this.remoteInbox.get(this.pairKey(stage, peer)) ?? 0) }
 
   /**
    * Takes packets to deliver to every stage consuming their tags. Returns how
@@ -83,11 +85,13 @@ export class Outbox {
       const stages = only === undefined ? all : all.filter(s => s.stage === only)
       if (stages.length === 0) dropped++
       for (const { stage } of stages) {
-        if (this.live.has(pairKey(stage, packet.id))) continue // the same packet submitted twice: one delivery
+        const ids = this.liveOf(stage)
+        if (ids.has(packet.id)) continue // the same packet submitted twice: one delivery
         const d: Delivery = { packet, stage, group, sentAt: 0, notBefore: now, everSent: false, settled: false }
         group.unsent++
         group.unacked++
-        this.live.set(pairKey(stage, packet.id), d)
+        ids.set(packet.id, d)
+        this.liveCount++
         this.pending.push(d)
       }
     }
@@ -98,13 +102,16 @@ export class Outbox {
 
   /** `peer` acked packets of `stage` (processed, or known to its dedup window); `inbox` is its inbox depth. */
   ack (peer: string, stage: string, ids: readonly string[], inbox?: number): void {
-    if (inbox !== undefined) this.remoteInbox.set(pairKey(stage, peer), inbox)
+    if (inbox !== undefined) this.remoteInbox.set(this.pairKey(stage, peer), inbox)
+    const live = this.live.get(stage)
+    if (live === undefined) return
     for (const id of ids) {
-      const d = this.live.get(pairKey(stage, id))
+      const d = live.get(id)
       if (d === undefined) continue
       this.detach(d)
       d.settled = true
-      this.live.delete(pairKey(stage, id))
+      live.delete(id)
+      this.liveCount--
       if (!d.everSent) this.sent(d) // acked by a peer it was sent to before a re-route
       if (--d.group.unacked === 0) d.group.handlers.onAcked?.()
     }
@@ -112,9 +119,10 @@ export class Outbox {
 
   /** `peer` refused packets of `stage` (inbox full, stage stopped or killed): they are routed again later. */
   nack (peer: string, stage: string, ids: readonly string[], now: number, inbox?: number): void {
-    if (inbox !== undefined) this.remoteInbox.set(pairKey(stage, peer), inbox)
+    if (inbox !== undefined) this.remoteInbox.set(this.pairKey(stage, peer), inbox)
+    const live = this.live.get(stage)
     for (const id of ids) {
-      const d = this.live.get(pairKey(stage, id))
+      const d = live?.get(id)
       if (d === undefined || d.peer !== peer) continue // stale: it went elsewhere since
       this.detach(d)
       d.notBefore = now + this.init.nackRetryMs
@@ -143,7 +151,7 @@ export class Outbox {
   flush (now: number, isAlive: (peer: string) => boolean): { sends: Send[], wakeAt?: number } {
     const batches = new Map<string, Send>()
     const add = (d: Delivery, peer: string): void => {
-      const k = pairKey(d.stage, peer)
+      const k = this.pairKey(d.stage, peer)
       let b = batches.get(k)
       if (b === undefined) { b = { peer, stage: d.stage, packets: [] }; batches.set(k, b) }
       b.packets.push(d.packet)
@@ -177,10 +185,24 @@ export class Outbox {
     return { sends: [...batches.values()], wakeAt }
   }
 
+  private liveOf (stage: string): Map<string, Delivery> {
+    let ids = this.live.get(stage)
+    if (ids === undefined) { ids = new Map(); this.live.set(stage, ids) }
+    return ids
+  }
+
+  private pairKey (stage: string, peer: string): string {
+    let peers = this.pairKeys.get(stage)
+    if (peers === undefined) { peers = new Map(); this.pairKeys.set(stage, peers) }
+    let k = peers.get(peer)
+    if (k === undefined) { k = `${stage}\u0000${peer}`; peers.set(peer, k) }
+    return k
+  }
+
   private attach (d: Delivery, peer: string, now: number): void {
     d.peer = peer
     d.sentAt = now
-    const k = pairKey(d.stage, peer)
+    const k = this.pairKey(d.stage, peer)
     let ds = this.unacked.get(k)
     if (ds === undefined) { ds = new Map(); this.unacked.set(k, ds) }
     ds.set(d.packet.id, d)
@@ -188,7 +210,7 @@ export class Outbox {
 
   private detach (d: Delivery): void {
     if (d.peer === undefined) return
-    const k = pairKey(d.stage, d.peer)
+    const k = this.pairKey(d.stage, d.peer)
     const ds = this.unacked.get(k)
     ds?.delete(d.packet.id)
     if (ds?.size === 0) this.unacked.delete(k)

@@ -6,3 +6,5 @@ export const STOP_TIMEOUT_MS = 10_000
 export const STAGE_MEMORY_MB = 512
 /** Time from SIGTERM to SIGKILL when an executable stage's process is stopped, in ms. */
 export const EXEC_KILL_GRACE_MS = 2000
+/** IPC messages to or from a stage child coalesced into one batch at most (a busier turn sends several). */
+export const IPC_BATCH_MAX = 256

@@ -7,6 +7,7 @@ import { LineSplitter, TailBuffer } from '../../jobs/exec/log-buffer.js'
 import { killGroup } from '../../jobs/exec/process-group.js'
 import { answerStoreCall } from '../../jobs/exec/store-bridge.js'
 import type { Packet, RunOutcome, StageInstance } from '../types.js'
+import { IPC_BATCH_MAX } from './constants.js'
 import type { InstanceOptions } from './instance-options.js'
 import { asBuffer } from './payloads.js'
 import type { ChildMessage, Emitted, ParentMessage } from './stage-messages.js'
@@ -41,6 +42,9 @@ class ModuleStageInstance implements StageInstance {
   private exitReason: string | undefined
   private stopping: 'drain' | 'kill' | undefined
   private stopTimer: Timer | undefined
+  /** Messages of this turn not sent yet: calls wait for the end of the turn, to cross as one batch. */
+  private outgoing: ParentMessage[] = []
+  private flushQueued = false
   private readonly readiness: { promise: Promise<void>, resolve(): void, reject(e: Error): void }
 
   constructor (private readonly o: InstanceOptions) {
@@ -145,6 +149,9 @@ class ModuleStageInstance implements StageInstance {
 
   private onMessage (msg: ChildMessage): void {
     switch (msg.type) {
+      case 'batch':
+        for (const m of msg.msgs) this.onMessage(m)
+        break
       case 'ready':
         this.isReady = true
         this.readiness.resolve()
@@ -193,7 +200,32 @@ class ModuleStageInstance implements StageInstance {
     }
   }
 
+  /** Calls go at the end of the turn with the others of the turn; anything else goes at once, after them (order kept). */
   private send (msg: ParentMessage): void {
+    this.outgoing.push(msg)
+    const isCall = msg.type === 'run' || msg.type === 'event' || msg.type === 'pull'
+    if (!isCall || this.outgoing.length >= IPC_BATCH_MAX) this.flush()
+    else if (!this.flushQueued) {
+      this.flushQueued = true
+      setImmediate(this.flush)
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.flushQueued = false
+    const msgs = this.outgoing
+    if (msgs.length === 0) return
+    this.outgoing = []
+    if (msgs.length === 1) { this.sendNow(msgs[0]); return }
+    try {
+      this.proc.send({ type: 'batch', msgs })
+    } catch {
+      // One of them cannot cross (or the child is dying): each alone, so that only its own call fails.
+      for (const m of msgs) this.sendNow(m)
+    }
+  }
+
+  private sendNow (msg: ParentMessage): void {
     try {
       this.proc.send(msg)
     } catch (err) {

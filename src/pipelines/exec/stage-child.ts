@@ -9,6 +9,7 @@ import { format } from 'node:util'
 import { loadErrorMessage } from '../../seeds/seed-loader.js'
 import { stageEventHandlers, stageRunOf } from '../../seeds/seed-stage.js'
 import { asBuffer, checkPayload, emittedOf, payloadsOf } from './payloads.js'
+import { IPC_BATCH_MAX } from './constants.js'
 import type { ChildMessage, Emitted, ParentMessage } from './stage-messages.js'
 import { storeClient, answered } from './store-client.js'
 
@@ -34,15 +35,55 @@ let stage: {
 } | undefined
 let warnedDropped = false
 
+/** Replies of this turn not sent yet: they leave together at its end (one IPC message). */
+let outgoing: ChildMessage[] = []
+let flushQueued = false
+
+/** Replies wait for the end of the turn; anything else goes at once, after them (order kept). */
 function send (msg: ChildMessage): void {
   if (!process.connected) return
+  outgoing.push(msg)
+  if ((msg.type !== 'result' && msg.type !== 'pulled') || outgoing.length >= IPC_BATCH_MAX) flush()
+  else if (!flushQueued) {
+    flushQueued = true
+    setImmediate(flush)
+  }
+}
+
+function flush (): void {
+  flushQueued = false
+  const msgs = outgoing
+  if (msgs.length === 0 || !process.connected) return
+  outgoing = []
+  if (msgs.length === 1) { sendNow(msgs[0]); return }
+  try {
+    process.send?.({ type: 'batch', msgs } satisfies ChildMessage)
+  } catch {
+    for (const m of msgs) sendNow(m)
+  }
+}
+
+/** Sends what waits, then exits once it was written (a bare process.exit could cut it). */
+function exitAfterFlush (code: number): void {
+  flushQueued = false
+  const msgs = outgoing
+  outgoing = []
+  if (!process.connected || msgs.length === 0) process.exit(code)
+  try {
+    process.send?.(msgs.length === 1 ? msgs[0] : { type: 'batch', msgs } satisfies ChildMessage, () => process.exit(code))
+  } catch {
+    process.exit(code)
+  }
+}
+
+function sendNow (msg: ChildMessage): void {
   try {
     process.send?.(msg)
   } catch (err) {
     // A payload structured clone cannot carry (a function deep inside an object): the call fails, not the child.
     const error = `cannot send what the stage produced: ${errorText(err)}`
-    if (msg.type === 'result') send({ type: 'result', id: msg.id, ok: false, emitted: [], error })
-    else if (msg.type === 'pulled') send({ type: 'pulled', id: msg.id, items: [], done: msg.done, error })
+    if (msg.type === 'result') sendNow({ type: 'result', id: msg.id, ok: false, emitted: [], error })
+    else if (msg.type === 'pulled') sendNow({ type: 'pulled', id: msg.id, items: [], done: msg.done, error })
     else throw err
   }
 }
@@ -188,11 +229,16 @@ async function drain (): Promise<void> {
   } catch (err) {
     log('error', ['cleanup failed:', errorText(err)])
   }
-  process.exit(0)
+  exitAfterFlush(0)
 }
 
-process.on('message', (msg: ParentMessage) => {
+process.on('message', onMessage)
+
+function onMessage (msg: ParentMessage): void {
   switch (msg.type) {
+    case 'batch':
+      for (const m of msg.msgs) onMessage(m)
+      break
     case 'setup':
       setup(msg).then(() => send({ type: 'ready' }), err => {
         if (!process.connected) process.exit(1)
@@ -218,7 +264,7 @@ process.on('message', (msg: ParentMessage) => {
     case 'stop': void drain(); break
     case 'store:reply': answered(msg); break
   }
-})
+}
 process.on('SIGTERM', () => {
   controller.abort(new Error('the stage instance was killed'))
   setImmediate(() => process.exit(143))
@@ -226,7 +272,6 @@ process.on('SIGTERM', () => {
 process.on('disconnect', () => process.exit(0))
 // A rejection nobody awaited: the instance's state is unknown, so it ends and the engine starts another.
 process.on('unhandledRejection', err => {
-  const msg: ChildMessage = { type: 'log', level: 'error', text: `unhandled rejection: ${errorText(err)}` }
-  if (process.connected) process.send?.(msg, () => process.exit(1))
-  else process.exit(1)
+  if (process.connected) outgoing.push({ type: 'log', level: 'error', text: `unhandled rejection: ${errorText(err)}` })
+  exitAfterFlush(1)
 })

@@ -2,7 +2,9 @@
  * IPC between a stage instance (module-instance.ts) and its child
  * (stage-child.ts), over `serialization: 'advanced'` (structured clone:
  * Buffers cross as bytes). `id` ties a reply to its call; runs and events
- * go one at a time, pulls of a source on a lane of their own.
+ * go one at a time, pulls of a source on a lane of their own. The calls of
+ * one event-loop turn cross as one `batch` message, and so do the replies of
+ * one turn of the child: an IPC message costs both processes a wake-up.
  */
 import type { StoreOp } from '../../jobs/exec/module-messages.js'
 import type { Packet, RunOutcome } from '../types.js'
@@ -18,6 +20,8 @@ export type ParentMessage =
   | { type: 'stop' }
   | { type: 'store:reply', call: number, ok: true, value: unknown }
   | { type: 'store:reply', call: number, ok: false, code: string, message: string }
+  /** Several of the above, in order. */
+  | { type: 'batch', msgs: ParentMessage[] }
 
 export type ChildMessage =
   | { type: 'ready' }
@@ -27,3 +31,5 @@ export type ChildMessage =
   | { type: 'log', level: 'info' | 'warn' | 'error', text: string }
   /** The shape of jobs' `ctx.store` calls (answered by jobs/exec/store-bridge.ts); `id` is unused here. */
   | { type: 'store', id: number, call: number, op: StoreOp, key?: string, body?: Uint8Array, options?: Record<string, unknown> }
+  /** Several of the above, in order. */
+  | { type: 'batch', msgs: ChildMessage[] }

@@ -110,6 +110,20 @@ describe('pipeline engine', () => {
     expect(got.map(p => p.priority)).toEqual([9, 9, 5, 1, 0])
   })
 
+  it('hands an instance up to runAhead packets beyond the one it runs (they cross to its process together)', async () => {
+    for (const runAhead of [0, 4]) {
+      mesh = new Mesh(['p1'], [stage('s', ['t'], ['p1'], { maxInstances: 1 })], { runAhead })
+      mesh.runMs = 10
+      await mesh.start()
+      for (let i = 0; i < 20; i++) await mesh.peer('p1').engine.inject('t', i)
+      await mesh.run(5) // the first packet runs (10 ms)
+      expect(mesh.peer('p1').called.get('s')).toBe(1 + runAhead)
+      await mesh.run(300)
+      expect(mesh.peer('p1').ran.get('s')).toHaveLength(20)
+      await mesh.stop()
+    }
+  })
+
   it('runs a redelivered packet once: its id is in the dedup window, and it is acked again', async () => {
     mesh = new Mesh(['p1', 'p2'], [stage('s', ['t'], ['p2'])], { ackTimeoutMs: 50 })
     const got = collect(mesh, 's')
@@ -123,6 +137,26 @@ describe('pipeline engine', () => {
     expect(got.map(p => p.id)).toEqual([id])
     expect(mesh.sent.get('pipe.push')).toBeGreaterThanOrEqual(2)
     expect(mesh.peer('p1').engine.outboxSize()).toEqual({ pending: 0, unacked: 0 })
+  })
+
+  it('acks every packet at once when acks of its outputs from this peer and from others meet in one turn', async () => {
+    // a on p2 sends to b on p2 and p3; b sends to c on p4. In one turn p3's ack finishes a packet of a (its ack to p1
+    // queued), then p4's ack finishes one of p2's b, whose ack to p2's own a finishes another packet of a while p2's
+    // acks go out: that ack must reach p1 too, not wait for the ack timeout.
+    mesh = new Mesh(['p1', 'p2', 'p3', 'p4'], [
+      stage('a', ['t'], ['p2'], { produces: 'u' }),
+      stage('b', ['u'], ['p2', 'p3'], { produces: 'v' }),
+      stage('c', ['v'], ['p4'])
+    ], { ackTimeoutMs: 60_000 })
+    mesh.fns.set('a', p => [{ tag: 'u', payload: p.payload }])
+    mesh.fns.set('b', p => [{ tag: 'v', payload: p.payload }])
+    const got = collect(mesh, 'c')
+    mesh.runMs = 1
+    await mesh.start()
+    for (let i = 0; i < 100; i++) await mesh.peer('p1').engine.inject('t', i)
+    await mesh.run(1_000)
+    expect(got).toHaveLength(100)
+    for (const p of ['p1', 'p2', 'p3']) expect(mesh.peer(p).engine.outboxSize()).toEqual({ pending: 0, unacked: 0 })
   })
 
   it('redelivers elsewhere what a dead peer had not acknowledged', async () => {

@@ -22,6 +22,8 @@ export interface Peer {
   store: Map<string, Uint8Array>
   /** Packets each stage ran here, in order. */
   ran: Map<string, string[]>
+  /** Run calls each stage's instances were given here (a call waits while the one before it runs). */
+  called: Map<string, number>
   instancesStarted: number
 }
 
@@ -82,7 +84,7 @@ export class Mesh {
   private addPeer (id: string): void {
     const store = new Map<string, Uint8Array>()
     const ran = new Map<string, string[]>()
-    const peer: Peer = { id, up: true, store, ran, instancesStarted: 0, engine: undefined as unknown as PipelineEngine }
+    const peer: Peer = { id, up: true, store, ran, called: new Map(), instancesStarted: 0, engine: undefined as unknown as PipelineEngine }
     const graph: GraphSource = {
       stages: () => this.stages,
       onChange: fn => { this.graphListeners.push(fn); return () => {} }
@@ -120,21 +122,29 @@ export class Mesh {
       start: async (stage: string): Promise<StageInstance> => {
         peer.instancesStarted++
         let stopped = false
+        // Like a real instance: calls made before the previous one settled wait their turn.
+        let lane: Promise<unknown> = Promise.resolve()
+        const runNow = async (packet: Packet): Promise<RunOutcome> => {
+          if (this.runMs > 0) await new Promise<void>(resolve => clock.setTimeout(resolve, this.runMs))
+          if (!peer.up || stopped) return await new Promise<never>(() => {}) // a dead process never answers
+          const list = peer.ran.get(stage) ?? []
+          list.push(packet.id)
+          peer.ran.set(stage, list)
+          const fn = this.fns.get(stage)
+          try {
+            const out = fn === undefined ? [] : await fn(packet, peer.id)
+            return { ok: true, emitted: out }
+          } catch (err) {
+            return { ok: false, emitted: [], error: (err as Error).message }
+          }
+        }
         return {
           stage,
-          run: async packet => {
-            if (this.runMs > 0) await new Promise<void>(resolve => clock.setTimeout(resolve, this.runMs))
-            if (!peer.up || stopped) return await new Promise<never>(() => {}) // a dead process never answers
-            const list = peer.ran.get(stage) ?? []
-            list.push(packet.id)
-            peer.ran.set(stage, list)
-            const fn = this.fns.get(stage)
-            try {
-              const out = fn === undefined ? [] : await fn(packet, peer.id)
-              return { ok: true, emitted: out }
-            } catch (err) {
-              return { ok: false, emitted: [], error: (err as Error).message }
-            }
+          run: packet => {
+            peer.called.set(stage, (peer.called.get(stage) ?? 0) + 1)
+            const result = lane.then(async () => await runNow(packet))
+            lane = result.catch(() => {})
+            return result
           },
           event: async (name, args) => {
             const out = await this.fns.get(`${stage}:${name}`)?.({ id: name, tag: name, priority: 0, headers: {}, bornAt: 0, payload: args }, peer.id)

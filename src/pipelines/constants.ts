@@ -7,6 +7,8 @@ export const CREDIT_WINDOW = 256
 export const ACK_TIMEOUT_MS = 60_000
 /** A nacked packet (full inbox, stopped stage) is routed again after this long, ms. */
 export const NACK_RETRY_MS = 200
+/** How long an output whose tag no stage consumes yet waits for the graph to learn one before it is dropped, ms (peers learn the catalog at different moments). */
+export const ORPHAN_HOLD_MS = 30_000
 /** A waiting packet is served as if one priority level higher per this long, ms (anti-starvation). */
 export const AGING_MS = 1_000
 /** Dedup window of a stage on a peer: ids kept at most. */

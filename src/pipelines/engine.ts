@@ -10,7 +10,7 @@ import { badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import type { Random } from '../common/random.js'
 import type { Startable } from '../common/startable.js'
-import { ACK_TIMEOUT_MS, AGING_MS, CREDIT_WINDOW, DLQ_PREFIX, NACK_RETRY_MS, PIPE_WIRE_VERSION } from './constants.js'
+import { ACK_TIMEOUT_MS, AGING_MS, CREDIT_WINDOW, DLQ_PREFIX, NACK_RETRY_MS, ORPHAN_HOLD_MS, PIPE_WIRE_VERSION } from './constants.js'
 import { buildGraph, consumersOf, isValidTag, localStages, type PipelineGraph } from './core/graph-rules.js'
 import { Outbox, type Send } from './core/outbox.js'
 import { checkPacket, parsePipeMessage, type LocalStageStatus, type PipeMessage } from './messages.js'
@@ -57,6 +57,8 @@ export interface EngineInit {
   ackTimeoutMs?: number
   /** @default NACK_RETRY_MS */
   nackRetryMs?: number
+  /** How long an output whose tag no stage consumes yet waits for one, ms. @default ORPHAN_HOLD_MS */
+  orphanHoldMs?: number
   /** @default AGING_MS */
   agingMs?: number
   /** Instances per stage per peer when the stage does not say. @default the peer's core count (`availableParallelism()`) */
@@ -87,7 +89,7 @@ export class PipelineEngine implements Startable {
   private readonly runnerHost: RunnerHost
 
   constructor (private readonly c: EngineComponents, private readonly init: EngineInit = {}) {
-    this.outbox = new Outbox({ window: init.window ?? CREDIT_WINDOW, ackTimeoutMs: init.ackTimeoutMs ?? ACK_TIMEOUT_MS, nackRetryMs: init.nackRetryMs ?? NACK_RETRY_MS })
+    this.outbox = new Outbox({ window: init.window ?? CREDIT_WINDOW, ackTimeoutMs: init.ackTimeoutMs ?? ACK_TIMEOUT_MS, nackRetryMs: init.nackRetryMs ?? NACK_RETRY_MS, orphanHoldMs: init.orphanHoldMs ?? ORPHAN_HOLD_MS })
     this.newId = idMaker(c.peerId, () => c.clock.now(), c.random)
     this.runnerHost = {
       peerId: c.peerId,
@@ -261,7 +263,8 @@ export class PipelineEngine implements Startable {
     if (!this.running) return
     this.sendReplies()
     const now = this.c.clock.now()
-    const { sends, wakeAt } = this.outbox.flush(now, p => p === this.c.peerId || this.c.membership.isAlive(p))
+    const { sends, wakeAt, dropped } = this.outbox.flush(now, p => p === this.c.peerId || this.c.membership.isAlive(p))
+    if (dropped !== undefined) this.c.log.warn({ dropped }, 'packets whose tag no stage consumed were dropped')
     for (const s of sends) this.push(s, now)
     if (wakeAt !== undefined && (this.wake === undefined || wakeAt < this.wake.at)) {
       this.wake?.timer.cancel()

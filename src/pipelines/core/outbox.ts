@@ -15,6 +15,13 @@ export interface OutboxInit {
   window: number
   ackTimeoutMs: number
   nackRetryMs: number
+  /**
+   * How long a packet whose tag no stage consumes (yet) is held, waiting
+   * for the graph to learn a consumer, before it is dropped, ms. Peers
+   * learn the catalog at different moments: an output made just as a
+   * pipeline comes up is not lost to that race. @default 0 (dropped at once)
+   */
+  orphanHoldMs?: number
 }
 
 /** What the sender is told about a batch it submitted. */
@@ -29,6 +36,8 @@ export interface DeliveryHandlers {
 export interface Send { peer: string, stage: string, packets: Packet[] }
 
 interface Group { unsent: number, unacked: number, handlers: DeliveryHandlers }
+/** A packet no stage consumed when it was submitted, held until `until`. */
+interface Orphan { packet: Packet, group: Group, until: number }
 interface Delivery {
   packet: Packet
   stage: string
@@ -53,10 +62,25 @@ export class Outbox {
   private pending: Delivery[] = []
   /** (stage, peer) -> the inbox depth the receiver reported last. */
   private readonly remoteInbox = new Map<string, number>()
+  private orphans: Orphan[] = []
 
   constructor (private readonly init: OutboxInit) {}
 
-  setGraph (graph: PipelineGraph): void { this.graph = graph }
+  /** A new graph: held packets whose tag found a consumer go to it. */
+  setGraph (graph: PipelineGraph): void {
+    this.graph = graph
+    if (this.orphans.length === 0) return
+    const held = this.orphans
+    this.orphans = []
+    for (const o of held) {
+      if ((graph.consumers.get(o.packet.tag) ?? []).length === 0) { this.orphans.push(o); continue }
+      this.deliver(o.packet, o.group, 0)
+      this.settle(o.group)
+    }
+  }
+
+  /** Packets held for a consumer. */
+  get orphanCount (): number { return this.orphans.length }
 
   /** Deliveries waiting for a peer or for credit. */
   get pendingCount (): number { return this.liveCount - this.unackedCount }
@@ -81,23 +105,44 @@ export class Outbox {
     const group: Group = { unsent: 0, unacked: 0, handlers }
     let dropped = 0
     for (const packet of packets) {
-      const all = this.graph.consumers.get(packet.tag) ?? []
-      const stages = only === undefined ? all : all.filter(s => s.stage === only)
-      if (stages.length === 0) dropped++
-      for (const { stage } of stages) {
-        const ids = this.liveOf(stage)
-        if (ids.has(packet.id)) continue // the same packet submitted twice: one delivery
-        const d: Delivery = { packet, stage, group, sentAt: 0, notBefore: now, everSent: false, settled: false }
+      if (only !== undefined) {
+        if (!(this.graph.consumers.get(packet.tag) ?? []).some(s => s.stage === only)) dropped++
+        else this.deliver(packet, group, now, only)
+      } else if ((this.graph.consumers.get(packet.tag) ?? []).length > 0) {
+        this.deliver(packet, group, now)
+      } else if ((this.init.orphanHoldMs ?? 0) > 0) {
+        // Held (and counted as unsent: the producer waits, its input stays unacked) until a consumer appears or the hold ends.
         group.unsent++
         group.unacked++
-        ids.set(packet.id, d)
-        this.liveCount++
-        this.pending.push(d)
+        this.orphans.push({ packet, group, until: now + (this.init.orphanHoldMs ?? 0) })
+      } else {
+        dropped++
       }
     }
     if (group.unsent === 0) handlers.onSent?.()
     if (group.unacked === 0) handlers.onAcked?.()
     return { dropped }
+  }
+
+  /** One delivery of `packet` per stage consuming its tag (`only`: that stage). */
+  private deliver (packet: Packet, group: Group, now: number, only?: string): void {
+    for (const { stage } of this.graph.consumers.get(packet.tag) ?? []) {
+      if (only !== undefined && stage !== only) continue
+      const ids = this.liveOf(stage)
+      if (ids.has(packet.id)) continue // the same packet submitted twice: one delivery
+      const d: Delivery = { packet, stage, group, sentAt: 0, notBefore: now, everSent: false, settled: false }
+      group.unsent++
+      group.unacked++
+      ids.set(packet.id, d)
+      this.liveCount++
+      this.pending.push(d)
+    }
+  }
+
+  /** A held packet left the orphans (delivered or dropped): its group counts it no more. */
+  private settle (group: Group): void {
+    if (--group.unsent === 0) group.handlers.onSent?.()
+    if (--group.unacked === 0) group.handlers.onAcked?.()
   }
 
   /** `peer` acked packets of `stage` (processed, or known to its dedup window); `inbox` is its inbox depth. */
@@ -148,7 +193,7 @@ export class Outbox {
    * live peer), then waiting deliveries that find a live peer with credit.
    * `wakeAt` is when to flush again if nothing else happens.
    */
-  flush (now: number, isAlive: (peer: string) => boolean): { sends: Send[], wakeAt?: number } {
+  flush (now: number, isAlive: (peer: string) => boolean): { sends: Send[], wakeAt?: number, dropped?: number } {
     const batches = new Map<string, Send>()
     const add = (d: Delivery, peer: string): void => {
       const k = this.pairKey(d.stage, peer)
@@ -182,7 +227,17 @@ export class Outbox {
       if (!d.everSent) this.sent(d)
     }
     this.pending = rest
-    return { sends: [...batches.values()], wakeAt }
+    let dropped = 0
+    if (this.orphans.length > 0) {
+      const kept: Orphan[] = []
+      for (const o of this.orphans) {
+        if (o.until > now) { kept.push(o); wake(o.until); continue }
+        dropped++
+        this.settle(o.group)
+      }
+      this.orphans = kept
+    }
+    return { sends: [...batches.values()], wakeAt, ...(dropped > 0 ? { dropped } : {}) }
   }
 
   private liveOf (stage: string): Map<string, Delivery> {

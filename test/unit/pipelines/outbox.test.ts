@@ -30,6 +30,26 @@ describe('outbox', () => {
     expect(o.unackedCount + o.pendingCount).toBe(0)
   })
 
+  it('holds a packet no stage consumes yet until the graph learns a consumer, or drops it after orphanHoldMs', () => {
+    const o = new Outbox({ window: 2, ackTimeoutMs: 1_000, nackRetryMs: 100, orphanHoldMs: 5_000 })
+    o.setGraph(buildGraph([spec('a', ['t'], ['p1'])]))
+    const events: string[] = []
+    expect(o.submit([packet('x', { tag: 'later' })], { onSent: () => events.push('sent x'), onAcked: () => events.push('acked x') }, 0)).toEqual({ dropped: 0 })
+    o.submit([packet('y', { tag: 'never' })], { onSent: () => events.push('sent y'), onAcked: () => events.push('acked y') }, 0)
+    expect(o.flush(1_000, alive())).toEqual({ sends: [], wakeAt: 5_000 })
+    expect(events).toEqual([]) // the producer waits: its input stays unacked
+    o.setGraph(buildGraph([spec('a', ['t'], ['p1']), spec('late', ['later'], ['p2'])]))
+    const { sends } = o.flush(2_000, alive())
+    expect(sends.map(s => [s.stage, s.peer, s.packets.map(p => p.id)])).toEqual([['late', 'p2', ['x']]])
+    expect(events).toEqual(['sent x'])
+    o.ack('p2', 'late', ['x'])
+    expect(events).toEqual(['sent x', 'acked x'])
+    // y's tag never found a consumer: dropped at the end of its hold, and its producer goes on.
+    expect(o.flush(5_000, alive())).toMatchObject({ sends: [], dropped: 1 })
+    expect(events).toEqual(['sent x', 'acked x', 'sent y', 'acked y'])
+    expect(o.orphanCount).toBe(0)
+  })
+
   it('holds at most `window` unacked packets per (stage, peer): back-pressure', () => {
     const o = outbox(2)
     let sent = 0

@@ -66,7 +66,7 @@ describe('batch jobs on 4 peers with N=3 (issue 16)', () => {
       return seeds
     })
     // W = N = 3: every replica holds a key once its write is acknowledged (the holders read below are complete).
-    const flags = (i: number): string[] => ['--seeds', dirs[i], '--replicas', '3', '--write-quorum', '3', '--job-slots', '3']
+    const flags = (i: number): string[] => ['--seeds', dirs[i], '--replicas', '3', '--write-quorum', '3', '--job-slots', '4']
     const a = await startPeer({ cluster, args: flags(0) })
     peers = [a, ...await Promise.all([1, 2, 3].map(async i => await startPeer({ cluster, args: [...flags(i), '--join', a.mesh] })))]
     await converged(peers, peers.map(p => p.id), 15_000)
@@ -76,12 +76,14 @@ describe('batch jobs on 4 peers with N=3 (issue 16)', () => {
     }, 15_000, 'the seeds on all four peers')
     await waitFor(async () => (await http('PUT', `${a.url}/add_key/warm/up`, 'x')).status === 201, 15_000, 'a writable store')
     const keys = Array.from({ length: KEYS }, (_, i) => `/bk/${String(i).padStart(4, '0')}.txt`)
-    await pool(keys, 16, async key => {
+    const t0 = Date.now()
+    await pool(keys, 48, async key => {
       const value = `value of ${key} ${randomUUID()}`
       values.set(key, value)
       const res = await http('PUT', `${peers[keys.indexOf(key) % 4].url}/add_key${key}`, value)
       expect(res.status).toBe(201)
     })
+    console.log(`${KEYS} keys stored in ${Date.now() - t0} ms`)
     const onDisk = peers.map(p => new Set(liveKeysOnDisk(p.dataDir)))
     for (const key of keys) holders.set(key, peers.filter((_, i) => onDisk[i].has(key)).map(p => p.id))
   }, 90_000)

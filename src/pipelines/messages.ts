@@ -31,6 +31,13 @@ const strings = (x: unknown, what: string): string[] => {
   return x
 }
 
+/** String values only (a loop: no array of the values per packet). */
+function isHeaders (h: unknown): boolean {
+  if (h === null || typeof h !== 'object' || Array.isArray(h)) return false
+  for (const k in h) if (Object.hasOwn(h, k) && typeof (h as Record<string, unknown>)[k] !== 'string') return false
+  return true
+}
+
 /** A packet that arrived: every field checked. Throws ERR_BAD_REQUEST. */
 export function checkPacket (p: unknown): Packet {
   if (p === null || typeof p !== 'object') throw bad('packet')
@@ -39,8 +46,7 @@ export function checkPacket (p: unknown): Packet {
   if (o.key !== undefined && typeof o.key !== 'string') throw bad('packet key')
   if (!Number.isInteger(o.priority) || (o.priority as number) < MIN_PRIORITY || (o.priority as number) > MAX_PRIORITY) throw bad('packet priority')
   if (o.ref !== undefined && !isStr(o.ref)) throw bad('packet ref')
-  if (o.headers === null || typeof o.headers !== 'object' || Array.isArray(o.headers) ||
-    !Object.values(o.headers).every(v => typeof v === 'string')) throw bad('packet headers')
+  if (!isHeaders(o.headers)) throw bad('packet headers')
   if (typeof o.bornAt !== 'number' || !Number.isFinite(o.bornAt)) throw bad('packet bornAt')
   return o as unknown as Packet
 }

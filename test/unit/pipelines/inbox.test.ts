@@ -81,4 +81,13 @@ describe('dedup window', () => {
     w.add('e', 1_500)
     expect(w.size).toBe(1)
   })
+
+  it('keeps an id added again when its first entry is evicted, and stays bounded over many windows', () => {
+    const w = new DedupWindow({ maxIds: 2, maxAgeMs: 1_000 })
+    for (const id of ['a', 'b', 'a', 'c']) w.add(id, 0)
+    expect(['a', 'b', 'c'].map(id => w.has(id, 0))).toEqual([true, false, true])
+    for (let i = 0; i < 10_000; i++) w.add(`x${i}`, 10)
+    expect(w.size).toBe(2)
+    expect([w.has('x9999', 10), w.has('x9998', 10), w.has('x9997', 10), w.has('a', 10)]).toEqual([true, true, false, false])
+  })
 })

@@ -181,10 +181,13 @@ async function pull (max: number): Promise<{ items: unknown[], done: boolean }> 
     throw new TypeError('source(ctx) must return an async generator')
   })
   const items: unknown[] = []
+  /** Settles at the end of the turn the first item came in (one timer per pull, not one per item). */
+  let turnOver: Promise<typeof NOT_YET> | undefined
   while (!ended && items.length < max) {
     const next = pending ?? calls.run(sourceCollector, async () => await (iterator as AsyncIterator<unknown>).next())
     pending = undefined
-    const r = items.length === 0 ? await next : await Promise.race([next, new Promise<typeof NOT_YET>(resolve => setImmediate(() => resolve(NOT_YET)))])
+    if (items.length > 0) turnOver ??= new Promise<typeof NOT_YET>(resolve => setImmediate(() => resolve(NOT_YET)))
+    const r = turnOver === undefined ? await next : await Promise.race([next, turnOver])
     if (r === NOT_YET) {
       // Handled here so that a rejection before the next pull does not end the child; that pull sees it.
       next.catch(() => {})

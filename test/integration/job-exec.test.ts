@@ -1,15 +1,14 @@
 // The worker-side job runtime with real child processes (issue 14 "Execution").
 // Needs `npm run build`: module seeds run in the compiled dist/jobs/exec/module-child.js.
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/common/clock.js'
-import { notFound } from '../../src/common/errors.js'
 import { createLogger } from '../../src/common/logger.js'
-import { createJobRunner, type AttemptEvents, type AttemptOutcome, type AttemptSpec, type JobRunner, type JobStore, type LogStream } from '../../src/jobs/exec/index.js'
+import { createJobRunner, type AttemptEvents, type AttemptOutcome, type AttemptSpec, type JobRunner, type LogStream } from '../../src/jobs/exec/index.js'
 import { codeOf } from '../helpers/errors.js'
+import { memoryStore } from '../helpers/memory-store.js'
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/seeds/jobs')
 const KINDS = { mjs: 'module', sh: 'executable', py: 'python' } as const
@@ -35,31 +34,6 @@ let nextJob = 1
 function spec (file: string, args: unknown = {}, more: Partial<AttemptSpec> = {}): AttemptSpec {
   const kind = KINDS[file.split('.').pop() as keyof typeof KINDS]
   return { jobId: nextJob++, attempt: 1, seed: { name: `jobs/${file}`, path: join(FIXTURES, file), kind, hash: 'h1' }, args, peerId: 'peer-a', ...more }
-}
-
-/** An in-memory store with the shape ctx.store reaches. */
-function memoryStore (): JobStore {
-  const values = new Map<string, Buffer>()
-  const meta = (key: string): Record<string, unknown> => {
-    const body = values.get(key)!
-    return { key, size: body.length, sha256: createHash('sha256').update(body).digest('hex'), contentType: 'application/octet-stream', created: 0, expires: null, version: { wall: 0, logical: 0, node: 'x' } }
-  }
-  const store = {
-    async put (key: string, body: AsyncIterable<Uint8Array>) {
-      const chunks: Uint8Array[] = []
-      for await (const c of body) chunks.push(c)
-      values.set(key, Buffer.concat(chunks))
-      return meta(key)
-    },
-    async get (key: string) {
-      if (!values.has(key)) throw notFound(`no key ${key}`)
-      return { meta: meta(key), body: values.get(key)! }
-    },
-    async stat (key: string) { return values.has(key) ? meta(key) : undefined },
-    async list (o: { prefix?: string } = {}) { return [...values.keys()].filter(k => k.startsWith(o.prefix ?? '')).map(meta) },
-    async delete (key: string) { if (!values.delete(key)) throw notFound(`no key ${key}`) }
-  }
-  return store as unknown as JobStore
 }
 
 function isAlive (pid: number): boolean {

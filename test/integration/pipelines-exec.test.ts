@@ -4,12 +4,12 @@ import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/common/clock.js'
-import { notFound } from '../../src/common/errors.js'
 import { createLogger } from '../../src/common/logger.js'
-import type { JobStore, LogStream } from '../../src/jobs/exec/index.js'
+import type { LogStream } from '../../src/jobs/exec/index.js'
 import { createInstanceHost, type InstanceHostInit, type StageProcessHost, type StageSeed } from '../../src/pipelines/exec/index.js'
 import type { Packet, StageDecl, StageInstance } from '../../src/pipelines/types.js'
 import { codeOf } from '../helpers/errors.js'
+import { memoryStore } from '../helpers/memory-store.js'
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/seeds/stages')
 
@@ -31,27 +31,6 @@ function seedOf (stage: string): StageSeed | undefined {
 
 function packet (payload: unknown, more: Partial<Packet> = {}): Packet {
   return { id: randomUUID(), tag: 'in', priority: 0, payload, headers: {}, bornAt: Date.now(), ...more }
-}
-
-/** An in-memory store with the shape ctx.store reaches. */
-function memoryStore (): JobStore {
-  const values = new Map<string, Buffer>()
-  const meta = (key: string): Record<string, unknown> => ({ key, size: values.get(key)!.length })
-  return {
-    async put (key: string, body: AsyncIterable<Uint8Array>) {
-      const chunks: Uint8Array[] = []
-      for await (const c of body) chunks.push(c)
-      values.set(key, Buffer.concat(chunks))
-      return meta(key)
-    },
-    async get (key: string) {
-      if (!values.has(key)) throw notFound(`no key ${key}`)
-      return { meta: meta(key), body: values.get(key)! }
-    },
-    async stat (key: string) { return values.has(key) ? meta(key) : undefined },
-    async list () { return [] },
-    async delete (key: string) { values.delete(key) }
-  } as unknown as JobStore
 }
 
 const log = createLogger({ level: 'silent' })

@@ -1,4 +1,3 @@
-import type { Timer } from '../../common/clock.js'
 import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
 import { JOB_COMMAND_VERSION } from '../table/index.js'
@@ -21,34 +20,24 @@ const KICKS = new Set(['batch.create', 'batch', 'cancel'])
  * simply goes on from the cursor in the table.
  */
 export class BatchDriver implements Startable {
-  private offs: Array<() => void> = []
-  private readonly runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'batch listing pass failed'))
+  private readonly runner: CoalescingRunner
   private readonly pageKeys: number
-  private wake: Timer | undefined
-  private stopped = true
 
   constructor (private readonly c: BatchDriverComponents, init: BatchDriverInit = {}) {
     this.pageKeys = init.pageKeys ?? BATCH_PAGE_KEYS
+    this.runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'batch listing pass failed'), c.clock)
   }
 
   async start (): Promise<void> {
-    this.stopped = false
-    this.runner.start()
     const kick = (): void => this.runner.kick()
-    this.offs = [
+    this.runner.start(() => [
       this.c.coordinator.onApplied(command => { if (KICKS.has(command.type)) kick() }),
       this.c.coordinator.onLeaderChange(kick)
-    ]
+    ])
     kick()
   }
 
-  async stop (): Promise<void> {
-    this.stopped = true
-    this.runner.stop()
-    for (const off of this.offs) off()
-    this.offs = []
-    this.wake?.cancel()
-  }
+  async stop (): Promise<void> { this.runner.stop() }
 
   /** Lists one page of every batch still listing, until none is (or this peer stops leading). */
   async pass (): Promise<void> {
@@ -56,7 +45,7 @@ export class BatchDriver implements Startable {
     try {
       for (;;) {
         const listing = table.listingBatches()
-        if (listing.length === 0 || !coordinator.isLeader() || this.stopped) return
+        if (listing.length === 0 || !coordinator.isLeader() || this.runner.stopped) return
         for (const b of listing) {
           const page = await keys.list({ prefix: b.prefix as string, limit: this.pageKeys, ...(b.cursor !== undefined ? { after: b.cursor } : {}) })
           await coordinator.propose({
@@ -66,8 +55,7 @@ export class BatchDriver implements Startable {
         }
       }
     } catch (err) {
-      this.wake?.cancel()
-      if (!this.stopped) this.wake = clock.setTimeout(() => this.runner.kick(), RETRY_WAIT_MS)
+      this.runner.wakeAt(clock.now() + RETRY_WAIT_MS)
       throw err
     }
   }

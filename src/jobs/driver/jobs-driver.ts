@@ -1,4 +1,3 @@
-import type { Timer } from '../../common/clock.js'
 import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
 import { DEFAULT_PER_WORKER_QUEUE, HEARTBEAT_TIMEOUT_MS, JOB_COMMAND_VERSION, LIVE_STATES, batch, findLost, lossDeadline, nextWakeAt, placeWithBatches, type JobOp, type JobTable, type WorkerLiveness, type WorkerView } from '../table/index.js'
@@ -22,10 +21,7 @@ export class JobsDriver implements Startable {
   private readonly c: JobsDriverComponents
   private readonly timeoutMs: number
   private readonly assignTimeoutMs: number
-  private offs: Array<() => void> = []
-  private readonly runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'job placement pass failed'))
-  private stopped = true
-  private wake: Timer | undefined
+  private readonly runner: CoalescingRunner
   private leaderSince = 0
   /** Peers an assignment could not be sent to, and until when placement leaves them out (ms since the epoch). */
   private readonly unreachable = new Map<string, number>()
@@ -37,13 +33,12 @@ export class JobsDriver implements Startable {
     this.c = components
     this.timeoutMs = init.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS
     this.assignTimeoutMs = init.assignTimeoutMs ?? ASSIGN_TIMEOUT_MS
+    this.runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'job placement pass failed'), components.clock)
   }
 
   async start (): Promise<void> {
-    this.stopped = false
-    this.runner.start()
     const kick = (): void => this.kick()
-    this.offs = [
+    this.runner.start(() => [
       this.c.coordinator.onApplied(command => {
         if (command.type === 'cancel') this.cancelLive(command.jobId)
         if (command.type === 'cancel' && this.c.table.batch(command.jobId) !== undefined) for (const t of this.c.table.batchTasks(command.jobId)) this.cancelLive(t.jobId)
@@ -55,17 +50,11 @@ export class JobsDriver implements Startable {
       }),
       this.c.catalog.on('catalog:change', kick),
       this.c.directory.onChange(kick)
-    ]
+    ])
     kick()
   }
 
-  async stop (): Promise<void> {
-    this.stopped = true
-    this.runner.stop()
-    for (const off of this.offs) off()
-    this.offs = []
-    this.wake?.cancel()
-  }
+  async stop (): Promise<void> { this.runner.stop() }
 
   /** Runs a pass soon; passes never overlap (a kick during one runs another after it). */
   kick (): void { this.runner.kick() }
@@ -109,7 +98,7 @@ export class JobsDriver implements Startable {
         if (op.type === 'assign' && o?.ok === true && o.changed) void this.send(op.jobId, op.attempt, op.peerId, term)
       })
     }
-    this.arm(now, term)
+    this.arm(term)
   }
 
   /** The most tasks a waiting batch lets a worker take ahead of its slots (its perWorkerQueue). */
@@ -176,14 +165,12 @@ export class JobsDriver implements Startable {
   }
 
   /** The timer of the next backoff end, loss deadline or return of an unreachable peer. */
-  private arm (now: number, term: number): void {
-    this.wake?.cancel()
-    this.wake = undefined
+  private arm (term: number): void {
     let next = nextWakeAt(this.c.table.retryingJobs())
     const rules = this.liveness(term)
     const deadlines = [...this.unreachable.values(), this.localityWake ?? Infinity, ...[...this.c.table.liveJobs()].map(j => (lossDeadline(j, rules)?.at ?? Infinity) + 1)]
     for (const d of deadlines) if (next === undefined || d < next) next = d
-    if (next !== undefined && next !== Infinity && !this.stopped) this.wake = this.c.clock.setTimeout(() => this.kick(), Math.max(0, next - now))
+    this.runner.wakeAt(next === Infinity ? undefined : next)
   }
 }
 

@@ -1,4 +1,3 @@
-import type { Timer } from '../../common/clock.js'
 import { CoalescingRunner } from '../../common/coalescing-runner.js'
 import type { Startable } from '../../common/startable.js'
 import { DueQueue, decideFirings, nextDecisionAt, parseScheduled } from '../schedule/index.js'
@@ -33,10 +32,7 @@ export const FIRE_WINDOW_MS = 10
  * longer lists its seed.
  */
 export class ScheduleDriver implements Startable {
-  private offs: Array<() => void> = []
-  private readonly runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'schedule pass failed'))
-  private stopped = true
-  private wake: Timer | undefined
+  private readonly runner: CoalescingRunner
   /** When this peer last became the leader (undefined while it does not lead): ticks before it were missed. */
   private leaderSince: number | undefined
   /** Seeds whose declaration was refused, by declaration: warned once. */
@@ -48,13 +44,13 @@ export class ScheduleDriver implements Startable {
   /** The catalog changed (or the lead did): seeds' schedules to register or withdraw. */
   private seedsChanged = true
 
-  constructor (private readonly c: ScheduleDriverComponents) {}
+  constructor (private readonly c: ScheduleDriverComponents) {
+    this.runner = new CoalescingRunner(async () => await this.pass(), err => this.c.log.warn({ err }, 'schedule pass failed'), c.clock)
+  }
 
   async start (): Promise<void> {
-    this.stopped = false
-    this.runner.start()
     const kick = (): void => this.kick()
-    this.offs = [
+    this.runner.start(() => [
       this.c.coordinator.onApplied(command => { if (this.follow(command)) kick() }),
       this.c.coordinator.onLeaderChange(() => {
         this.onDuty()
@@ -65,17 +61,11 @@ export class ScheduleDriver implements Startable {
         this.seedsChanged = true
         kick()
       })
-    ]
+    ])
     kick()
   }
 
-  async stop (): Promise<void> {
-    this.stopped = true
-    this.runner.stop()
-    for (const off of this.offs) off()
-    this.offs = []
-    this.wake?.cancel()
-  }
+  async stop (): Promise<void> { this.runner.stop() }
 
   /** Runs a pass soon; passes never overlap (a kick during one runs another after it). */
   kick (): void { this.runner.kick() }
@@ -187,13 +177,10 @@ export class ScheduleDriver implements Startable {
 
   /** The timer of the next tick to decide, at least `minWaitMs` away. */
   private arm (minWaitMs: number): void {
-    this.wake?.cancel()
-    this.wake = undefined
-    if (this.stopped) return
     // A stale queue (a proposal failed) is rebuilt by the next pass, after the wait.
     const next = this.stale ? this.c.clock.now() : this.due.next()
-    if (next === undefined) return
-    const wait = Math.min(MAX_WAIT_MS, Math.max(minWaitMs, next - this.c.clock.now()))
-    this.wake = this.c.clock.setTimeout(() => this.kick(), wait)
+    if (next === undefined) { this.runner.wakeAt(undefined); return }
+    const now = this.c.clock.now()
+    this.runner.wakeAt(now + Math.min(MAX_WAIT_MS, Math.max(minWaitMs, next - now)))
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CoalescingRunner } from '../../../src/common/coalescing-runner.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
 
 const turn = async (): Promise<void> => await new Promise(resolve => setImmediate(resolve))
 
@@ -45,5 +46,33 @@ describe('CoalescingRunner', () => {
     await turn()
     expect(passes).toBe(2)
     expect(errors).toHaveLength(2)
+  })
+
+  it('holds its subscriptions and one wake timer: wakeAt replaces the wake before, stop undoes both', async () => {
+    const clock = new ManualClock()
+    let passes = 0
+    let subscribed = 0
+    const r = new CoalescingRunner(async () => { passes++ }, () => {}, clock)
+    r.start(() => { subscribed++; return [() => { subscribed-- }] })
+    expect(subscribed).toBe(1)
+    r.wakeAt(clock.now() + 100)
+    r.wakeAt(clock.now() + 50) // replaces the first
+    clock.advance(60)
+    await turn()
+    expect(passes).toBe(1)
+    clock.advance(100)
+    await turn()
+    expect(passes).toBe(1)
+    r.wakeAt(clock.now() + 10)
+    r.stop()
+    expect(r.stopped).toBe(true)
+    expect(subscribed).toBe(0)
+    clock.advance(50)
+    await turn()
+    expect(passes).toBe(1)
+    r.wakeAt(clock.now() + 10) // stopped: no timer
+    clock.advance(50)
+    await turn()
+    expect(passes).toBe(1)
   })
 })

@@ -1,3 +1,5 @@
+import { MinHeap } from '../../common/min-heap.js'
+
 /**
  * The schedules' next decision times, earliest first (a binary min-heap
  * keyed by schedule id): the leader's ScheduleDriver takes only the
@@ -7,7 +9,7 @@
  */
 export class DueQueue {
   /** [at, id] pairs; an entry counts only while `times` still gives its id that time. */
-  private heap: Array<[number, number]> = []
+  private readonly heap = new MinHeap<[number, number]>(less)
   private readonly times = new Map<number, number>()
 
   /** Schedules in the queue. */
@@ -21,14 +23,14 @@ export class DueQueue {
     }
     if (this.times.get(id) === at) return
     this.times.set(id, at)
-    this.push([at, id])
+    this.heap.push([at, id])
   }
 
   /** Takes out the schedules due at `now` (at or before it), earliest first. */
   takeDue (now: number): number[] {
     const out: number[] = []
     for (let top = this.top(); top !== undefined && top[0] <= now; top = this.top()) {
-      this.pop()
+      this.heap.pop()
       this.times.delete(top[1])
       out.push(top[1])
     }
@@ -39,42 +41,17 @@ export class DueQueue {
   next (): number | undefined { return this.top()?.[0] }
 
   clear (): void {
-    this.heap = []
+    this.heap.clear()
     this.times.clear()
   }
 
   /** The earliest live entry, superseded ones dropped on the way. */
   private top (): [number, number] | undefined {
-    while (this.heap.length > 0 && this.times.get(this.heap[0][1]) !== this.heap[0][0]) this.pop()
-    return this.heap[0]
-  }
-
-  private push (e: [number, number]): void {
-    const h = this.heap
-    h.push(e)
-    for (let i = h.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1
-      if (!less(h[i], h[parent])) break
-      [h[i], h[parent]] = [h[parent], h[i]]
-      i = parent
+    for (let top = this.heap.peek(); top !== undefined; top = this.heap.peek()) {
+      if (this.times.get(top[1]) === top[0]) return top
+      this.heap.pop()
     }
-  }
-
-  private pop (): void {
-    const h = this.heap
-    const last = h.pop() as [number, number]
-    if (h.length === 0) return
-    h[0] = last
-    for (let i = 0; ;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < h.length && less(h[l], h[m])) m = l
-      if (r < h.length && less(h[r], h[m])) m = r
-      if (m === i) break
-      [h[i], h[m]] = [h[m], h[i]]
-      i = m
-    }
+    return undefined
   }
 }
 

@@ -4,6 +4,7 @@
 // ones. A key's packets are served one at a time, in arrival order: while one
 // runs (its key is locked), the next waits behind it and only becomes
 // eligible on `release`. Pure data structure; time is passed in.
+import { MinHeap } from '../../common/min-heap.js'
 import { MAX_PRIORITY, MIN_PRIORITY } from '../types.js'
 
 /** A packet waiting, with where it came from. */
@@ -26,7 +27,7 @@ export interface InboxInit {
 
 export class Inbox<T = unknown> {
   /** One heap per priority level, ordered by arrival sequence. */
-  private readonly levels: Array<Array<Slot<T>>> = Array.from({ length: MAX_PRIORITY - MIN_PRIORITY + 1 }, () => [])
+  private readonly levels: Array<MinHeap<Slot<T>>> = Array.from({ length: MAX_PRIORITY - MIN_PRIORITY + 1 }, () => new MinHeap<Slot<T>>((a, b) => a.seq < b.seq))
   private readonly keys = new Map<string, KeyState<T>>()
   private readonly ids = new Set<string>()
   private seq = 0
@@ -64,17 +65,17 @@ export class Inbox<T = unknown> {
 
   /** The next packet to run at `now` (locking its key), or undefined. */
   take (now: number): InboxItem<T> | undefined {
-    let best: Array<Slot<T>> | undefined
+    let best: MinHeap<Slot<T>> | undefined
     let bestScore = -Infinity
     let bestSeq = Infinity
     for (const heap of this.levels) {
-      const top = heap[0]
+      const top = heap.peek()
       if (top === undefined) continue
       const score = top.item.priority + Math.floor(Math.max(0, now - top.item.at) / this.init.agingMs)
       if (score > bestScore || (score === bestScore && top.seq < bestSeq)) { best = heap; bestScore = score; bestSeq = top.seq }
     }
     if (best === undefined) return undefined
-    const { item } = pop(best)
+    const { item } = best.pop() as Slot<T>
     this.ids.delete(item.id)
     if (item.key !== undefined) {
       const k = this.keyState(item.key)
@@ -97,7 +98,7 @@ export class Inbox<T = unknown> {
   /** Empties the inbox (kill): every waiting packet, oldest first. Running keys stay locked until released. */
   drain (): Array<InboxItem<T>> {
     const out: Array<Slot<T>> = []
-    for (const heap of this.levels) out.push(...heap.splice(0))
+    for (const heap of this.levels) out.push(...heap.clear())
     for (const [key, k] of this.keys) {
       out.push(...k.waiting.splice(0))
       k.ready = false
@@ -127,32 +128,6 @@ export class Inbox<T = unknown> {
 
   private push (slot: Slot<T>): void {
     const p = Math.min(MAX_PRIORITY, Math.max(MIN_PRIORITY, slot.item.priority)) - MIN_PRIORITY
-    const h = this.levels[p]
-    h.push(slot)
-    for (let i = h.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1
-      if (h[parent].seq <= h[i].seq) break
-      ;[h[i], h[parent]] = [h[parent], h[i]]
-      i = parent
-    }
+    this.levels[p].push(slot)
   }
-}
-
-function pop<T> (h: Array<Slot<T>>): Slot<T> {
-  const top = h[0]
-  const last = h.pop() as Slot<T>
-  if (h.length > 0) {
-    h[0] = last
-    for (let i = 0; ;) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < h.length && h[l].seq < h[m].seq) m = l
-      if (r < h.length && h[r].seq < h[m].seq) m = r
-      if (m === i) break
-      ;[h[i], h[m]] = [h[m], h[i]]
-      i = m
-    }
-  }
-  return top
 }

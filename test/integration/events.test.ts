@@ -86,6 +86,10 @@ describe('GET /events', () => {
     const c = await startPeer({ cluster, args: ['--seeds', seedsDir(), '--join', a.mesh] })
     await stream.until(isPeer(c.id, 'alive'), 10_000, `${c.id} alive`)
     await converged([a, b, c], [a.id, b.id, c.id], 10_000)
+    // It is on the ring now, and the repair that follows ends.
+    const ring = await stream.until(e => e.event === 'ring' && e.data.type === 'ring' && e.data.peers.includes(c.id), 10_000, 'the ring with c')
+    expect(ring.data.peers).toEqual([a.id, b.id, c.id].sort())
+    await stream.until(e => e.event === 'ring' && e.data.type === 'repair' && e.data.done === true && (e.id ?? 0) > (ring.id ?? 0), 10_000, 'the repair done')
 
     // A key written and deleted through this peer (a replica of every key: N = 3).
     expect((await http('PUT', `${b.url}/add_key/ev/one.txt`, 'hello')).status).toBe(201)

@@ -6,6 +6,7 @@ import type { Extensions } from '../extensions/index.js'
 import type { Batch, BatchLimits, JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
+import type { PeerMetrics } from './metrics.js'
 
 /** One row of `admin/network`: Pulzar's fields (node, percent, load, synch) plus pmz's. */
 export interface PeerView {
@@ -98,6 +99,8 @@ export interface GatewayComponents {
   jobs?: JobsView
   /** The pipelines behind `pipelines/*` and `admin/pipelines`; without it those routes answer 503. */
   pipelines?: PipelineService
+  /** Serves `GET /metrics` and counts every request; both absent without it. */
+  metrics?: PeerMetrics
   clock: Clock
   log: Logger
 }

@@ -38,6 +38,8 @@ export interface AntiEntropyExchangeHooks {
 export interface ExchangeTally {
   pushed: number
   pulled: number
+  /** Value bytes of the records pushed and pulled (tombstones count 0). */
+  bytes: number
 }
 
 /**
@@ -93,15 +95,15 @@ export class AntiEntropyExchange {
       if (t !== undefined && compareHlc(e.version, t.version) === 0) continue
       if (t === undefined || compareHlc(e.version, t.version) > 0) {
         if (expired(e, now) || !budget.take(e.deleted ? 0 : e.size)) continue
-        work.push(async () => { if (await this.push(peer, e)) result.pushed++ })
+        work.push(async () => { if (await this.push(peer, e)) tally(result, 'pushed', e) })
       } else {
         if (expired(t, now) || !budget.take(t.deleted ? 0 : t.size)) continue
-        work.push(async () => { if (await this.pull(peer, t)) result.pulled++ })
+        work.push(async () => { if (await this.pull(peer, t)) tally(result, 'pulled', t) })
       }
     }
     for (const t of remote.values()) {
       if (expired(t, now) || !budget.take(t.deleted ? 0 : t.size)) continue
-      work.push(async () => { if (await this.pull(peer, t)) result.pulled++ })
+      work.push(async () => { if (await this.pull(peer, t)) tally(result, 'pulled', t) })
     }
     let next = 0
     await Promise.all(Array.from({ length: ANTI_ENTROPY_CONCURRENCY }, async () => {
@@ -174,6 +176,11 @@ export class AntiEntropyExchange {
     }
     return { type: 'store.ae.keys.reply', v: 1, entries: entries.slice(0, limit), truncated: entries.length > limit }
   }
+}
+
+function tally (result: ExchangeTally, way: 'pushed' | 'pulled', e: ReplicaEntry): void {
+  result[way]++
+  result.bytes += e.deleted ? 0 : e.size
 }
 
 /** What a round may still move: keys, and value bytes (the first value always fits). */

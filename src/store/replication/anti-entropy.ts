@@ -43,6 +43,17 @@ export interface RoundResult {
   inSync: boolean
   pushed: number
   pulled: number
+  /** Value bytes of the records pushed and pulled. */
+  bytes: number
+  handedOff: number
+  underReplicated: number
+}
+
+/** Anti-entropy's counters since start, and its last count of under-replicated keys (for metrics). */
+export interface AntiEntropyStats {
+  rounds: number
+  keysRepaired: number
+  bytesRepaired: number
   handedOff: number
   underReplicated: number
 }
@@ -91,6 +102,7 @@ export class AntiEntropy {
   private lastRepairMs: number | null = null
   private rounds = 0
   private keysRepaired = 0
+  private bytesRepaired = 0
   private handedOff = 0
   private lastRoundMs: number | null = null
   /** How long the last round's walk over the store took, ms: what the pacing stretches with. */
@@ -172,6 +184,11 @@ export class AntiEntropy {
     }
   }
 
+  /** Plain numbers, no I/O: what metrics read at scrape time. */
+  stats (): AntiEntropyStats {
+    return { rounds: this.rounds, keysRepaired: this.keysRepaired, bytesRepaired: this.bytesRepaired, handedOff: this.handedOff, underReplicated: this.underReplicated }
+  }
+
   private schedule (baseMs: number): void {
     if (!this.started || !this.auto) return
     const delay = Math.round(baseMs * (0.8 + 0.4 * Math.random()))
@@ -226,7 +243,7 @@ export class AntiEntropy {
       this.rounds++
       this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
       this.busy = false
-      return { peers: [], inSync: false, pushed: 0, pulled: 0, handedOff: 0, underReplicated: 0 }
+      return { peers: [], inSync: false, pushed: 0, pulled: 0, bytes: 0, handedOff: 0, underReplicated: 0 }
     }
     const peers = this.pickPeers()
     const digests = new Map(peers.map(p => [p.peerId, new BucketDigests()]))
@@ -262,7 +279,7 @@ export class AntiEntropy {
     this.localKeys = localKeys
     this.noteUnder(underCount(), localKeys)
     if (this.underReplicated > 0 && this.repairPendingSince === null && handoff.length > 0) this.repairPendingSince = this.c.clock.now()
-    const result: RoundResult = { peers: peers.map(p => p.peerId), inSync: peers.length > 0, pushed: 0, pulled: 0, handedOff: 0, underReplicated: this.underReplicated }
+    const result: RoundResult = { peers: peers.map(p => p.peerId), inSync: peers.length > 0, pushed: 0, pulled: 0, bytes: 0, handedOff: 0, underReplicated: this.underReplicated }
     const budget = new Budget(this.maxKeys, this.maxBytes)
     for (const peer of peers) {
       if (budget.spent()) {
@@ -287,6 +304,7 @@ export class AntiEntropy {
     this.noteUnder(under, localKeys)
     result.underReplicated = under
     this.keysRepaired += result.pushed + result.pulled
+    this.bytesRepaired += result.bytes
     this.rounds++
     this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
     this.busy = under > 0 || (peers.length > 0 && !result.inSync) || result.pushed + result.pulled > 0

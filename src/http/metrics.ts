@@ -10,6 +10,12 @@ const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 /** Job run times, seconds: from a module's few milliseconds to the default hour-long timeout. */
 const JOB_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600]
 const MEMBER_STATES: readonly MemberState[] = ['alive', 'suspect', 'dead', 'left']
+/**
+ * prom-client's default gauges whose names end in `_total`, which promtool
+ * rejects for anything but a counter; each is the sum of a per-type gauge
+ * that stays (`pmz_nodejs_active_handles{type=...}` and so on).
+ */
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']
 
 /** The local store, as one scrape reads it. */
 export interface StoreFigures {
@@ -99,7 +105,10 @@ class PromPeerMetrics implements PeerMetrics {
   constructor (private readonly sources: MetricsSources, init: PeerMetricsInit) {
     const registers = [this.registry]
     this.contentType = this.registry.contentType
-    if (init.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'pmz_' })
+    if (init.processMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'pmz_' })
+      for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(`pmz_${name}`)
+    }
     new Gauge({ name: 'pmz_peer_info', help: 'Always 1; the peer id and pmz version as labels.', labelNames: ['peer', 'version'], registers })
       .set({ peer: init.peerId, version: init.version }, 1)
     this.requests = new Counter({ name: 'pmz_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code.', labelNames: ['method', 'route', 'status'], registers })

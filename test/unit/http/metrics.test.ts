@@ -106,6 +106,9 @@ describe('a peer\'s metrics', () => {
       expect(t).toMatch(/^pmz_process_cpu_seconds_total \d/m)
       expect(t).toMatch(/^pmz_process_resident_memory_bytes \d/m)
       expect(t).toMatch(/^pmz_nodejs_eventloop_lag_seconds /m)
+      // prom-client's gauges named *_total (promtool refuses them) are dropped; their per-type gauges stay.
+      expect(t).not.toContain('pmz_nodejs_active_handles_total')
+      expect(t).toContain('# TYPE pmz_nodejs_active_handles gauge')
     }
   })
 })

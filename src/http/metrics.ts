@@ -84,20 +84,26 @@ export function createPeerMetrics (sources: MetricsSources, init: PeerMetricsIni
   return new PromPeerMetrics(sources, init)
 }
 
+/** One method, route and status: its label objects, built once, and its request count. */
 interface RequestSeries {
   counted: { method: string, route: string, status: string }
   timed: { method: string, route: string }
+  count: number
 }
 
 /** PeerMetrics on prom-client: every definition in one place. */
 class PromPeerMetrics implements PeerMetrics {
   readonly contentType: string
   private readonly registry = new Registry()
-  private readonly requests: Counter<'method' | 'route' | 'status'>
   private readonly durations: Histogram<'method' | 'route'>
   private readonly jobsFinished: Counter<'outcome'>
   private readonly jobDurations: Histogram
-  /** Label objects per method, route and status, built once: the request hook allocates nothing after the first request of each. */
+  /**
+   * Per method, route and status: the request hook allocates nothing after
+   * the first request of each, and counts with a plain increment (the
+   * counter reads the counts at scrape time; prom-client's inc hashes its
+   * labels on every call, which is most of what the hook would cost).
+   */
   private readonly series = new Map<string, RequestSeries>()
   /** This scrape's store figures, read once for the gauges that show them. */
   private storeRead: Promise<StoreFigures> | undefined
@@ -111,7 +117,17 @@ class PromPeerMetrics implements PeerMetrics {
     }
     new Gauge({ name: 'pmz_peer_info', help: 'Always 1; the peer id and pmz version as labels.', labelNames: ['peer', 'version'], registers })
       .set({ peer: init.peerId, version: init.version }, 1)
-    this.requests = new Counter({ name: 'pmz_http_requests_total', help: 'HTTP requests answered, by method, route pattern and status code.', labelNames: ['method', 'route', 'status'], registers })
+    const series = this.series
+    new Counter({
+      name: 'pmz_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+      collect () {
+        this.reset()
+        for (const r of series.values()) this.inc(r.counted, r.count)
+      }
+    })
     this.durations = new Histogram({ name: 'pmz_http_request_duration_seconds', help: 'Time from the request to the end of its answer, by method and route pattern.', labelNames: ['method', 'route'], buckets: HTTP_BUCKETS, registers })
     this.jobsFinished = new Counter({ name: 'pmz_jobs_finished_total', help: 'Job attempts this peer ran to their end, by outcome (ready, failed, timeout, cancelled).', labelNames: ['outcome'], registers })
     this.jobDurations = new Histogram({ name: 'pmz_job_run_duration_seconds', help: 'Run time of the job attempts this peer ran (a wait for a free slot included).', buckets: JOB_BUCKETS, registers })
@@ -135,10 +151,10 @@ class PromPeerMetrics implements PeerMetrics {
     const key = `${method} ${status} ${route}`
     let s = this.series.get(key)
     if (s === undefined) {
-      s = { counted: { method, route, status: String(status) }, timed: { method, route } }
+      s = { counted: { method, route, status: String(status) }, timed: { method, route }, count: 0 }
       this.series.set(key, s)
     }
-    this.requests.inc(s.counted)
+    s.count++
     this.durations.observe(s.timed, seconds)
   }
 

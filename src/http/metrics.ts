@@ -108,7 +108,7 @@ class PromPeerMetrics implements PeerMetrics {
   /** This scrape's store figures, read once for the gauges that show them. */
   private storeRead: Promise<StoreFigures> | undefined
 
-  constructor (private readonly sources: MetricsSources, init: PeerMetricsInit) {
+  constructor (sources: MetricsSources, init: PeerMetricsInit) {
     const registers = [this.registry]
     this.contentType = this.registry.contentType
     if (init.processMetrics ?? true) {

@@ -178,6 +178,7 @@ export class AntiEntropyExchange {
   }
 }
 
+/** Counts one record moved and its value bytes (a tombstone has none). */
 function tally (result: ExchangeTally, way: 'pushed' | 'pulled', e: ReplicaEntry): void {
   result[way]++
   result.bytes += e.deleted ? 0 : e.size

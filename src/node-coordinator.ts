@@ -5,7 +5,7 @@ import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import {
   ClusterConfigMachine, CompositeMachine, VoterDriver, createCoordinator,
-  type ClusterConfigCommand, type ClusterConfigResult, type Coordinator
+  type ClusterConfigCommand, type ClusterConfigResult, type Coordinator, type CoordinatorStatus
 } from './coordinator/index.js'
 import { createJobTable, type JobCommand, type JobResult, type JobTable, type JobsCoordinator } from './jobs/index.js'
 import type { CoordinatorView } from './http/index.js'
@@ -24,6 +24,8 @@ export interface NodeCoordinator {
   readonly parts: Startable[]
   /** On a coordinator-role peer: the job table (a replica) and the coordinator as the jobs layer uses it. */
   readonly jobs?: { coordinator: JobsCoordinator, table: JobTable }
+  /** On a coordinator-role peer: the Raft replica's term, commit index, leader (metrics). */
+  status?(): CoordinatorStatus
 }
 
 /** What the coordinator log carries: settings commands (`op`) and job commands (`type`). */
@@ -93,6 +95,7 @@ export function createNodeCoordinator (
     leaderId,
     leader: () => ({ leader: leaderId() ?? null, term: coordinator.term() }),
     onLeaderChange: fn => coordinator.on('leader:change', () => { fn() }),
+    status: () => coordinator.status(),
     parts: [announce, coordinator, driver],
     jobs: { coordinator: jobs, table },
     view: {

@@ -6,7 +6,7 @@ import type { Logger } from './common/logger.js'
 import type { Startable } from './common/startable.js'
 import type { PmzConfig } from './config/index.js'
 import type { JobsView } from './http/index.js'
-import { BatchDriver, CommandBatcher, HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobEmit, type JobOutcome, type JobResult, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
+import { BatchDriver, CommandBatcher, HistoryPruner, ScheduleDriver, JOB_COMMAND_VERSION, JobsDriver, jobChange, JobsWorker, StoreJobData, createJobRunner, type JobCommand, type JobEmit, type JobOutcome, type JobResult, type JobRunner, type JobsCoordinator, type JobsMesh, type WorkerDirectory } from './jobs/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
@@ -34,6 +34,8 @@ export function createNodeJobs (config: PmzConfig, deps: {
   local: ReplicaStore, clock: Clock, log: Logger,
   /** What a module job's `ctx.emit` calls: the pipelines' inject (this layer may not import them). */
   emit?: JobEmit
+  /** Hears how each attempt this peer's worker ran ended (metrics). */
+  onAttempt?: (outcome: AttemptEnd) => void
 }): NodeJobs {
   const { transport, membership, clock } = deps
   const log = deps.log.child({ component: 'jobs' })
@@ -44,7 +46,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
   let localWorker: JobsWorker | undefined
   const workerRuntime = (coordinator: Pick<JobsCoordinator, 'propose'>): void => {
     const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
-    const runner = createJobRunner({ clock, log, store: deps.store, ...(deps.emit !== undefined ? { emit: deps.emit } : {}) }, { slots })
+    const runner = observed(createJobRunner({ clock, log, store: deps.store, ...(deps.emit !== undefined ? { emit: deps.emit } : {}) }, { slots }), deps.onAttempt)
     const retention = config.general.retentionDays
     const data = new StoreJobData({ store: deps.store, local: deps.local, log }, {
       dir: join(config.node.dataDir, 'job-data'), ...(retention > 0 ? { outputDays: retention } : {})
@@ -148,6 +150,22 @@ export function createNodeJobs (config: PmzConfig, deps: {
       },
       ...batchView(coordinator, table, launches, clock)
     }
+  }
+}
+
+/** How an attempt ended, as the runner says. */
+export type AttemptEnd = Awaited<ReturnType<JobRunner['run']>>
+
+/** The runner, telling `onAttempt` how each attempt ended. */
+function observed (runner: JobRunner, onAttempt: ((outcome: AttemptEnd) => void) | undefined): JobRunner {
+  if (onAttempt === undefined) return runner
+  return {
+    async run (spec, events, options) {
+      const outcome = await runner.run(spec, events, options)
+      onAttempt(outcome)
+      return outcome
+    },
+    async stop () { await runner.stop() }
   }
 }
 

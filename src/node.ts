@@ -11,6 +11,7 @@ import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
 import { createNodeEvents } from './node-events.js'
 import { createNodeJobs } from './node-jobs.js'
+import { createNodeMetrics } from './node-metrics.js'
 import { createPipelinesOfNode } from './node-pipelines.js'
 import { createNodeMesh } from './node-mesh.js'
 import { createClusterCatalog, createSeedCatalog } from './seeds/index.js'
@@ -76,10 +77,11 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   // Built before the jobs (a job's ctx.emit injects packets), started after them (components below).
   const pipelines = createPipelinesOfNode(config, { transport: mesh.transport, membership: mesh.membership, seeds, catalog, store, clock, log })
   const inject = pipelines.service.inject.bind(pipelines.service)
-  const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log, emit: inject })
+  const observed = createNodeMetrics({ peerId: id, store, local, storeDir: join(config.node.dataDir, 'store'), membership: mesh.membership, coordinator, clock })
+  const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log, emit: inject, onAttempt: observed.onAttempt })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   const events = createNodeEvents(config, id, { membership: mesh.membership, network, coordinator, store, clock, log })
-  gateway = createGateway({ store: events.observe(store), events, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, clock, log: log.child({ component: 'http' }) }, {
+  gateway = createGateway({ store: events.observe(store), events, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, metrics: observed.metrics, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,

@@ -37,6 +37,9 @@ export class RaftCoordinator<C, R> implements Coordinator<C, R> {
   private unhandle: Array<() => void> = []
   private state: 'new' | 'running' | 'stopped' = 'new'
   private stopping: Promise<void> | undefined
+  /** Leaders learned of since start (one per term that had one), and the last one, `term/peerId`. */
+  private leaderChanges = 0
+  private lastLeader = ''
 
   constructor (private readonly c: CoordinatorComponents, private readonly init: CoordinatorInit, private readonly machine: StateMachine<C, R>) {
     this.transport = c.transport
@@ -167,6 +170,7 @@ export class RaftCoordinator<C, R> implements Coordinator<C, R> {
       voters: { ...n?.config.voters },
       learners: { ...n?.config.learners },
       commitIndex: this.commitIndex(),
+      leaderChanges: this.leaderChanges,
       lastApplied: this.lastApplied(),
       logSize: n?.log.size ?? 0,
       lastIndex: n?.log.lastIndex ?? 0,
@@ -217,7 +221,12 @@ export class RaftCoordinator<C, R> implements Coordinator<C, R> {
         this.proposals.skipped(snap.index)
       },
       leaderChanged: () => {
-        this.emit('leader:change', { type: 'leader:change', leader: this.leader() } satisfies LeaderChangeEvent)
+        const leader = this.leader()
+        if (leader !== undefined && `${leader.term}/${leader.peerId}` !== this.lastLeader) {
+          this.lastLeader = `${leader.term}/${leader.peerId}`
+          this.leaderChanges++
+        }
+        this.emit('leader:change', { type: 'leader:change', leader } satisfies LeaderChangeEvent)
         this.waiters.poke()
       },
       progressed: () => this.waiters.poke()

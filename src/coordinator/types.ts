@@ -51,6 +51,8 @@ export interface CoordinatorStatus {
   voters: Record<string, string>
   learners: Record<string, string>
   commitIndex: number
+  /** Leaders this peer learned of since it started, one per term that had one (the first included): failovers are its increase. */
+  leaderChanges: number
   lastApplied: number
   /** Entries kept after the snapshot. */
   logSize: number

@@ -12,6 +12,7 @@ import { mountCoordinatorRoutes } from './coordinator-routes.js'
 import { mountEventRoutes } from './events-routes.js'
 import { mountExtensionRoutes } from './extension-routes.js'
 import { mountJobRoutes } from './job-routes.js'
+import { mountMetricsRoutes } from './metrics-routes.js'
 import { mountPipelineRoutes } from './pipeline-routes.js'
 import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 import { sendOptions } from './routes.js'
@@ -87,6 +88,7 @@ export class FastifyGateway implements Gateway {
       if (req.method === 'OPTIONS') return sendOptions(reply)
       return sendEnvelope(reply, 404, ko('Wrong query, route not found'))
     })
+    if (components.metrics !== undefined) mountMetricsRoutes(this.app, components.metrics)
     const routes = { maxsizeMb, selfUrl: () => this.boundUrl, bodies: this.uploads }
     mountStorageRoutes(this.app, components.store, routes)
     mountAdminRoutes(this.app, components.store, components.network, init.self)

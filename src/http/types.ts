@@ -7,6 +7,7 @@ import type { Batch, BatchLimits, JobChange, JobView, ListOptions, Schedule, Sch
 import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
 import type { ClusterEvents } from './cluster-events/types.js'
+import type { PeerMetrics } from './metrics.js'
 
 /** One row of `admin/network`: Pulzar's fields (node, percent, load, synch) plus pmz's. */
 export interface PeerView {
@@ -101,6 +102,8 @@ export interface GatewayComponents {
   events?: ClusterEvents
   /** The pipelines behind `pipelines/*` and `admin/pipelines`; without it those routes answer 503. */
   pipelines?: PipelineService
+  /** Serves `GET /metrics` and counts every request; both absent without it. */
+  metrics?: PeerMetrics
   clock: Clock
   log: Logger
 }

@@ -104,6 +104,25 @@ export interface Store extends Startable {
    * for a store that is not distributed.
    */
   onRepair?(fn: (e: RepairEvent) => void): () => void
+
+  /** Repair and handoff counters since start (metrics); undefined for a store that is not distributed. */
+  replicationStats?(): ReplicationStats
+}
+
+/** What replication did since this peer started, and what waits: plain numbers, cheap to read. */
+export interface ReplicationStats {
+  /** Keys held here not yet confirmed at N copies, as anti-entropy last counted (see RingStatus). */
+  underReplicated: number
+  /** Anti-entropy rounds run. */
+  repairRounds: number
+  /** Records pushed or pulled by anti-entropy, and their value bytes. */
+  antiEntropy: { keys: number, bytes: number }
+  /** Records pushed to stale replicas after reads, and their value bytes. */
+  readRepair: { keys: number, bytes: number }
+  /** Records handed to their new owners after a ring change. */
+  handedOff: number
+  /** Hinted handoff: hints waiting, delivered and dropped. */
+  hints: { pending: number, delivered: number, dropped: number }
 }
 
 /**

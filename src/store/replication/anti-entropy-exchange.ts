@@ -38,6 +38,8 @@ export interface AntiEntropyExchangeHooks {
 export interface ExchangeTally {
   pushed: number
   pulled: number
+  /** Value bytes of the records pushed and pulled (tombstones count 0). */
+  bytes: number
 }
 
 /**
@@ -93,15 +95,15 @@ export class AntiEntropyExchange {
       if (t !== undefined && compareHlc(e.version, t.version) === 0) continue
       if (t === undefined || compareHlc(e.version, t.version) > 0) {
         if (expired(e, now) || !budget.take(e.deleted ? 0 : e.size)) continue
-        work.push(async () => { if (await this.push(peer, e)) result.pushed++ })
+        work.push(async () => { if (await this.push(peer, e)) tally(result, 'pushed', e) })
       } else {
         if (expired(t, now) || !budget.take(t.deleted ? 0 : t.size)) continue
-        work.push(async () => { if (await this.pull(peer, t)) result.pulled++ })
+        work.push(async () => { if (await this.pull(peer, t)) tally(result, 'pulled', t) })
       }
     }
     for (const t of remote.values()) {
       if (expired(t, now) || !budget.take(t.deleted ? 0 : t.size)) continue
-      work.push(async () => { if (await this.pull(peer, t)) result.pulled++ })
+      work.push(async () => { if (await this.pull(peer, t)) tally(result, 'pulled', t) })
     }
     let next = 0
     await Promise.all(Array.from({ length: ANTI_ENTROPY_CONCURRENCY }, async () => {
@@ -176,18 +178,21 @@ export class AntiEntropyExchange {
   }
 }
 
+/** Counts one record moved and its value bytes (a tombstone has none). */
+function tally (result: ExchangeTally, way: 'pushed' | 'pulled', e: ReplicaEntry): void {
+  result[way]++
+  result.bytes += e.deleted ? 0 : e.size
+}
+
 /** What a round may still move: keys, and value bytes (the first value always fits). */
 export class Budget {
   private moved = 0
-  /** Bytes of the values taken so far. */
-  taken = 0
   constructor (public keys: number, private bytes: number) {}
 
   take (size: number): boolean {
     if (this.keys <= 0 || (this.moved > 0 && size > this.bytes)) return false
     this.keys--
     this.bytes -= size
-    this.taken += size
     this.moved++
     return true
   }

@@ -43,6 +43,17 @@ export interface RoundResult {
   inSync: boolean
   pushed: number
   pulled: number
+  /** Value bytes of the records pushed and pulled. */
+  bytes: number
+  handedOff: number
+  underReplicated: number
+}
+
+/** Anti-entropy's counters since start, and its last count of under-replicated keys (for metrics). */
+export interface AntiEntropyStats {
+  rounds: number
+  keysRepaired: number
+  bytesRepaired: number
   handedOff: number
   underReplicated: number
 }
@@ -91,6 +102,7 @@ export class AntiEntropy {
   private lastRepairMs: number | null = null
   private rounds = 0
   private keysRepaired = 0
+  private bytesRepaired = 0
   private handedOff = 0
   private lastRoundMs: number | null = null
   /** How long the last round's walk over the store took, ms: what the pacing stretches with. */
@@ -189,6 +201,11 @@ export class AntiEntropy {
     }
   }
 
+  /** Plain numbers, no I/O: what metrics read at scrape time. */
+  stats (): AntiEntropyStats {
+    return { rounds: this.rounds, keysRepaired: this.keysRepaired, bytesRepaired: this.bytesRepaired, handedOff: this.handedOff, underReplicated: this.underReplicated }
+  }
+
   private schedule (baseMs: number): void {
     if (!this.started || !this.auto) return
     const delay = Math.round(baseMs * (0.8 + 0.4 * Math.random()))
@@ -234,15 +251,15 @@ export class AntiEntropy {
 
   private async round (): Promise<RoundResult> {
     const pending = this.repairPendingSince !== null
-    const { keysRepaired, bytes, ...result } = await this.walkAndRepair()
+    const { keysRepaired, repairBytes, ...result } = await this.walkAndRepair()
     // Rounds of the steady state that moved nothing are not news.
     if (pending || keysRepaired > 0 || this.repairPendingSince !== null) {
-      this.emit({ type: 'repair', round: this.rounds, keysRepaired, bytes, done: this.repairPendingSince === null && this.underReplicated === 0 })
+      this.emit({ type: 'repair', round: this.rounds, keysRepaired, bytes: repairBytes, done: this.repairPendingSince === null && this.underReplicated === 0 })
     }
     return result
   }
 
-  private async walkAndRepair (): Promise<RoundResult & { keysRepaired: number, bytes: number }> {
+  private async walkAndRepair (): Promise<RoundResult & { keysRepaired: number, repairBytes: number }> {
     const t0 = this.c.clock.monotonic()
     this.checkRing()
     const ring = this.confirmations.ring
@@ -254,7 +271,7 @@ export class AntiEntropy {
       this.rounds++
       this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
       this.busy = false
-      return { peers: [], inSync: false, pushed: 0, pulled: 0, handedOff: 0, underReplicated: 0, keysRepaired: 0, bytes: 0 }
+      return { peers: [], inSync: false, pushed: 0, pulled: 0, bytes: 0, handedOff: 0, underReplicated: 0, keysRepaired: 0, repairBytes: 0 }
     }
     const peers = this.pickPeers()
     const digests = new Map(peers.map(p => [p.peerId, new BucketDigests()]))
@@ -290,7 +307,7 @@ export class AntiEntropy {
     this.localKeys = localKeys
     this.noteUnder(underCount(), localKeys)
     if (this.underReplicated > 0 && this.repairPendingSince === null && handoff.length > 0) this.repairPendingSince = this.c.clock.now()
-    const result: RoundResult = { peers: peers.map(p => p.peerId), inSync: peers.length > 0, pushed: 0, pulled: 0, handedOff: 0, underReplicated: this.underReplicated }
+    const result: RoundResult = { peers: peers.map(p => p.peerId), inSync: peers.length > 0, pushed: 0, pulled: 0, bytes: 0, handedOff: 0, underReplicated: this.underReplicated }
     const budget = new Budget(this.maxKeys, this.maxBytes)
     for (const peer of peers) {
       if (budget.spent()) {
@@ -315,10 +332,13 @@ export class AntiEntropy {
     this.noteUnder(under, localKeys)
     result.underReplicated = under
     this.keysRepaired += result.pushed + result.pulled
+    this.bytesRepaired += result.bytes
     this.rounds++
     this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
     this.busy = under > 0 || (peers.length > 0 && !result.inSync) || result.pushed + result.pulled > 0
-    return { ...result, keysRepaired: result.pushed + result.pulled + result.handedOff, bytes: budget.taken }
+    // The repair event counts the handed-off values' bytes too (the metrics keep them apart).
+    const handedBytes = handing.reduce((sum, e) => sum + (e.deleted ? 0 : e.size), 0)
+    return { ...result, keysRepaired: result.pushed + result.pulled + result.handedOff, repairBytes: result.bytes + handedBytes }
   }
 
   /** Publishes the under-replicated count; at 0 a pending repair is complete. */

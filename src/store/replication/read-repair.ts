@@ -34,6 +34,8 @@ export class ReadRepair {
   private readonly inFlight = new Map<string, Promise<void>>()
   /** Records pushed to stale replicas so far. */
   repaired = 0
+  /** Value bytes of those records (tombstones count 0). */
+  repairedBytes = 0
 
   constructor (private readonly client: ReplicaClient, private readonly clock: Clock, private readonly log: Logger) {}
 
@@ -59,6 +61,7 @@ export class ReadRepair {
         await this.client.tombstone(target, key, newest.version, newest.deletedAt ?? this.clock.now(), { origin: newest.origin })
       } else if (isLiveEntry(newest, this.clock.now())) {
         await this.client.copy(key, holders, target, { version: newest.version })
+        this.repairedBytes += newest.size
       } else {
         continue // expired: every replica's sweeper drops it on its own
       }

@@ -7,7 +7,7 @@ import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
 import { entryToMeta, isLiveEntry, type ValueMeta } from '../record.js'
-import type { KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
+import type { KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
 import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
@@ -345,6 +345,19 @@ export class ReplicatedStore implements Store {
   /** This peer's own store. */
   async stats (): Promise<StoreStats> {
     return await this.local.stats()
+  }
+
+  /** Counters of repair and handoff since start: plain numbers, no I/O (metrics). */
+  replicationStats (): ReplicationStats {
+    const ae = this.antiEntropy.stats()
+    return {
+      underReplicated: ae.underReplicated,
+      repairRounds: ae.rounds,
+      antiEntropy: { keys: ae.keysRepaired, bytes: ae.bytesRepaired },
+      readRepair: { keys: this.repair.repaired, bytes: this.repair.repairedBytes },
+      handedOff: ae.handedOff,
+      hints: { pending: this.handoff?.pending() ?? 0, delivered: this.handoff?.delivered ?? 0, dropped: this.handoff?.dropped ?? 0 }
+    }
   }
 
   /** Changes of this peer's own replicas. */

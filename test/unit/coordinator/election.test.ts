@@ -25,12 +25,18 @@ describe('coordinator election', () => {
     await cluster.startAll()
     const old = await cluster.leader()
     const oldTerm = old.coordinator?.term() as number
+    const survivor = ['a', 'b', 'c'].find(id => id !== old.id) as string
+    const seen = cluster.co(survivor).status().leaderChanges
+    expect(seen).toBeGreaterThanOrEqual(1)
     await cluster.crash(old.id)
     const took = await cluster.until(() => cluster?.leaders().length === 1, 3_000)
     expect(took).toBeLessThan(1_500)
     const next = cluster.leaders()[0]
     expect(next.id).not.toBe(old.id)
     expect(next.coordinator?.term()).toBeGreaterThan(oldTerm)
+    // The failover shows as one more leader change on a survivor (elections without a winner count nothing).
+    await cluster.until(() => cluster?.co(survivor).leader()?.peerId === next.id, 1_000)
+    expect(cluster.co(survivor).status().leaderChanges).toBe(seen + 1)
   })
 
   it('a single bootstrapped voter leads at once', async () => {

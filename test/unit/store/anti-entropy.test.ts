@@ -152,6 +152,10 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const s = await a.store.ringStatus()
     expect(s).toMatchObject({ replicas: 3, writeQuorum: 2, volumePeers: ['a', 'b', 'c'], localKeys: 43, underReplicated: 0 })
     expect(s.antiEntropy.keysRepaired).toBeGreaterThan(0)
+    // Each transfer is counted by the side that started the exchange: a's 10 values of 300 bytes reached b and c, b's 3 reached a and c.
+    const moved = nodes.reduce((n, x) => n + x.store.replicationStats().antiEntropy.bytes, 0)
+    expect(moved).toBeGreaterThanOrEqual(2 * 10 * 300 + 2 * 3 * 'only on b 40'.length)
+    expect(nodes.reduce((n, x) => n + x.store.replicationStats().repairRounds, 0)).toBeGreaterThan(0)
   })
 
   it('a peer dead past the grace period leaves the ring and its keys get N copies on the survivors', async () => {

@@ -157,6 +157,8 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     expect((await bytesOf((await b.store.get(k)).body)).equals(value)).toBe(true)
     await waitFor(async () => (await c.local.entry(k))?.version === meta.version, 5_000, 'read repair to copy the value to c')
     expect((await bytesOf((await c.local.get(k)).body)).equals(value)).toBe(true)
+    await waitFor(() => b.store.replicationStats().readRepair.keys === 1, 5_000, 'b to count its read repair')
+    expect(b.store.replicationStats().readRepair.bytes).toBe(value.length)
   })
 
   it('a replica whose copy fails its sha256 is skipped: the read falls back to the next one', async () => {

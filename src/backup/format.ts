@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto'
 import type { Header } from 'tar-stream'
 import { PmzError } from '../common/errors.js'
 import { validateKey } from '../store/index.js'
-import type { ArchiveMeta, Manifest, ScheduleRecord, Trailer } from './types.js'
+import type { ArchiveMeta, BackupTables, Manifest, ScheduleRecord, Trailer } from './types.js'
 
 export const FORMAT = 'pmz-backup'
 export const FORMAT_VERSION = 1
@@ -102,17 +102,27 @@ export function parseManifest (bytes: Buffer): Manifest {
   if (m.v !== FORMAT_VERSION) throw badArchive(`format version ${String(m.v)} is not ${FORMAT_VERSION}`, MANIFEST_NAME)
   if (typeof m.createdAt !== 'string' || !isObj(m.source)) throw badArchive('createdAt or source missing', MANIFEST_NAME)
   if (m.prefix !== null && typeof m.prefix !== 'string') throw badArchive('prefix must be a string or null', MANIFEST_NAME)
-  if (!isObj(m.settings) || !Array.isArray(m.schedules)) throw badArchive('settings or schedules missing', MANIFEST_NAME)
-  for (const [name, text] of Object.entries(m.settings)) {
-    if (!SETTING_NAME.test(name) || typeof text !== 'string') throw badArchive(`setting ${name} is not a name with a JSON text`, MANIFEST_NAME)
-    parseJson(Buffer.from(text), `${MANIFEST_NAME} setting ${name}`)
-  }
-  m.schedules.forEach((s, i) => { checkSchedule(s, i) })
+  checkTables(m, MANIFEST_NAME)
   return m as unknown as Manifest
 }
 
-function checkSchedule (s: unknown, i: number): asserts s is ScheduleRecord {
-  const where = `${MANIFEST_NAME} schedule ${i}`
+/** The coordinator's tables as JSON (POST /admin/restore/tables), checked as a manifest's are. */
+export function parseTables (bytes: Buffer): BackupTables {
+  const t = parseJson(bytes, 'tables')
+  checkTables(t, 'tables')
+  return { settings: t.settings, schedules: t.schedules }
+}
+
+function checkTables (m: unknown, where: string): asserts m is BackupTables {
+  if (!isObj(m) || !isObj(m.settings) || !Array.isArray(m.schedules)) throw badArchive('settings or schedules missing', where)
+  for (const [name, text] of Object.entries(m.settings)) {
+    if (!SETTING_NAME.test(name) || typeof text !== 'string') throw badArchive(`setting ${name} is not a name with a JSON text`, where)
+    parseJson(Buffer.from(text), `${where} setting ${name}`)
+  }
+  m.schedules.forEach((s, i) => { checkSchedule(s, `${where} schedule ${i}`) })
+}
+
+function checkSchedule (s: unknown, where: string): asserts s is ScheduleRecord {
   if (!isObj(s) || typeof s.seed !== 'string' || !isObj(s.args) || !isObj(s.scheduled)) throw badArchive('needs seed, args and scheduled', where)
   for (const f of ['priority', 'timeoutMs', 'retries', 'createdAt'] as const) {
     if (s[f] !== undefined && !Number.isSafeInteger(s[f])) throw badArchive(`${f} must be an integer`, where)

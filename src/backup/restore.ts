@@ -34,7 +34,10 @@ export async function restoreArchive (body: AsyncIterable<Uint8Array>, target: R
   const spool = join(init.spoolDir, `restore-${randomUUID()}.tar`)
   const started = c.clock.monotonic()
   try {
-    await spoolVerified(body, spool)
+    await spoolVerified(body, spool).catch(err => {
+      if (isPmzError(err, 'ERR_BAD_REQUEST')) throw new PmzError('ERR_BAD_REQUEST', `${err.message}; nothing was written`, { details: err.details })
+      throw err
+    })
     c.log.info({ ms: Math.round(c.clock.monotonic() - started) }, 'restore: archive verified')
     const report = await writeArchive(spool, target, c, init)
     c.log.info({ ...report, ms: Math.round(c.clock.monotonic() - started) }, 'restore done')
@@ -131,8 +134,12 @@ async function writeArchive (file: string, target: RestoreTarget, c: BackupCompo
     },
     async flush () { await waitBelow(0) }
   }).catch(err => {
-    if (failure !== undefined) throw failure
-    throw err
+    const first = failure ?? err
+    // Some keys are written: say so, and that running it again finishes the rest (it skips what is there).
+    if (isPmzError(first)) {
+      throw new PmzError(first.code, `${first.message} (after ${report.restored} keys were restored; restoring the archive again finishes the rest)`, { details: first.details, cause: first })
+    }
+    throw first
   })
   const tables = await target.applyTables(manifest, { overwrite })
   return { ...report, ...tables }

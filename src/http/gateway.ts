@@ -1,7 +1,10 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
+import { mountBackupRoutes } from './backup-routes.js'
 import { bearerCheck } from './auth.js'
 import { mountCatalogRoutes } from './catalog-routes.js'
 import { clientErrorHandler, refuseExpectation } from './client-error.js'
@@ -90,6 +93,7 @@ export class FastifyGateway implements Gateway {
     mountStorageRoutes(this.app, components.store, routes)
     mountAdminRoutes(this.app, components.store, components.network, init.self)
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
+    mountBackupRoutes(this.app, components, { self: init.self, spoolDir: init.spoolDir ?? join(tmpdir(), 'pmz-spool'), bodies: this.uploads })
     mountExtensionRoutes(this.app, components.extensions, routes)
     mountPipelineRoutes(this.app, components.pipelines, routes)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)

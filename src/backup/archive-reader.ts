@@ -115,7 +115,7 @@ export class ArchiveReader {
 }
 
 /** Feeds a whole source through a reader. */
-export async function readArchive (source: AsyncIterable<Uint8Array>, visitor: ArchiveVisitor): Promise<{ manifest: Manifest, trailer: Trailer }> {
+export async function readArchive (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, visitor: ArchiveVisitor): Promise<{ manifest: Manifest, trailer: Trailer }> {
   const reader = new ArchiveReader(visitor)
   try {
     for await (const chunk of source) await reader.write(chunk)

@@ -61,7 +61,8 @@ export function localTables (c: TablesComponents): TablesAccess {
         return report
       }
       const live = (await c.jobs.schedules()).filter(s => s.state === 'scheduled')
-      for (const rec of tables.schedules) {
+      // Oldest first, as they were made: the views list them in the same order as in the cluster backed up.
+      for (const rec of [...tables.schedules].sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0))) {
         const parsed = parseScheduled(rec.scheduled)
         if (!parsed.ok || !validRecord(rec)) {
           report.schedules.invalid++

@@ -6,11 +6,13 @@ import type { ArchiveMeta, Manifest, Trailer } from './types.js'
 /** Largest manifest.json read, bytes (the tables of a cluster are small). */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 const MAX_TRAILER_BYTES = 64 * 1024
+const TAR_BLOCK = 512
 
 /** What a reader does with the parts of an archive, in order. Each entry's body must be read to its end (or the visitor throws). */
 export interface ArchiveVisitor {
   manifest?(manifest: Manifest): Promise<void> | void
-  entry(meta: ArchiveMeta, body: AsyncIterable<Uint8Array>): Promise<void>
+  /** `dataOffset`: where the entry's bytes start in the archive (what a reader of the archive's file can seek to). */
+  entry(meta: ArchiveMeta, body: AsyncIterable<Uint8Array>, at: { dataOffset: number }): Promise<void>
   /** After the last entry, before the trailer is taken as the end (e.g. to wait for writes in flight). */
   flush?(): Promise<void>
 }
@@ -87,7 +89,7 @@ export class ArchiveReader {
     let manifest: Manifest | undefined
     let trailer: Trailer | undefined
     try {
-      for await (const entry of this.extract as unknown as AsyncIterable<AsyncIterable<Uint8Array> & { header: Header }>) {
+      for await (const entry of this.extract as unknown as AsyncIterable<AsyncIterable<Uint8Array> & { header: Header, offset: number }>) {
         const name = entry.header.name
         if (trailer !== undefined) throw badArchive(`an entry after ${TRAILER_NAME}`, name)
         if (manifest === undefined) {
@@ -99,7 +101,8 @@ export class ArchiveReader {
           trailer = checkTrailer(await readSmall(entry, MAX_TRAILER_BYTES, name), seen)
         } else {
           const meta = readEntryMeta(entry.header)
-          await this.visitor.entry(meta, entry)
+          // tar-stream's `offset` is that of the entry's own header block (after any pax header): its bytes follow it.
+          await this.visitor.entry(meta, entry, { dataOffset: entry.offset + TAR_BLOCK })
           seen.add(meta)
         }
       }

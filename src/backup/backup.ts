@@ -73,8 +73,8 @@ async function * listAll (source: BackupSource, prefix?: string): AsyncGenerator
 /**
  * The live values under `prefix` in key order. Values up to
  * SMALL_VALUE_BYTES are read up to PREFETCH_VALUES ahead (one round trip
- * each would otherwise bound the rate); a larger one is opened only when
- * its turn comes, so at most one large value streams at a time.
+ * each would otherwise bound the rate); a larger one is opened ahead only
+ * when it is next, so at most two large values are open at a time.
  */
 async function * readAhead (source: BackupSource, prefix?: string): AsyncGenerator<StoredValue> {
   const ahead: Array<{ meta: ValueMeta, value?: Promise<StoredValue | undefined> }> = []
@@ -85,12 +85,14 @@ async function * readAhead (source: BackupSource, prefix?: string): AsyncGenerat
   const start = (): void => {
     let inFlight = 0
     for (const a of ahead) {
-      if (a.meta.size > SMALL_VALUE_BYTES) break
+      // One large value is opened ahead (its survey and open overlap the one being written), then reading ahead stops.
+      const large = a.meta.size > SMALL_VALUE_BYTES
+      if (large && inFlight > 0) break
       if (a.value === undefined) {
         a.value = read(a.meta.key)
         a.value.catch(() => {})
       }
-      if (++inFlight >= PREFETCH_VALUES) break
+      if (large || ++inFlight >= PREFETCH_VALUES) break
     }
   }
   const listing = listAll(source, prefix)

@@ -79,7 +79,7 @@ async function writeArchive (file: string, target: RestoreTarget, c: BackupCompo
     if (failure !== undefined) throw failure
   }
 
-  /** Writes one value, or says why not; `body` is consumed either way. */
+  /** Writes one value, or says why not. */
   const restoreOne = async (meta: ArchiveMeta, body: AsyncIterable<Uint8Array>): Promise<void> => {
     const skip = await skipReason(meta)
     if (skip !== undefined) {
@@ -115,19 +115,21 @@ async function writeArchive (file: string, target: RestoreTarget, c: BackupCompo
   }
 
   const { manifest } = await readArchive(createReadStream(file), {
-    async entry (meta, body) {
+    async entry (meta, body, { dataOffset }) {
       report.keys++
+      // A small value is taken whole; a large one is read again from its place in the file by its own
+      // stream, so that several are written at once (each to N replicas) while the reader moves on.
+      let value: AsyncIterable<Uint8Array>
       if (meta.size > SMALL_VALUE_BYTES) {
-        await waitBelow(RESTORE_CONCURRENCY - 1)
-        await restoreOne(meta, body)
-        for await (const piece of body) void piece // skipped, or refused before its bytes were read
-        return
+        for await (const piece of body) void piece
+        value = fileRange(file, dataOffset, meta.size)
+      } else {
+        const parts: Uint8Array[] = []
+        for await (const piece of body) parts.push(piece)
+        value = once(Buffer.concat(parts))
       }
-      const parts: Uint8Array[] = []
-      for await (const piece of body) parts.push(piece)
-      const bytes = Buffer.concat(parts)
       await waitBelow(RESTORE_CONCURRENCY - 1)
-      const p = restoreOne(meta, once(bytes))
+      const p = restoreOne(meta, value)
         .catch(err => { failure ??= err })
         .finally(() => { inFlight.delete(p) })
       inFlight.add(p)
@@ -147,4 +149,9 @@ async function writeArchive (file: string, target: RestoreTarget, c: BackupCompo
 
 async function * once (bytes: Buffer): AsyncGenerator<Uint8Array> {
   yield bytes
+}
+
+/** `size` bytes of `file` from `start`, opened only when first read (a skipped value never opens it). */
+async function * fileRange (file: string, start: number, size: number): AsyncGenerator<Uint8Array> {
+  yield * createReadStream(file, { start, end: start + size - 1 })
 }

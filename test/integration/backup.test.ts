@@ -114,11 +114,12 @@ describe('backup and restore between two 3-peer clusters (issue 18)', () => {
     expect(restored.code, restored.stderr).toBe(0)
     expect(JSON.parse(restored.stdout)).toMatchObject({ keys: 1000, restored: 1000, existing: 0, settings: { restored: 1 }, schedules: { restored: 3 } })
 
-    // Same keys, sizes, sha256, upload times and expiries; the same bytes through any peer.
+    // Same keys, sizes, sha256 (of the bytes each replica stored), upload times and expiries;
+    // the same bytes through any peer (the large values and every tenth small one read back).
     const [before, after] = [await keysOf(src[0]), await keysOf(dst[1])]
     expect(after).toEqual(before)
     expect(before.filter(r => r.expires !== null)).toHaveLength(20)
-    await pool(keys, 16, async k => {
+    await pool(keys.filter((k, i) => i % 10 === 0 || k.startsWith('z/')), 8, async k => {
       const res = await http('GET', `${via(dst, k).url}/get_key/${k}`)
       expect(res.status).toBe(200)
       expect(res.body.equals(values.get(k) as Buffer), k).toBe(true)

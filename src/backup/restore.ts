@@ -47,6 +47,11 @@ export async function restoreArchive (body: AsyncIterable<Uint8Array>, target: R
   }
 }
 
+/** Removes what restores left in `spoolDir` (a peer killed during one); only while none runs. */
+export async function clearSpool (spoolDir: string): Promise<void> {
+  await rm(spoolDir, { recursive: true, force: true })
+}
+
 /** Pass 1: writes `body` to `file` and verifies every entry on the way. */
 async function spoolVerified (body: AsyncIterable<Uint8Array>, file: string): Promise<void> {
   const fh = await open(file, 'wx')

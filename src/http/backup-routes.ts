@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { createBackupStream, estimateBackup, parseTables, restoreArchive, type BackupTables } from '../backup/index.js'
+import { clearSpool, createBackupStream, estimateBackup, parseTables, restoreArchive, type BackupTables } from '../backup/index.js'
 import type { Clock } from '../common/clock.js'
 import { PmzError, badRequest } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
@@ -43,6 +43,8 @@ export interface BackupRoutesInit {
  */
 export function mountBackupRoutes (app: FastifyInstance, c: BackupRoutesComponents, init: BackupRoutesInit): void {
   const log = c.log.child({ component: 'backup' })
+  // Archives spooled by restores a killed peer never finished; none runs yet.
+  clearSpool(init.spoolDir).catch(err => { log.warn({ err, dir: init.spoolDir }, 'clearing the restore spool failed') })
   const readBody = async (req: FastifyRequest): Promise<Buffer> => await init.bodies.body(req).readAll(MAX_TABLES_BYTES,
     () => new PmzError('ERR_TOO_LARGE', `the tables are at most ${MAX_TABLES_BYTES} bytes`))
   const routed = (local: Handler): Handler => async (req, reply) => c.coordinator.local ? await local(req, reply) : await forward(c.coordinator, req, reply, log, readBody)

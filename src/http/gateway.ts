@@ -93,7 +93,7 @@ export class FastifyGateway implements Gateway {
     mountStorageRoutes(this.app, components.store, routes)
     mountAdminRoutes(this.app, components.store, components.network, init.self)
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
-    mountBackupRoutes(this.app, components, { self: init.self, spoolDir: init.spoolDir ?? join(tmpdir(), 'pmz-spool'), bodies: this.uploads })
+    mountBackupRoutes(this.app, components, { self: init.self, spoolDir: init.spoolDir ?? join(tmpdir(), `pmz-spool-${process.pid}`), bodies: this.uploads })
     mountExtensionRoutes(this.app, components.extensions, routes)
     mountPipelineRoutes(this.app, components.pipelines, routes)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)

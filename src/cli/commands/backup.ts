@@ -30,7 +30,8 @@ export async function backup (flags: ClientFlags & { out: string, prefix?: strin
     await readEnvelope(res)
     throw new CliError(`unexpected HTTP ${res.statusCode}`)
   }
-  const total = Number(res.headers['x-pmz-backup-bytes'] ?? 0)
+  // The values' bytes plus each entry's headers (about three tar blocks).
+  const total = Number(res.headers['x-pmz-backup-bytes'] ?? 0) + Number(res.headers['x-pmz-backup-keys'] ?? 0) * 1536
   const tmp = `${flags.out}.pmz-part`
   const file = await open(tmp, 'w').catch(err => { throw new CliError(`cannot write ${flags.out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`) })
   const reader = new ArchiveReader(skipEntries)

@@ -217,7 +217,7 @@ describe('backup and restore between two 3-peer clusters (issue 18)', () => {
     expect(garbage.status).toBe(400)
     expect(garbage.json).toMatchObject({ status: 'ko', data: null })
     expect(garbage.json?.msg).toMatch(/^bad archive: .*nothing was written$/)
-    expect((await http('POST', `${p.url}/admin/restore?overwrite=maybe`, 'x')).status).toBe(400)
+    expect((await http('POST', `${p.url}/admin/restore?overwrite=maybe`)).status).toBe(400)
     expect((await http('GET', `${p.url}/admin/backup?prefix=a&prefix=b`)).json).toMatchObject({ status: 'ko', msg: 'prefix must appear once' })
     expect((await http('DELETE', `${p.url}/admin/backup`)).status).toBe(405)
   })

@@ -18,6 +18,7 @@ const ALLOWED = {
   jobs: ['coordinator', 'seeds', 'store'],
   pipelines: ['jobs', 'seeds', 'store'],
   extensions: ['store', 'jobs', 'seeds'],
+  backup: ['store'],
   http: ['*'],
   cli: ['*'],
   '.': ['*']

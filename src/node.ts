@@ -89,7 +89,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     maxsizeMb: config.http.maxsizeMb,
     token: config.http.token,
     bodyIdleTimeoutMs: config.http.bodyIdleTimeoutS * 1000,
-    maxUploadsPerClient: config.http.maxUploadsPerClient
+    maxUploadsPerClient: config.http.maxUploadsPerClient,
+    spoolDir: join(config.node.dataDir, 'spool')
   })
 
   const components: Startable[] = [new StallWatch({ clock, log }), store, seeds, extensions, mesh.transport, catalog, events, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts, ...pipelines.parts]

@@ -17,10 +17,12 @@ export class GatewayClient {
   /** `token`: the bearer token sent with every request (PMZ_TOKEN), when the gateway asks for one. */
   constructor (readonly base: string, private readonly token?: string) {}
 
-  async send (method: Dispatcher.HttpMethod, path: string, options: { body?: Readable, headers?: Record<string, string> } = {}): Promise<Dispatcher.ResponseData> {
+  /** `untimed`: no deadline for the answer's headers or between its bytes (a backup or restore of any size). */
+  async send (method: Dispatcher.HttpMethod, path: string, options: { body?: Readable, headers?: Record<string, string>, untimed?: boolean } = {}): Promise<Dispatcher.ResponseData> {
     const headers = this.token === undefined ? options.headers : { ...options.headers, authorization: `Bearer ${this.token}` }
+    const timeouts = options.untimed === true ? { headersTimeout: 0, bodyTimeout: 0 } : {}
     try {
-      return await request(`${this.base}${path}`, { method, body: options.body, headers })
+      return await request(`${this.base}${path}`, { method, body: options.body, headers, ...timeouts })
     } catch (err) {
       const e = err as NodeJS.ErrnoException
       throw new CliError(`cannot reach the gateway at ${this.base}: ${e.code ?? e.message}`)

@@ -223,6 +223,25 @@ export function buildProgram (): Command {
     .option('--json', 'print a JSON array of {key, size, sha256, created, expires}')
     .action(guarded(async (prefix: string | undefined, opts) => { await ls(prefix, opts) }))
 
+  clientCommand(program, 'backup', 'write every key (with its upload time, expiry and type) and the coordinator\'s settings and schedules to one tar archive', { progress: true })
+    .requiredOption('--out <file>', 'the archive to write (FILE.pmz-part until it is whole)')
+    .option('--prefix <prefix>', 'only keys starting with PREFIX, e.g. photos/2024/')
+    .option('--json', 'print the summary as JSON')
+    .action(guarded(async opts => {
+      const { backup } = await import('./commands/backup.js')
+      await backup(opts)
+    }))
+
+  clientCommand(program, 'restore [file]', 'restore an archive of pmz backup (or a Pulzar volume directory) into the cluster; verified whole before anything is written', { progress: true })
+    .option('--pulzar-dir <dir>', 'import a Pulzar volume directory (files named by the base64 of their key) instead of an archive')
+    .option('--overwrite', 'replace keys (and settings) that exist; without it they are skipped')
+    .option('--resurrect', 'also restore keys this cluster deleted (still remembered by a tombstone); without it they stay deleted')
+    .option('--json', 'print the counts as JSON')
+    .action(guarded(async (file: string | undefined, opts) => {
+      const { restore } = await import('./commands/backup.js')
+      await restore(file, opts)
+    }))
+
   clientCommand(program, 'status', 'show the store statistics of the gateway peer')
     .option('--json', 'print the statistics as a JSON object')
     .action(guarded(async opts => { await status(opts) }))

@@ -93,7 +93,7 @@ function nameOf (req: FastifyRequest, param: string): string {
 }
 
 /** A setting's JSON: the bytes stored (checked JSON), or an older parsed value serialised. */
-function settingJson (value: unknown): string {
+export function settingJson (value: unknown): string {
   return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8') : JSON.stringify(value) ?? 'null'
 }
 

@@ -126,6 +126,8 @@ export interface GatewayInit {
   bodyIdleTimeoutMs?: number
   /** Uploads one client address may have in progress at once; more get 429. @default 128 */
   maxUploadsPerClient?: number
+  /** Where POST /admin/restore spools the archive it verifies before writing (the data disk). @default the system temp dir */
+  spoolDir?: string
 }
 
 /** What a launch asks for (the route has checked the seed in the catalog). */

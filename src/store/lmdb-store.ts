@@ -109,12 +109,12 @@ export class LmdbStore implements Store {
     const upload = this.t.newUpload(key, options)
     try {
       const { record, last } = await upload.receive(body, options.signal, () => {
-        const created = this.clock.now()
+        const created = options.restored?.created ?? this.clock.now()
         return {
           version: this.hlc.now(),
           contentType: options.contentType ?? 'application/octet-stream',
           created,
-          expires: temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS
+          expires: options.restored !== undefined ? options.restored.expires : temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS
         }
       })
       const dropped: Uint8Array[] = []

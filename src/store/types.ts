@@ -28,6 +28,12 @@ export interface PutOptions {
   ifAbsent?: boolean
   /** Expected size (Content-Length), so a small value does not get a whole chunk buffer. */
   sizeHint?: number
+  /**
+   * `pmz restore` only (src/backup): the upload time and expiry the value had
+   * when it was backed up, kept instead of now and `temporalDays`. No client
+   * route sets it: an upload time is otherwise always the write's own.
+   */
+  restored?: { created: number, expires: number | null }
   signal?: AbortSignal
 }
 
@@ -68,6 +74,12 @@ export type KeyChange =
 export interface Store extends Startable {
   /** The live value's metadata, or undefined. */
   stat(key: string): Promise<ValueMeta | undefined>
+  /**
+   * The newest record of `key` (across its replicas, for a distributed
+   * store), tombstones and expired values included; undefined when there is
+   * none. What tells a deleted key from one never written (restore).
+   */
+  entry?(key: string): Promise<ReplicaEntry | undefined>
   /** The live value; ERR_NOT_FOUND when there is none (or it expired). */
   get(key: string, options?: { signal?: AbortSignal }): Promise<StoredValue>
   /** Streams `body` in; the value becomes visible only once complete. */
@@ -235,7 +247,7 @@ export interface ReplicaStore extends Store {
    * is done to it never reaches the store.
    */
   copyTo(key: string, dest: string): Promise<ValueMeta>
-  /** The record of a key incl. tombstones and expired values; undefined when there is none. */
+  /** This peer's own record of a key incl. tombstones and expired values; undefined when there is none. */
   entry(key: string): Promise<ReplicaEntry | undefined>
   /** Streams a value in and commits it only when `put.version` is newer than the held record's. */
   applyPut(key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<ApplyResult>

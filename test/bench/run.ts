@@ -1,4 +1,5 @@
 // npm run bench [-- suite ...]: prints each suite's figures as ratios against a reference measured in the same run.
+import { backupBench } from './backup.js'
 import { batchBench } from './batch.js'
 import { coordinatorBench } from './coordinator.js'
 import { extensionsBench } from './extensions.js'
@@ -25,7 +26,8 @@ const SUITES: Record<string, () => Promise<void>> = {
   jobs: jobsBench,
   batch: batchBench,
   schedules: schedulesBench,
-  pipelines: pipelinesBench
+  pipelines: pipelinesBench,
+  backup: backupBench
 }
 
 const wanted = process.argv.slice(2)

@@ -6,7 +6,7 @@ import type { Membership } from '../../mesh/membership/index.js'
 import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
-import { entryToMeta, isLiveEntry, type ValueMeta } from '../record.js'
+import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
 import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
@@ -209,6 +209,14 @@ export class ReplicatedStore implements Store {
     return isLiveEntry(newest, this.clock.now()) ? entryToMeta(newest) : undefined
   }
 
+  /** The newest record among R replicas (a tombstone or an expired value included), as a read sees it. */
+  async entry (key: string): Promise<ReplicaEntry | undefined> {
+    if (this.alone()) return await this.local.entry(key)
+    const targets = this.placement.targets(key)
+    if (isLocalOnly(targets)) return await this.local.entry(key)
+    return newestOf(await this.surveys.run(key, targets))
+  }
+
   /**
    * Surveys the replicas; on a peer that holds no copy, the first replica
    * asked answers with the bytes of a small value too (`fetch`), so a read
@@ -249,9 +257,10 @@ export class ReplicatedStore implements Store {
       throw new PmzError('ERR_BAD_REQUEST', 'temporal must be an integer >= 0, or -1 for permanent')
     }
     const { live, q1, q2, waitAll } = this.quorums(targets)
-    const created = this.clock.now()
+    const created = options.restored?.created ?? this.clock.now()
     const origin = this.local.nextVersion()
-    const fields = { created, expires: temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS, contentType: options.contentType ?? 'application/octet-stream', origin, accept: true }
+    const expires = options.restored !== undefined ? options.restored.expires : temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS
+    const fields = { created, expires, contentType: options.contentType ?? 'application/octet-stream', origin, accept: true }
     const small = options.sizeHint !== undefined && options.sizeHint <= INLINE_MAX_BYTES
     // A small body is read first and sent whole at each ballot; a large one streams once, to be staged, after phase 1 found no duplicate.
     const bytes = small ? await readWhole(body, INLINE_MAX_BYTES, options.maxBytes) : undefined

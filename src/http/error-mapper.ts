@@ -32,10 +32,11 @@ export function mapError (err: unknown): { status: number, msg: string, headers?
  * ended is logged at debug as what it is, whatever error its departure
  * caused further in (issue 12 item 9); other 5xx at error, 4xx at debug.
  * `closes` says whether the connection must close after the answer (its body
- * was cut, refused, or too much is left to drain; see UploadGuard).
+ * was cut, refused, or too much is left to drain; see UploadGuard); the
+ * answer waits for `settle` (the rest of a body read before a closing answer).
  */
-export function errorHandler (log: Logger, closes: (req: IncomingMessage) => boolean) {
-  return (err: unknown, req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+export function errorHandler (log: Logger, closes: (req: IncomingMessage) => boolean, settle: (req: IncomingMessage) => Promise<void>) {
+  return async (err: unknown, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const { status, msg, headers } = mapError(err)
     const code = (err as { code?: string }).code
     if (isPmzError(err, 'ERR_ABORTED') || (req.raw.destroyed && !req.raw.complete)) {
@@ -48,6 +49,7 @@ export function errorHandler (log: Logger, closes: (req: IncomingMessage) => boo
     } else {
       log.debug({ code, status, method: req.method, url: req.url }, 'request refused')
     }
+    await settle(req.raw)
     if (headers !== undefined) reply.headers(headers)
     if (closes(req.raw)) reply.header('connection', 'close')
     return sendEnvelope(reply, status, ko(msg))

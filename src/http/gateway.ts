@@ -1,7 +1,10 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { PmzError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import { mountAdminRoutes } from './admin-routes.js'
+import { mountBackupRoutes } from './backup-routes.js'
 import { bearerCheck } from './auth.js'
 import { mountCatalogRoutes } from './catalog-routes.js'
 import { clientErrorHandler, refuseExpectation } from './client-error.js'
@@ -83,7 +86,7 @@ export class FastifyGateway implements Gateway {
         done()
       })
     }
-    this.app.setErrorHandler(errorHandler(this.log, req => this.uploads.closesAfterError(req)))
+    this.app.setErrorHandler(errorHandler(this.log, req => this.uploads.closesAfterError(req), async req => { await this.uploads.drainBeforeClosing(req) }))
     this.app.setNotFoundHandler((req, reply) => {
       if (req.method === 'OPTIONS') return sendOptions(reply)
       return sendEnvelope(reply, 404, ko('Wrong query, route not found'))
@@ -93,6 +96,7 @@ export class FastifyGateway implements Gateway {
     mountStorageRoutes(this.app, components.store, routes)
     mountAdminRoutes(this.app, components.store, components.network, init.self)
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
+    mountBackupRoutes(this.app, components, { self: init.self, spoolDir: init.spoolDir ?? join(tmpdir(), `pmz-spool-${process.pid}`), bodies: this.uploads })
     mountExtensionRoutes(this.app, components.extensions, routes)
     mountPipelineRoutes(this.app, components.pipelines, routes)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)

@@ -85,6 +85,33 @@ export class UploadGuard implements BodySource {
     return body.closes
   }
 
+  /**
+   * Before an error answer: a request whose connection closes after its
+   * answer (`Connection: close`, HTTP/1.0) has its drainable rest read first.
+   * Node closes such a socket as soon as the answer is out, and the kernel
+   * meets bytes still unread with a reset, which can destroy the answer at
+   * the client before it is read (`read ECONNRESET` instead of the 4xx).
+   * A rest that is cut, refused or too large is not read (the connection
+   * closes anyway, see closesAfterError); a keep-alive one is drained after
+   * the answer (afterAnswer).
+   */
+  async drainBeforeClosing (req: IncomingMessage): Promise<void> {
+    if (req.complete || req.destroyed || keepsAlive(req) || this.closesAfterError(req)) return
+    const body = this.bodyOf(req)
+    if (body.continueWithheld) return
+    const limit = body.bytesRead + this.init.drainMaxBytes
+    try {
+      for await (const _chunk of body) {
+        if (body.bytesRead > limit) {
+          body.closes = true
+          return
+        }
+      }
+    } catch {
+      // Cut or gone: the answer closes the connection (closesAfterError says so).
+    }
+  }
+
   private bodyOf (req: IncomingMessage): RequestBody {
     let body = this.bodies.get(req)
     if (body === undefined) {
@@ -126,6 +153,12 @@ export class UploadGuard implements BodySource {
     arm()
     req.resume()
   }
+}
+
+/** Whether the connection stays open after the answer (HTTP/1.1 without `Connection: close`, or 1.0 asking keep-alive). */
+function keepsAlive (req: IncomingMessage): boolean {
+  const connection = String(req.headers.connection ?? '').toLowerCase()
+  return req.httpVersion === '1.0' ? connection.includes('keep-alive') : !connection.includes('close')
 }
 
 function hasBody (req: IncomingMessage): boolean {

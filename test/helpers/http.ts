@@ -28,7 +28,8 @@ export async function http (method: string, url: string, body?: string | Buffer 
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: bytes, json })
       })
     })
-    req.on('error', reject)
+    // Which request failed, in the test's report (a bare `read ECONNRESET` says nothing of it).
+    req.on('error', err => { reject(Object.assign(err, { message: `${method} ${url}: ${err.message}` })) })
     if (body instanceof Readable) body.pipe(req)
     else req.end(body)
   })

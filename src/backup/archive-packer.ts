@@ -10,6 +10,7 @@ interface Sink {
   destroyed: boolean
   once(event: 'drain' | 'close', fn: () => void): void
   off(event: 'drain' | 'close', fn: () => void): void
+  on(event: 'error', fn: (err: Error) => void): void
 }
 
 /**
@@ -78,6 +79,11 @@ export class ArchivePacker {
       const cb = (err?: Error | null): void => { if (err != null) reject(err); else resolve() }
       sink = (bytes !== undefined ? this.pack.entry(header, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), cb) : this.pack.entry(header, cb)) as unknown as Sink
     })
+    // An entry destroyed with the pack (the reader went away) also emits its error as an
+    // event: unheard, that would end the process. The callback above carries it.
+    sink?.on('error', () => {})
+    // When `write` fails first, `done` is never awaited: its rejection is that same failure.
+    done.catch(() => {})
     if (write !== undefined && sink !== undefined) {
       try {
         await write(sink)

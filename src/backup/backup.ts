@@ -50,7 +50,9 @@ export function createBackupStream (source: BackupSource, c: BackupComponents, i
     c.log.info({ keys: trailer.keys, bytes: trailer.bytes, prefix: init.prefix, ms: c.clock.now() - startedAt }, 'backup done')
   }
   run().catch(err => {
-    c.log.warn({ err, prefix: init.prefix }, 'backup failed')
+    // A reader that went away (a client closed the connection) is not a failure of the peer.
+    if (packer.stream.destroyed) c.log.info({ prefix: init.prefix }, 'backup stopped: its reader went away')
+    else c.log.warn({ err, prefix: init.prefix }, 'backup failed')
     packer.fail(err as Error)
   })
   return packer.stream

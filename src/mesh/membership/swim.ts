@@ -37,7 +37,9 @@ export class SwimMembership implements Membership, ProbeHost, SyncHost {
   private readonly queue = new BroadcastQueue()
   private readonly prober: Prober
   private readonly suspicions = new Map<string, Suspicion>()
-  private readonly events = new EventEmitter()
+  // Every replicated write in flight follows its replicas' deaths (replica-writer, register):
+  // a busy peer has many listeners by design, each removed when its write ends.
+  private readonly events = new EventEmitter().setMaxListeners(0)
   private readonly foreign = new Set<string>()
   private readonly pushPull: PushPull
   private readonly timers = new Map<string, Timer>()

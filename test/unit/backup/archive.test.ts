@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../../../src/common/logger.js'
 import { createBackupStream, readArchive, restoreArchive, skipEntries, verifyEntries, pulzarKeyOf, type BackupTables, type RestoreTarget } from '../../../src/backup/index.js'
 import { createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
@@ -80,6 +80,22 @@ describe('backup archive', () => {
     clock.advance(3 * DAY)
     expect(await restoreArchive(chunks(archive), into, { clock, log }, { spoolDir: tempDir('pmz-spool-') })).toMatchObject({ restored: 0, existing: 2, deleted: 1, expired: 1 })
     expect(await restoreArchive(chunks(archive), into, { clock, log }, { spoolDir: tempDir('pmz-spool-'), resurrect: true })).toMatchObject({ restored: 1, deleted: 0 })
+  })
+
+  it('stops cleanly when the reader goes away in the middle of a value (a client that closed the connection)', async () => {
+    const clock = new ManualClock()
+    const lines: Array<{ msg: string }> = []
+    const logged = createLogger({ level: 'info', destination: { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } } })
+    const s = await store(clock)
+    await s.put('/a/big.bin', chunks(randomBytes(4 * 1024 * 1024)), {})
+    const stream = createBackupStream({ store: s, tables: async () => tables }, { clock, log: logged }, { peer: 'p1', version: 'test' })
+    // Read 1 MB, then go away while the 4 MB entry is being written.
+    let read = 0
+    await new Promise<void>(resolve => stream.on('data', (c: Buffer) => { read += c.length; if (read > 1024 * 1024) resolve() }))
+    stream.destroy()
+    // The run ends with the entry it was writing (an unheard error event would instead end the process).
+    await vi.waitFor(() => { expect(lines.map(l => l.msg)).toContain('backup stopped: its reader went away') }, { timeout: 5000 })
+    expect(lines.map(l => l.msg)).not.toContain('backup done')
   })
 
   it('refuses a corrupted, cut or foreign archive before writing anything', async () => {

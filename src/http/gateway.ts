@@ -9,6 +9,7 @@ import { BODY_IDLE_TIMEOUT_MS, CLIENT_ERROR_LINGER_MS, DRAIN_MIN_BYTES, MAX_UPLO
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
+import { mountDashboardRoutes } from './dashboard-routes.js'
 import { mountExtensionRoutes } from './extension-routes.js'
 import { mountJobRoutes } from './job-routes.js'
 import { mountPipelineRoutes } from './pipeline-routes.js'
@@ -92,6 +93,7 @@ export class FastifyGateway implements Gateway {
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
     mountExtensionRoutes(this.app, components.extensions, routes)
     mountPipelineRoutes(this.app, components.pipelines, routes)
+    mountDashboardRoutes(this.app, components.log)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)
     if (components.catalog !== undefined && components.jobs !== undefined) {
       mountJobRoutes(this.app, components.jobs, components.catalog, components.coordinator, { clock: components.clock, log: components.log, bodies: this.uploads })

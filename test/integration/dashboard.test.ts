@@ -8,13 +8,14 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converged } from '../helpers/cluster.js'
 import { http } from '../helpers/http.js'
-import { catalogued } from '../helpers/jobs.js'
+import { JSON_HEADERS, catalogued } from '../helpers/jobs.js'
 import { REPO, cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium'
 const HAS_CHROMIUM = existsSync(CHROMIUM)
 if (!HAS_CHROMIUM) console.log(`dashboard browser tests skipped: no chromium at ${CHROMIUM} (install Debian's chromium or set PUPPETEER_EXECUTABLE_PATH)`)
 const SHOTS = join(REPO, 'test-artifacts/dashboard')
+const TOKEN = `t-${randomUUID()}`
 
 // Reports n steps of progress, 250 ms apart, and logs each.
 const STEPS = 'const pause = ms => new Promise(resolve => setTimeout(resolve, ms))\n' +
@@ -26,6 +27,7 @@ const STEPS = 'const pause = ms => new Promise(resolve => setTimeout(resolve, ms
 
 describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (issue 18)', () => {
   let peers: Peer[]
+  let locked: Peer
   let browser: Browser
   let page: Page
   const errors: string[] = []
@@ -38,8 +40,11 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
     const cluster = `dash-${randomUUID().slice(0, 8)}`
     const args = ['--seeds', seeds]
     const launching = puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
+    // A lone peer with a bearer token, for the page's token prompt.
+    const guarded = startPeer({ env: { PMZ_TOKEN: TOKEN } })
     const a = await startPeer({ cluster, args })
     peers = [a, ...await Promise.all([1, 2].map(async () => await startPeer({ cluster, args: [...args, '--join', a.mesh] })))]
+    locked = await guarded
     browser = await launching
     page = await browser.newPage()
     await page.setViewport({ width: 1280, height: 900 })
@@ -66,6 +71,8 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
     expect(rows.sort()).toEqual(peers.map(p => p.id).sort())
     expect(await page.$eval('#peers', t => t.textContent)).toContain('★')
     await page.waitForFunction('document.querySelectorAll(\'#ring circle\').length === 3', { timeout: 5_000 })
+    // Live from the event stream, not polling.
+    await page.waitForSelector('#conn.conn-live', { timeout: 5_000 })
     await shot('cluster')
     expect(errors).toEqual([])
   })
@@ -82,6 +89,9 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
     await page.waitForSelector(`#keys tr[data-key="/${name}"]`, { timeout: 10_000 })
     const res = await http('GET', `${peers[2].url}/get_key/${name}`)
     expect(res.body.toString()).toBe('uploaded through the dashboard\n')
+    // A key written through another peer shows without a reload (the keys topic of the event stream).
+    expect((await http('PUT', `${peers[1].url}/add_key/${name}.copy`, 'elsewhere')).status).toBe(201)
+    await page.waitForSelector(`#keys tr[data-key="/${name}.copy"]`, { timeout: 5_000 })
     await shot('keys')
     expect(errors).toEqual([])
   })
@@ -91,7 +101,7 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
     await tab('jobs')
     await page.click('#catalog tr[data-seed="demo/steps"] button')
     const args = await page.waitForSelector('form.launch textarea')
-    await args!.evaluate(t => { (t as unknown as { value: string }).value = '{"n": 16}' })
+    await args!.evaluate(t => { (t as unknown as { value: string }).value = '{"n": 10}' })
     await page.click('form.launch button[type="submit"]')
     const row = await page.waitForSelector('#running tr[data-job] progress', { timeout: 10_000 })
     const progress = async (): Promise<number> => await row!.evaluate(p => (p as unknown as { value: number }).value)
@@ -105,14 +115,43 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
     expect(errors).toEqual([])
   })
 
-  it('shows the schedules and the batches and pipelines pages without error', async () => {
+  it('shows a schedule with its next firing, and a batch with its progress', async () => {
+    const launched = await http('POST', `${peers[1].url}/launch_job/demo/steps`, JSON.stringify({ n: 1, scheduled: { every: '1 hour' } }), JSON_HEADERS)
+    const scheduleId = launched.json?.data.job_id as number
     await tab('schedules')
-    await page.waitForSelector('#schedules')
+    const row = await page.waitForSelector(`#schedules tr[data-schedule="${scheduleId}"]`, { timeout: 5_000 })
+    expect(await row!.evaluate(tr => tr.textContent)).toMatch(/every 1 hour.*in (59 min|60 min|1 h)/)
     await shot('schedules')
     await tab('flows')
+    const batch = await http('POST', `${peers[0].url}/launch_batch/demo/steps`, JSON.stringify({ prefix: '/dash-', args: { n: 1 } }), JSON_HEADERS)
+    expect(batch.status, batch.body.toString()).toBe(200)
+    const batchId = batch.json?.data.batch_id as number
+    await page.waitForSelector(`#batches tr[data-batch="${batchId}"] .state-done`, { timeout: 10_000 })
     await page.waitForSelector('#pipelines')
     await shot('flows')
     expect(errors).toEqual([])
+  })
+
+  it('on a peer with a token: asks for it at the first 401, keeps it in the tab, then shows the cluster', async () => {
+    const guarded = await browser.newPage()
+    const seen: string[] = []
+    guarded.on('console', m => { if (m.type() === 'error') seen.push(m.text()) })
+    guarded.on('pageerror', e => { seen.push(`page: ${(e as Error).message}`) })
+    try {
+      await guarded.goto(`${locked.url}/`, { waitUntil: 'load' })
+      await guarded.waitForSelector('#token-form', { timeout: 10_000 })
+      await guarded.type('#token-input', TOKEN)
+      await guarded.click('#token-form button[type="submit"]')
+      await guarded.waitForSelector(`#peers tr[data-peer="${locked.id}"][data-state="alive"]`, { timeout: 10_000 })
+      // The event stream, which needs the token too, is read once it is known.
+      await guarded.waitForSelector('#conn.conn-live', { timeout: 10_000 })
+      expect(await guarded.evaluate('sessionStorage.getItem("pmz.token")')).toBe(TOKEN)
+      await guarded.screenshot({ path: join(SHOTS, 'token.png') })
+      // The only errors: the browser's lines for the answers of 401 before the token was given.
+      expect(seen.filter(t => !t.includes('401'))).toEqual([])
+    } finally {
+      await guarded.close()
+    }
   })
 
   it('shows a peer killed with SIGKILL as dead within seconds', async () => {

@@ -10,6 +10,8 @@ const POLL_MS = 2_000
 const RETRY_MIN_MS = 500
 const RETRY_MAX_MS = 10_000
 const JOBS_KEPT = 500
+/** The stream sends a keep-alive every 15 s: past this silence the connection is taken for dead and made again. */
+const SILENCE_MS = 40_000
 
 function createLive () {
   const state = {
@@ -33,6 +35,7 @@ function createLive () {
   let retryMs = RETRY_MIN_MS
   let refreshTimer
   let pending
+  let heardAt = 0
 
   const changed = () => { state.version++; fire('change', state) }
   function fire (topic, e) {
@@ -119,7 +122,8 @@ function createLive () {
       await readStream('events', {
         signal: controller.signal,
         lastEventId: lastId,
-        onOpen: () => { state.conn = 'live'; retryMs = RETRY_MIN_MS; schedule(); changed() },
+        onOpen: () => { state.conn = 'live'; heardAt = Date.now(); retryMs = RETRY_MIN_MS; schedule(); changed() },
+        onData: () => { heardAt = Date.now() },
         onEvent
       })
     } catch (err) {
@@ -153,6 +157,8 @@ function createLive () {
       schedule()
       void refresh()
       void connect()
+      // A stream cut without a word (a peer gone, a NAT timeout) shows only as silence.
+      setInterval(() => { if (state.conn === 'live' && Date.now() - heardAt > SILENCE_MS) void connect() }, SILENCE_MS / 4)
     },
     refresh,
     /** Whether views must poll for themselves (no event stream). */

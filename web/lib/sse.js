@@ -4,11 +4,12 @@ import { ApiError, authHeaders } from './api.js'
 
 /**
  * Reads `url` as text/event-stream until it ends, the signal aborts, or it
- * fails; calls `onEvent({event, data, id})` with `data` parsed as JSON.
+ * fails; calls `onEvent({event, data, id})` with `data` parsed as JSON, and
+ * `onData()` on every chunk (keep-alive comments included).
  * Resolves when the server closes the stream; rejects with ApiError on a
  * non-2xx answer (its envelope's msg) or the network error.
  */
-export async function readStream (url, { onEvent, onOpen, signal, lastEventId }) {
+export async function readStream (url, { onEvent, onOpen, onData, signal, lastEventId }) {
   const headers = { accept: 'text/event-stream', ...authHeaders() }
   if (lastEventId !== undefined) headers['last-event-id'] = String(lastEventId)
   const res = await fetch(url, { headers, signal, cache: 'no-store' })
@@ -23,6 +24,7 @@ export async function readStream (url, { onEvent, onOpen, signal, lastEventId })
   for (;;) {
     const { value, done } = await reader.read()
     if (done) return
+    onData?.()
     rest += value
     let cut
     while ((cut = frameEnd(rest)) !== -1) {

@@ -16,6 +16,10 @@ export interface NodeCoordinator {
   readonly view: CoordinatorView
   /** The coordinator's peer id, as far as this peer knows. */
   leaderId(): string | undefined
+  /** The coordinator and its term, as far as this peer knows (GET /events). */
+  leader(): { leader: string | null, term: number }
+  /** Calls `fn` when what `leader()` says may have changed; returns the unsubscribe function. */
+  onLeaderChange(fn: () => void): () => void
   /** Started after membership; stopped before it. */
   readonly parts: Startable[]
   /** On a coordinator-role peer: the job table (a replica) and the coordinator as the jobs layer uses it. */
@@ -82,11 +86,13 @@ export function createNodeCoordinator (
     propose: async command => ({ result: (await coordinator.propose(command)).result as JobResult }),
     read: async () => await coordinator.read(),
     onLeaderChange: fn => coordinator.on('leader:change', fn),
-    onApplied: fn => coordinator.on('applied', e => { if (isJobCommand(e.command)) fn(e.command) })
+    onApplied: fn => coordinator.on('applied', e => { if (isJobCommand(e.command)) fn(e.command, e.result as JobResult | undefined) })
   }
 
   return {
     leaderId,
+    leader: () => ({ leader: leaderId() ?? null, term: coordinator.term() }),
+    onLeaderChange: fn => coordinator.on('leader:change', () => { fn() }),
     parts: [announce, coordinator, driver],
     jobs: { coordinator: jobs, table },
     view: {
@@ -110,10 +116,16 @@ export function createNodeCoordinator (
 
 /** A peer without the coordinator role: it only knows who leads, from the voters' gossip. */
 function remoteCoordinator (membership: Membership): NodeCoordinator {
-  const leaderId = (): string | undefined => gossipedLeader(membership)
+  const leaderId = (): string | undefined => gossipedLeader(membership)?.id
   const forwarded = async (): Promise<never> => { throw new Error('forwarded by the gateway, never called') }
   return {
     leaderId,
+    leader: () => {
+      const best = gossipedLeader(membership)
+      return { leader: best?.id ?? null, term: best?.term ?? 0 }
+    },
+    // The voters gossip the leader in their meta.
+    onLeaderChange: fn => membership.on('peer:change', () => { fn() }),
     parts: [],
     view: {
       local: false,
@@ -129,7 +141,7 @@ function remoteCoordinator (membership: Membership): NodeCoordinator {
 }
 
 /** The leader that the alive coordinator-role members name with the highest term. */
-function gossipedLeader (membership: Membership): string | undefined {
+function gossipedLeader (membership: Membership): { id: string, term: number } | undefined {
   let best: { id: string, term: number } | undefined
   for (const m of membership.alive()) {
     const id = m.meta.coordinatorLeader
@@ -137,7 +149,7 @@ function gossipedLeader (membership: Membership): string | undefined {
     if (typeof id !== 'string' || typeof term !== 'number') continue
     if (best === undefined || term > best.term) best = { id, term }
   }
-  return best?.id
+  return best
 }
 
 function httpOf (membership: Membership, peerId: string | undefined): string | undefined {

@@ -9,6 +9,7 @@ import { DEFAULT_CLUSTER_KEY, isLoopbackHost, prepareDataDir, type PmzConfig } f
 import { createExtensions } from './extensions/index.js'
 import { createGateway, type Gateway, type NetworkView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
+import { createNodeEvents } from './node-events.js'
 import { createNodeJobs } from './node-jobs.js'
 import { createPipelinesOfNode } from './node-pipelines.js'
 import { createNodeMesh } from './node-mesh.js'
@@ -77,7 +78,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const inject = pipelines.service.inject.bind(pipelines.service)
   const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log, emit: inject })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
-  gateway = createGateway({ store, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, clock, log: log.child({ component: 'http' }) }, {
+  const events = createNodeEvents(config, id, { membership: mesh.membership, network, coordinator, store, clock, log })
+  gateway = createGateway({ store: events.observe(store), events, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,
@@ -88,7 +90,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     maxUploadsPerClient: config.http.maxUploadsPerClient
   })
 
-  const components: Startable[] = [new StallWatch({ clock, log }), store, seeds, extensions, mesh.transport, catalog, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts, ...pipelines.parts]
+  const components: Startable[] = [new StallWatch({ clock, log }), store, seeds, extensions, mesh.transport, catalog, events, gateway, ...mesh.parts, ...coordinator.parts, ...jobs.parts, ...pipelines.parts]
   let stopping: Promise<void> | undefined
 
   return {

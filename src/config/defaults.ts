@@ -39,7 +39,13 @@ export const DEFAULTS = {
     /** Seconds an upload may send nothing before it is cut (408) and its partial value removed. @default 30 */
     bodyIdleTimeoutS: 30,
     /** Uploads one client address may have in progress at once; more are refused with 429. @default 128 */
-    maxUploadsPerClient: 128
+    maxUploadsPerClient: 128,
+    /** Events of `GET /events` a peer keeps for clients that resume (Last-Event-ID). @default 10000 */
+    eventsBuffer: 10_000,
+    /** Key events `GET /events` records per second; past it they are counted (`sampled`). @default 50 */
+    eventsKeyRate: 50,
+    /** KiB one `GET /events` stream may queue for a client that does not read; past it the stream is closed. @default 1024 */
+    eventsQueueKb: 1024
   },
   mesh: {
     /** Mesh (ZeroMQ) port; 0 picks a free one. @default 31415 */
@@ -134,7 +140,7 @@ export const LOG_FORMATS: readonly LogFormatSetting[] = ['auto', 'json', 'pretty
 /** The whole, validated configuration of one peer. Frozen once built. */
 export interface PmzConfig {
   readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, advertise: string, dataDir: string, seedsDir: string }>
-  readonly http: Readonly<{ port: number, maxsizeMb: number, token: string, bodyIdleTimeoutS: number, maxUploadsPerClient: number }>
+  readonly http: Readonly<{ port: number, maxsizeMb: number, token: string, bodyIdleTimeoutS: number, maxUploadsPerClient: number, eventsBuffer: number, eventsKeyRate: number, eventsQueueKb: number }>
   readonly mesh: Readonly<{
     port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
   }>

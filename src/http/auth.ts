@@ -3,13 +3,14 @@ import { PmzError } from '../common/errors.js'
 
 /**
  * Whether a request needs the bearer token: every admin route, the job
- * event streams (`/jobs/{id}/events` shows what `admin/jobs/{id}` does), and
+ * event streams (`/jobs/{id}/events` shows what `admin/jobs/{id}` does), the
+ * cluster event stream (`/events`: peers, keys and jobs), and
  * every method that changes something (PUT, POST, DELETE, PATCH). Reads of keys
  * (GET/HEAD), GET extensions and OPTIONS (CORS preflight) stay open.
  */
 export function needsToken (method: string, url: string): boolean {
   if (method === 'OPTIONS') return false
-  if (url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?') || url.startsWith('/jobs/')) return true
+  if (url === '/admin' || url.startsWith('/admin/') || url.startsWith('/admin?') || url.startsWith('/jobs/') || url === '/events' || url.startsWith('/events?')) return true
   return method !== 'GET' && method !== 'HEAD'
 }
 

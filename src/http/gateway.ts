@@ -10,6 +10,7 @@ import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
 import { mountDashboardRoutes } from './dashboard-routes.js'
+import { mountEventRoutes } from './events-routes.js'
 import { mountExtensionRoutes } from './extension-routes.js'
 import { mountJobRoutes } from './job-routes.js'
 import { mountPipelineRoutes } from './pipeline-routes.js'
@@ -95,6 +96,7 @@ export class FastifyGateway implements Gateway {
     mountPipelineRoutes(this.app, components.pipelines, routes)
     mountDashboardRoutes(this.app, components.log)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)
+    if (components.events !== undefined) mountEventRoutes(this.app, components.events, components.clock, components.log)
     if (components.catalog !== undefined && components.jobs !== undefined) {
       mountJobRoutes(this.app, components.jobs, components.catalog, components.coordinator, { clock: components.clock, log: components.log, bodies: this.uploads })
     }

@@ -7,3 +7,5 @@ export type { CoordinatorView, JobCatalogView, JobsView, LaunchRequest, PeerView
 export function createGateway (components: GatewayComponents, init: GatewayInit): Gateway {
   return new FastifyGateway(components, init)
 }
+export { ClusterEventFeed } from './cluster-events/feed.js'
+export type { ClusterEvents, ClusterEventsComponents, ClusterEventsInit, JobTableSource } from './cluster-events/types.js'

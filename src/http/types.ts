@@ -6,6 +6,7 @@ import type { Extensions } from '../extensions/index.js'
 import type { Batch, BatchLimits, JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
 import type { Store } from '../store/index.js'
+import type { ClusterEvents } from './cluster-events/types.js'
 
 /** One row of `admin/network`: Pulzar's fields (node, percent, load, synch) plus pmz's. */
 export interface PeerView {
@@ -96,6 +97,8 @@ export interface GatewayComponents {
   catalog?: JobCatalogView
   /** The job table behind `launch_job`, `cancel_job` and `admin/jobs`; the routes are absent without it (or without `catalog`). */
   jobs?: JobsView
+  /** The cluster event feed behind `GET /events`; the route is absent without it. */
+  events?: ClusterEvents
   /** The pipelines behind `pipelines/*` and `admin/pipelines`; without it those routes answer 503. */
   pipelines?: PipelineService
   clock: Clock

@@ -2,7 +2,7 @@ import { LmdbStore } from './lmdb-store.js'
 import { ReplicatedStore, type ReplicatedStoreComponents, type ReplicatedStoreInit } from './replication/replicated-store.js'
 import type { ReplicaStore, Store, StoreComponents, StoreInit } from './types.js'
 
-export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, StoreComponents, StoreInit, ReplicaStore, ReplicaPut, ApplyResult, RingStatus } from './types.js'
+export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, StoreComponents, StoreInit, ReplicaStore, ReplicaPut, ApplyResult, RingStatus, RepairEvent } from './types.js'
 export type { ValueMeta, ValueRecord, ReplicaEntry } from './record.js'
 export type { DiskUsage } from './disk-space.js'
 export type { ReplicatedStoreComponents, ReplicatedStoreInit } from './replication/replicated-store.js'

@@ -97,7 +97,24 @@ export interface Store extends Startable {
    * alive; undefined for a store that is not distributed.
    */
   replicasOf?(key: string): string[]
+  /**
+   * Calls `fn` with the repair progress of this peer's anti-entropy rounds
+   * (while repair is pending, and once more when it is done) and with each
+   * change of the placement ring; returns the unsubscribe function. Absent
+   * for a store that is not distributed.
+   */
+  onRepair?(fn: (e: RepairEvent) => void): () => void
 }
+
+/**
+ * What `Store.onRepair` reports. `repair`: one anti-entropy round (its
+ * number since start, the keys it pushed, pulled or handed off, the bytes of
+ * those values, and whether every local key now has N confirmed copies);
+ * `ring`: the volume peers now on the placement ring, sorted.
+ */
+export type RepairEvent =
+  | { type: 'repair', round: number, keysRepaired: number, bytes: number, done: boolean }
+  | { type: 'ring', peers: string[] }
 
 /** admin/ring: the ring, and how far this peer's keys are from N confirmed copies. */
 export interface RingStatus {

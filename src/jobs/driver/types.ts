@@ -48,8 +48,8 @@ export interface JobsCoordinator {
   /** Read barrier: the local table reflects every write committed before the call. */
   read(): Promise<unknown>
   onLeaderChange(fn: (e: LeaderChangeEvent) => void): () => void
-  /** Each job command applied, in log order. */
-  onApplied(fn: (command: JobCommand) => void): () => void
+  /** Each job command applied, in log order, with what the table answered (undefined when it threw). */
+  onApplied(fn: (command: JobCommand, result?: JobResult) => void): () => void
 }
 
 /** Requests between peers; the mesh transport fits it. */

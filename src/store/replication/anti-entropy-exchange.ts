@@ -179,12 +179,15 @@ export class AntiEntropyExchange {
 /** What a round may still move: keys, and value bytes (the first value always fits). */
 export class Budget {
   private moved = 0
+  /** Bytes of the values taken so far. */
+  taken = 0
   constructor (public keys: number, private bytes: number) {}
 
   take (size: number): boolean {
     if (this.keys <= 0 || (this.moved > 0 && size > this.bytes)) return false
     this.keys--
     this.bytes -= size
+    this.taken += size
     this.moved++
     return true
   }

@@ -1,7 +1,7 @@
 import type { Timer } from '../../common/clock.js'
 import type { MembershipEvent } from '../../mesh/membership/index.js'
 import type { ReplicaEntry } from '../record.js'
-import type { RingStatus } from '../types.js'
+import type { RepairEvent, RingStatus } from '../types.js'
 import { AntiEntropyExchange, Budget, expired, type AntiEntropyExchangeComponents } from './anti-entropy-exchange.js'
 import {
   ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
@@ -97,6 +97,7 @@ export class AntiEntropy {
   private lastWalkMs = 0
   /** The comparison with one peer, both sides (it keeps the per-peer cursors). */
   private readonly protocol: AntiEntropyExchange
+  private readonly listeners = new Set<(e: RepairEvent) => void>()
 
   constructor (private readonly c: AntiEntropyComponents, init: AntiEntropyInit = {}) {
     this.confirmations = new RingConfirmations(c, init.deadGraceMs ?? DEAD_PEER_GRACE_MS)
@@ -137,6 +138,22 @@ export class AntiEntropy {
     this.timer = undefined
     for (const off of this.offs.splice(0)) off()
     await this.running?.catch(() => {})
+  }
+
+  /** Calls `fn` with each round's progress while repair is pending (and the round that ends it) and each ring change; returns the unsubscribe function. */
+  onRepair (fn: (e: RepairEvent) => void): () => void {
+    this.listeners.add(fn)
+    return () => { this.listeners.delete(fn) }
+  }
+
+  private emit (e: RepairEvent): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(e)
+      } catch (err) {
+        this.c.log.warn({ err }, 'repair listener failed')
+      }
+    }
   }
 
   /** Runs one round now (or waits for the one running). */
@@ -213,9 +230,20 @@ export class AntiEntropy {
     // Every confirmation was for the old ring: until the next walk counts, assume every key waits.
     this.underReplicated = this.localKeys
     this.c.log.info({ ring: this.confirmations.ring, peers: this.c.placement.peerIds().length }, 'ring changed, rebalancing')
+    this.emit({ type: 'ring', peers: this.c.placement.peerIds() })
   }
 
   private async round (): Promise<RoundResult> {
+    const pending = this.repairPendingSince !== null
+    const { keysRepaired, bytes, ...result } = await this.walkAndRepair()
+    // Rounds of the steady state that moved nothing are not news.
+    if (pending || keysRepaired > 0 || this.repairPendingSince !== null) {
+      this.emit({ type: 'repair', round: this.rounds, keysRepaired, bytes, done: this.repairPendingSince === null && this.underReplicated === 0 })
+    }
+    return result
+  }
+
+  private async walkAndRepair (): Promise<RoundResult & { keysRepaired: number, bytes: number }> {
     const t0 = this.c.clock.monotonic()
     this.checkRing()
     const ring = this.confirmations.ring
@@ -227,7 +255,7 @@ export class AntiEntropy {
       this.rounds++
       this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
       this.busy = false
-      return { peers: [], inSync: false, pushed: 0, pulled: 0, handedOff: 0, underReplicated: 0 }
+      return { peers: [], inSync: false, pushed: 0, pulled: 0, handedOff: 0, underReplicated: 0, keysRepaired: 0, bytes: 0 }
     }
     const peers = this.pickPeers()
     const digests = new Map(peers.map(p => [p.peerId, new BucketDigests()]))
@@ -291,7 +319,7 @@ export class AntiEntropy {
     this.rounds++
     this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
     this.busy = under > 0 || (peers.length > 0 && !result.inSync) || result.pushed + result.pulled > 0
-    return result
+    return { ...result, keysRepaired: result.pushed + result.pulled + result.handedOff, bytes: budget.taken }
   }
 
   /** Publishes the under-replicated count; at 0 a pending repair is complete. */

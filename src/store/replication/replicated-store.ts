@@ -7,7 +7,7 @@ import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import { validateKey } from '../key.js'
 import { entryToMeta, isLiveEntry, type ValueMeta } from '../record.js'
-import type { KeyChange, ListOptions, PutOptions, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
+import type { KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
 import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
@@ -81,6 +81,9 @@ export class ReplicatedStore implements Store {
   private aloneUntil = 0
   private recorded = ''
   private forget: { cancel: () => void } | undefined
+  private readonly repairListeners = new Set<(e: RepairEvent) => void>()
+  /** The ring last reported to repair listeners (membership and anti-entropy both see a change: it is told once). */
+  private ringReported = ''
 
   constructor (private readonly c: ReplicatedStoreComponents, private readonly init: ReplicatedStoreInit = {}) {
     this.local = c.local
@@ -96,6 +99,7 @@ export class ReplicatedStore implements Store {
     this.handoff = init.hintsDir === undefined
       ? undefined
       : new HintedHandoff({ client: this.client, placement: this.placement, membership: c.membership, clock: c.clock, log: c.log }, { dir: init.hintsDir, maxAgeMs: init.hintMaxAgeMs ?? 168 * 3_600_000 })
+    this.antiEntropy.onRepair(e => { this.reportRepair(e) })
   }
 
   async start (): Promise<void> {
@@ -114,6 +118,7 @@ export class ReplicatedStore implements Store {
       this.noteRing()
     }, graceMs)
     this.recorded = this.placement.peerIds().join(',')
+    this.ringReported = this.recorded
     await this.handoff?.start()
     this.offs = [
       serveReplica(this.c.transport, this.local, this.log),
@@ -143,6 +148,7 @@ export class ReplicatedStore implements Store {
     const sig = ids.join(',')
     if (sig === this.recorded) return
     this.recorded = sig
+    this.reportRepair({ type: 'ring', peers: ids })
     this.local.recordRing(ids).catch(err => { this.log.warn({ err }, 'recording the placement ring failed') })
   }
 
@@ -156,6 +162,26 @@ export class ReplicatedStore implements Store {
     if (!this.placement.selfOnly()) return false
     if (this.aloneUntil > this.clock.now()) throw new PmzError('ERR_QUORUM_NOT_MET', 'this peer has not joined the other volume peers yet', { details: { retry: true } })
     return true
+  }
+
+  onRepair (fn: (e: RepairEvent) => void): () => void {
+    this.repairListeners.add(fn)
+    return () => { this.repairListeners.delete(fn) }
+  }
+
+  private reportRepair (e: RepairEvent): void {
+    if (e.type === 'ring') {
+      const sig = e.peers.join(',')
+      if (sig === this.ringReported) return
+      this.ringReported = sig
+    }
+    for (const fn of this.repairListeners) {
+      try {
+        fn(e)
+      } catch (err) {
+        this.log.warn({ err }, 'repair listener failed')
+      }
+    }
   }
 
   /** The ring and the repair state (admin/ring). */

@@ -3,13 +3,16 @@ import { isLoopbackHost } from '../../../src/config/index.js'
 import { bearerCheck, needsToken } from '../../../src/http/auth.js'
 
 describe('the bearer token', () => {
-  it('is asked of writes, admin routes and job event streams only', () => {
+  it('is asked of writes, admin routes and the job and cluster event streams only', () => {
     expect(needsToken('PUT', '/add_key/a')).toBe(true)
     expect(needsToken('DELETE', '/delete_key/a')).toBe(true)
     expect(needsToken('POST', '/admin/counter/x?by=1')).toBe(true)
     expect(needsToken('GET', '/admin/status')).toBe(true)
     expect(needsToken('GET', '/admin')).toBe(true)
     expect(needsToken('GET', '/jobs/7/events')).toBe(true)
+    expect(needsToken('GET', '/events')).toBe(true)
+    expect(needsToken('GET', '/events?topics=keys')).toBe(true)
+    expect(needsToken('GET', '/eventsx')).toBe(false)
     expect(needsToken('PUT', '/extension/ocr/a')).toBe(true)
     expect(needsToken('GET', '/get_key/admin/x')).toBe(false)
     expect(needsToken('HEAD', '/get_key/a')).toBe(false)

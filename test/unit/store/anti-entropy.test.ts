@@ -4,6 +4,7 @@ import { MemoryNetwork } from '../../../src/mesh/transport/index.js'
 import { createRing } from '../../../src/ring/index.js'
 import { BucketDigests, BUCKETS, bucketOf, differingBuckets } from '../../../src/store/replication/digests.js'
 import type { AntiEntropyInit } from '../../../src/store/replication/anti-entropy.js'
+import type { RepairEvent } from '../../../src/store/index.js'
 import { waitFor } from '../../helpers/http.js'
 import { cleanupPeers } from '../../helpers/peer.js'
 import { View, replicaNode, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
@@ -210,6 +211,31 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const handed = (await Promise.all(nodes.map(async n => (await n.store.ringStatus()).antiEntropy.handedOff))).reduce((x, y) => x + y, 0)
     expect(handed).toBeGreaterThan(0)
     for (const k of moving.slice(0, 10)) expect((await d.store.get(k)).body.toString()).toBe(k)
+  })
+
+  it('reports a ring change once and the repair it causes, round by round, until done (Store.onRepair, GET /events ring topic)', async () => {
+    const init = { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false } }
+    const { view, nodes, network } = await cluster(['a', 'b', 'c'], init)
+    const keys = Array.from({ length: 60 }, (_, i) => `/told/${i}`)
+    for (const k of keys) await nodes[0].store.put(k, bytes(Buffer.alloc(100, 1)))
+    for (const n of nodes) await n.store.antiEntropy.runRound()
+    const seen: RepairEvent[] = []
+    const off = nodes[0].store.onRepair(e => { seen.push(e) })
+    // Steady state: rounds that move nothing are not reported.
+    for (const n of nodes) await n.store.antiEntropy.runRound()
+    expect(seen).toEqual([])
+    const d = await node(network, view, 'd', init)
+    view.add('d')
+    const all = [...nodes, d]
+    await rounds(all, async () => seen.some(e => e.type === 'repair' && e.done))
+    off()
+    expect(seen.filter(e => e.type === 'ring')).toEqual([{ type: 'ring', peers: ['a', 'b', 'c', 'd'] }])
+    const repairs = seen.filter(e => e.type === 'repair')
+    expect(repairs.reduce((n, e) => n + e.keysRepaired, 0)).toBeGreaterThan(0)
+    expect(repairs.reduce((n, e) => n + e.bytes, 0)).toBeGreaterThan(0)
+    expect(repairs.at(-1)).toMatchObject({ done: true })
+    expect(repairs.slice(0, -1).every(e => !e.done)).toBe(true)
+    for (let i = 1; i < repairs.length; i++) expect(repairs[i].round).toBeGreaterThan(repairs[i - 1].round)
   })
 
   it('a peer that left gracefully leaves the ring at once, and its keys get N copies', async () => {

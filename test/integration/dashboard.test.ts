@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { converged } from '../helpers/cluster.js'
 import { http } from '../helpers/http.js'
 import { JSON_HEADERS, catalogued } from '../helpers/jobs.js'
-import { REPO, cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { REPO, cleanupPeers, freePort, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium'
 const HAS_CHROMIUM = existsSync(CHROMIUM)
@@ -17,12 +17,12 @@ if (!HAS_CHROMIUM) console.log(`dashboard browser tests skipped: no chromium at 
 const SHOTS = join(REPO, 'test-artifacts/dashboard')
 const TOKEN = `t-${randomUUID()}`
 
-// Reports n steps of progress, 250 ms apart, and logs each.
+// Reports n steps of progress, 200 ms apart, and logs each.
 const STEPS = 'const pause = ms => new Promise(resolve => setTimeout(resolve, ms))\n' +
   'export const meta = { description: "counts to n", args: { n: "steps" } }\n' +
   'export default async (args, ctx) => {\n' +
   '  const n = args.n ?? 12\n' +
-  '  for (let i = 1; i <= n; i++) { ctx.log.info(`step ${i}`); ctx.progress(i / n, `step ${i}`); await pause(250) }\n' +
+  '  for (let i = 1; i <= n; i++) { ctx.log.info(`step ${i}`); ctx.progress(i / n, `step ${i}`); await pause(200) }\n' +
   '  return "counted"\n}\n'
 
 describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (issue 18)', () => {
@@ -42,8 +42,9 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
     const launching = puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
     // A lone peer with a bearer token, for the page's token prompt.
     const guarded = startPeer({ env: { PMZ_TOKEN: TOKEN } })
-    const a = await startPeer({ cluster, args })
-    peers = [a, ...await Promise.all([1, 2].map(async () => await startPeer({ cluster, args: [...args, '--join', a.mesh] })))]
+    // All at once: the first on a known mesh port, the others joining it.
+    const port = await freePort()
+    peers = await Promise.all([0, 1, 2].map(async i => await startPeer({ cluster, args: [...args, ...i === 0 ? ['--mesh-port', String(port)] : ['--join', `127.0.0.1:${port}`]] })))
     locked = await guarded
     browser = await launching
     page = await browser.newPage()
@@ -99,9 +100,10 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
   it('launches a job from the catalog; its progress moves and its log tail shows', async () => {
     await catalogued(peers[0], 'demo/steps')
     await tab('jobs')
-    await page.click('#catalog tr[data-seed="demo/steps"] button')
+    const launch = await page.waitForSelector('#catalog tr[data-seed="demo/steps"] button', { timeout: 5_000 })
+    await launch!.click()
     const args = await page.waitForSelector('form.launch textarea')
-    await args!.evaluate(t => { (t as unknown as { value: string }).value = '{"n": 10}' })
+    await args!.evaluate(t => { (t as unknown as { value: string }).value = '{"n": 8}' })
     await page.click('form.launch button[type="submit"]')
     const row = await page.waitForSelector('#running tr[data-job] progress', { timeout: 10_000 })
     const progress = async (): Promise<number> => await row!.evaluate(p => (p as unknown as { value: number }).value)

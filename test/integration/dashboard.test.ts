@@ -140,10 +140,13 @@ describe.skipIf(!HAS_CHROMIUM)('the dashboard in chromium, over 3 real peers (is
     guarded.on('console', m => { if (m.type() === 'error') seen.push(m.text()) })
     guarded.on('pageerror', e => { seen.push(`page: ${(e as Error).message}`) })
     try {
-      await guarded.goto(`${locked.url}/`, { waitUntil: 'load' })
+      await guarded.goto(`${locked.url}/#/keys`, { waitUntil: 'load' })
       await guarded.waitForSelector('#token-form', { timeout: 10_000 })
       await guarded.type('#token-input', TOKEN)
       await guarded.click('#token-form button[type="submit"]')
+      // The listing refused without the token is read again with it.
+      await guarded.waitForSelector('#keys-empty', { timeout: 5_000 })
+      await guarded.click('#tab-cluster')
       await guarded.waitForSelector(`#peers tr[data-peer="${locked.id}"][data-state="alive"]`, { timeout: 10_000 })
       // The event stream, which needs the token too, is read once it is known.
       await guarded.waitForSelector('#conn.conn-live', { timeout: 10_000 })

@@ -2,7 +2,7 @@
 import { h } from 'preact'
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks'
 import htm from 'htm'
-import { peerNow } from './api.js'
+import { onAuth, peerNow } from './api.js'
 import { live, POLL_MS } from './live.js'
 
 export const html = htm.bind(h)
@@ -15,7 +15,7 @@ export function useLive () {
 }
 
 /**
- * Loads `fn()` now, again when `deps` change, on `reload()`, and every
+ * Loads `fn()` now, again when `deps` change, on `reload()`, when the token changes, and every
  * `pollMs` (default POLL_MS) while the page has no event stream, or every
  * `everyMs` whatever the stream (what it does not carry).
  * Answers {data, error, loading, reload}. A late answer of an older load is dropped.
@@ -38,7 +38,9 @@ export function useLoad (fn, deps, { everyMs, pollMs = POLL_MS } = {}) {
       if (document.hidden) return
       if (everyMs !== undefined || live.polling()) void reload()
     }, everyMs ?? pollMs)
-    return () => clearInterval(timer)
+    // A token just given: read again what its absence refused.
+    const off = onAuth(e => { if (e.type === 'token') void reload() })
+    return () => { clearInterval(timer); off() }
   }, [reload])
   return { ...s, reload }
 }

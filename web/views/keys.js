@@ -45,7 +45,7 @@ export function KeysView () {
           <button type="button" onClick=${list.reload}>Refresh</button>
         </form>
         <${ErrorLine} error=${list.error} />
-        <${KeyTable} rows=${page} onChange=${list.reload} onPrefix=${go} />
+        ${list.data === undefined ? null : html`<${KeyTable} rows=${page} onChange=${list.reload} onPrefix=${go} />`}
         <div class="row pager">
           <button disabled=${cursors.length === 1} onClick=${() => setCursors(c => c.slice(0, -1))}>‹ Previous</button>
           <span class="muted">page ${cursors.length}${page.length > 0 ? `: ${page[0].key} … ${page[page.length - 1].key}` : ''}</span>

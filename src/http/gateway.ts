@@ -12,6 +12,7 @@ import { BODY_IDLE_TIMEOUT_MS, CLIENT_ERROR_LINGER_MS, DRAIN_MIN_BYTES, MAX_UPLO
 import { CORS_HEADERS, ko, sendEnvelope } from './envelope.js'
 import { errorHandler } from './error-mapper.js'
 import { mountCoordinatorRoutes } from './coordinator-routes.js'
+import { mountDashboardRoutes } from './dashboard-routes.js'
 import { mountEventRoutes } from './events-routes.js'
 import { mountExtensionRoutes } from './extension-routes.js'
 import { mountJobRoutes } from './job-routes.js'
@@ -99,6 +100,7 @@ export class FastifyGateway implements Gateway {
     mountBackupRoutes(this.app, components, { self: init.self, spoolDir: init.spoolDir ?? join(tmpdir(), `pmz-spool-${process.pid}`), bodies: this.uploads })
     mountExtensionRoutes(this.app, components.extensions, routes)
     mountPipelineRoutes(this.app, components.pipelines, routes)
+    mountDashboardRoutes(this.app, components.log)
     if (components.catalog !== undefined) mountCatalogRoutes(this.app, components.catalog)
     if (components.events !== undefined) mountEventRoutes(this.app, components.events, components.clock, components.log)
     if (components.catalog !== undefined && components.jobs !== undefined) {

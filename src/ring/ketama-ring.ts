@@ -9,6 +9,8 @@ import type { Ring, RingInit, RingPeer } from './types.js'
 interface HashRingLib {
   /** Up to `size` servers met clockwise from the key's point; distinct ones when `unique`. A falsy `size` means all. */
   range(key: string, size: number, unique: boolean): string[]
+  /** The continuum: every point, sorted by value; a key goes to the first point at or after its hash (wrapping). */
+  ring: ReadonlyArray<{ value: number, server: string }>
 }
 type HashRingCtor = new (servers: Record<string, { vnodes: number }>, algorithm: string | ((key: string) => Buffer), options: Record<string, unknown>) => HashRingLib
 
@@ -36,6 +38,7 @@ export class KetamaRing implements Ring {
   private readonly counts: ReadonlyMap<string, number>
   private readonly ring: HashRingLib
   private readonly vnodesPerPeer: number
+  private shareMap: Readonly<Record<string, number>> | undefined
 
   constructor (init: RingInit = {}) {
     const vnodesPerPeer = init.vnodesPerPeer ?? VNODES_PER_PEER
@@ -80,6 +83,11 @@ export class KetamaRing implements Ring {
     return this.preferenceList(key, 1)[0]
   }
 
+  shares (): Readonly<Record<string, number>> {
+    this.shareMap ??= continuumShares(this.ring.ring, this.sorted.map(p => p.peerId))
+    return this.shareMap
+  }
+
   withPeers (peers: readonly RingPeer[]): Ring {
     return new KetamaRing({ peers, vnodesPerPeer: this.vnodesPerPeer })
   }
@@ -113,6 +121,25 @@ function vnodeCounts (sorted: ReadonlyArray<Required<RingPeer>>, vnodesPerPeer: 
     counts.set(p.peerId, Math.max(MIN_VNODES, Math.round(vnodesPerPeer * sorted.length * (p.weight / total))))
   }
   return counts
+}
+
+const HASH_SPACE = 2 ** 32
+
+/**
+ * Each peer's fraction of the hash space: a point owns the arc from the point
+ * before it (exclusive) to itself, and the first point also owns the wrap
+ * from the last one (hashring's `find`).
+ */
+function continuumShares (points: ReadonlyArray<{ value: number, server: string }>, peerIds: string[]): Record<string, number> {
+  const arcs: Record<string, number> = Object.fromEntries(peerIds.map(id => [id, 0]))
+  if (points.length === 0) return arcs
+  let prev = points[points.length - 1].value - HASH_SPACE
+  for (const p of points) {
+    arcs[p.server] += p.value - prev
+    prev = p.value
+  }
+  for (const id of peerIds) arcs[id] /= HASH_SPACE
+  return arcs
 }
 
 function md5 (key: string): Buffer {

@@ -52,6 +52,12 @@ export interface Ring {
    * a key.
    */
   preferenceList(key: string, n: number): string[]
+  /**
+   * Each peer's share of the hash space, 0-1 (they sum to 1): the fraction
+   * of keys it owns (first entry of their preference list), on average.
+   * Empty on an empty ring.
+   */
+  shares(): Readonly<Record<string, number>>
   /** The first entry of the preference list; undefined on an empty ring. */
   owner(key: string): string | undefined
   /** A new ring over these peers with the same vnode setting; this one is unchanged. */

@@ -156,6 +156,8 @@ export interface RingStatus {
   writeQuorum: number
   /** Peer ids on the placement ring (volume peers, minus those dead past the grace period). */
   volumePeers: string[]
+  /** Each volume peer's share of the ring's hash space, 0-1, summing to 1: the fraction of keys it owns (holds first). */
+  shares: Readonly<Record<string, number>>
   /** Volume peers dead for longer than the grace period, taken off the ring. */
   removedDead: string[]
   /** Records held here (live, tombstones and expired), counted by the last anti-entropy scan. */

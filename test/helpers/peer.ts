@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 
 export const REPO = resolve(import.meta.dirname, '../..')
@@ -137,4 +138,25 @@ Promise<{ code: number | null, stdout: Buffer, stderr: string }> {
   proc.stdin.end(options.input)
   const code = await new Promise<number | null>(resolve => proc.once('exit', c => { spawned.delete(proc); resolve(c) }))
   return { code, stdout: Buffer.concat(out), stderr: err }
+}
+
+/**
+ * A mesh port free right now, so that the first peer's address is known
+ * before it starts and every peer of a cluster can be spawned at once.
+ * Taken below Linux's ephemeral range (32768-60999), where every other
+ * test's port-0 listener and every outgoing connection get their ports: a
+ * port from that range could be taken by one of them between this check and
+ * the peer's bind (seen in CI). 21000-30999 also keeps clear of pmz's
+ * defaults (31414-31416).
+ */
+export async function freePort (): Promise<number> {
+  for (;;) {
+    const port = 21_000 + Math.floor(Math.random() * 10_000)
+    const free = await new Promise<boolean>(resolve => {
+      const server = createServer()
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+    })
+    if (free) return port
+  }
 }

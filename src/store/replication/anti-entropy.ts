@@ -191,6 +191,7 @@ export class AntiEntropy {
       replicas: this.c.placement.n(),
       writeQuorum: this.c.placement.w(),
       volumePeers: this.c.placement.peerIds(),
+      shares: this.c.placement.shares(),
       removedDead: this.confirmations.removedDead,
       // Counted now (one LMDB stat), not at the last walk: it follows writes at once.
       localKeys: (await this.c.local.stats()).records ?? this.localKeys,

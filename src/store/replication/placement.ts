@@ -84,6 +84,9 @@ export class Placement {
   /** Peer ids on the ring, sorted. */
   peerIds (): string[] { return this.ring.peers().map(p => p.peerId) }
 
+  /** Each ring peer's share of the hash space (0-1, summing to 1): the fraction of keys it owns. */
+  shares (): Readonly<Record<string, number>> { return this.ring.shares() }
+
   /** The key's preference list as peer ids (owner first). */
   preferenceList (key: string): string[] { return this.ring.preferenceList(key, this.n()) }
 

@@ -203,6 +203,19 @@ describe('ring', () => {
     for (const weight of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expectBadRequest(() => createRing({ peers: [{ peerId: 'a', weight }] }))
     for (const vnodesPerPeer of [0, 1.5]) expectBadRequest(() => createRing({ peers: [{ peerId: 'a' }], vnodesPerPeer }))
   })
+
+  it('shares: each peer\'s fraction of the hash space, summing to 1, matching the keys it owns', () => {
+    expect(createRing().shares()).toEqual({})
+    expect(createRing({ peers: peersOf(['solo']) }).shares()).toEqual({ solo: 1 })
+    const ring = createRing({ peers: [{ peerId: 'a' }, { peerId: 'b' }, { peerId: 'c', weight: 2 }] })
+    const shares = ring.shares()
+    expect(Object.keys(shares).sort()).toEqual(['a', 'b', 'c'])
+    expect(Object.values(shares).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 9)
+    // 10,000 keys: the owned fraction is within a couple of percent of the share.
+    const owned = ownership(ring)
+    for (const [peerId, share] of Object.entries(shares)) expect(Math.abs((owned.get(peerId) as number) / KEYS.length - share), peerId).toBeLessThan(0.02)
+    expect(shares.c).toBeGreaterThan(0.4)
+  })
 })
 
 describe('keyHash', () => {

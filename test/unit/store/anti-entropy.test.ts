@@ -106,11 +106,15 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     for (const k of keys) expect((await c.store.get(k)).body.toString(), `read of ${k} through the joiner`).toBe(k)
   })
 
-  it('counts the records held here at once, without waiting for a round (admin/ring localKeys)', async () => {
+  it('counts the records held here at once, without waiting for a round, and tells the ring shares (admin/ring localKeys, shares)', async () => {
     const { nodes: [a] } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false } })
     for (let i = 0; i < 5; i++) await a.store.put(`/count/${i}`, bytes(Buffer.from('x')))
     await a.store.delete('/count/0')
-    expect((await a.store.ringStatus()).localKeys).toBe(5)
+    const status = await a.store.ringStatus()
+    expect(status.localKeys).toBe(5)
+    // And each ring peer's share of the hash space, for the dashboard's ring view.
+    expect(Object.keys(status.shares).sort()).toEqual(['a', 'b', 'c'])
+    expect(Object.values(status.shares).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 9)
   })
 
   it('a replica that missed writes and deletes converges through anti-entropy alone, no read', async () => {

@@ -102,7 +102,7 @@ describe('the dashboard routes', () => {
   it('a peer whose files are missing still starts: the page is 404, and it says why in its log', async () => {
     const lines: string[] = []
     const app = Fastify()
-    app.setErrorHandler(errorHandler(log, () => false))
+    app.setErrorHandler(errorHandler(log, () => false, async () => {}))
     mountDashboardRoutes(app, createLogger({ level: 'warn', destination: { write: (l: string) => { lines.push(l) } } }), { webDir: join(tempDir(), 'missing') })
     const res = await app.inject({ method: 'GET', url: '/' })
     expect(res.statusCode).toBe(404)

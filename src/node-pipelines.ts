@@ -110,8 +110,8 @@ export function createNodePipelines (deps: {
 }
 
 /**
- * The pipelines of a node from its config: stage instances in child
- * processes (worker peers hold stages; any peer routes and injects), the
+ * The pipelines of a node from its config: stage instances in worker
+ * threads or child processes (worker peers hold stages; any peer routes and injects), the
  * engine, and the rx directory when `[pipelines] rx_dir` is set.
  */
 export function createPipelinesOfNode (config: PmzConfig, deps: {
@@ -127,7 +127,7 @@ export function createPipelinesOfNode (config: PmzConfig, deps: {
       if (seed === undefined || pipeline === undefined || seed.error !== undefined) return undefined
       return { name: seed.name, path: seed.path, kind: seed.kind, hash: seed.hash, pipeline }
     }
-  }, { peerId: deps.membership.peerId })
+  }, { peerId: deps.membership.peerId, isolation: config.pipelines.isolation })
   const nodePipelines = createNodePipelines({ ...deps, host })
   // Stopped in reverse: the rx directory first, then the engine, then what instances are left.
   const parts: Startable[] = [{ start: async () => {}, stop: async () => await host.stop() }, ...nodePipelines.parts]

@@ -112,7 +112,13 @@ export const DEFAULTS = {
      * `.json`) and moved to `{rx_dir}/done/` once the pipeline took it.
      * Empty = no rx directory. @default ''
      */
-    rxDir: ''
+    rxDir: '',
+    /**
+     * Where module stages run when their seed does not say (`isolation`
+     * export): `thread`, a worker thread of the peer; `process`, a child
+     * process each. @default 'thread'
+     */
+    isolation: 'thread' as StageIsolationSetting
   },
   general: {
     /** Days of job history kept (Pulzar's retention_policy). @default 90 */
@@ -132,6 +138,8 @@ export type DiscoveryMethod = 'mdns' | 'broadcast' | 'static'
 export const DISCOVERY_METHODS: readonly DiscoveryMethod[] = ['mdns', 'broadcast', 'static']
 export type StoreSync = 'flush' | 'os'
 export const STORE_SYNC: readonly StoreSync[] = ['flush', 'os']
+export type StageIsolationSetting = 'thread' | 'process'
+export const STAGE_ISOLATION: readonly StageIsolationSetting[] = ['thread', 'process']
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent'
 export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']
 export type LogFormatSetting = 'auto' | 'json' | 'pretty'
@@ -147,7 +155,7 @@ export interface PmzConfig {
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync, minFreeMb: number }>
   readonly coordinator: Readonly<{ bootstrapExpect: number }>
   readonly jobs: Readonly<{ slots: number }>
-  readonly pipelines: Readonly<{ rxDir: string }>
+  readonly pipelines: Readonly<{ rxDir: string, isolation: StageIsolationSetting }>
   readonly general: Readonly<{ retentionDays: number }>
   readonly log: Readonly<{ level: LogLevel, format: LogFormatSetting }>
 }

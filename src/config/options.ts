@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import { DISCOVERY_METHODS, LOG_FORMATS, LOG_LEVELS, ROLES, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
+import { DISCOVERY_METHODS, LOG_FORMATS, LOG_LEVELS, ROLES, STAGE_ISOLATION, STORE_SYNC, type DiscoveryMethod, type Role } from './defaults.js'
 
 /** Thrown by a parser; the loader adds the key and the source. */
 export class InvalidValue extends Error {}
@@ -119,6 +119,12 @@ const storeSync = (raw: string): string => {
   return s
 }
 
+const stageIsolation = (raw: string): string => {
+  const s = raw.trim().toLowerCase()
+  if (!STAGE_ISOLATION.includes(s as never)) throw new InvalidValue(`expected one of ${STAGE_ISOLATION.join(', ')}, got "${raw}"`)
+  return s
+}
+
 const logLevel = (raw: string): string => {
   const s = raw.trim().toLowerCase()
   if (!LOG_LEVELS.includes(s as never)) throw new InvalidValue(`expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`)
@@ -161,6 +167,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'coordinator.bootstrapExpect', ini: 'coordinator.bootstrap_expect', env: 'PMZ_BOOTSTRAP_EXPECT', parse: int(1, 99) },
   { path: 'jobs.slots', ini: 'jobs.slots', env: 'PMZ_JOB_SLOTS', flag: 'jobSlots', parse: int(0, 4096) },
   { path: 'pipelines.rxDir', ini: 'pipelines.rx_dir', env: 'PMZ_RX_DIR', flag: 'rxDir', parse: optionalDir },
+  { path: 'pipelines.isolation', ini: 'pipelines.isolation', env: 'PMZ_STAGE_ISOLATION', parse: stageIsolation },
   { path: 'general.retentionDays', ini: 'general.retention_policy', env: 'PMZ_RETENTION_DAYS', parse: int(0, 36500) },
   { path: 'store.sync', ini: 'store.sync', env: 'PMZ_STORE_SYNC', parse: storeSync },
   { path: 'store.minFreeMb', ini: 'store.min_free_mb', env: 'PMZ_MIN_FREE_MB', parse: nonNegativeNumber },

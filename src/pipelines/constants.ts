@@ -21,13 +21,20 @@ export const SCALE_BACKLOG_PER_INSTANCE = 8
 export const RETRY_BASE_MS = 100
 export const RETRY_CAP_MS = 10_000
 /**
- * Packets handed to a stage instance beyond the one it runs: they cross to
- * its process together (one IPC message, not a round trip each). A packet
- * of higher priority arriving later waits behind at most these.
+ * Packets handed to a stage instance beyond the one it runs, at most: they
+ * cross to its thread or process together (one message, not a round trip
+ * each). How many it gets is what fits in RUN_AHEAD_MS of its measured run
+ * time (core/run-ahead.ts), so a packet of higher priority arriving later
+ * waits behind about that much work, and a slow stage's backlog stays in
+ * the inbox for the instances that scaling starts.
  */
-export const RUN_AHEAD = 32
+export const RUN_AHEAD = 128
+/** Queued work a stage instance is handed beyond the packet it runs, by its measured run time, ms. */
+export const RUN_AHEAD_MS = 10
+/** Packets handed beyond the one it runs to an instance none of whose runs was measured yet. */
+export const RUN_AHEAD_START = 8
 /** Payloads pulled from a source instance at once. */
-export const SOURCE_PULL_MAX = 32
+export const SOURCE_PULL_MAX = 128
 /** Errors kept per stage for the status, newest first. */
 export const STATUS_ERRORS = 5
 /** The window of the processed rate, ms. */
@@ -35,5 +42,12 @@ export const RATE_WINDOW_MS = 5_000
 /** Store prefixes: the dead-letter lists and the payloads too large to travel inline. */
 export const DLQ_PREFIX = '/_pipelines/dlq'
 export const PAYLOAD_PREFIX = '/_pipelines/payloads'
+/**
+ * Payload bytes one pipe.push carries at most (a packet over it goes alone;
+ * inline payloads are at most 1 MiB): the transport refuses frames over 4
+ * MiB, and the packets a busy turn sends to one stage on one peer can hold
+ * far more (the credit window times the payload size).
+ */
+export const PUSH_MAX_BYTES = 1024 * 1024
 /** Wire version of the pipe.* messages. */
 export const PIPE_WIRE_VERSION = 1

@@ -10,11 +10,11 @@ import { badRequest, notFound } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import type { Random } from '../common/random.js'
 import type { Startable } from '../common/startable.js'
-import { ACK_TIMEOUT_MS, AGING_MS, CREDIT_WINDOW, DLQ_PREFIX, NACK_RETRY_MS, ORPHAN_HOLD_MS, PIPE_WIRE_VERSION } from './constants.js'
+import { ACK_TIMEOUT_MS, AGING_MS, CREDIT_WINDOW, DLQ_PREFIX, NACK_RETRY_MS, ORPHAN_HOLD_MS, PIPE_WIRE_VERSION, PUSH_MAX_BYTES } from './constants.js'
 import { buildGraph, consumersOf, isValidTag, localStages, type PipelineGraph } from './core/graph-rules.js'
 import { Outbox, type Send } from './core/outbox.js'
 import { checkPacket, parsePipeMessage, type LocalStageStatus, type PipeMessage } from './messages.js'
-import { externalize, idMaker, internalize, isLarge, safe, type PipelineStore } from './packets.js'
+import { externalize, idMaker, internalize, isLarge, pushChunks, safe, type PipelineStore } from './packets.js'
 import { StageRunner, type RunnerHost } from './stage-runner.js'
 import { MAX_PRIORITY, MIN_PRIORITY, type InjectOptions, type InstanceHost, type Packet, type Payload, type StageSpec } from './types.js'
 
@@ -280,9 +280,11 @@ export class PipelineEngine implements Startable {
       else this.outbox.nack(s.peer, s.stage, s.packets.map(p => p.id), now)
       return
     }
-    if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, packets: s.packets })) {
-      this.outbox.nack(s.peer, s.stage, s.packets.map(p => p.id), now)
-      this.scheduleFlush()
+    for (const packets of pushChunks(s.packets, PUSH_MAX_BYTES)) {
+      if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, packets })) {
+        this.outbox.nack(s.peer, s.stage, packets.map(p => p.id), now)
+        this.scheduleFlush()
+      }
     }
   }
 

@@ -1,13 +1,15 @@
 // The instances of one stage on one peer: started through the InstanceHost
 // (setup may fail: backoff before the next try), each running one packet at
-// a time with up to `runAhead` more handed to it beforehand (so that packets
-// cross to its process in batches, not one round trip each); idle since
-// when, for the scale rules.
+// a time with more handed to it beforehand (so that packets cross to its
+// thread or process in batches, not one round trip each: as many as its
+// measured run time allows, core/run-ahead.ts); idle since when, for the
+// scale rules.
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Random } from '../common/random.js'
 import { backoffMs } from '../jobs/index.js'
-import { RETRY_BASE_MS, RETRY_CAP_MS, SOURCE_PULL_MAX } from './constants.js'
+import { RETRY_BASE_MS, RETRY_CAP_MS, RUN_AHEAD_MS, RUN_AHEAD_START, SOURCE_PULL_MAX } from './constants.js'
+import { nextAverage, runAhead, type RunAheadInit } from './core/run-ahead.js'
 import type { StageStats } from './stage-stats.js'
 import type { InstanceHost, LifecycleEvent, Packet, RunOutcome, StageInstance } from './types.js'
 
@@ -16,6 +18,10 @@ export interface Slot {
   /** Calls handed to it and not yet released: the packet it runs and those queued behind it (0: idle). */
   claims: number
   idleSince: number
+  /** Its runs' average duration (from its previous run's end when they queued), ms; undefined before the first. */
+  avgRunMs?: number
+  /** When its last run ended (monotonic ms). */
+  lastDoneAt?: number
 }
 
 export interface InstancesHost { instanceHost: InstanceHost, clock: Clock, random: Random, log: Logger }
@@ -26,8 +32,7 @@ export class Instances {
   private setupFailures = 0
   private retryAt?: number
 
-  /** Calls an instance holds at most: the one it runs and `runAhead` queued. */
-  private readonly capacity: number
+  private readonly ahead: RunAheadInit
 
   constructor (
     private readonly stage: string,
@@ -36,7 +41,7 @@ export class Instances {
     private readonly hooks: { onReady: () => void, onRetry: () => void },
     runAhead = 0
   ) {
-    this.capacity = 1 + Math.max(0, Math.floor(runAhead))
+    this.ahead = { max: Math.max(0, Math.floor(runAhead)), aheadMs: RUN_AHEAD_MS, start: RUN_AHEAD_START }
   }
 
   get count (): number { return this.slots.length }
@@ -52,10 +57,10 @@ export class Instances {
     return n
   }
 
-  /** The least loaded instance that can take one more call, or undefined. */
+  /** The least loaded instance that can take one more call (the one it runs and its run-ahead), or undefined. */
   free (): Slot | undefined {
     let best: Slot | undefined
-    for (const s of this.slots) if (s.claims < this.capacity && (best === undefined || s.claims < best.claims)) best = s
+    for (const s of this.slots) if (s.claims <= runAhead(s.avgRunMs, this.ahead) && (best === undefined || s.claims < best.claims)) best = s
     return best
   }
 
@@ -89,7 +94,16 @@ export class Instances {
     })
   }
 
-  async run (slot: Slot, packet: Packet): Promise<RunOutcome> { return await slot.instance.run(packet) }
+  async run (slot: Slot, packet: Packet): Promise<RunOutcome> {
+    const clock = this.host.clock
+    const handedAt = clock.monotonic()
+    const outcome = await slot.instance.run(packet)
+    // Runs go one at a time: a queued one started when the one before it ended.
+    const now = clock.monotonic()
+    slot.avgRunMs = nextAverage(slot.avgRunMs, now - Math.max(handedAt, slot.lastDoneAt ?? handedAt))
+    slot.lastDoneAt = now
+    return outcome
+  }
 
   async pull (slot: Slot): Promise<{ items: RunOutcome['emitted'], done: boolean }> {
     if (slot.instance.pull === undefined) return { items: [], done: true }

@@ -2,7 +2,6 @@
 // stage and its index, so a packet processed twice (redelivered after a crash)
 // yields the same output ids and the next stage's dedup window drops the
 // copies. A payload over INLINE_PAYLOAD_BYTES travels through the store.
-import { digestOf } from '../common/digest.js'
 import { PmzError } from '../common/errors.js'
 import type { Random } from '../common/random.js'
 import { PAYLOAD_PREFIX } from './constants.js'
@@ -28,10 +27,39 @@ export function idMaker (peerId: string, now: () => number, random: Random): () 
   return () => `${prefix}-${(n++).toString(36)}`
 }
 
-/** The id of the `index`-th output of `stage` for the input `parentId`: the same on every peer and every run. */
+/**
+ * The id of the `index`-th output of `stage` for the input `parentId`: the
+ * same on every peer and every run, 28 characters of base 36. A 128-bit
+ * non-cryptographic hash (cyrb128, four multiply-xorshift lanes), not sha1:
+ * one is made per packet per stage, and crypto.hash cost a few µs each (ids
+ * are made by the mesh itself, so nobody gets to pick colliding inputs).
+ */
 export function childId (parentId: string, stage: string, index: number): string {
-  return digestOf('sha1', `${parentId}\u0000${stage}\u0000${index}`).subarray(0, 15).toString('base64url')
+  const s = `${parentId}\u0000${stage}\u0000${index}`
+  let h1 = 1779033703
+  let h2 = 3144134277
+  let h3 = 1013904242
+  let h4 = 2773480762
+  for (let i = 0; i < s.length; i++) {
+    const k = s.charCodeAt(i)
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067)
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233)
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213)
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179)
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067)
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233)
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213)
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179)
+  h1 ^= (h2 ^ h3 ^ h4)
+  h2 ^= h1
+  h3 ^= h1
+  h4 ^= h1
+  return lane(h1) + lane(h2) + lane(h3) + lane(h4)
 }
+
+/** A 32-bit lane as 7 base-36 digits. */
+function lane (h: number): string { return (h >>> 0).toString(36).padStart(7, '0') }
 
 /** The payload's size on the wire, roughly (JSON text length for values). */
 export function payloadBytes (payload: Payload): number {
@@ -40,6 +68,29 @@ export function payloadBytes (payload: Payload): number {
   if (payload === undefined || payload === null || typeof payload !== 'object') return 16
   return JSON.stringify(payload)?.length ?? 0
 }
+
+/**
+ * Packets of one pipe.push split so that each message carries at most about
+ * `maxBytes` of payload (a packet over it goes alone): the transport refuses
+ * a frame over its limit, and a refused push would be retried as it is,
+ * forever. In order.
+ */
+export function pushChunks (packets: Packet[], maxBytes: number): Packet[][] {
+  const chunks: Packet[][] = []
+  let chunk: Packet[] = []
+  let bytes = 0
+  for (const p of packets) {
+    const n = packetBytes(p) + PACKET_OVERHEAD_BYTES
+    if (chunk.length > 0 && bytes + n > maxBytes) { chunks.push(chunk); chunk = []; bytes = 0 }
+    chunk.push(p)
+    bytes += n
+  }
+  if (chunk.length > 0) chunks.push(chunk)
+  return chunks
+}
+
+/** A packet's fields besides its payload, roughly, on the wire. */
+const PACKET_OVERHEAD_BYTES = 128
 
 /** Whether the packet's payload is too large to travel inline. */
 export function isLarge (packet: Packet): boolean { return packetBytes(packet) > INLINE_PAYLOAD_BYTES }

@@ -9,7 +9,7 @@ export type { ClusterSeed } from './catalog-merge.js'
 export type { CatalogDigest, CatalogEntry } from './catalog-messages.js'
 export type { SeedMeta } from './seed-meta.js'
 export type { SeedLimits } from './seed-limits.js'
-export type { StageDecl } from './seed-stage.js'
+export type { StageDecl, StageIsolation } from './seed-stage.js'
 export { isTag, stageEventHandlers, stageRunOf, TAG_PATTERN } from './seed-stage.js'
 
 export function createSeedCatalog (components: SeedCatalogComponents, init: SeedCatalogInit): SeedCatalog {

@@ -20,7 +20,17 @@ export interface StageDecl {
   inbox?: number
   /** Custom events the stage handles (`on{Event}` exports or its `events` map), lower-cased. */
   events: string[]
+  /**
+   * Where a module stage's instances run: `thread`, a worker thread of the
+   * peer (cheapest per packet); `process`, a child process of its own (native
+   * addons that are not thread-safe, code that must not share the peer's
+   * process). @default the peer's `[pipelines] isolation`, else `thread`
+   */
+  isolation?: StageIsolation
 }
+
+export type StageIsolation = 'thread' | 'process'
+export const STAGE_ISOLATIONS: readonly StageIsolation[] = ['thread', 'process']
 
 /** A tag: letters, digits and `._:-`, not starting with a dot, 1–128 characters (it names an rx directory and a URL segment). */
 export const TAG_PATTERN = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/
@@ -38,7 +48,7 @@ const BOUNDS = {
 } as const
 type Bounded = keyof typeof BOUNDS
 const BOUNDED = Object.keys(BOUNDS) as Bounded[]
-const FIELDS: ReadonlySet<string> = new Set(['consumes', 'produces', 'source', 'events', ...BOUNDED])
+const FIELDS: ReadonlySet<string> = new Set(['consumes', 'produces', 'source', 'events', 'isolation', ...BOUNDED])
 
 /** Lifecycle events belong to the engine: a handler of one of them is no custom event. */
 const LIFECYCLE: ReadonlySet<string> = new Set(['start', 'pause', 'resume', 'stop', 'kill'])
@@ -115,6 +125,11 @@ function common (get: (name: string) => unknown, source: boolean, events: string
     const [min, max] = BOUNDS[name]
     if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) return { ok: false, error: `${name} must be an integer from ${min} to ${max}` }
     stage[name] = v as number
+  }
+  const isolation = get('isolation')
+  if (isolation !== undefined) {
+    if (!STAGE_ISOLATIONS.includes(isolation as StageIsolation)) return { ok: false, error: `isolation must be one of ${STAGE_ISOLATIONS.join(', ')}` }
+    stage.isolation = isolation as StageIsolation
   }
   return { ok: true, stage }
 }

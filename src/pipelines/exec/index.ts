@@ -6,9 +6,10 @@ export type { InstanceHostComponents, InstanceHostInit, StageProcessHost } from 
 export { BYTES_MARKER } from './payloads.js'
 
 /**
- * Stage instances as child processes (issue 17): a module stage is a
- * long-lived child that ran its `setup` and runs packets one at a time; an
- * executable stage runs one process per packet.
+ * Stage instances (issue 17): a module stage is a long-lived worker thread
+ * (or, with `isolation: 'process'`, a child process) that ran its `setup`
+ * and runs packets one at a time; an executable stage runs one process per
+ * packet.
  */
 export function createInstanceHost (components: InstanceHostComponents, init: InstanceHostInit): StageProcessHost {
   return new ProcessInstanceHost(components, init)

@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/clock.js'
 import type { Logger } from '../../common/logger.js'
 import type { JobStore, LogStream } from '../../jobs/exec/index.js'
-import type { SeedKind, StageDecl } from '../../seeds/index.js'
+import type { SeedKind, StageDecl, StageIsolation } from '../../seeds/index.js'
 
 /** This peer's copy of a stage's seed: its file, the version loaded, and what it declares. */
 export interface StageSeed {
@@ -22,8 +22,12 @@ export interface InstanceOptions {
   clock: Clock
   log: Logger
   store?: JobStore
-  /** The compiled stage-child.js. */
+  /** Where a module stage runs: a worker thread of the peer, or a child process. */
+  isolation: StageIsolation
+  /** The compiled stage-child.js (isolation 'process'). */
   childScript: string
+  /** The compiled stage-thread.js (isolation 'thread'). */
+  threadScript: string
   memoryMb: number
   setupTimeoutMs: number
   stopTimeoutMs: number

@@ -1,13 +1,9 @@
-import { fork, type ChildProcess } from 'node:child_process'
-import { dirname } from 'node:path'
 import type { Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
-import { STDERR_TAIL_BYTES } from '../../jobs/exec/constants.js'
-import { LineSplitter, TailBuffer } from '../../jobs/exec/log-buffer.js'
-import { killGroup } from '../../jobs/exec/process-group.js'
 import { answerStoreCall } from '../../jobs/exec/store-bridge.js'
 import type { Packet, RunOutcome, StageInstance } from '../types.js'
 import { IPC_BATCH_MAX } from './constants.js'
+import { processEndpoint, threadEndpoint, type StageEndpoint } from './endpoints.js'
 import type { InstanceOptions } from './instance-options.js'
 import { asBuffer } from './payloads.js'
 import type { ChildMessage, Emitted, ParentMessage } from './stage-messages.js'
@@ -22,20 +18,20 @@ function received (items: Emitted[]): Emitted[] {
 }
 
 /**
- * A module stage in a long-lived child process (stage-child.ts): forked and
- * set up by {@link startModuleInstance}, then runs, events and pulls as IPC
- * calls. A child that dies fails the calls under way and, unless it was
- * asked to stop, tells `onExit`.
+ * A module stage in a long-lived worker thread or child process
+ * (endpoints.ts, stage-runtime.ts): started and set up by
+ * {@link startModuleInstance}, then runs, events and pulls as messages. One
+ * that dies fails the calls under way and, unless it was asked to stop,
+ * tells `onExit`.
  */
 class ModuleStageInstance implements StageInstance {
   readonly stage: string
-  /** Settles once the process is gone and its pipes closed. */
+  /** Settles once the thread or process is gone and its output was read. */
   readonly closed: Promise<void>
-  private readonly proc: ChildProcess
+  private readonly endpoint: StageEndpoint
   /** Calls under way: settled with the child's reply, or why there is none. */
   private readonly calls = new Map<number, (reply: Reply | string) => void>()
   private readonly exitFns = new Set<(reason: string) => void>()
-  private readonly tail = new TailBuffer(STDERR_TAIL_BYTES)
   private nextId = 1
   private isReady = false
   private setupError: string | undefined
@@ -52,38 +48,12 @@ class ModuleStageInstance implements StageInstance {
     let resolve!: () => void
     let reject!: (e: Error) => void
     this.readiness = { promise: new Promise<void>((res, rej) => { resolve = res; reject = rej }), resolve: () => resolve(), reject: e => reject(e) }
-    this.proc = fork(o.childScript, [], {
-      execArgv: [`--max-old-space-size=${o.memoryMb}`],
-      serialization: 'advanced',
-      silent: true,
-      detached: true,
-      cwd: dirname(o.seed.path),
-      env: { ...o.env, PMZ_STAGE: o.seed.name, PMZ_PEER_ID: o.peerId }
-    })
-    const out = new LineSplitter(line => o.onLog(line, 'stdout'))
-    const err = new LineSplitter(line => o.onLog(line, 'stderr'))
-    this.proc.stdout?.on('data', (chunk: Buffer) => out.write(chunk))
-    this.proc.stderr?.on('data', (chunk: Buffer) => {
-      err.write(chunk)
-      this.tail.write(chunk)
-    })
-    let exit: { code: number | null, signal: string | null } = { code: null, signal: null }
-    this.proc.on('message', (msg: ChildMessage) => this.onMessage(msg))
-    this.proc.on('error', e => o.log.debug({ stage: this.stage, err: e.message }, 'stage child error'))
-    this.proc.on('exit', (code, signal) => {
-      exit = { code, signal }
-      // Whatever the stage left running in its group goes with it (and lets the pipes close).
-      killGroup(this.proc, 'SIGKILL')
-    })
-    this.closed = new Promise(resolve => this.proc.once('close', () => {
-      out.end()
-      err.end()
-      this.onClose(exit)
-      resolve()
-    }))
+    const open = o.isolation === 'process' ? processEndpoint : threadEndpoint
+    this.endpoint = open(o, msg => this.onMessage(msg))
+    this.closed = this.endpoint.closed.then(reason => this.onClose(reason))
     const setupTimer = o.clock.setTimeout(() => {
       this.setupError = `setup took longer than ${o.setupTimeoutMs} ms`
-      killGroup(this.proc, 'SIGKILL')
+      this.endpoint.kill()
     }, o.setupTimeoutMs)
     void this.readiness.promise.finally(() => setupTimer.cancel()).catch(() => {})
     this.send({ type: 'setup', path: o.seed.path, hash: o.seed.hash, stage: o.seed.name, peerId: o.peerId, produces: o.seed.pipeline.produces })
@@ -115,13 +85,13 @@ class ModuleStageInstance implements StageInstance {
     if (this.exitReason !== undefined) return
     if (how === 'kill') {
       this.stopping = 'kill'
-      killGroup(this.proc, 'SIGKILL')
+      this.endpoint.kill()
     } else if (this.stopping === undefined) {
       this.stopping = 'drain'
       this.send({ type: 'stop' })
       this.stopTimer = this.o.clock.setTimeout(() => {
         this.o.log.warn({ stage: this.stage, timeoutMs: this.o.stopTimeoutMs }, 'stage instance did not drain in time; killed')
-        killGroup(this.proc, 'SIGKILL')
+        this.endpoint.kill()
       }, this.o.stopTimeoutMs)
     }
     await this.closed
@@ -171,15 +141,8 @@ class ModuleStageInstance implements StageInstance {
     }
   }
 
-  private onClose (exit: { code: number | null, signal: string | null }): void {
+  private onClose (reason: string): void {
     this.stopTimer?.cancel()
-    const tail = this.tail.text()
-    let reason: string
-    if (/heap out of memory|Allocation failed/i.test(tail)) reason = `out of memory: the stage went past the ${this.o.memoryMb} MB heap limit`
-    else {
-      const how = exit.signal !== null ? `the stage's process was killed by ${exit.signal}` : `the stage's process exited with code ${exit.code ?? 'unknown'}`
-      reason = tail === '' ? how : `${how}\n${tail}`
-    }
     this.exitReason = reason
     for (const [id, done] of this.calls) {
       this.calls.delete(id)
@@ -218,7 +181,7 @@ class ModuleStageInstance implements StageInstance {
     this.outgoing = []
     if (msgs.length === 1) { this.sendNow(msgs[0]); return }
     try {
-      this.proc.send({ type: 'batch', msgs })
+      this.endpoint.post({ type: 'batch', msgs })
     } catch {
       // One of them cannot cross (or the child is dying): each alone, so that only its own call fails.
       for (const m of msgs) this.sendNow(m)
@@ -227,9 +190,9 @@ class ModuleStageInstance implements StageInstance {
 
   private sendNow (msg: ParentMessage): void {
     try {
-      this.proc.send(msg)
+      this.endpoint.post(msg)
     } catch (err) {
-      // The child is dying (its close fails the calls), or a packet held something structured clone refuses.
+      // The instance is dying (its close fails the calls), or a packet held something structured clone refuses.
       this.o.log.debug({ stage: this.stage, err: (err as Error).message }, 'stage child unreachable')
       if ('id' in msg && typeof msg.id === 'number') {
         const done = this.calls.get(msg.id)
@@ -241,9 +204,9 @@ class ModuleStageInstance implements StageInstance {
 }
 
 /**
- * Forks a child for a module stage, loads the seed and runs its `setup`;
- * resolves once it is ready, rejects with ERR_UNAVAILABLE (the reason: the
- * setup's throw, a load error, a crash) once the child is gone.
+ * Starts a thread or a child for a module stage, loads the seed and runs its
+ * `setup`; resolves once it is ready, rejects with ERR_UNAVAILABLE (the
+ * reason: the setup's throw, a load error, a crash) once it is gone.
  */
 export async function startModuleInstance (o: InstanceOptions): Promise<StageInstance & { closed: Promise<void> }> {
   const instance = new ModuleStageInstance(o)

@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PmzError } from '../../common/errors.js'
 import type { StageInstance } from '../types.js'
-import { EXEC_KILL_GRACE_MS, SETUP_TIMEOUT_MS, STAGE_MEMORY_MB, STOP_TIMEOUT_MS } from './constants.js'
+import { DEFAULT_ISOLATION, EXEC_KILL_GRACE_MS, SETUP_TIMEOUT_MS, STAGE_MEMORY_MB, STOP_TIMEOUT_MS } from './constants.js'
 import { ExecutableStageInstance } from './executable-instance.js'
 import type { InstanceOptions } from './instance-options.js'
 import type { InstanceHostComponents, InstanceHostInit, StageProcessHost } from './types.js'
@@ -10,10 +10,11 @@ import { startModuleInstance } from './module-instance.js'
 
 /** The package root: three levels up from src/pipelines/exec or dist/pipelines/exec. */
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
-/** The forkable child: always the compiled file (vitest runs this file from src/, which cannot be forked). */
+/** The forkable child and the worker script: always the compiled files (vitest runs this file from src/, which cannot be forked). */
 const CHILD_SCRIPT = join(PACKAGE_ROOT, 'dist', 'pipelines', 'exec', 'stage-child.js')
+const THREAD_SCRIPT = join(PACKAGE_ROOT, 'dist', 'pipelines', 'exec', 'stage-thread.js')
 
-/** Stage instances as child processes; see createInstanceHost. */
+/** Stage instances as worker threads and child processes; see createInstanceHost. */
 export class ProcessInstanceHost implements StageProcessHost {
   private readonly live = new Set<StageInstance>()
   private stopping: Promise<void> | undefined
@@ -35,7 +36,9 @@ export class ProcessInstanceHost implements StageProcessHost {
       clock: this.c.clock,
       log,
       store: this.c.store,
+      isolation: seed.pipeline.isolation ?? this.init.isolation ?? DEFAULT_ISOLATION,
       childScript: this.init.childScript ?? CHILD_SCRIPT,
+      threadScript: this.init.threadScript ?? THREAD_SCRIPT,
       memoryMb: this.init.memoryMb ?? STAGE_MEMORY_MB,
       setupTimeoutMs: this.init.setupTimeoutMs ?? SETUP_TIMEOUT_MS,
       stopTimeoutMs: this.init.stopTimeoutMs ?? STOP_TIMEOUT_MS,
@@ -58,7 +61,7 @@ export class ProcessInstanceHost implements StageProcessHost {
     return instance
   }
 
-  /** Kills every instance (no cleanup) and resolves once their processes are gone. Idempotent. */
+  /** Kills every instance (no cleanup) and resolves once their threads and processes are gone. Idempotent. */
   async stop (): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all([...this.live].map(async i => {

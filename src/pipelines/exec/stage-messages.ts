@@ -1,10 +1,12 @@
 /**
- * IPC between a stage instance (module-instance.ts) and its child
- * (stage-child.ts), over `serialization: 'advanced'` (structured clone:
- * Buffers cross as bytes). `id` ties a reply to its call; runs and events
- * go one at a time, pulls of a source on a lane of their own. The calls of
- * one event-loop turn cross as one `batch` message, and so do the replies of
- * one turn of the child: an IPC message costs both processes a wake-up.
+ * Messages between a stage instance (module-instance.ts) and its runtime
+ * (stage-runtime.ts), carried by a worker thread's port or a child's IPC
+ * channel (`serialization: 'advanced'`): both structured clone, so Buffers
+ * cross as bytes (a thread's batch moves them in one transferred buffer,
+ * batch-bytes.ts). `id` ties a reply to its call; runs and events go one at
+ * a time, pulls of a source on a lane of their own. The calls of one
+ * event-loop turn cross as one `batch` message, and so do the replies of one
+ * turn of the runtime: a message costs both sides a wake-up.
  */
 import type { StoreOp } from '../../jobs/exec/module-messages.js'
 import type { Packet, RunOutcome } from '../types.js'

@@ -1,10 +1,11 @@
 import type { Clock } from '../../common/clock.js'
 import type { Logger } from '../../common/logger.js'
 import type { JobStore, LogStream } from '../../jobs/exec/index.js'
+import type { StageIsolation } from '../../seeds/index.js'
 import type { InstanceHost } from '../types.js'
 import type { StageSeed } from './instance-options.js'
 
-/** An InstanceHost whose instances are processes: stop() ends them all (the node's shutdown). */
+/** An InstanceHost whose instances are threads and processes: stop() ends them all (the node's shutdown). */
 export interface StageProcessHost extends InstanceHost {
   stop(): Promise<void>
 }
@@ -28,7 +29,12 @@ export interface InstanceHostComponents {
 export interface InstanceHostInit {
   /** This peer's id (`ctx.peerId`, PMZ_PEER_ID). */
   peerId: string
-  /** V8 heap limit of a module stage's child, in MiB. @default 512 */
+  /**
+   * Where module stages run when their seed does not say (`isolation`):
+   * worker threads of this process, or child processes. @default 'thread'
+   */
+  isolation?: StageIsolation
+  /** V8 heap limit of a module stage's thread or child, in MiB. @default 512 */
   memoryMb?: number
   /** Longest a module's load and `setup` may take, in ms. @default 60000 */
   setupTimeoutMs?: number
@@ -40,4 +46,6 @@ export interface InstanceHostInit {
   env?: NodeJS.ProcessEnv
   /** The compiled child script. @default dist/pipelines/exec/stage-child.js */
   childScript?: string
+  /** The compiled worker script. @default dist/pipelines/exec/stage-thread.js */
+  threadScript?: string
 }

@@ -59,6 +59,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ cwd, configFile, env: { PMZ_RX_DIR: ' ' } }).config.pipelines.rxDir).toBe('')
   })
 
+  it('reads where module stages run from [pipelines] isolation or PMZ_STAGE_ISOLATION: a thread unless told otherwise', () => {
+    expect(loadConfig({ cwd }).config.pipelines.isolation).toBe('thread')
+    const configFile = confFile('[pipelines]\nisolation = process\n')
+    expect(loadConfig({ cwd, configFile }).config.pipelines.isolation).toBe('process')
+    expect(loadConfig({ cwd, configFile, env: { PMZ_STAGE_ISOLATION: 'Thread' } }).config.pipelines.isolation).toBe('thread')
+    expect(configError(() => loadConfig({ cwd, env: { PMZ_STAGE_ISOLATION: 'vm' } }))).toContain('PMZ_STAGE_ISOLATION')
+  })
+
   it('parses every flag of the pmz node line', () => {
     const { config } = loadConfig({
       cwd,

@@ -33,6 +33,9 @@ describe('a module\'s pipeline declaration', () => {
     expect(moduleStage({ default: { consumes: ['a', 'b', 'a'], run, inbox: 5 }, inbox: 7 })).toEqual({
       ok: true, stage: { consumes: ['a', 'b'], source: false, events: [], inbox: 7 }
     })
+    // Where its instances run: a worker thread or a child process.
+    expect(moduleStage({ consumes: 'x', run, isolation: 'process' })).toMatchObject({ ok: true, stage: { isolation: 'process' } })
+    expect(moduleStage({ default: { consumes: 'x', run, isolation: 'thread' } })).toMatchObject({ ok: true, stage: { isolation: 'thread' } })
     // A default function is the run of a stage too.
     expect(moduleStage({ default: run, consumes: 'x' })).toMatchObject({ ok: true, stage: { consumes: ['x'] } })
   })
@@ -61,6 +64,7 @@ describe('a module\'s pipeline declaration', () => {
     expect(moduleStage({ consumes: 'x', run, events: { a: 1 } })).toEqual({ ok: false, error: 'events must map event names to functions' })
     expect(moduleStage({ consumes: 'x', run, events: { 'with space': run } })).toMatchObject({ ok: false })
     expect(moduleStage({ consumes: Array.from({ length: 65 }, (_, i) => `t${i}`), run })).toMatchObject({ ok: false })
+    expect(moduleStage({ consumes: 'x', run, isolation: 'vm' })).toEqual({ ok: false, error: 'isolation must be one of thread, process' })
   })
 
   it('finds run as a named export, the default object\'s method or a default function', () => {
@@ -91,6 +95,8 @@ describe('the catalog carries a seed\'s pipeline declaration', () => {
     expect(isStageDecl({ consumes: [], source: false, events: [] })).toBe(false)
     expect(isStageDecl({ consumes: ['a'], source: false, events: ['Flush'] })).toBe(false)
     expect(isStageDecl({ consumes: ['a'], source: false, events: [], evil: 1 })).toBe(false)
+    expect(isStageDecl({ consumes: ['a'], source: false, events: [], isolation: 'process' })).toBe(true)
+    expect(isStageDecl({ consumes: ['a'], source: false, events: [], isolation: 'cage' })).toBe(false)
     expect(isStageDecl({ consumes: ['a', 'a'], source: false, events: [] })).toBe(false)
     expect(isStageDecl({ consumes: 'a', source: false, events: [] })).toBe(false)
     const reply = (entries: unknown[]): unknown => ({ type: 'seeds.catalog-reply', v: 1, digest: digestOf([]), entries })

@@ -33,7 +33,8 @@ export function mapError (err: unknown): { status: number, msg: string, headers?
  * caused further in (issue 12 item 9); other 5xx at error, 4xx at debug.
  * `closes` says whether the connection must close after the answer (its body
  * was cut, refused, or too much is left to drain; see UploadGuard); the
- * answer waits for `settle` (the rest of a body read before a closing answer).
+ * answer waits for `settle` (the rest of a body read before a closing answer),
+ * except a 413's: that body is refused for its size, not read.
  */
 export function errorHandler (log: Logger, closes: (req: IncomingMessage) => boolean, settle: (req: IncomingMessage) => Promise<void>) {
   return async (err: unknown, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -49,7 +50,7 @@ export function errorHandler (log: Logger, closes: (req: IncomingMessage) => boo
     } else {
       log.debug({ code, status, method: req.method, url: req.url }, 'request refused')
     }
-    await settle(req.raw)
+    if (status !== 413) await settle(req.raw)
     if (headers !== undefined) reply.headers(headers)
     if (closes(req.raw)) reply.header('connection', 'close')
     return sendEnvelope(reply, status, ko(msg))

@@ -14,6 +14,9 @@ import { chunkCount, type ValueRecord } from './record.js'
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 
+/** How long close waits for commits in flight, in 10 ms turns. */
+const CLOSE_WAIT_TURNS = 500
+
 /** A time-ordered index entry of the sweeper: [expires or deletedAt, key]. */
 export type IndexKey = [number, string]
 
@@ -65,6 +68,8 @@ export class Tables implements UploadHost {
   /** Free space of the data disk: the floor for new values, and how a failed write reads (507 or 500). */
   readonly space: DiskSpace
   private readonly commits: Commits
+  /** Commits started and not yet settled (close waits for them). */
+  private inFlight = 0
   private readonly contentPrefix = randomBytes(8)
   private contentCounter = 0n
 
@@ -103,6 +108,15 @@ export class Tables implements UploadHost {
 
   async close (): Promise<void> {
     this.commits.drain()
+    // The partition digests are written only by a clean close, once every commit applied its delta; else the next start rebuilds them.
+    for (let i = 0; i < CLOSE_WAIT_TURNS && this.inFlight > 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    if (this.inFlight === 0) {
+      try {
+        this.partitions.checkpoint()
+      } catch (err) {
+        this.c.log.warn({ err }, 'writing the partition digests failed; the next start rebuilds them')
+      }
+    }
     await this.env.close()
   }
 
@@ -113,17 +127,22 @@ export class Tables implements UploadHost {
    */
   async commit<T> (work: () => T): Promise<T> {
     let deltas: PartitionDelta[] = []
-    const result = await this.commits.run(() => {
-      deltas = []
-      this.partitions.collector = deltas
-      try {
-        return work()
-      } finally {
-        this.partitions.collector = undefined
-      }
-    })
-    if (deltas.length > 0) this.partitions.apply(deltas)
-    return result
+    this.inFlight++
+    try {
+      const result = await this.commits.run(() => {
+        deltas = []
+        this.partitions.collector = deltas
+        try {
+          return work()
+        } finally {
+          this.partitions.collector = undefined
+        }
+      })
+      if (deltas.length > 0) this.partitions.apply(deltas)
+      return result
+    } finally {
+      this.inFlight--
+    }
   }
 
   /** Inside a write transaction: replaces the record of `key` (`current`, as read in this transaction) with `next`, or removes it (undefined). */

@@ -21,3 +21,18 @@ export const DEFAULT_WEIGHT = 1
 
 /** Ring points per virtual node: hashring's ketama mode (`replicas` option, 4). */
 export const POINTS_PER_VNODE = 4
+
+/**
+ * Bits of a key's ring position that place it: the ring is cut into
+ * 2^PARTITION_BITS fixed partitions (the top bits of `keyHash`), and every
+ * key of a partition has the preference list of the partition's first
+ * position (Riak's fixed partitions; Cassandra's token ranges). A partition
+ * never straddles two owners, so the store can keep a digest per partition,
+ * up to date on every write, that is valid for any ring (anti-entropy).
+ * 65,536 partitions: a peer's share moves by well under 1 % from the plain
+ * continuum, and the per-partition state is 12 bytes each.
+ */
+export const PARTITION_BITS = 16
+
+/** Number of partitions of the ring. */
+export const PARTITIONS = 2 ** PARTITION_BITS

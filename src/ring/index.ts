@@ -3,7 +3,7 @@ import type { Ring, RingInit } from './types.js'
 
 export type { KeyMove, Ring, RingInit, RingPeer } from './types.js'
 export { diffRings } from './diff-rings.js'
-export { keyHash } from './key-hash.js'
+export { keyHash, partitionOf } from './key-hash.js'
 export * from './constants.js'
 
 /**

@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto'
 import { digestOf } from '../common/digest.js'
 import { createRequire } from 'node:module'
 import { PmzError } from '../common/errors.js'
-import { DEFAULT_WEIGHT, MIN_VNODES, POINTS_PER_VNODE, VNODES_PER_PEER } from './constants.js'
+import { DEFAULT_WEIGHT, MIN_VNODES, PARTITION_BITS, POINTS_PER_VNODE, VNODES_PER_PEER } from './constants.js'
+import { partitionOf } from './key-hash.js'
 import type { Ring, RingInit, RingPeer } from './types.js'
 
 /** The part of the `hashring` package (CommonJS, untyped) that the ring uses. */
 interface HashRingLib {
-  /** Up to `size` servers met clockwise from the key's point; distinct ones when `unique`. A falsy `size` means all. */
-  range(key: string, size: number, unique: boolean): string[]
-  /** The continuum: every point, sorted by value; a key goes to the first point at or after its hash (wrapping). */
+  /** The continuum: every point with the server it belongs to, sorted by value. */
   ring: ReadonlyArray<{ value: number, server: string }>
 }
 type HashRingCtor = new (servers: Record<string, { vnodes: number }>, algorithm: string | ((key: string) => Buffer), options: Record<string, unknown>) => HashRingLib
@@ -30,13 +29,21 @@ const HashRing = createRequire(import.meta.url)('hashring') as HashRingCtor
  * `vnodesPerPeer`, so a join or a leave moves only the keys of the peer that
  * came or went. A peer's points depend only on its id and its count (the
  * first k of one fixed sequence), so a count that changes moves few keys.
+ *
+ * Placement is by partition (PARTITION_BITS): a key's preference list is the
+ * one of its partition's first position, so every key of a partition has the
+ * same list. The lists are computed once per continuum point and n.
  */
 export class KetamaRing implements Ring {
   readonly size: number
   readonly fingerprint: string
   private readonly sorted: ReadonlyArray<Required<RingPeer>>
   private readonly counts: ReadonlyMap<string, number>
-  private readonly ring: HashRingLib
+  /** Continuum point values, ascending, and the peer of each. */
+  private readonly points: Uint32Array
+  private readonly servers: string[]
+  /** Per n, the preference list starting at each point (filled on demand). */
+  private readonly lists = new Map<number, Array<string[] | undefined>>()
   private readonly vnodesPerPeer: number
   private shareMap: Readonly<Record<string, number>> | undefined
 
@@ -53,9 +60,12 @@ export class KetamaRing implements Ring {
     const servers: Record<string, { vnodes: number }> = Object.create(null)
     for (const p of this.sorted) servers[p.peerId] = { vnodes: this.counts.get(p.peerId) as number }
     // md5, as hashring's own default computes it, through the cheaper one-shot digest (hot: one per key lookup).
-    this.ring = new HashRing(servers, md5, { 'vnode count': 0, replicas: POINTS_PER_VNODE })
+    const continuum = new HashRing(servers, md5, { 'vnode count': 0, replicas: POINTS_PER_VNODE }).ring
+    this.points = Uint32Array.from(continuum, n => n.value)
+    this.servers = continuum.map(n => n.server)
+    // The partition width is part of placement: peers that cut the ring differently must not agree on it.
     this.fingerprint = createHash('sha1')
-      .update(JSON.stringify([POINTS_PER_VNODE, ...this.sorted.map(p => [p.peerId, this.counts.get(p.peerId)])]))
+      .update(JSON.stringify([POINTS_PER_VNODE, `p${PARTITION_BITS}`, ...this.sorted.map(p => [p.peerId, this.counts.get(p.peerId)])]))
       .digest('hex')
       .slice(0, 16)
   }
@@ -73,10 +83,40 @@ export class KetamaRing implements Ring {
   }
 
   preferenceList (key: string, n: number): string[] {
+    return this.partitionList(partitionOf(key), n)
+  }
+
+  partitionList (partition: number, n: number): string[] {
     const k = Math.min(Math.floor(n), this.size)
-    // hashring reads a size of 0 as "every server", hence the guard.
     if (!(k >= 1)) return []
-    return this.ring.range(key, k, true)
+    let memo = this.lists.get(k)
+    if (memo === undefined) {
+      memo = new Array<string[] | undefined>(this.points.length)
+      this.lists.set(k, memo)
+    }
+    const at = this.pointAt(partition << (32 - PARTITION_BITS) >>> 0)
+    let list = memo[at]
+    if (list === undefined) {
+      list = []
+      for (let i = 0; list.length < k && i < this.points.length; i++) {
+        const server = this.servers[(at + i) % this.points.length]
+        if (!list.includes(server)) list.push(server)
+      }
+      memo[at] = list
+    }
+    return list.slice()
+  }
+
+  /** The first continuum point at or after `position`, wrapping to the first (ketama's lookup). */
+  private pointAt (position: number): number {
+    let lo = 0
+    let hi = this.points.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.points[mid] < position) lo = mid + 1
+      else hi = mid
+    }
+    return lo === this.points.length ? 0 : lo
   }
 
   owner (key: string): string | undefined {
@@ -84,8 +124,18 @@ export class KetamaRing implements Ring {
   }
 
   shares (): Readonly<Record<string, number>> {
-    this.shareMap ??= continuumShares(this.ring.ring, this.sorted.map(p => p.peerId))
+    this.shareMap ??= this.partitionShares()
     return this.shareMap
+  }
+
+  /** Each peer's fraction of the partitions it owns (first of their lists): exactly the keys' share, since placement is by partition. */
+  private partitionShares (): Record<string, number> {
+    const shares: Record<string, number> = Object.fromEntries(this.sorted.map(p => [p.peerId, 0]))
+    if (this.size === 0) return shares
+    const total = 2 ** PARTITION_BITS
+    for (let partition = 0; partition < total; partition++) shares[this.partitionList(partition, 1)[0]]++
+    for (const id of Object.keys(shares)) shares[id] /= total
+    return shares
   }
 
   withPeers (peers: readonly RingPeer[]): Ring {
@@ -121,25 +171,6 @@ function vnodeCounts (sorted: ReadonlyArray<Required<RingPeer>>, vnodesPerPeer: 
     counts.set(p.peerId, Math.max(MIN_VNODES, Math.round(vnodesPerPeer * sorted.length * (p.weight / total))))
   }
   return counts
-}
-
-const HASH_SPACE = 2 ** 32
-
-/**
- * Each peer's fraction of the hash space: a point owns the arc from the point
- * before it (exclusive) to itself, and the first point also owns the wrap
- * from the last one (hashring's `find`).
- */
-function continuumShares (points: ReadonlyArray<{ value: number, server: string }>, peerIds: string[]): Record<string, number> {
-  const arcs: Record<string, number> = Object.fromEntries(peerIds.map(id => [id, 0]))
-  if (points.length === 0) return arcs
-  let prev = points[points.length - 1].value - HASH_SPACE
-  for (const p of points) {
-    arcs[p.server] += p.value - prev
-    prev = p.value
-  }
-  for (const id of peerIds) arcs[id] /= HASH_SPACE
-  return arcs
 }
 
 function md5 (key: string): Buffer {

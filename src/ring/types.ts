@@ -45,7 +45,7 @@ export interface Ring {
   vnodes(peerId: string): number
   /**
    * The first `n` distinct peers met walking the ring clockwise from the
-   * key's position (Dynamo's preference list): the owner first, then the
+   * first position of the key's partition (Dynamo's preference list): the owner first, then the
    * replicas in order. Has `min(n, size)` entries; empty when the ring is
    * empty or `n < 1`. Weights shape who owns a key (the first entry);
    * replicas are distinct peers, so a heavy peer holds at most one copy of
@@ -58,6 +58,13 @@ export interface Ring {
    * Empty on an empty ring.
    */
   shares(): Readonly<Record<string, number>>
+
+  /**
+   * The preference list of every key of a ring partition (see
+   * PARTITION_BITS): a key's list is its partition's, so digests kept per
+   * partition can be compared between the peers that share it.
+   */
+  partitionList(partition: number, n: number): string[]
   /** The first entry of the preference list; undefined on an empty ring. */
   owner(key: string): string | undefined
   /** A new ring over these peers with the same vnode setting; this one is unchanged. */

@@ -85,7 +85,7 @@ export class Acceptor {
       if (put.origin !== undefined && current !== undefined && !current.deleted && originOf(toEntry(key, current)) === put.origin) {
         // This proposal's value is here already (an earlier ballot): it only takes the new version.
         const record: ValueRecord = { ...current, version: put.version, origin: put.origin }
-        t.meta.put(key, record)
+        t.writeMeta(key, record, current)
         t.keepPromise(key, put.version)
         return { refused: undefined, record, wasLive: true, reversioned: true }
       }
@@ -94,7 +94,7 @@ export class Acceptor {
       const record: ValueRecord = { ...s.record, version: put.version }
       if (put.origin !== undefined && put.origin !== put.version) record.origin = put.origin
       if (current !== undefined) t.dropRecord(key, current, dropped)
-      t.putRecord(key, record, s.last, s.upload.markedPending)
+      t.putRecord(key, record, current, s.last, s.upload.markedPending)
       return { refused: undefined, record, wasLive: isLive(current, now), reversioned: false }
     })
     if (out.refused !== undefined) return out.refused

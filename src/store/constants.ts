@@ -46,3 +46,10 @@ export const PROMISE_TTL_MS = 10 * 60_000
 export const HELD_BYTES_MAX_AGE_MS = 60_000
 /** Records read per batch of that walk; it yields to the event loop between batches. */
 export const HELD_BYTES_BATCH = 1000
+
+/**
+ * How long the partition digests remember which keys changed and what each
+ * adds (PartitionDigests.young), ms: anti-entropy's cutoff (its settle time,
+ * a few seconds) must lie within it, clock skew between peers included.
+ */
+export const PARTITION_RECENT_MS = 60_000

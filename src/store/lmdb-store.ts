@@ -6,7 +6,7 @@ import { CHUNK_BYTES, DAY_MS } from './constants.js'
 import { copyValue, readValue } from './reads.js'
 import { Sweeper } from './sweeper.js'
 import { Tables } from './tables.js'
-import type { ApplyResult, KeyChange, ListOptions, PrepareResult, PutOptions, ReplicaPut, StageFields, StageResult, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
+import type { ApplyResult, KeyChange, ListOptions, PartitionView, PrepareResult, PutOptions, ReplicaPut, StageFields, StageResult, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { StagedUploads } from './staged-uploads.js'
 import { Acceptor } from './acceptor.js'
 import { validateKey } from './key.js'
@@ -123,7 +123,7 @@ export class LmdbStore implements Store {
         const current = this.t.meta.get(key)
         if (options.ifAbsent === true && isLive(current, this.clock.now())) return false
         if (current !== undefined) this.t.dropRecord(key, current, dropped)
-        this.t.putRecord(key, record, last, upload.markedPending)
+        this.t.putRecord(key, record, current, last, upload.markedPending)
         return true
       })
       if (!stored) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
@@ -146,7 +146,7 @@ export class LmdbStore implements Store {
       if (!isLive(current, now)) return false
       this.t.dropRecord(key, current, dropped)
       const version = this.hlc.now()
-      this.t.meta.put(key, this.t.tombstone(current, version, now))
+      this.t.writeMeta(key, this.t.tombstone(current, version, now), current)
       this.t.graves.put([now, key], null)
       this.t.keepPromise(key, version)
       return true
@@ -239,7 +239,7 @@ export class LmdbStore implements Store {
         if (refused !== undefined) return { refused, wasLive: false }
         const current = this.t.meta.get(key)
         if (current !== undefined) this.t.dropRecord(key, current, dropped)
-        this.t.putRecord(key, record, last, upload.markedPending)
+        this.t.putRecord(key, record, current, last, upload.markedPending)
         return { refused: undefined, wasLive: isLive(current, now) }
       })
       if (out.refused !== undefined) {
@@ -295,7 +295,7 @@ export class LmdbStore implements Store {
       const current = this.t.meta.get(key)
       if (current !== undefined) this.t.dropRecord(key, current, dropped)
       const tombstone = this.t.tombstone(current, version, deletedAt, options.origin)
-      this.t.meta.put(key, tombstone)
+      this.t.writeMeta(key, tombstone, current)
       this.t.graves.put([deletedAt, key], null)
       this.t.keepPromise(key, version)
       return { refused: undefined, held: tombstone, wasLive: isLive(current, now) }
@@ -321,6 +321,10 @@ export class LmdbStore implements Store {
     return out
   }
 
+  partitions (): PartitionView {
+    return this.t.partitions
+  }
+
   /** Removes a key's record (and chunks) only while it is still at `version`; true when removed. For a copy this peer no longer owns. */
   async dropReplica (key: string, version: HlcTimestamp): Promise<boolean> {
     const now = this.clock.now()
@@ -330,7 +334,7 @@ export class LmdbStore implements Store {
       const current = this.t.meta.get(key)
       if (current === undefined || compareHlc(current.version, version) !== 0) return { dropped: false, wasLive: false }
       this.t.dropRecord(key, current, dropped)
-      this.t.meta.remove(key)
+      this.t.writeMeta(key, undefined, current)
       return { dropped: true, wasLive: isLive(current, now) }
     })
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })

@@ -94,7 +94,7 @@ export class Sweeper {
           const record = t.meta.get(key)
           if (record === undefined || !stillDue(record) || (record.deleted ? record.deletedAt : record.expires) !== at) continue
           t.dropRecord(key, record, dropped)
-          t.meta.remove(key)
+          t.writeMeta(key, undefined, record)
           // A promise no newer than the record goes with it (one newer belongs to a proposal still running).
           t.keepPromise(key, record.version)
           batch.push(key)

@@ -9,9 +9,13 @@ import { Commits, syncOptions, type SyncMode } from './commits.js'
 import { MAX_READERS } from './constants.js'
 import { DiskSpace, type DiskSpaceComponents } from './disk-space.js'
 import { ContentUpload, type UploadHost } from './content-upload.js'
+import { PartitionDigests, type PartitionDelta } from './partition-digests.js'
 import { chunkCount, type ValueRecord } from './record.js'
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
+
+/** How long close waits for commits in flight, in 10 ms turns. */
+const CLOSE_WAIT_TURNS = 500
 
 /** A time-ordered index entry of the sweeper: [expires or deletedAt, key]. */
 export type IndexKey = [number, string]
@@ -36,7 +40,11 @@ export interface TablesInit {
  * - `expiry`  [expires, key] and `graves` [deletedAt, key] for the sweeper,
  * - `promises` key -> the newest Paxos ballot promised for it and not yet
  *             accepted (see ReplicaStore.prepare); removed once a record of
- *             that ballot or a newer one is written.
+ *             that ballot or a newer one is written,
+ * - `partitions` and `partition-keys`: per ring partition the digest and
+ *             count of the records, and its keys (see PartitionDigests);
+ *             every change of `meta` goes through `writeMeta`, which keeps
+ *             them in step.
  *
  * An upload that passes one chunk first records a `pending` entry; one killed
  * midway leaves that entry, and `start` removes its file, as it removes any
@@ -55,9 +63,13 @@ export class Tables implements UploadHost {
   /** Small facts of this peer that outlive it (the last placement ring), by name. */
   readonly state: Database<unknown, string>
   readonly files: BlobFiles
+  /** The per-partition digests of `meta` (anti-entropy reads them). */
+  readonly partitions: PartitionDigests
   /** Free space of the data disk: the floor for new values, and how a failed write reads (507 or 500). */
   readonly space: DiskSpace
   private readonly commits: Commits
+  /** Commits started and not yet settled (close waits for them). */
+  private inFlight = 0
   private readonly contentPrefix = randomBytes(8)
   private contentCounter = 0n
 
@@ -77,10 +89,14 @@ export class Tables implements UploadHost {
     this.promises = this.env.openDB({ name: 'promises', encoding: 'string' })
     this.state = this.env.openDB({ name: 'state', encoding: 'msgpack' })
     this.files = new BlobFiles(join(init.dir, 'blobs'), init.sync !== 'os')
+    this.partitions = new PartitionDigests(this.env, this, c.clock, async work => { await this.commit(work) })
   }
 
-  /** Removes what a crash left: interrupted uploads, then files no record names. */
+  /** Removes what a crash left: interrupted uploads, then files no record names; loads the partition digests. */
   async recover (): Promise<void> {
+    const started = this.c.clock.monotonic()
+    const walked = this.partitions.open()
+    if (walked > 0) this.c.log.info({ records: walked, ms: Math.round(this.c.clock.monotonic() - started) }, 'partition digests built')
     for (const { key, value } of [...this.pending.getRange()]) {
       await this.discardUpload(key)
       this.c.log.warn({ key: value.key, started: value.started }, 'removed an interrupted upload')
@@ -92,23 +108,59 @@ export class Tables implements UploadHost {
 
   async close (): Promise<void> {
     this.commits.drain()
+    // The partition digests are written only by a clean close, once every commit applied its delta; else the next start rebuilds them.
+    for (let i = 0; i < CLOSE_WAIT_TURNS && this.inFlight > 0; i++) await new Promise(resolve => setTimeout(resolve, 10))
+    if (this.inFlight === 0) {
+      try {
+        this.partitions.checkpoint()
+      } catch (err) {
+        this.c.log.warn({ err }, 'writing the partition digests failed; the next start rebuilds them')
+      }
+    }
     await this.env.close()
   }
 
-  /** Runs a small write transaction; the commits of one event turn share it (see Commits). */
+  /**
+   * Runs a small write transaction; the commits of one event turn share it
+   * (see Commits). What its writes did to the partition digests reaches
+   * their mirror once it committed (a work run again starts its list over).
+   */
   async commit<T> (work: () => T): Promise<T> {
-    return await this.commits.run(work)
+    let deltas: PartitionDelta[] = []
+    this.inFlight++
+    try {
+      const result = await this.commits.run(() => {
+        deltas = []
+        this.partitions.collector = deltas
+        try {
+          return work()
+        } finally {
+          this.partitions.collector = undefined
+        }
+      })
+      if (deltas.length > 0) this.partitions.apply(deltas)
+      return result
+    } finally {
+      this.inFlight--
+    }
+  }
+
+  /** Inside a write transaction: replaces the record of `key` (`current`, as read in this transaction) with `next`, or removes it (undefined). */
+  writeMeta (key: string, next: ValueRecord | undefined, current: ValueRecord | undefined): void {
+    this.partitions.change(key, current, next)
+    if (next === undefined) void this.meta.remove(key)
+    else void this.meta.put(key, next)
   }
 
   /** Inside a write transaction: writes a new record with its index entries (and its content, when that is one chunk). */
-  putRecord (key: string, record: ValueRecord, last: Buffer | undefined, markedPending: boolean): void {
+  putRecord (key: string, record: ValueRecord, current: ValueRecord | undefined, last: Buffer | undefined, markedPending: boolean): void {
     const contentId = record.contentId
     if (contentId !== null) {
       if (record.blob === true) this.blobIndex.put(contentId, key)
       else if (last !== undefined) this.chunks.put(chunkKey(contentId, 0), last)
       if (markedPending) this.pending.remove(contentId)
     }
-    this.meta.put(key, record)
+    this.writeMeta(key, record, current)
     if (record.expires !== null) this.expiry.put([record.expires, key], null)
     this.keepPromise(key, record.version)
   }

@@ -190,6 +190,35 @@ export interface StoreInit {
   sync?: SyncMode
 }
 
+/** A record written lately: its partition and what it adds to the partition's digest (PartitionView.young). */
+export interface YoungRecord { p: number, hi: number, lo: number }
+
+/**
+ * Per ring partition (PARTITION_BITS of the key's ring position), the
+ * digest and count of a store's records, kept up to date by every write:
+ * what anti-entropy compares between replicas without walking the store.
+ * The arrays are a read-only view, indexed by partition.
+ */
+export interface PartitionView {
+  /** Xor of a 64-bit hash of each record's (key, version, deleted), two 32-bit halves; values expired as of the last `expire` are left out. */
+  readonly xorHi: Uint32Array
+  readonly xorLo: Uint32Array
+  /** Records per partition: live values, tombstones and expired values not yet swept. */
+  readonly count: Uint32Array
+  /** When the partition's digest or count last changed, ms since the epoch (this peer's clock); 0: not since start. */
+  readonly changedAt: Float64Array
+  /** Takes the values expired at `now` out of the digests (one write transaction, only when some expired since the last call). */
+  expire(now: number): Promise<void>
+  /**
+   * What the records of version `until` or newer add to their partitions:
+   * the digests less these are those of the older versions. Undefined when
+   * `until` is older than the changes remembered (PARTITION_RECENT_MS).
+   */
+  young(until: HlcTimestamp): YoungRecord[] | undefined
+  /** The records of these partitions (tombstones and expired values included) in (partition, key) order, after `after`, at most `limit`. */
+  entries(partitions: number[], after: [number, string] | undefined, limit: number): ReplicaEntry[]
+}
+
 /** The metadata of a replicated write, fixed once by the peer that coordinates it. */
 export interface ReplicaPut {
   version: HlcTimestamp
@@ -284,4 +313,6 @@ export interface ReplicaStore extends Store {
   entries(after: string | undefined, limit: number): Promise<ReplicaEntry[]>
   /** Removes a key's record only while it is still at `version` (a copy handed to its new owners); true when removed. */
   dropReplica(key: string, version: HlcTimestamp): Promise<boolean>
+  /** The per-partition digests of the records held (anti-entropy). */
+  partitions(): PartitionView
 }

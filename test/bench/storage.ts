@@ -103,7 +103,7 @@ async function lmdbAlone (sync: SyncMode, connections: number): Promise<number> 
         contentId.writeUInt32BE(next)
         const record = { v: 1 as const, version: String(next).padStart(20, '0'), deleted: false, deletedAt: null, size: VALUE.length, sha256: 'x'.repeat(64), contentType: 'application/octet-stream', created: Date.now(), expires: null, contentId, chunkBytes: 256 * 1024 }
         await t.commit(() => {
-          if (t.meta.get(key) === undefined) t.putRecord(key, record, VALUE, false)
+          if (t.meta.get(key) === undefined) t.putRecord(key, record, undefined, VALUE, false)
         })
       }
     }

@@ -1,14 +1,14 @@
 import type { Clock } from '../../common/clock.js'
-import { PmzError } from '../../common/errors.js'
-import { compareHlc, encodeHlc, type HlcTimestamp } from '../../common/hlc.js'
+import { compareHlc, decodeHlc, encodeHlc, type HlcTimestamp } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import type { IncomingRequest, Transport } from '../../mesh/transport/index.js'
 import type { ReplicaEntry } from '../record.js'
 import type { ReplicaStore } from '../types.js'
-import { ACK_TIMEOUT_MS, ANTI_ENTROPY_CONCURRENCY, REPLICATION_V } from './constants.js'
-import { BucketDigests, bucketOf, differingBuckets } from './digests.js'
-import { STORE_AE_DIGESTS, STORE_AE_KEYS, type AntiEntropyReply, type AntiEntropyRequest } from './messages.js'
+import { PARTITIONS, partitionOf } from '../../ring/index.js'
+import { ACK_TIMEOUT_MS, ANTI_ENTROPY_CONCURRENCY } from './constants.js'
+import { AE_V, STORE_AE_DIGESTS, STORE_AE_KEYS, parseAeReply, parseAeRequest, type AntiEntropyReply, type PartitionCursor } from './anti-entropy-messages.js'
+import { COARSE, MAX_DETAILED, coarseOf, coarseWire, differingBuckets, pairDigests, partitionWire, type PairDigests } from './digests.js'
 import type { Placement, Target } from './placement.js'
 import type { ReplicaClient } from './replica-client.js'
 
@@ -24,14 +24,18 @@ export interface AntiEntropyExchangeComponents {
 
 /** What the exchange needs from the AntiEntropy that runs it. */
 export interface AntiEntropyExchangeHooks {
-  /** Records that `peerId` compared equal for `ring`, or (undefined) that it is not confirmed. */
-  markSynced: (peerId: string, ring: string | undefined) => void
+  /**
+   * Records that `peerId` compared equal for `ring`, or (undefined) that it
+   * is not confirmed; `cleanFrom`: changes of the shared partitions from
+   * this time on (ms, local clock) were not part of the comparison.
+   */
+  markSynced: (peerId: string, ring: string | undefined, cleanFrom?: number) => void
   /** Takes peers dead past the grace off the ring, then returns the current ring fingerprint. */
   ring: () => string
   /** Whether comparing the versions older than `until` is enough to confirm a peer for this peer's ring (RingConfirmations.covers). */
   covers: (until: HlcTimestamp) => boolean
-  /** Every local record, a batch at a time. */
-  walk: () => AsyncIterable<ReplicaEntry>
+  /** The partitions this peer shares with `peerId` on the current ring (see sharedMask). */
+  shared: (peerId: string) => Uint8Array
 }
 
 /** Where one exchange counts the keys it moved (a RoundResult). */
@@ -43,15 +47,18 @@ export interface ExchangeTally {
 }
 
 /**
- * The comparison between two replicas, both sides. The initiator sends the
- * bucket digests of the keys both hold (`exchange`); the responder answers
- * with the buckets that differ (`onDigests`), then with its (key, version)
- * list of those buckets (`onKeys`), and the initiator pushes what it has
- * newer and pulls what the responder has newer.
+ * The comparison between two replicas, both sides, over the partitions they
+ * share. The initiator sends its coarse digests (`exchange`); the responder
+ * answers with the coarse buckets that differ and its partition digests in
+ * them (`onDigests`); the initiator lists the records of the partitions
+ * that differ, asks the responder for its (`onKeys`), and pushes what it
+ * has newer and pulls what the responder has newer. Nothing walks the
+ * store: digests come from the store's per-partition digests, records from
+ * its per-partition key index.
  */
 export class AntiEntropyExchange {
-  /** Per peer, the last key the previous exchange compared when the peer's list was cut at its limit: the next one goes on from there. */
-  private readonly cursors = new Map<string, string>()
+  /** Per peer, where the previous exchange stopped when the peer's list was cut at its limit: the next one goes on from there. */
+  private readonly cursors = new Map<string, PartitionCursor>()
   /** This peer as a copy's source or target (the local store). */
   private readonly self: Target
 
@@ -59,33 +66,48 @@ export class AntiEntropyExchange {
     this.self = { peerId: c.membership.peerId, address: '', isSelf: true, isAlive: true, http: '' }
   }
 
+  /** The digests this peer holds in common with `peerId`, versions older than `until`; undefined when `until` is older than the young versions it remembers. */
+  private async digests (peerId: string, until: HlcTimestamp): Promise<PairDigests | undefined> {
+    const view = this.c.local.partitions()
+    await view.expire(this.c.clock.now())
+    const young = view.young(until)
+    return young === undefined ? undefined : pairDigests(view, this.hooks.shared(peerId), young)
+  }
+
   /** Compares with one peer and moves what differs, within the budget; true when the digests matched. */
-  async exchange (peer: Target, ring: string, until: HlcTimestamp, digests: BucketDigests, result: ExchangeTally, budget: Budget): Promise<boolean> {
-    const r = await this.c.transport.request(peer.address, { type: STORE_AE_DIGESTS, v: 1, ring, digests: digests.toWire(), until }, { timeoutMs: ACK_TIMEOUT_MS })
-    const differ = (r.msg as Extract<AntiEntropyReply, { type: 'store.ae.digests.reply' }>).differ
-    if (differ === null) return false // rings differ: membership has not converged yet
-    if (differ.length === 0) {
-      this.hooks.markSynced(peer.peerId, ring)
+  async exchange (peer: Target, ring: string, until: HlcTimestamp, result: ExchangeTally, budget: Budget): Promise<boolean> {
+    const computedAt = this.c.clock.now()
+    const mine = await this.digests(peer.peerId, until)
+    if (mine === undefined) return false
+    const r = await this.c.transport.request(peer.address, { type: STORE_AE_DIGESTS, v: AE_V, ring, digests: coarseWire(mine), until }, { timeoutMs: ACK_TIMEOUT_MS })
+    const reply = parseAeReply(r.msg, 'store.ae.digests.reply')
+    if (reply.differ === null) return false // rings differ: membership has not converged yet
+    if (reply.differ.length === 0) {
+      this.hooks.markSynced(peer.peerId, ring, cleanFrom(until, computedAt))
       return true
     }
     this.hooks.markSynced(peer.peerId, undefined)
-    // Without a cursor, a long run of equal keys at the start of the differing buckets would be compared again every round.
-    const after = this.cursors.get(peer.peerId)
-    const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: 1, ring, buckets: differ, limit: budget.keys * 4, after, until }, { timeoutMs: ACK_TIMEOUT_MS })
-    const theirs = (kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>).entries
-    if (theirs === null) return false
-    const { truncated } = kr.msg as Extract<AntiEntropyReply, { type: 'store.ae.keys.reply' }>
-    // The peer's list stops at its limit (in key order): past its last key, what it holds is unknown.
-    const lastKey = truncated && theirs.length > 0 ? theirs[theirs.length - 1].key : undefined
-    if (lastKey !== undefined) this.cursors.set(peer.peerId, lastKey)
+    const detailed = reply.differ.slice(0, MAX_DETAILED)
+    const partitions = differingBuckets(partitionWire(mine, detailed), reply.partitions, PARTITIONS).filter(p => detailed.includes(coarseOf(p)))
+    if (partitions.length === 0) return false
+    // Without a cursor, a long run of equal records at the start of the differing partitions would be compared again every round.
+    const cursor = this.cursors.get(peer.peerId)
+    const after = cursor !== undefined && partitions.includes(cursor[0]) ? cursor : undefined
+    const kr = await this.c.transport.request(peer.address, { type: STORE_AE_KEYS, v: AE_V, ring, partitions, limit: budget.keys * 4, ...(after !== undefined ? { after } : {}), until }, { timeoutMs: ACK_TIMEOUT_MS })
+    const keys = parseAeReply(kr.msg, 'store.ae.keys.reply')
+    if (keys.entries === null) return false
+    // The peer's list stops at its limit: past its last position, what it holds is unknown.
+    const last = keys.last ?? undefined
+    if (last !== undefined) this.cursors.set(peer.peerId, last)
     else this.cursors.delete(peer.peerId)
-    const mine: ReplicaEntry[] = []
-    for await (const e of this.sharedEntries(peer.peerId, new Set(differ))) {
-      if (after !== undefined && e.key <= after) continue
-      if (lastKey !== undefined && e.key > lastKey) break
-      if (e.version >= until) continue
-      mine.push(e)
-    }
+    const local = this.c.local.partitions().entries(partitions, after, Number.MAX_SAFE_INTEGER)
+      .filter(e => e.version < until && (last === undefined || !beyond(e.key, last)))
+    await this.run(peer, this.transfers(peer, local, keys.entries, result, budget))
+    return false
+  }
+
+  /** What to push and pull, within the budget, to bring both sides' records of the same keys to the newer version. */
+  private transfers (peer: Target, mine: ReplicaEntry[], theirs: ReplicaEntry[], result: ExchangeTally, budget: Budget): Array<() => Promise<void>> {
     const remote = new Map(theirs.map(e => [e.key, e]))
     const now = this.c.clock.now()
     const work: Array<() => Promise<void>> = []
@@ -105,6 +127,11 @@ export class AntiEntropyExchange {
       if (expired(t, now) || !budget.take(t.deleted ? 0 : t.size)) continue
       work.push(async () => { if (await this.pull(peer, t)) tally(result, 'pulled', t) })
     }
+    return work
+  }
+
+  /** Runs the transfers, ANTI_ENTROPY_CONCURRENCY at a time. */
+  private async run (peer: Target, work: Array<() => Promise<void>>): Promise<void> {
     let next = 0
     await Promise.all(Array.from({ length: ANTI_ENTROPY_CONCURRENCY }, async () => {
       while (next < work.length) {
@@ -112,7 +139,6 @@ export class AntiEntropyExchange {
         await job().catch(err => { this.c.log.debug({ err, peer: peer.peerId }, 'anti-entropy transfer failed') })
       }
     }))
-    return false
   }
 
   /** Sends this peer's record to `t`; true when `t` now holds this version or a newer one. */
@@ -121,7 +147,7 @@ export class AntiEntropyExchange {
       const out = await this.c.client.tombstone(t, e.key, e.version, e.deletedAt ?? this.c.clock.now(), { origin: e.origin })
       return out.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
     }
-    // Changed since the walk (undefined): a later round compares again.
+    // Changed since it was listed (undefined): a later round compares again.
     const out = await this.c.client.copy(e.key, [this.self], t, { version: e.version })
     return out?.entry !== undefined && compareHlc(out.entry.version, e.version) >= 0
   }
@@ -134,48 +160,46 @@ export class AntiEntropyExchange {
     return (await this.c.client.copy(theirs.key, [t], this.self))?.applied === true
   }
 
-  /** Local records of keys whose preference list holds this peer and `peerId` (in `buckets` when given). */
-  private async * sharedEntries (peerId: string, buckets: Set<number> | undefined): AsyncIterable<ReplicaEntry> {
-    const self = this.c.membership.peerId
-    for await (const e of this.hooks.walk()) {
-      if (buckets !== undefined && !buckets.has(bucketOf(e.key))) continue
-      const pl = this.c.placement.preferenceList(e.key)
-      if (pl.includes(self) && pl.includes(peerId)) yield e
-    }
-  }
-
   async onDigests (req: IncomingRequest): Promise<AntiEntropyReply> {
-    const msg = unread(req, STORE_AE_DIGESTS)
-    if (msg.ring !== this.hooks.ring()) return { type: 'store.ae.digests.reply', v: 1, differ: null }
-    const mine = new BucketDigests()
-    const now = this.c.clock.now()
-    const until = msg.until ?? MAX_HLC
-    for await (const e of this.sharedEntries(req.from.peerId, undefined)) if (!expired(e, now) && e.version < until) mine.add(e)
-    const differ = differingBuckets(mine.toWire(), msg.digests)
+    const msg = parseAeRequest(req.msg, STORE_AE_DIGESTS)
+    const none: AntiEntropyReply = { type: 'store.ae.digests.reply', v: AE_V, differ: null, partitions: {} }
+    if (msg.ring !== this.hooks.ring()) return none
+    const computedAt = this.c.clock.now()
+    const mine = await this.digests(req.from.peerId, msg.until)
+    if (mine === undefined) return none
+    const differ = differingBuckets(coarseWire(mine), msg.digests, COARSE)
     // The sender's cutoff may leave out versions this peer took its ring after: then equal digests confirm nothing, on either side.
-    if (differ.length === 0 && !this.hooks.covers(until)) {
+    if (differ.length === 0 && !this.hooks.covers(msg.until)) {
       this.hooks.markSynced(req.from.peerId, undefined)
-      return { type: 'store.ae.digests.reply', v: 1, differ: null }
+      return none
     }
-    this.hooks.markSynced(req.from.peerId, differ.length === 0 ? msg.ring : undefined)
-    return { type: 'store.ae.digests.reply', v: 1, differ }
+    this.hooks.markSynced(req.from.peerId, differ.length === 0 ? msg.ring : undefined, cleanFrom(msg.until, computedAt))
+    return { type: 'store.ae.digests.reply', v: AE_V, differ, partitions: partitionWire(mine, differ.slice(0, MAX_DETAILED)) }
   }
 
   async onKeys (req: IncomingRequest): Promise<AntiEntropyReply> {
-    const msg = unread(req, STORE_AE_KEYS)
-    if (msg.ring !== this.c.placement.fingerprint()) return { type: 'store.ae.keys.reply', v: 1, entries: null, truncated: false }
+    const msg = parseAeRequest(req.msg, STORE_AE_KEYS)
+    if (msg.ring !== this.c.placement.fingerprint()) return { type: 'store.ae.keys.reply', v: AE_V, entries: null, last: null }
     const limit = Math.max(1, Math.min(msg.limit, 10_000))
-    const entries: ReplicaEntry[] = []
-    const after = typeof msg.after === 'string' ? msg.after : undefined
-    const until = typeof msg.until === 'string' ? msg.until : MAX_HLC
-    for await (const e of this.sharedEntries(req.from.peerId, new Set(msg.buckets))) {
-      if (after !== undefined && e.key <= after) continue
-      if (e.version >= until) continue
-      entries.push(e)
-      if (entries.length > limit) break
-    }
-    return { type: 'store.ae.keys.reply', v: 1, entries: entries.slice(0, limit), truncated: entries.length > limit }
+    const shared = this.hooks.shared(req.from.peerId)
+    const listed = this.c.local.partitions().entries(msg.partitions.filter(p => shared[p] === 1), msg.after, limit + 1)
+    const truncated = listed.length > limit
+    const page = listed.slice(0, limit)
+    const lastEntry = page[page.length - 1]
+    const last: PartitionCursor | null = truncated ? [partitionOf(lastEntry.key), lastEntry.key] : null
+    return { type: 'store.ae.keys.reply', v: AE_V, entries: page.filter(e => e.version < msg.until), last }
   }
+}
+
+/** Whether a key lies past a cursor in (partition, key) order. */
+function beyond (key: string, cursor: PartitionCursor): boolean {
+  const p = partitionOf(key)
+  return p > cursor[0] || (p === cursor[0] && key > cursor[1])
+}
+
+/** From when changes were not part of a comparison at cutoff `until` made at `computedAt`: the earlier of the two. */
+function cleanFrom (until: HlcTimestamp, computedAt: number): number {
+  return until >= MAX_HLC ? computedAt : Math.min(computedAt, decodeHlc(until).wall)
 }
 
 /** Counts one record moved and its value bytes (a tombstone has none). */
@@ -198,12 +222,6 @@ export class Budget {
   }
 
   spent (): boolean { return this.keys <= 0 || this.bytes <= 0 }
-}
-
-function unread<T extends AntiEntropyRequest['type']> (req: IncomingRequest, type: T): Extract<AntiEntropyRequest, { type: T }> {
-  const msg = req.msg as AntiEntropyRequest
-  if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`)
-  return msg as Extract<AntiEntropyRequest, { type: T }>
 }
 
 /** Above every version: no settling cutoff (a peer that sends none). */

@@ -5,10 +5,11 @@ import type { RepairEvent, RingStatus } from '../types.js'
 import { AntiEntropyExchange, Budget, expired, type AntiEntropyExchangeComponents } from './anti-entropy-exchange.js'
 import {
   ANTI_ENTROPY_BUSY_INTERVAL_MS, ANTI_ENTROPY_CONCURRENCY, ANTI_ENTROPY_INTERVAL_MS, ANTI_ENTROPY_MAX_BYTES,
-  ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SCAN_BATCH, ANTI_ENTROPY_SETTLE_MS, DEAD_PEER_GRACE_MS
+  ANTI_ENTROPY_MAX_KEYS, ANTI_ENTROPY_MAX_PEERS, ANTI_ENTROPY_SETTLE_MS, ANTI_ENTROPY_VERIFY_MS, DEAD_PEER_GRACE_MS
 } from './constants.js'
-import { BucketDigests } from './digests.js'
-import { STORE_AE_DIGESTS, STORE_AE_KEYS } from './messages.js'
+import { STORE_AE_DIGESTS, STORE_AE_KEYS } from './anti-entropy-messages.js'
+import { RingPartitions } from './ring-partitions.js'
+import { partitionOf } from '../../ring/index.js'
 import type { Target } from './placement.js'
 import { handOff } from './rebalance.js'
 import { RingConfirmations } from './ring-confirmations.js'
@@ -27,9 +28,7 @@ export interface AntiEntropyInit {
   maxKeysPerRound?: number
   /** @default ANTI_ENTROPY_MAX_BYTES */
   maxBytesPerRound?: number
-  /** @default ANTI_ENTROPY_SCAN_BATCH */
-  scanBatch?: number
-  /** Versions younger than this are not compared yet. @default ANTI_ENTROPY_SETTLE_MS */
+  /** Versions younger than this are not compared yet; well under PARTITION_RECENT_MS (what the store remembers of young versions). @default ANTI_ENTROPY_SETTLE_MS */
   settleMs?: number
   /** false: no timer, rounds only through runRound() (tests). @default true */
   auto?: boolean
@@ -62,23 +61,27 @@ export interface AntiEntropyStats {
  * Continual, throttled anti-entropy between replicas, and rebalancing.
  *
  * Every round (every few seconds, jittered; faster while repair is pending)
- * this peer walks its records in LMDB batches, picks one live peer of the
- * ring (unconfirmed ones first) and sends the bucket digests of the keys
- * whose preference list holds both of them. The peer answers with the
- * buckets that differ; for those (as many as the round's key budget allows)
- * this peer fetches the peer's (key, version) list and pushes what it has
- * newer, pulls what the peer has newer: values streamed, tombstones too, all
- * through the only-if-newer replica ops. Matching digests confirm the peer
- * for the current ring (both sides record it).
+ * this peer reads its store's per-partition digests and record counts
+ * (PartitionView: kept up to date by every write; nothing walks the store)
+ * and compares with the live peers of the ring that need it (pickPeers):
+ * those not confirmed for the current ring, and confirmed ones whose shared
+ * partitions changed here since their last comparison. The exchange
+ * (AntiEntropyExchange) sends the digests of the partitions both hold,
+ * narrows a difference down to partitions, lists their records on both
+ * sides and pushes what this peer has newer, pulls what the other has
+ * newer, within the round's budget. Matching digests confirm the peer for
+ * the current ring (both sides record it).
  *
- * Rebalancing rides the same walk: a peer dead past the grace period is
- * taken off the ring, and a ring change resets every confirmation, so the
- * new members of a key's preference list get it from the others; records
- * this peer no longer owns are handed off (see `handOff`) and dropped once
- * every new owner confirmed them. A key is under-replicated while some
- * member of its preference list is not confirmed for the current ring, or
- * while it waits for handoff; `lastRepairMs` is the time from a ring change
- * to the first walk that found none.
+ * Rebalancing: a peer dead past the grace period is taken off the ring, and
+ * a ring change resets every confirmation, so the new members of a key's
+ * preference list get it from the others; records of partitions this peer
+ * no longer owns are handed off (see `handOff`), a budget's worth a round
+ * from the partition key index, and dropped once every new owner confirmed
+ * them. A key is under-replicated while some member of its partition's
+ * preference list is not confirmed for the current ring, or while it waits
+ * for handoff: counted each round from the per-partition record counts.
+ * `lastRepairMs` is the time from a ring change to the first round that
+ * found none.
  */
 export class AntiEntropy {
   /** Which replicas are confirmed in sync for the current ring. */
@@ -88,13 +91,16 @@ export class AntiEntropy {
   private readonly maxKeys: number
   private readonly settleMs: number
   private readonly maxBytes: number
-  private readonly scanBatch: number
   private readonly auto: boolean
   private timer: Timer | undefined
   private running: Promise<RoundResult> | undefined
   private offs: Array<() => void> = []
   private started = false
   private cursor = 0
+  /** The partitions of the ring last seen. */
+  private parts: RingPartitions | undefined
+  /** Where the last round's search for records to hand off stopped. */
+  private handoffCursor: [number, string] | undefined
   private busy = true
   private localKeys = 0
   private underReplicated = 0
@@ -105,8 +111,6 @@ export class AntiEntropy {
   private bytesRepaired = 0
   private handedOff = 0
   private lastRoundMs: number | null = null
-  /** How long the last round's walk over the store took, ms: what the pacing stretches with. */
-  private lastWalkMs = 0
   /** The comparison with one peer, both sides (it keeps the per-peer cursors). */
   private readonly protocol: AntiEntropyExchange
   private readonly listeners = new Set<(e: RepairEvent) => void>()
@@ -118,16 +122,15 @@ export class AntiEntropy {
     this.maxKeys = init.maxKeysPerRound ?? ANTI_ENTROPY_MAX_KEYS
     this.settleMs = init.settleMs ?? ANTI_ENTROPY_SETTLE_MS
     this.maxBytes = init.maxBytesPerRound ?? ANTI_ENTROPY_MAX_BYTES
-    this.scanBatch = init.scanBatch ?? ANTI_ENTROPY_SCAN_BATCH
     this.auto = init.auto ?? true
     this.protocol = new AntiEntropyExchange(c, {
-      markSynced: (peerId, ring) => { this.confirmations.markSynced(peerId, ring) },
+      markSynced: (peerId, ring, cleanFrom) => { this.confirmations.markSynced(peerId, ring, cleanFrom) },
       ring: () => {
         this.checkRing()
         return this.confirmations.ring
       },
       covers: until => this.confirmations.covers(until, this.settleMs),
-      walk: () => this.walk()
+      shared: peerId => this.partitionsOf(this.confirmations.ring).shared(peerId)
     })
   }
 
@@ -219,13 +222,9 @@ export class AntiEntropy {
     }, delay)
   }
 
-  /**
-   * Until the next round: the interval, stretched so that walking the store
-   * (a round's cost grows with the keys held) takes at most about 5 % of the
-   * time in steady state and half of it while repair is pending.
-   */
+  /** Until the next round: short while repair is pending, else the interval (a quiet round costs the same whatever the keys held). */
   private nextDelay (): number {
-    return this.busy ? Math.max(this.busyIntervalMs, this.lastWalkMs) : Math.max(this.intervalMs, this.lastWalkMs * 20)
+    return this.busy ? this.busyIntervalMs : this.intervalMs
   }
 
   private onPeerChange (e: MembershipEvent): void {
@@ -264,9 +263,8 @@ export class AntiEntropy {
     const t0 = this.c.clock.monotonic()
     this.checkRing()
     const ring = this.confirmations.ring
-    const self = this.c.membership.peerId
     if (this.c.placement.selfOnly()) {
-      // The only volume peer: every key is its own and nobody to compare with, so no walk.
+      // The only volume peer: every key is its own and nobody to compare with.
       this.localKeys = (await this.c.local.stats()).entries
       this.noteUnder(0, this.localKeys)
       this.rounds++
@@ -274,41 +272,23 @@ export class AntiEntropy {
       this.busy = false
       return { peers: [], inSync: false, pushed: 0, pulled: 0, bytes: 0, handedOff: 0, underReplicated: 0, keysRepaired: 0, repairBytes: 0 }
     }
-    const peers = this.pickPeers()
-    const digests = new Map(peers.map(p => [p.peerId, new BucketDigests()]))
-    const until = this.confirmations.cutoff(this.c.clock.now(), this.settleMs)
-    const handoff: ReplicaEntry[] = []
-    let localKeys = 0
-    let notOwned = 0
-    /** Keys waiting for confirmations, by the members they wait for (so the count can be redone after this round's exchanges). */
-    const waiting = new Map<string, number>()
-    const now = this.c.clock.now()
-    const walkStarted = this.c.clock.monotonic()
-    for await (const e of this.walk()) {
-      localKeys++
-      const pl = this.c.placement.preferenceList(e.key)
-      if (!pl.includes(self)) {
-        notOwned++
-        if (handoff.length < this.maxKeys) handoff.push(e)
-        continue
-      }
-      const unconfirmed = pl.filter(p => !this.confirmations.confirmed(p))
-      if (unconfirmed.length > 0) {
-        const group = unconfirmed.join(',')
-        waiting.set(group, (waiting.get(group) ?? 0) + 1)
-      }
-      if (peers.length > 0 && !expired(e, now) && e.version < until) for (const p of pl) digests.get(p)?.add(e)
-    }
+    const view = this.c.local.partitions()
+    const parts = this.partitionsOf(ring)
+    await view.expire(this.c.clock.now())
+    // Counted from the per-partition record counts: a pass over 65,536 numbers, not over the keys.
+    const counted = parts.tally(view)
     const underCount = (): number => {
-      let n = notOwned
-      for (const [group, count] of waiting) if (group.split(',').some(p => !this.confirmations.confirmed(p))) n += count
+      let n = counted.notOwned
+      for (const [i, count] of counted.byList) if (parts.lists[i].some(p => !this.confirmations.confirmed(p))) n += count
       return n
     }
-    this.lastWalkMs = this.c.clock.monotonic() - walkStarted
-    this.localKeys = localKeys
-    this.noteUnder(underCount(), localKeys)
+    this.localKeys = counted.records
+    this.noteUnder(underCount(), counted.records)
+    const handoff = counted.notOwned > 0 ? this.toHandOff(parts) : []
     if (this.underReplicated > 0 && this.repairPendingSince === null && handoff.length > 0) this.repairPendingSince = this.c.clock.now()
-    const result: RoundResult = { peers: peers.map(p => p.peerId), inSync: peers.length > 0, pushed: 0, pulled: 0, bytes: 0, handedOff: 0, underReplicated: this.underReplicated }
+    const peers = this.pickPeers(parts)
+    const until = this.confirmations.cutoff(this.c.clock.now(), this.settleMs)
+    const result: RoundResult = { peers: peers.map(p => p.peerId), inSync: true, pushed: 0, pulled: 0, bytes: 0, handedOff: 0, underReplicated: this.underReplicated }
     const budget = new Budget(this.maxKeys, this.maxBytes)
     for (const peer of peers) {
       if (budget.spent()) {
@@ -316,7 +296,7 @@ export class AntiEntropy {
         break
       }
       try {
-        if (!await this.protocol.exchange(peer, ring, until, digests.get(peer.peerId) as BucketDigests, result, budget)) result.inSync = false
+        if (!await this.protocol.exchange(peer, ring, until, result, budget)) result.inSync = false
       } catch (err) {
         result.inSync = false
         this.c.log.debug({ err, peer: peer.peerId }, 'anti-entropy exchange failed')
@@ -326,20 +306,35 @@ export class AntiEntropy {
     if (handing.length > 0) {
       result.handedOff = await handOff(handing, { ...this.c, push: async (t, e) => await this.protocol.push(t, e) }, ANTI_ENTROPY_CONCURRENCY)
       this.handedOff += result.handedOff
-      notOwned -= result.handedOff
+      counted.notOwned -= result.handedOff
     }
-    // Confirmations this round's exchanges brought count at once (the records were counted by the walk above).
+    // Confirmations this round's exchanges brought count at once.
     const under = underCount()
-    this.noteUnder(under, localKeys)
+    this.noteUnder(under, counted.records)
     result.underReplicated = under
     this.keysRepaired += result.pushed + result.pulled
     this.bytesRepaired += result.bytes
     this.rounds++
     this.lastRoundMs = Math.round(this.c.clock.monotonic() - t0)
-    this.busy = under > 0 || (peers.length > 0 && !result.inSync) || result.pushed + result.pulled > 0
+    this.busy = under > 0 || !result.inSync || result.pushed + result.pulled > 0 || this.pending().length > 0
     // The repair event counts the handed-off values' bytes too (the metrics keep them apart).
     const handedBytes = handing.reduce((sum, e) => sum + (e.deleted ? 0 : e.size), 0)
     return { ...result, keysRepaired: result.pushed + result.pulled + result.handedOff, repairBytes: result.bytes + handedBytes }
+  }
+
+  /** The partitions of the current ring as this peer sees them (rebuilt when the ring changes). */
+  private partitionsOf (ring: string): RingPartitions {
+    if (this.parts?.ring !== ring) this.parts = new RingPartitions(ring, this.c.membership.peerId, p => this.c.placement.partitionList(p))
+    return this.parts
+  }
+
+  /** Up to a round's key budget of records of partitions this peer no longer owns, going on where the last round stopped. */
+  private toHandOff (parts: RingPartitions): ReplicaEntry[] {
+    const view = this.c.local.partitions()
+    const out = view.entries(parts.notOwned, this.handoffCursor, this.maxKeys)
+    const last = out[out.length - 1]
+    this.handoffCursor = out.length < this.maxKeys || last === undefined ? undefined : [partitionOf(last.key), last.key]
+    return out
   }
 
   /** Publishes the under-replicated count; at 0 a pending repair is complete. */
@@ -351,35 +346,43 @@ export class AntiEntropy {
     this.repairPendingSince = null
   }
 
-  /** Every local record, a batch at a time, yielding to the event loop between batches (foreground requests go first). */
-  private async * walk (): AsyncIterable<ReplicaEntry> {
-    let after: string | undefined
-    for (;;) {
-      const batch = await this.c.local.entries(after, this.scanBatch)
-      yield * batch
-      if (batch.length < this.scanBatch) return
-      after = batch[batch.length - 1].key
-      await new Promise(resolve => setImmediate(resolve))
-    }
+  /** Live peers of the ring other than this one. */
+  private livePeers (): string[] {
+    if (this.c.placement.n() < 2 || !this.c.placement.hasSelf()) return []
+    const self = this.c.membership.peerId
+    return this.c.placement.peerIds().filter(p => p !== self && this.confirmations.isAlive(p))
+  }
+
+  /** Live peers not confirmed for this ring. */
+  private pending (): string[] {
+    return this.livePeers().filter(p => !this.confirmations.confirmed(p))
   }
 
   /**
-   * The live peers of the ring to compare with this round: those not
-   * confirmed for this ring (up to ANTI_ENTROPY_MAX_PEERS, rotating), or else
-   * one, round-robin (the steady check).
+   * The live peers of the ring to compare with this round (at most
+   * ANTI_ENTROPY_MAX_PEERS): those not confirmed for this ring (rotating),
+   * then confirmed ones whose shared partitions changed here since their
+   * last comparison, or whose last comparison is older than
+   * ANTI_ENTROPY_VERIFY_MS. A confirmed peer nothing changed with is not
+   * compared: it changes on its side are its own rounds' to send. So a
+   * quiet cluster's round costs a pass over the partition arrays, whatever
+   * the number of keys.
    */
-  private pickPeers (): Target[] {
-    if (this.c.placement.n() < 2 || !this.c.placement.hasSelf()) return []
-    const self = this.c.membership.peerId
-    const ids = this.c.placement.peerIds().filter(p => p !== self && this.confirmations.isAlive(p))
+  private pickPeers (parts: RingPartitions): Target[] {
+    const ids = this.livePeers()
     if (ids.length === 0) return []
+    const view = this.c.local.partitions()
+    const now = this.c.clock.now()
     const pending = ids.filter(p => !this.confirmations.confirmed(p))
-    const pool = pending.length > 0 ? pending : ids
-    const count = pending.length > 0 ? Math.min(pool.length, ANTI_ENTROPY_MAX_PEERS) : 1
     const start = this.cursor++
+    const chosen = pending.map((_, i) => pending[(start + i) % pending.length])
+    for (const id of ids) {
+      const last = this.confirmations.lastSync(id)
+      if (last === undefined) continue
+      if (now - last.at >= ANTI_ENTROPY_VERIFY_MS || parts.changedSince(view, id, last.cleanFrom)) chosen.push(id)
+    }
     const out: Target[] = []
-    for (let i = 0; i < count; i++) {
-      const id = pool[(start + i) % pool.length]
+    for (const id of chosen.slice(0, ANTI_ENTROPY_MAX_PEERS)) {
       const m = this.c.membership.get(id)
       if (m !== undefined) out.push({ peerId: id, address: m.address, isSelf: false, isAlive: true, http: m.meta.http })
     }

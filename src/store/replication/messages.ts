@@ -1,7 +1,6 @@
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ListOptions, ReplicaPut, StageFields } from '../types.js'
-import type { WireDigests } from './digests.js'
 
 /**
  * Replication between volume peers (`store.*` requests on the mesh). Each
@@ -53,23 +52,3 @@ export const STORE_STAGE = 'store.stage'
 export const STORE_COMMIT = 'store.commit'
 export const STORE_UNSTAGE = 'store.unstage'
 export const STORE_LIST = 'store.list'
-
-export const STORE_AE_DIGESTS = 'store.ae.digests'
-export const STORE_AE_KEYS = 'store.ae.keys'
-
-/** Anti-entropy requests (`store.ae.*` on the mesh). `ring` is the sender's ring fingerprint: peers with different rings skip the round. */
-export type AntiEntropyRequest =
-  /**
-   * The sender's bucket digests over the keys both peers should hold, of
-   * versions older than `until` (records still settling, written in the last
-   * ANTI_ENTROPY_SETTLE_MS, are the write path's business and left out on
-   * both sides). Reply: `store.ae.digests.reply`.
-   */
-  | { type: 'store.ae.digests', v: 1, ring: string, digests: WireDigests, until?: HlcTimestamp }
-  /** The receiver's records in these buckets (keys both peers should hold, versions older than `until`), at most `limit`. Reply: `store.ae.keys.reply`. */
-  | { type: 'store.ae.keys', v: 1, ring: string, buckets: number[], limit: number, after?: string, until?: HlcTimestamp }
-
-export type AntiEntropyReply =
-  /** `differ` null: the rings differ. */
-  | { type: 'store.ae.digests.reply', v: 1, differ: number[] | null }
-  | { type: 'store.ae.keys.reply', v: 1, entries: ReplicaEntry[] | null, truncated: boolean }

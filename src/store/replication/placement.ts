@@ -90,6 +90,9 @@ export class Placement {
   /** The key's preference list as peer ids (owner first). */
   preferenceList (key: string): string[] { return this.ring.preferenceList(key, this.n()) }
 
+  /** The preference list of every key of a ring partition (anti-entropy's unit). */
+  partitionList (partition: number): string[] { return this.ring.partitionList(partition, this.n()) }
+
   /** Replicas per key: the configured count, capped by the number of volume peers. */
   n (): number { return Math.min(this.replicas, this.ring.size) }
 

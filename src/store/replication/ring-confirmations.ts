@@ -23,8 +23,8 @@ export interface RingConfirmationsComponents {
  */
 export class RingConfirmations {
   private readonly dead: DeadPeers
-  /** Peer id -> the ring fingerprint it was last confirmed in sync for. */
-  private readonly synced = new Map<string, string>()
+  /** Peer id -> the ring fingerprint it was last confirmed in sync for, from when its changes were not compared (ms, local clock), and when that was. */
+  private readonly synced = new Map<string, { ring: string, cleanFrom: number, at: number }>()
   /** Bumped whenever `synced` or a member's state changes: settled() is recomputed only then (it is asked on every request). */
   private epoch = 0
   private settledMemo: { ring: string, epoch: number, value: boolean } | undefined
@@ -71,11 +71,16 @@ export class RingConfirmations {
     return value
   }
 
-  /** Records that `peerId` compared equal for `ring`, or (undefined) that it is not confirmed. */
-  markSynced (peerId: string, ring: string | undefined): void {
+  /** Records that `peerId` compared equal for `ring` (changes from `cleanFrom` on not compared), or (undefined) that it is not confirmed. */
+  markSynced (peerId: string, ring: string | undefined, cleanFrom = 0): void {
     if (ring === undefined) this.synced.delete(peerId)
-    else this.synced.set(peerId, ring)
+    else this.synced.set(peerId, { ring, cleanFrom, at: this.c.clock.now() })
     this.epoch++
+  }
+
+  /** For a confirmed peer, from when changes were not part of its last comparison and when that comparison was; undefined when not confirmed. */
+  lastSync (peerId: string): { cleanFrom: number, at: number } | undefined {
+    return this.confirmed(peerId) ? this.synced.get(peerId) : undefined
   }
 
   /** Membership bookkeeping: dead-peer timing, and a peer that is dead, suspect or gone is no longer confirmed. */
@@ -130,7 +135,7 @@ export class RingConfirmations {
   confirmed (peerId: string): boolean {
     if (peerId === this.c.membership.peerId) return true
     const m = this.c.membership.get(peerId)
-    return this.synced.get(peerId) === this.current && m !== undefined && (m.state === 'alive' || m.state === 'suspect')
+    return this.synced.get(peerId)?.ring === this.current && m !== undefined && (m.state === 'alive' || m.state === 'suspect')
   }
 
   isAlive (peerId: string): boolean {

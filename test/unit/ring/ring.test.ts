@@ -3,7 +3,7 @@ import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
 import { sample, seededRandom } from '../../../src/common/random.js'
-import { VNODES_PER_PEER, createRing, keyHash, type Ring, type RingPeer } from '../../../src/ring/index.js'
+import { PARTITION_BITS, VNODES_PER_PEER, createRing, keyHash, type Ring, type RingPeer } from '../../../src/ring/index.js'
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `bucket/${i % 97}/file-${i}.bin`)
 const ids = (n: number, prefix = 'vol'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${(i * 7919).toString(16)}`)
@@ -89,12 +89,13 @@ describe('ring', () => {
         ],
       ]
     `)
-    expect(ring.fingerprint).toMatchInlineSnapshot(`"ec5a8c43e2c3d696"`)
+    expect(ring.fingerprint).toMatchInlineSnapshot(`"7b84d81dc8645b00"`)
   })
 
   it('walks the ring as a plain ketama continuum would', () => {
     // Reference: md5 of `peerId-i` for each vnode i, four little-endian 32-bit points each;
-    // a key belongs to the first point at or after its hash, wrapping around.
+    // a key belongs to the first point at or after the first position of its partition
+    // (the top PARTITION_BITS of its hash), wrapping around.
     const peers = [...peersOf(ids(4), 1), { peerId: 'heavy', weight: 3 }]
     const ring = createRing({ peers })
     const points: Array<{ at: number, peerId: string }> = []
@@ -106,7 +107,7 @@ describe('ring', () => {
     }
     points.sort((a, b) => a.at - b.at)
     for (const key of KEYS.slice(0, 1_000)) {
-      const h = keyHash(key)
+      const h = (keyHash(key) >>> (32 - PARTITION_BITS)) * 2 ** (32 - PARTITION_BITS)
       const start = points.findIndex(p => p.at >= h)
       const list: string[] = []
       for (let k = 0; list.length < 3; k++) {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryNetwork } from '../../../src/mesh/transport/index.js'
-import { createRing } from '../../../src/ring/index.js'
-import { BucketDigests, BUCKETS, bucketOf, differingBuckets } from '../../../src/store/replication/digests.js'
+import { PARTITIONS, createRing } from '../../../src/ring/index.js'
+import { COARSE, coarseOf, coarseWire, differingBuckets, pairDigests, partitionWire } from '../../../src/store/replication/digests.js'
 import type { AntiEntropyInit } from '../../../src/store/replication/anti-entropy.js'
 import type { RepairEvent } from '../../../src/store/index.js'
+import type { PartitionView } from '../../../src/store/types.js'
 import { waitFor } from '../../helpers/http.js'
 import { cleanupPeers } from '../../helpers/peer.js'
 import { View, replicaNode, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
@@ -12,20 +13,31 @@ import { View, replicaNode, stopReplicaNodes, type ReplicaNode } from '../../hel
 async function * bytes (b: Buffer): AsyncIterable<Uint8Array> { if (b.length > 0) yield b }
 
 describe('digests', () => {
-  it('bucket digests are order independent and differ exactly where an entry differs', () => {
-    const entries = Array.from({ length: 200 }, (_, i) => ({ key: `/k/${i}`, version: `v${i}`, deleted: i % 7 === 0 }))
-    const a = new BucketDigests()
-    const b = new BucketDigests()
-    for (const e of entries) a.add(e)
-    for (const e of [...entries].reverse()) b.add(e)
-    expect(differingBuckets(a.toWire(), b.toWire())).toEqual([])
-    const c = new BucketDigests()
-    for (const e of entries) c.add(e.key === '/k/5' ? { ...e, deleted: true } : e)
-    expect(differingBuckets(a.toWire(), c.toWire())).toEqual([bucketOf('/k/5')])
-    const d = new BucketDigests()
-    for (const e of entries.slice(1)) d.add(e)
-    expect(differingBuckets(a.toWire(), d.toWire())).toEqual([bucketOf('/k/0')])
-    for (const e of entries) expect(bucketOf(e.key)).toBeLessThan(BUCKETS)
+  /** A store's partition digests with some records in them. */
+  function view (records: Array<{ p: number, hi: number, lo: number }>): PartitionView {
+    const v = { xorHi: new Uint32Array(PARTITIONS), xorLo: new Uint32Array(PARTITIONS), count: new Uint32Array(PARTITIONS), changedAt: new Float64Array(PARTITIONS) }
+    for (const r of records) {
+      v.xorHi[r.p] ^= r.hi
+      v.xorLo[r.p] ^= r.lo
+      v.count[r.p]++
+    }
+    return { ...v, expire: async () => {}, young: () => [], entries: () => [] }
+  }
+
+  it('pair digests cover the shared partitions only, leave the young records out, and differ exactly where a partition differs', () => {
+    const records = Array.from({ length: 300 }, (_, i) => ({ p: (i * 7919) % PARTITIONS, hi: i * 2654435761 >>> 0, lo: i + 1 }))
+    const all = new Uint8Array(PARTITIONS).fill(1)
+    const a = pairDigests(view(records), all, [])
+    // b misses one record and holds one young record more, which is left out of the comparison.
+    const young = { p: 12345, hi: 7, lo: 9 }
+    const b = pairDigests(view([...records.slice(1), young]), all, [young])
+    const coarse = differingBuckets(coarseWire(a), coarseWire(b), COARSE)
+    expect(coarse).toEqual([coarseOf(records[0].p)])
+    expect(differingBuckets(partitionWire(a, coarse), partitionWire(b, coarse), PARTITIONS)).toEqual([records[0].p])
+    // A partition the pair does not share is not compared at all.
+    const mask = new Uint8Array(PARTITIONS).fill(1)
+    mask[records[0].p] = 0
+    expect(differingBuckets(coarseWire(pairDigests(view(records), mask, [])), coarseWire(pairDigests(view([...records.slice(1), young]), mask, [young])), COARSE)).toEqual([])
   })
 })
 
@@ -75,7 +87,8 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
   }
 
   it('leaves versions younger than the settle time to the write path: they are neither compared nor moved', async () => {
-    const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, settleMs: 60_000 } })
+    // (A settle time well inside what the partition digests remember of young versions, PARTITION_RECENT_MS.)
+    const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, settleMs: 30_000 } })
     const [a, b] = nodes
     await a.local.applyPut('/fresh', bytes(Buffer.from('just written')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
     for (let i = 0; i < 3; i++) for (const n of nodes) await n.store.antiEntropy.runRound()
@@ -253,6 +266,26 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const survivors = nodes.slice(0, 3)
     expect((await survivors[0].store.ringStatus()).volumePeers).toEqual(['a', 'b', 'c'])
     await rounds(survivors, async () => await threeCopies(survivors, keys))
+  })
+
+  it('a quiet round compares with nobody; a change is sent by the peer it happened on, and only to peers sharing its partition', async () => {
+    const { nodes } = await cluster(['a', 'b', 'c', 'd'], { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false } })
+    const keys = Array.from({ length: 40 }, (_, i) => `/quiet/${i}`)
+    for (const k of keys) await nodes[0].store.put(k, bytes(Buffer.from(k)))
+    await rounds(nodes, async () => (await Promise.all(nodes.map(async n => await n.store.ringStatus()))).every(s => s.antiEntropy.inSync.length === 4 && s.underReplicated === 0))
+    // Every pair confirmed and nothing changed: no round compares with anyone (no digest, no walk).
+    for (const n of nodes) expect((await n.store.antiEntropy.runRound()).peers).toEqual([])
+    // A record that reached only one replica of its key (as a missed write would leave it).
+    const ring = createRing({ peers: ['a', 'b', 'c', 'd'].map(peerId => ({ peerId })) })
+    const key = '/quiet/new'
+    const [first, second] = ring.preferenceList(key, 2)
+    const holder = nodes.find(n => n.id === first) as ReplicaNode
+    await holder.local.applyPut(key, bytes(Buffer.from('only here')), { version: holder.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+    for (const n of nodes.filter(n => n !== holder)) expect((await n.store.antiEntropy.runRound()).peers).toEqual([])
+    const r = await holder.store.antiEntropy.runRound()
+    expect(r.peers).toContain(second)
+    expect(r.pushed).toBe(1)
+    expect((await (nodes.find(n => n.id === second) as ReplicaNode).local.get(key)).body.toString()).toBe('only here')
   })
 
   it('bounds the work of a round', async () => {

@@ -1,4 +1,4 @@
-// Batch jobs end to end (issue 16): on 4 peers with N=3, a batch over 2,000
+// Batch jobs end to end (issue 16): on 4 peers with N=3, a batch over 1,000
 // stored keys runs one task per key on a peer that holds the key
 // (asserted from the task records against each peer's own store), computing
 // the sha256 of its value from ctx.dataFile; maxWorkers 1 holds; a throwing
@@ -13,7 +13,7 @@ import { http, waitFor } from '../helpers/http.js'
 import { JSON_HEADERS, readEvents } from '../helpers/jobs.js'
 import { cleanupPeers, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
-const KEYS = 2000
+const KEYS = 1000
 const SHA = `import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 export default (args, ctx) => {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
-import { cleanupPeers, killPeer, startPeer, type Peer } from '../helpers/peer.js'
+import { cleanupPeers, freePort, killPeer, startPeer, type Peer } from '../helpers/peer.js'
 
 // Issue 13 item 2: peers started at the same instant must bootstrap exactly
 // one coordinator cluster, and nothing committed right after the start may be
@@ -15,26 +14,6 @@ const BOOTSTRAPPED = 'bootstrapped a new coordinator cluster'
 async function status (peer: Peer): Promise<Status | undefined> {
   const res = await http('GET', `${peer.url}/admin/coordinator`).catch(() => undefined)
   return res?.status === 200 ? res.json?.data as Status : undefined
-}
-
-/**
- * A mesh port free right now, so that the first peer's address is known
- * before it starts. Taken below Linux's ephemeral range (32768-60999), where
- * every other test's port-0 listener and every outgoing connection get their
- * ports: a port from that range could be taken by one of them between this
- * check and the peer's bind (seen in CI). 21000-30999 also keeps clear of
- * pmz's defaults (31414-31416).
- */
-async function freePort (): Promise<number> {
-  for (;;) {
-    const port = 21_000 + Math.floor(Math.random() * 10_000)
-    const free = await new Promise<boolean>(resolve => {
-      const server = createServer()
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
 }
 
 /**

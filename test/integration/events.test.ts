@@ -7,7 +7,7 @@
 // bounded). Needs `npm run build` (bin/pmz runs dist/).
 import { randomUUID } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -15,7 +15,7 @@ import { converged, pool } from '../helpers/cluster.js'
 import { openEvents, type ClusterEvent, type EventClient } from '../helpers/events.js'
 import { http, waitFor } from '../helpers/http.js'
 import { catalogued, launch } from '../helpers/jobs.js'
-import { cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { cleanupPeers, freePort, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const SEED = `export default async (args, ctx) => {
   ctx.progress(0.5, 'half')
@@ -31,18 +31,6 @@ function seedsDir (): string {
   return dir
 }
 
-/** A port nothing listens on now, for the first peer's mesh, so the second can --join it as both start (as bootstrap.test.ts does). */
-async function freePort (): Promise<number> {
-  for (;;) {
-    const port = 21_000 + Math.floor(Math.random() * 10_000)
-    const free = await new Promise<boolean>(resolve => {
-      const server = createServer()
-      server.once('error', () => resolve(false))
-      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-    })
-    if (free) return port
-  }
-}
 
 async function leaderOf (peer: Peer): Promise<string | undefined> {
   const res = await http('GET', `${peer.url}/admin/coordinator`).catch(() => undefined)

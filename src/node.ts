@@ -81,7 +81,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log, emit: inject, onAttempt: observed.onAttempt })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   const events = createNodeEvents(config, id, { membership: mesh.membership, network, coordinator, store, clock, log })
-  gateway = createGateway({ store: events.observe(store), events, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, metrics: observed.metrics, clock, log: log.child({ component: 'http' }) }, {
+  gateway = createGateway({ store: events.observe(store), local, events, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, metrics: observed.metrics, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream'
 import { isPmzError } from '../common/errors.js'
+import { compareHlc } from '../common/hlc.js'
 import type { StoredValue, ValueMeta } from '../store/index.js'
 import { ArchivePacker } from './archive-packer.js'
 import { FORMAT, FORMAT_VERSION } from './format.js'
@@ -80,10 +81,14 @@ async function * listAll (source: BackupSource, prefix?: string): AsyncGenerator
  */
 async function * readAhead (source: BackupSource, prefix?: string): AsyncGenerator<StoredValue> {
   const ahead: Array<{ meta: ValueMeta, value?: Promise<StoredValue | undefined> }> = []
-  const read = async (key: string): Promise<StoredValue | undefined> => await source.store.get(key).catch(err => {
-    if (isPmzError(err, 'ERR_NOT_FOUND')) return undefined
-    throw err
-  })
+  const read = async (meta: ValueMeta): Promise<StoredValue | undefined> => {
+    const own = await localCopy(source, meta)
+    if (own !== undefined) return own
+    return await source.store.get(meta.key).catch(err => {
+      if (isPmzError(err, 'ERR_NOT_FOUND')) return undefined
+      throw err
+    })
+  }
   const start = (): void => {
     let inFlight = 0
     for (const a of ahead) {
@@ -91,7 +96,7 @@ async function * readAhead (source: BackupSource, prefix?: string): AsyncGenerat
       const large = a.meta.size > SMALL_VALUE_BYTES
       if (large && inFlight > 0) break
       if (a.value === undefined) {
-        a.value = read(a.meta.key)
+        a.value = read(a.meta)
         a.value.catch(() => {})
       }
       if (large || ++inFlight >= PREFETCH_VALUES) break
@@ -109,7 +114,7 @@ async function * readAhead (source: BackupSource, prefix?: string): AsyncGenerat
       const head = ahead.shift()
       if (head === undefined) return
       start()
-      const value = await (head.value ?? read(head.meta.key))
+      const value = await (head.value ?? read(head.meta))
       if (value !== undefined) yield value
     }
   } finally {
@@ -118,4 +123,14 @@ async function * readAhead (source: BackupSource, prefix?: string): AsyncGenerat
       a.value?.then(v => { if (v !== undefined && !(v.body instanceof Uint8Array)) v.body.destroy() }, () => {})
     }
   }
+}
+
+/** This peer's copy of a listed value when it is that very version (else undefined: read it through the cluster). */
+async function localCopy (source: BackupSource, meta: ValueMeta): Promise<StoredValue | undefined> {
+  if (source.local === undefined) return undefined
+  const own = await source.local.get(meta.key).catch(() => undefined)
+  if (own === undefined) return undefined
+  if (compareHlc(own.meta.version, meta.version) === 0) return own
+  if (!(own.body instanceof Uint8Array)) own.body.destroy()
+  return undefined
 }

@@ -93,6 +93,12 @@ export interface RestoreReport extends TablesReport {
 /** Where a backup reads from: the cluster store and the coordinator's tables. */
 export interface BackupSource {
   store: Pick<Store, 'list' | 'get'>
+  /**
+   * This peer's own copies, when it holds keys: a value whose local version
+   * is the one the cluster listed is read here, without a quorum read over
+   * the mesh; any other is read through `store`.
+   */
+  local?: Pick<Store, 'get'>
   tables(): Promise<BackupTables>
 }
 

@@ -16,6 +16,7 @@ const MAX_TABLES_BYTES = 16 * 1024 * 1024
 
 export interface BackupRoutesComponents extends TablesComponents {
   store: Store
+  local?: Pick<Store, 'get'>
   clock: Clock
   log: Logger
 }
@@ -71,7 +72,7 @@ export function mountBackupRoutes (app: FastifyInstance, c: BackupRoutesComponen
         const { prefix, tables } = await start(req, reply)
         log.info({ prefix }, 'backup started')
         // Returned, not sent: fastify pipes the stream (see envelopePayload).
-        return createBackupStream({ store: c.store, tables: async () => tables }, { clock: c.clock, log }, { prefix, peer: init.self.id, version: init.self.version })
+        return createBackupStream({ store: c.store, local: c.local, tables: async () => tables }, { clock: c.clock, log }, { prefix, peer: init.self.id, version: init.self.version })
       },
       HEAD: async (req, reply) => {
         await start(req, reply)

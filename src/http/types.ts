@@ -91,6 +91,8 @@ export interface Gateway extends Startable {
 
 export interface GatewayComponents {
   store: Store
+  /** This peer's own copies (a backup reads a key here when it holds the version the cluster lists). */
+  local?: Pick<Store, 'get'>
   network: NetworkView
   extensions: Extensions
   coordinator: CoordinatorView

@@ -98,6 +98,36 @@ describe('backup archive', () => {
     expect(lines.map(l => l.msg)).not.toContain('backup done')
   })
 
+  it('reads a key from this peer\'s copy when it holds the listed version, through the cluster otherwise', async () => {
+    const clock = new ManualClock()
+    const cluster = await store(clock)
+    const mine = await store(clock)
+    await cluster.put('/a/same', chunks(Buffer.from('same')), {})
+    await cluster.put('/a/stale', chunks(Buffer.from('new')), {})
+    clock.advance(1000)
+    await mine.put('/a/stale', chunks(Buffer.from('old')), {})
+    const clusterReads: string[] = []
+    const localReads: string[] = []
+    const source = {
+      store: { list: cluster.list.bind(cluster), get: async (k: string) => { clusterReads.push(k); return await cluster.get(k) } },
+      // This peer holds '/a/same' at the listed version and '/a/stale' at another one.
+      local: { get: async (k: string) => { localReads.push(k); return k === '/a/same' ? await cluster.get(k) : await mine.get(k) } },
+      tables: async () => tables
+    }
+    const archive = await collect(createBackupStream(source, { clock, log }, { peer: 'p1', version: 'test' }))
+    const got = new Map<string, string>()
+    await readArchive(chunks(archive), {
+      async entry (meta, body) {
+        const parts: Buffer[] = []
+        for await (const piece of body) parts.push(Buffer.from(piece))
+        got.set(meta.key, Buffer.concat(parts).toString())
+      }
+    })
+    expect(got).toEqual(new Map([['/a/same', 'same'], ['/a/stale', 'new']]))
+    expect(localReads.sort()).toEqual(['/a/same', '/a/stale'])
+    expect(clusterReads).toEqual(['/a/stale'])
+  })
+
   it('refuses a corrupted, cut or foreign archive before writing anything', async () => {
     const clock = new ManualClock()
     const { archive } = await backedUp(clock)

@@ -14,7 +14,7 @@ import { http, waitFor } from '../helpers/http.js'
 import { JSON_HEADERS } from '../helpers/jobs.js'
 import { cleanupPeers, killPeer, restartPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
-const KEYS = 600
+const KEYS = 400
 const SEED = `import { appendFileSync, readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 export default async (args, ctx) => {

@@ -105,7 +105,9 @@ export class PipelineEngine implements Startable {
       load: async packet => await internalize(packet, c.store),
       deadLetter: async (stage, packet, error) => {
         const record = { packet, error, at: c.clock.now() }
-        await c.store.put(`${DLQ_PREFIX}/${stage}/${safe(packet.id)}`, Buffer.from(JSON.stringify(record, bytesAsBase64)))
+        // A key per dead-lettering, not per packet: a redriven packet that fails again before
+        // its redrive deleted the entry it came from would otherwise be deleted with it (lost).
+        await c.store.put(`${DLQ_PREFIX}/${stage}/${safe(packet.id)}~${this.newId()}`, Buffer.from(JSON.stringify(record, bytesAsBase64)))
       }
     }
   }

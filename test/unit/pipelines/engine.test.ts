@@ -222,14 +222,21 @@ describe('pipeline engine', () => {
     await mesh.run(3_000, 10)
     expect(calls).toBe(3) // 1 + 2 retries
     expect(await e.deadLetters('s')).toBe(1)
-    const letter = JSON.parse(Buffer.from(mesh.peer('p1').store.get(`/_pipelines/dlq/s/${bad}`) as Uint8Array).toString()) as { error: string }
+    const [key] = [...mesh.peer('p1').store.keys()].filter(k => k.startsWith('/_pipelines/dlq/s/'))
+    expect(key.startsWith(`/_pipelines/dlq/s/${bad}~`)).toBe(true)
+    const letter = JSON.parse(Buffer.from(mesh.peer('p1').store.get(key) as Uint8Array).toString()) as { error: string }
     expect(letter.error).toBe('always')
     expect(e.outboxSize()).toEqual({ pending: 0, unacked: 0 })
     expect(e.localStatus()[0]).toMatchObject({ failed: 4, processed: 1, errors: ['always', 'always', 'always', 'once'] })
+    // Redriven while it still throws: back in the list once (under a new key), not lost, not twice.
+    expect(await e.redrive('s')).toBe(1)
+    await mesh.run(3_000, 10)
+    expect(calls).toBe(6)
+    expect(await e.deadLetters('s')).toBe(1)
     failing = false
     expect(await e.redrive('s')).toBe(1)
     await mesh.run(50)
-    expect(calls).toBe(4)
+    expect(calls).toBe(7)
     expect(await e.deadLetters('s')).toBe(0)
   })
 

@@ -41,6 +41,9 @@ export class MinHeap<T> {
     return top
   }
 
+  /** Its items, in no particular order (read only). */
+  values (): readonly T[] { return this.items }
+
   /** Empties the heap; its items, in no particular order. */
   clear (): T[] {
     const out = this.items

@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../../src/common/clock.js'
+import { MinHeap } from '../../src/common/min-heap.js'
 
 interface Scheduled { at: number, seq: number, fn: () => void, every?: number, cancelled: boolean }
 
@@ -10,8 +11,8 @@ interface Scheduled { at: number, seq: number, fn: () => void, every?: number, c
 export class ManualClock implements Clock {
   private time: number
   private seq = 0
-  /** A binary min-heap on (at, seq). */
-  private readonly heap: Scheduled[] = []
+  /** Timers by (at, seq). */
+  private readonly heap = new MinHeap<Scheduled>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq))
 
   constructor (start = Date.UTC(2026, 0, 1)) { this.time = start }
 
@@ -45,14 +46,14 @@ export class ManualClock implements Clock {
   }
 
   /** Timers not yet fired or cancelled. */
-  pendingTimers (): number { return this.heap.filter(t => !t.cancelled).length }
+  pendingTimers (): number { return this.heap.values().filter(t => !t.cancelled).length }
 
   private fire (t: Scheduled): void {
     this.time = t.at
     if (t.every !== undefined) {
       t.at += t.every
       t.seq = this.seq++
-      this.push(t)
+      this.heap.push(t)
     } else {
       t.cancelled = true
     }
@@ -60,52 +61,18 @@ export class ManualClock implements Clock {
   }
 
   private nextDue (end: number): Scheduled | undefined {
-    while (this.heap.length > 0) {
-      const top = this.heap[0]
-      if (top.cancelled) { this.pop(); continue }
+    for (let top = this.heap.peek(); top !== undefined; top = this.heap.peek()) {
+      if (top.cancelled) { this.heap.pop(); continue }
       if (top.at > end) return undefined
-      return this.pop()
+      return this.heap.pop()
     }
     return undefined
   }
 
   private schedule (fn: () => void, ms: number, every?: number): Timer {
     const t: Scheduled = { at: this.time + Math.max(0, ms), seq: this.seq++, fn, every, cancelled: false }
-    this.push(t)
+    this.heap.push(t)
     return { cancel: () => { t.cancelled = true } }
-  }
-
-  private less (a: Scheduled, b: Scheduled): boolean { return a.at < b.at || (a.at === b.at && a.seq < b.seq) }
-
-  private push (t: Scheduled): void {
-    const h = this.heap
-    h.push(t)
-    for (let i = h.length - 1; i > 0;) {
-      const p = (i - 1) >> 1
-      if (!this.less(h[i], h[p])) break
-      ;[h[i], h[p]] = [h[p], h[i]]
-      i = p
-    }
-  }
-
-  private pop (): Scheduled {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop() as Scheduled
-    if (h.length > 0) {
-      h[0] = last
-      for (let i = 0; ;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && this.less(h[l], h[m])) m = l
-        if (r < h.length && this.less(h[r], h[m])) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m], h[i]]
-        i = m
-      }
-    }
-    return top
   }
 }
 

@@ -3,16 +3,15 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../src/common/clock.js'
 import { createLogger } from '../../src/common/logger.js'
-import type { Extensions } from '../../src/extensions/index.js'
-import { createGateway, type CoordinatorView, type Gateway } from '../../src/http/index.js'
+import { createGateway, type Gateway } from '../../src/http/index.js'
 import type { PipelineService } from '../../src/pipelines/types.js'
 import { createStore, type Store } from '../../src/store/index.js'
+import { noExtensions, stubCoordinator } from '../helpers/gateway-stubs.js'
 import { cleanupPeers, runCli, tempDir } from '../helpers/peer.js'
 import { fakePipelines } from '../helpers/pipelines.js'
 
 const log = createLogger({ level: 'silent' })
-const noExtensions = { names: () => [], call: async () => null, start: async () => {}, stop: async () => {} } as unknown as Extensions
-const coordinator = { local: true, leaderHttp: () => undefined, status: () => ({}) } as unknown as CoordinatorView
+const coordinator = stubCoordinator(true)
 
 /** The real `bin/pmz` against an in-process gateway whose pipelines are a fake that records its calls. */
 describe('pmz inject and pmz pipeline', () => {

@@ -5,18 +5,17 @@ import Fastify from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemClock } from '../../../src/common/clock.js'
 import { createLogger } from '../../../src/common/logger.js'
-import type { Extensions } from '../../../src/extensions/index.js'
 import { loadDashboardAssets, WEB_DIR } from '../../../src/http/dashboard-assets.js'
 import { mountDashboardRoutes } from '../../../src/http/dashboard-routes.js'
 import { errorHandler } from '../../../src/http/error-mapper.js'
-import { createGateway, type CoordinatorView, type Gateway } from '../../../src/http/index.js'
+import { createGateway, type Gateway } from '../../../src/http/index.js'
 import { createStore, type Store } from '../../../src/store/index.js'
+import { noExtensions, stubCoordinator } from '../../helpers/gateway-stubs.js'
 import { http } from '../../helpers/http.js'
 import { cleanupPeers, REPO, tempDir } from '../../helpers/peer.js'
 
 const log = createLogger({ level: 'silent' })
-const noExtensions = { names: () => [], call: async () => null, start: async () => {}, stop: async () => {} } as unknown as Extensions
-const noCoordinator = { local: false, leaderHttp: () => undefined, status: () => ({}) } as unknown as CoordinatorView
+const noCoordinator = stubCoordinator()
 
 describe('the dashboard routes', () => {
   let store: Store

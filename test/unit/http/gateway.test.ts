@@ -1,25 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../../src/common/clock.js'
 import { createLogger } from '../../../src/common/logger.js'
-import type { Extensions } from '../../../src/extensions/index.js'
-import { createGateway, type CoordinatorView, type Gateway } from '../../../src/http/index.js'
+import { createGateway, type Gateway } from '../../../src/http/index.js'
 import { createStore, type Store } from '../../../src/store/index.js'
+import { noExtensions, stubCoordinator } from '../../helpers/gateway-stubs.js'
 import { http } from '../../helpers/http.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 
 const log = createLogger({ level: 'silent' })
 
-const noExtensions = { names: () => [], call: async () => null, start: async () => {}, stop: async () => {} } as unknown as Extensions
-const noCoordinator: CoordinatorView = {
-  local: false,
-  leaderHttp: () => undefined,
-  status: () => ({}),
-  settings: async () => ({}),
-  setSetting: async () => {},
-  deleteSetting: async () => false,
-  counter: async () => 0,
-  increment: async () => 0
-}
+const noCoordinator = stubCoordinator()
 
 describe('the gateway over a real store', () => {
   let store: Store | undefined

@@ -2,15 +2,14 @@ import { request } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../../src/common/clock.js'
 import { createLogger } from '../../../src/common/logger.js'
-import type { Extensions } from '../../../src/extensions/index.js'
-import { createGateway, type CoordinatorView, type Gateway, type JobsView } from '../../../src/http/index.js'
+import { createGateway, type Gateway, type JobsView } from '../../../src/http/index.js'
 import type { Job, JobChange } from '../../../src/jobs/index.js'
 import { createStore, type Store } from '../../../src/store/index.js'
+import { noExtensions, stubCoordinator } from '../../helpers/gateway-stubs.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 
 const log = createLogger({ level: 'silent' })
-const noExtensions = { names: () => [], call: async () => null, start: async () => {}, stop: async () => {} } as unknown as Extensions
-const coordinator = { local: true, leaderHttp: () => undefined, status: () => ({}) } as unknown as CoordinatorView
+const coordinator = stubCoordinator(true)
 const refused = async (): Promise<never> => { throw new Error('not in this test') }
 
 /** A running job and a JobsView whose follow() the test drives. */

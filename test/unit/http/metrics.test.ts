@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../../src/common/clock.js'
 import { createLogger } from '../../../src/common/logger.js'
-import type { Extensions } from '../../../src/extensions/index.js'
-import { createGateway, createPeerMetrics, type CoordinatorView, type Gateway, type MetricsSources, type StoreFigures } from '../../../src/http/index.js'
+import { createGateway, createPeerMetrics, type Gateway, type MetricsSources, type StoreFigures } from '../../../src/http/index.js'
 import type { ReplicationStats } from '../../../src/store/index.js'
 import { createStore, type Store } from '../../../src/store/index.js'
 import { outcomeLabel } from '../../../src/node-metrics.js'
+import { noExtensions, stubCoordinator } from '../../helpers/gateway-stubs.js'
 import { http } from '../../helpers/http.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 
@@ -114,17 +114,7 @@ describe('a peer\'s metrics', () => {
 })
 
 const log = createLogger({ level: 'silent' })
-const noExtensions = { names: () => [], call: async () => null, start: async () => {}, stop: async () => {} } as unknown as Extensions
-const noCoordinator: CoordinatorView = {
-  local: false,
-  leaderHttp: () => undefined,
-  status: () => ({}),
-  settings: async () => ({}),
-  setSetting: async () => {},
-  deleteSetting: async () => false,
-  counter: async () => 0,
-  increment: async () => 0
-}
+const noCoordinator = stubCoordinator()
 
 describe('GET /metrics on the gateway', () => {
   let store: Store | undefined

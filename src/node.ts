@@ -7,7 +7,7 @@ import { StallWatch } from './common/stall-watch.js'
 import { VERSION } from './common/version.js'
 import { DEFAULT_CLUSTER_KEY, isLoopbackHost, prepareDataDir, type PmzConfig } from './config/index.js'
 import { createExtensions } from './extensions/index.js'
-import { createGateway, type Gateway, type NetworkView } from './http/index.js'
+import { createGateway, type Gateway, type NetworkView, type RingView } from './http/index.js'
 import { createNodeCoordinator } from './node-coordinator.js'
 import { createNodeEvents } from './node-events.js'
 import { createNodeJobs } from './node-jobs.js'
@@ -15,7 +15,7 @@ import { createNodeMetrics } from './node-metrics.js'
 import { createPipelinesOfNode } from './node-pipelines.js'
 import { createNodeMesh } from './node-mesh.js'
 import { createClusterCatalog, createSeedCatalog } from './seeds/index.js'
-import { createLocalStore, createReplicatedStore, type Store } from './store/index.js'
+import { createLocalStore, createReplicatedStore } from './store/index.js'
 
 export { VERSION }
 
@@ -57,7 +57,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
     sync: config.store.sync,
     minFreeBytes: config.store.minFreeMb * 1024 * 1024
   })
-  const store: Store = createReplicatedStore({ local, transport: mesh.transport, membership: mesh.membership, clock, log: storeLog }, {
+  const store = createReplicatedStore({ local, transport: mesh.transport, membership: mesh.membership, clock, log: storeLog }, {
     replicas: config.store.replicas,
     writeQuorum: config.store.writeQuorum,
     antiEntropy: { deadGraceMs: config.store.deadPeerGraceS * 1000 },
@@ -81,7 +81,8 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log, emit: inject, onAttempt: observed.onAttempt })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   const events = createNodeEvents(config, id, { membership: mesh.membership, network, coordinator, store, clock, log })
-  gateway = createGateway({ store: events.observe(store), local, events, network, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, metrics: observed.metrics, clock, log: log.child({ component: 'http' }) }, {
+  const ring: RingView = { ownerUrl: key => store.ownerUrl(key), status: async () => await store.ringStatus() }
+  gateway = createGateway({ store: events.observe(store), local, events, network, ring, extensions, coordinator: coordinator.view, catalog, jobs: jobs.view, pipelines: pipelines.service, metrics: observed.metrics, clock, log: log.child({ component: 'http' }) }, {
     self: { id, version: VERSION, isVolume: config.node.roles.includes('volume') },
     host: config.node.host,
     advertiseHost: mesh.advertiseHost,

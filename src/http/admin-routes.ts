@@ -2,20 +2,20 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { badRequest, notFound } from '../common/errors.js'
 import type { Store, ValueMeta } from '../store/index.js'
 import { ok, sendEnvelope } from './envelope.js'
-import type { NetworkView, PeerSelf, PeerView } from './types.js'
+import type { NetworkView, PeerSelf, PeerView, RingView } from './types.js'
 import { mountRoute } from './routes.js'
 
 const MAX_LIST_LIMIT = 10_000
 
 /** `admin/status`, `admin/network[/{node}]` (pulzar-api.md §9.1-9.2) and pmz's `admin/keys` and `admin/ring`. */
-export function mountAdminRoutes (app: FastifyInstance, store: Store, network: NetworkView, self: PeerSelf): void {
+export function mountAdminRoutes (app: FastifyInstance, { store, network, ring }: { store: Store, network: NetworkView, ring?: RingView }, self: PeerSelf): void {
   mountRoute(app, {
     url: '/admin/status',
     handlers: {
       GET: async (_req, reply) => {
         const stats = await store.stats()
         // pulzar-api.md §9.1: entries = live keys in the cluster, once per key; local_entries = this peer's own replicas.
-        const entries = store.ringStatus !== undefined ? await countLiveKeys(store) : stats.entries
+        const entries = ring !== undefined ? await countLiveKeys(store) : stats.entries
         const local = self.isVolume === false ? 0 : stats.entries
         return sendEnvelope(reply, 200, ok({ ...stats, entries, local_entries: local, peer: self.id, version: self.version }))
       }
@@ -26,7 +26,7 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
     url: '/admin/network',
     handlers: {
       GET: async (_req, reply) => {
-        const peers = await withSync(await network.peers(), store, self)
+        const peers = await withSync(await network.peers(), ring, self)
         return sendEnvelope(reply, 200, ok(peers, peers.length === 0 ? 'No nodes online' : ''))
       }
     }
@@ -37,7 +37,7 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
     handlers: {
       GET: async (req, reply) => {
         const { node } = req.params as { node: string }
-        const peer = (await withSync(await network.peers(), store, self)).find(p => p.node === node)
+        const peer = (await withSync(await network.peers(), ring, self)).find(p => p.node === node)
         if (peer === undefined) throw notFound('node not found')
         return sendEnvelope(reply, 200, ok(peer))
       }
@@ -48,8 +48,8 @@ export function mountAdminRoutes (app: FastifyInstance, store: Store, network: N
     url: '/admin/ring',
     handlers: {
       GET: async (_req, reply) => {
-        if (store.ringStatus === undefined) throw notFound('this store is not distributed')
-        return sendEnvelope(reply, 200, ok({ ...await store.ringStatus(), peer: self.id }))
+        if (ring === undefined) throw notFound('this store is not distributed')
+        return sendEnvelope(reply, 200, ok({ ...await ring.status(), peer: self.id }))
       }
     }
   })
@@ -81,12 +81,12 @@ function isoTime (ms: number): string | null {
   return Number.isNaN(d.getTime()) ? null : d.toISOString()
 }
 
-/** Marks the volume peers of the ring with `in_sync` (anti-entropy's last word), when the store is distributed. */
-async function withSync (peers: PeerView[], store: Store, self: PeerSelf): Promise<PeerView[]> {
-  if (store.ringStatus === undefined) return peers
-  const ring = await store.ringStatus()
-  const inSync = new Set(ring.antiEntropy.inSync)
-  return peers.map(p => ring.volumePeers.includes(p.node) ? { ...p, in_sync: p.node === self.id || inSync.has(p.node) } : p)
+/** Marks the volume peers of the ring with `in_sync` (anti-entropy's last word), when there is a ring. */
+async function withSync (peers: PeerView[], ring: RingView | undefined, self: PeerSelf): Promise<PeerView[]> {
+  if (ring === undefined) return peers
+  const status = await ring.status()
+  const inSync = new Set(status.antiEntropy.inSync)
+  return peers.map(p => status.volumePeers.includes(p.node) ? { ...p, in_sync: p.node === self.id || inSync.has(p.node) } : p)
 }
 
 /**

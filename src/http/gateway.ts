@@ -94,8 +94,8 @@ export class FastifyGateway implements Gateway {
     })
     if (components.metrics !== undefined) mountMetricsRoutes(this.app, components.metrics)
     const routes = { maxsizeMb, selfUrl: () => this.boundUrl, bodies: this.uploads }
-    mountStorageRoutes(this.app, components.store, routes)
-    mountAdminRoutes(this.app, components.store, components.network, init.self)
+    mountStorageRoutes(this.app, components, routes)
+    mountAdminRoutes(this.app, components, init.self)
     mountCoordinatorRoutes(this.app, components.coordinator, components.log, this.uploads)
     mountBackupRoutes(this.app, components, { self: init.self, spoolDir: init.spoolDir ?? join(tmpdir(), `pmz-spool-${process.pid}`), bodies: this.uploads })
     mountExtensionRoutes(this.app, components.extensions, routes)

@@ -3,7 +3,7 @@ import type { Gateway, GatewayComponents, GatewayInit } from './types.js'
 
 export type { CatalogRow } from './catalog-routes.js'
 export { createPeerMetrics, UNMATCHED_ROUTE, type JobOutcomeLabel, type MetricsSources, type PeerMetrics, type PeerMetricsInit, type RaftFigures, type StoreFigures } from './metrics.js'
-export type { CoordinatorView, JobCatalogView, JobsView, LaunchRequest, PeerView, NetworkView, PeerSelf, Gateway, GatewayComponents, GatewayInit } from './types.js'
+export type { CoordinatorView, JobCatalogView, JobsView, LaunchRequest, PeerView, NetworkView, RingView, PeerSelf, Gateway, GatewayComponents, GatewayInit } from './types.js'
 
 export function createGateway (components: GatewayComponents, init: GatewayInit): Gateway {
   return new FastifyGateway(components, init)

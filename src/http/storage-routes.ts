@@ -4,6 +4,7 @@ import { keyToUrlPath, parseKey, type Store, type ValueMeta } from '../store/ind
 import { MAX_TEMPORAL_DAYS } from './constants.js'
 import { envelopePayload, ok, sendEnvelope } from './envelope.js'
 import type { BodySource } from './request-body.js'
+import type { RingView } from './types.js'
 import { clientBase, mountRoute, pathAfter, rawQuery } from './routes.js'
 
 const MIB = 1024 * 1024
@@ -20,7 +21,7 @@ export interface StorageRoutesInit {
 }
 
 /** Pulzar's storage API (pulzar-api.md §4): add_key, get_node, get_key, delete_key. */
-export function mountStorageRoutes (app: FastifyInstance, store: Store, init: StorageRoutesInit): void {
+export function mountStorageRoutes (app: FastifyInstance, { store, ring }: { store: Store, ring?: RingView }, init: StorageRoutesInit): void {
   const maxBytes = Math.floor(init.maxsizeMb * MIB)
   const deleted = JSON.stringify(ok(null, 'key deleted'))
   const tooLarge = (): PmzError => new PmzError('ERR_TOO_LARGE', `max size allowed is ${init.maxsizeMb}MB`, { details: { maxsizeMb: init.maxsizeMb } })
@@ -54,7 +55,7 @@ export function mountStorageRoutes (app: FastifyInstance, store: Store, init: St
         const key = parseKey(pathAfter(req, '/get_node'))
         if (await store.stat(key) !== undefined) throw new PmzError('ERR_CONFLICT', 'key already exists')
         const query = rawQuery(req)
-        const node = `${store.ownerUrl?.(key) ?? clientBase(req, init.selfUrl())}/add_key/${keyToUrlPath(key)}${query === '' ? '' : `?${query}`}`
+        const node = `${ring?.ownerUrl(key) ?? clientBase(req, init.selfUrl())}/add_key/${keyToUrlPath(key)}${query === '' ? '' : `?${query}`}`
         return sendEnvelope(reply, 200, ok({ node }, 'ok'))
       }
     }

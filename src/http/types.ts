@@ -5,7 +5,7 @@ import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
 import type { Batch, BatchLimits, JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
-import type { Store } from '../store/index.js'
+import type { RingStatus, Store } from '../store/index.js'
 import type { ClusterEvents } from './cluster-events/types.js'
 import type { PeerMetrics } from './metrics.js'
 
@@ -74,6 +74,18 @@ export interface JobCatalogView {
 /** What `admin/network` lists. */
 export interface NetworkView { peers(): Promise<PeerView[]> }
 
+/**
+ * The placement ring as the gateway sees it (a distributed store's): where
+ * get_node sends an upload, `admin/ring`, and the `in_sync` of
+ * `admin/network`. Absent for a store that is not distributed.
+ */
+export interface RingView {
+  /** The HTTP base URL of a peer holding a replica of `key`, when that is not this peer; undefined when this peer is one. */
+  ownerUrl(key: string): string | undefined
+  /** The ring and the repair state as this peer sees them (admin/ring). */
+  status(): Promise<RingStatus>
+}
+
 /** Facts about the peer serving the gateway. */
 export interface PeerSelf {
   id: string
@@ -94,6 +106,8 @@ export interface GatewayComponents {
   /** This peer's own copies (a backup reads a key here when it holds the version the cluster lists). */
   local?: Pick<Store, 'get'>
   network: NetworkView
+  /** The placement ring of a distributed store; without it get_node names this peer, admin/ring answers 404 and admin/status counts only this peer's keys. */
+  ring?: RingView
   extensions: Extensions
   coordinator: CoordinatorView
   /** The seeds catalog of `admin/job_catalog`; the route is absent without it. */

@@ -1,8 +1,8 @@
 import { LmdbStore } from './lmdb-store.js'
 import { ReplicatedStore, type ReplicatedStoreComponents, type ReplicatedStoreInit } from './replication/replicated-store.js'
-import type { ReplicaStore, Store, StoreComponents, StoreInit } from './types.js'
+import type { DistributedStore, ReplicaStore, Store, StoreComponents, StoreInit } from './types.js'
 
-export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, StoreComponents, StoreInit, ReplicaStore, ReplicaPut, ApplyResult, RingStatus, RepairEvent, ReplicationStats } from './types.js'
+export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, DistributedStore, StoreComponents, StoreInit, ReplicaStore, ReplicaPut, ApplyResult, RingStatus, RepairEvent, ReplicationStats } from './types.js'
 export type { ValueMeta, ValueRecord, ReplicaEntry } from './record.js'
 export { statDisk, type DiskUsage, type StatDisk } from './disk-space.js'
 export { HeldBytes, type HeldBytesComponents, type HeldBytesInit } from './held-bytes.js'
@@ -23,6 +23,6 @@ export function createLocalStore (components: StoreComponents, init: StoreInit):
  * The cluster-wide store: keys on a ring over the volume peers, N copies,
  * W acknowledgements, read repair. Starting it starts `components.local`.
  */
-export function createReplicatedStore (components: ReplicatedStoreComponents, init: ReplicatedStoreInit = {}): Store {
+export function createReplicatedStore (components: ReplicatedStoreComponents, init: ReplicatedStoreInit = {}): DistributedStore {
   return new ReplicatedStore(components, init)
 }

@@ -96,14 +96,6 @@ export interface Store extends Startable {
    */
   on(event: 'key:change', fn: (change: KeyChange) => void): () => void
   /**
-   * The HTTP base URL of a peer holding a replica of `key`, when that is not
-   * this peer (get_node sends uploads there, skipping a hop); undefined when
-   * this peer is one, or for a store that is not distributed.
-   */
-  ownerUrl?(key: string): string | undefined
-  /** The placement ring and the repair state as this peer sees them (admin/ring); undefined for a store that is not distributed. */
-  ringStatus?(): Promise<RingStatus>
-  /**
    * The peer ids of `key`'s preference list (the peers that should hold it,
    * owner first), as this peer's ring places it now, whether or not they are
    * alive; undefined for a store that is not distributed.
@@ -119,6 +111,18 @@ export interface Store extends Startable {
 
   /** Repair and handoff counters since start (metrics); undefined for a store that is not distributed. */
   replicationStats?(): ReplicationStats
+}
+
+/** The cluster-wide store, and what only a store on a ring can tell (the gateway's RingView is built from it). */
+export interface DistributedStore extends Store {
+  /**
+   * The HTTP base URL of a peer holding a replica of `key`, when that is not
+   * this peer (get_node sends uploads there, skipping a hop); undefined when
+   * this peer is one.
+   */
+  ownerUrl(key: string): string | undefined
+  /** The placement ring and the repair state as this peer sees them (admin/ring). */
+  ringStatus(): Promise<RingStatus>
 }
 
 /** What replication did since this peer started, and what waits: plain numbers, cheap to read. */

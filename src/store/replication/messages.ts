@@ -1,6 +1,9 @@
+import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
+import type { Message } from '../../mesh/transport/index.js'
 import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ListOptions, ReplicaPut, StageFields } from '../types.js'
+import { REPLICATION_V } from './constants.js'
 
 /**
  * Replication between volume peers (`store.*` requests on the mesh). Each
@@ -52,3 +55,98 @@ export const STORE_STAGE = 'store.stage'
 export const STORE_COMMIT = 'store.commit'
 export const STORE_UNSTAGE = 'store.unstage'
 export const STORE_LIST = 'store.list'
+
+// Checks of what arrives: plain typeof tests on the message as decoded, no copy (they run once per replicated write).
+
+const isStr = (x: unknown): x is string => typeof x === 'string'
+const isBool = (x: unknown): x is boolean => typeof x === 'boolean'
+const isNum = (x: unknown): x is number => Number.isFinite(x)
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+/** The fixed prefix of an HLC timestamp (common/hlc.ts): what decodeHlc needs to fold it into a clock. */
+const HLC_PREFIX = /^[0-9a-f]{12}\.[0-9a-f]{4}\./
+const isHlc = (x: unknown): x is HlcTimestamp => typeof x === 'string' && HLC_PREFIX.test(x)
+const isOptHlc = (x: unknown): boolean => x === undefined || isHlc(x)
+const isOptBool = (x: unknown): boolean => x === undefined || isBool(x)
+const isNumOrNull = (x: unknown): boolean => x === null || isNum(x)
+/** maxBytes, sizeHint: a byte count or null (none). */
+const isLimit = (x: unknown): boolean => x === null || (isNum(x) && x >= 0)
+const isOptBytes = (x: unknown): boolean => x === undefined || x === null || x instanceof Uint8Array
+
+/** A replica's record of a key as it crossed the mesh. */
+export function isReplicaEntry (x: unknown): x is ReplicaEntry {
+  return isObj(x) && isStr(x.key) && isHlc(x.version) && isBool(x.deleted) && isNumOrNull(x.deletedAt) && isCount(x.size) &&
+    isStr(x.sha256) && isStr(x.contentType) && isNum(x.created) && isNumOrNull(x.expires) && isOptHlc(x.origin)
+}
+
+const isEntryOrNull = (x: unknown): boolean => x === null || isReplicaEntry(x)
+
+export function isValueMeta (x: unknown): x is ValueMeta {
+  return isObj(x) && isStr(x.key) && isCount(x.size) && isStr(x.sha256) && isStr(x.contentType) && isNum(x.created) &&
+    isNumOrNull(x.expires) && isHlc(x.version) && isOptHlc(x.origin)
+}
+
+export function isReplicaPut (x: unknown): x is ReplicaPut {
+  return isObj(x) && isHlc(x.version) && isNum(x.created) && isNumOrNull(x.expires) && isStr(x.contentType) &&
+    (x.sha256 === undefined || isStr(x.sha256)) && isOptHlc(x.origin) && isOptBool(x.accept)
+}
+
+function isStageFields (x: unknown): x is StageFields {
+  return isObj(x) && isNum(x.created) && isNumOrNull(x.expires) && isStr(x.contentType) && (x.sha256 === undefined || isStr(x.sha256))
+}
+
+function isListOptions (x: unknown): x is ListOptions {
+  return isObj(x) && (x.prefix === undefined || isStr(x.prefix)) && (x.after === undefined || isStr(x.after)) && (x.limit === undefined || isCount(x.limit))
+}
+
+/** Whether a message's fields (its type and version already checked) are those of its type. */
+type Check = (m: Message) => boolean
+
+const isKeyed: Check = m => isStr(m.key)
+
+const REQUESTS: { readonly [T in ReplicationRequest['type']]: Check } = {
+  'store.entry': isKeyed,
+  'store.fetch': isKeyed,
+  'store.read': isKeyed,
+  'store.put': m => isStr(m.key) && isReplicaPut(m.put) && isLimit(m.maxBytes) && isLimit(m.sizeHint) && isOptBytes(m.bytes),
+  'store.tombstone': m => isStr(m.key) && isHlc(m.version) && isNum(m.deletedAt) && isOptBool(m.accept) && isOptHlc(m.origin),
+  'store.prepare': m => isStr(m.key) && isHlc(m.ballot),
+  'store.stage': m => isStr(m.key) && isStageFields(m.fields) && isLimit(m.maxBytes) && isLimit(m.sizeHint),
+  'store.commit': m => isStr(m.key) && isStr(m.stageId) && isReplicaPut(m.put),
+  'store.unstage': m => isStr(m.stageId),
+  'store.list': m => isListOptions(m.options)
+}
+
+const REPLIES: { readonly [T in ReplicationReply['type']]: Check } = {
+  'store.entry.reply': m => isEntryOrNull(m.entry),
+  'store.fetch.reply': m => isEntryOrNull(m.entry) && (m.bytes === null || m.bytes instanceof Uint8Array),
+  'store.value': m => isValueMeta(m.meta) && isOptBytes(m.bytes),
+  'store.applied': m => isBool(m.applied) && isEntryOrNull(m.entry) && isOptHlc(m.promised),
+  'store.promise': m => isBool(m.promised) && (m.ballot === null || isHlc(m.ballot)) && isEntryOrNull(m.entry),
+  'store.staged': m => isStr(m.stageId) && isCount(m.size) && isStr(m.sha256),
+  'store.unstaged': () => true,
+  'store.list.reply': m => Array.isArray(m.items) && m.items.every(isValueMeta)
+}
+
+/**
+ * Checks a request that arrived for the handler of `type`: its version and
+ * every field, down to the entries, puts and metadata inside. Throws
+ * ERR_BAD_REQUEST when it is not one this peer can read.
+ */
+export function parseRequest<T extends ReplicationRequest['type']> (msg: Message, type: T): Extract<ReplicationRequest, { type: T }> {
+  if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`, { details: { type, v: msg.v } })
+  if (msg.type !== type || !REQUESTS[type](msg)) throw new PmzError('ERR_BAD_REQUEST', `malformed ${type}`, { details: { type } })
+  return msg as Extract<ReplicationRequest, { type: T }>
+}
+
+/**
+ * Checks the reply `replica` gave: the expected `type`, its version and every
+ * field. Throws ERR_REMOTE naming the type and the replica otherwise, so a
+ * bad reply fails here rather than as a TypeError further on.
+ */
+export function parseReply<T extends ReplicationReply['type']> (msg: Message, type: T, replica: string): Extract<ReplicationReply, { type: T }> {
+  if (msg.type !== type || msg.v !== REPLICATION_V || !REPLIES[type](msg)) {
+    throw new PmzError('ERR_REMOTE', `malformed ${type} from replica ${replica}`, { details: { type, replica, got: String(msg.type) } })
+  }
+  return msg as Extract<ReplicationReply, { type: T }>
+}

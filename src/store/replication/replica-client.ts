@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
-import type { Transport } from '../../mesh/transport/index.js'
+import type { Message, Transport } from '../../mesh/transport/index.js'
 import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ApplyResult, ListOptions, PrepareResult, ReplicaPut, ReplicaStore, StageFields, StageResult, StoredValue } from '../types.js'
 import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
-import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, type ReplicationReply, type ReplicationRequest } from './messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, parseReply, type ReplicationRequest } from './messages.js'
 import type { Target } from './placement.js'
 import { sha256Hex } from '../../common/digest.js'
 
@@ -21,7 +21,7 @@ export class ReplicaClient {
   async entry (t: Target, key: string): Promise<ReplicaEntry | undefined> {
     if (t.isSelf) return await this.local.entry(key)
     const r = await this.call(t, { type: STORE_ENTRY, v: 1, key }, SURVEY_TIMEOUT_MS)
-    const entry = (r.msg as Extract<ReplicationReply, { type: 'store.entry.reply' }>).entry ?? undefined
+    const entry = parseReply(r.msg, 'store.entry.reply', t.peerId).entry ?? undefined
     if (entry !== undefined) this.local.observeVersion(entry.version)
     return entry
   }
@@ -35,11 +35,11 @@ export class ReplicaClient {
   async fetch (t: Target, key: string): Promise<{ entry: ReplicaEntry | undefined, bytes?: Buffer }> {
     if (t.isSelf) return { entry: await this.local.entry(key) }
     const r = await this.call(t, { type: STORE_FETCH, v: 1, key }, SURVEY_TIMEOUT_MS)
-    const m = r.msg as Extract<ReplicationReply, { type: 'store.fetch.reply' }>
+    const m = parseReply(r.msg, 'store.fetch.reply', t.peerId)
     const entry = m.entry ?? undefined
     if (entry === undefined) return { entry }
     this.local.observeVersion(entry.version)
-    if (m.bytes === null || m.bytes === undefined) return { entry }
+    if (m.bytes === null) return { entry }
     const bytes = asBuffer(m.bytes)
     return bytes.length === entry.size && sha256Hex(bytes) === entry.sha256 ? { entry, bytes } : { entry }
   }
@@ -53,7 +53,7 @@ export class ReplicaClient {
   async read (t: Target, key: string, signal?: AbortSignal): Promise<StoredValue> {
     if (t.isSelf) return await this.local.get(key)
     const r = await this.call(t, { type: STORE_READ, v: 1, key }, ACK_TIMEOUT_MS, { signal })
-    const { meta, bytes: inline } = r.msg as Extract<ReplicationReply, { type: 'store.value' }>
+    const { meta, bytes: inline } = parseReply(r.msg, 'store.value', t.peerId)
     this.local.observeVersion(meta.version)
     if (inline !== undefined && inline !== null) {
       const bytes = asBuffer(inline)
@@ -79,11 +79,11 @@ export class ReplicaClient {
     if (whole !== undefined && whole.length <= INLINE_MAX_BYTES) {
       // One message each way: no body to wait for, so the short deadline.
       const r = await this.call(t, { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: whole.length, bytes: whole }, ACK_TIMEOUT_MS, { signal: options.signal })
-      return this.applied(r.msg)
+      return this.applied(r.msg, t.peerId)
     }
     const msg: ReplicationRequest = { type: STORE_PUT, v: 1, key, put, maxBytes, sizeHint: options.sizeHint ?? whole?.length ?? null }
     const r = await this.call(t, msg, PUT_TIMEOUT_MS, { body: whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, signal: options.signal })
-    return this.applied(r.msg)
+    return this.applied(r.msg, t.peerId)
   }
 
   /**
@@ -121,7 +121,7 @@ export class ReplicaClient {
     if (t.isSelf) return await this.local.applyTombstone(key, version, deletedAt, options)
     const extra = { ...(options.accept === true ? { accept: true } : {}), ...(options.origin !== undefined ? { origin: options.origin } : {}) }
     const r = await this.call(t, { type: STORE_TOMBSTONE, v: 1, key, version, deletedAt, ...extra }, ACK_TIMEOUT_MS)
-    return this.applied(r.msg)
+    return this.applied(r.msg, t.peerId)
   }
 
   /** Sends a value's bytes to `t` to keep uncommitted (ReplicaStore.stage). */
@@ -129,8 +129,7 @@ export class ReplicaClient {
     if (t.isSelf) return await this.local.stage(key, body, fields, options)
     const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
     const r = await this.call(t, { type: STORE_STAGE, v: 1, key, fields, maxBytes, sizeHint: options.sizeHint ?? null }, PUT_TIMEOUT_MS, { body, signal: options.signal })
-    const m = r.msg as Extract<ReplicationReply, { type: 'store.staged' }>
-    if (m?.type !== 'store.staged' || typeof m.stageId !== 'string') throw new PmzError('ERR_REMOTE', 'malformed store.staged reply', { details: { key, replica: t.peerId } })
+    const m = parseReply(r.msg, 'store.staged', t.peerId)
     return { stageId: m.stageId, size: m.size, sha256: m.sha256 }
   }
 
@@ -138,35 +137,35 @@ export class ReplicaClient {
   async commit (t: Target, key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
     if (t.isSelf) return await this.local.applyStaged(key, stageId, put)
     const r = await this.call(t, { type: STORE_COMMIT, v: 1, key, stageId, put }, ACK_TIMEOUT_MS)
-    return this.applied(r.msg)
+    return this.applied(r.msg, t.peerId)
   }
 
   /** Drops a value staged at `t`. */
   async unstage (t: Target, stageId: string): Promise<void> {
     if (t.isSelf) return await this.local.unstage(stageId)
-    await this.call(t, { type: STORE_UNSTAGE, v: 1, stageId }, ACK_TIMEOUT_MS)
+    const r = await this.call(t, { type: STORE_UNSTAGE, v: 1, stageId }, ACK_TIMEOUT_MS)
+    parseReply(r.msg, 'store.unstaged', t.peerId)
   }
 
   /** Paxos phase 1 at `t` (ReplicaStore.prepare); the ballot that comes back is folded into this peer's HLC. */
   async prepare (t: Target, key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
     if (t.isSelf) return await this.local.prepare(key, ballot)
     const r = await this.call(t, { type: STORE_PREPARE, v: 1, key, ballot }, ACK_TIMEOUT_MS)
-    const m = r.msg as Extract<ReplicationReply, { type: 'store.promise' }>
-    if (m?.type !== 'store.promise' || typeof m.promised !== 'boolean') throw new PmzError('ERR_REMOTE', 'malformed store.promise reply', { details: { key, replica: t.peerId } })
+    const m = parseReply(r.msg, 'store.promise', t.peerId)
     if (m.ballot !== null) this.local.observeVersion(m.ballot)
     return { promised: m.promised, ballot: m.ballot ?? undefined, entry: m.entry ?? undefined }
   }
 
   async list (address: string, options: ListOptions): Promise<ValueMeta[]> {
     const r = await this.transport.request(address, { type: STORE_LIST, v: 1, options: { ...options } }, { timeoutMs: ACK_TIMEOUT_MS })
-    return (r.msg as Extract<ReplicationReply, { type: 'store.list.reply' }>).items
+    return parseReply(r.msg, 'store.list.reply', address).items
   }
 
-  private applied (msg: unknown): ApplyResult {
-    const m = msg as Extract<ReplicationReply, { type: 'store.applied' }>
+  private applied (msg: Message, replica: string): ApplyResult {
+    const m = parseReply(msg, 'store.applied', replica)
     if (m.entry !== null) this.local.observeVersion(m.entry.version)
-    if (typeof m.promised === 'string') this.local.observeVersion(m.promised)
-    return { applied: m.applied, entry: m.entry ?? undefined, ...(typeof m.promised === 'string' ? { promised: m.promised } : {}) }
+    if (m.promised !== undefined) this.local.observeVersion(m.promised)
+    return { applied: m.applied, entry: m.entry ?? undefined, ...(m.promised !== undefined ? { promised: m.promised } : {}) }
   }
 
   private async call (t: Target, msg: ReplicationRequest, timeoutMs: number, extra: { body?: AsyncIterable<Uint8Array>, signal?: AbortSignal } = {}): ReturnType<Transport['request']> {

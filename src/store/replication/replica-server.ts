@@ -1,12 +1,12 @@
 import { Readable } from 'node:stream'
-import { PmzError, isPmzError } from '../../common/errors.js'
+import { isPmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
-import type { IncomingRequest, Message, Reply, Transport } from '../../mesh/transport/index.js'
+import type { Message, Reply, Transport } from '../../mesh/transport/index.js'
 import type { ApplyResult, ReplicaStore } from '../types.js'
 import { metaToEntry } from '../record.js'
-import { INLINE_MAX_BYTES, REPLICATION_V } from './constants.js'
+import { INLINE_MAX_BYTES } from './constants.js'
 import { pieces } from './replica-client.js'
-import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, type ReplicationReply, type ReplicationRequest } from './messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, parseRequest, type ReplicationReply } from './messages.js'
 
 /**
  * Answers the `store.*` requests of other peers from the local store: a
@@ -14,22 +14,17 @@ import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STOR
  * Returns the function that removes the handlers.
  */
 export function serveReplica (transport: Transport, local: ReplicaStore, log: Logger): () => void {
-  const unread = <T extends ReplicationRequest['type']>(req: IncomingRequest, type: T): Extract<ReplicationRequest, { type: T }> => {
-    const msg = req.msg as ReplicationRequest
-    if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`)
-    return msg as Extract<ReplicationRequest, { type: T }>
-  }
   const reply = (r: ReplicationReply): Message => r
   const applied = (out: ApplyResult): Message =>
     reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.promised !== undefined ? { promised: out.promised } : {}) })
 
   const offs = [
     transport.handle(STORE_ENTRY, async req => {
-      const { key } = unread(req, STORE_ENTRY)
+      const { key } = parseRequest(req.msg, STORE_ENTRY)
       return reply({ type: 'store.entry.reply', v: 1, entry: (await local.entry(key)) ?? null })
     }),
     transport.handle(STORE_FETCH, async req => {
-      const { key } = unread(req, STORE_FETCH)
+      const { key } = parseRequest(req.msg, STORE_FETCH)
       const entry = await local.entry(key)
       if (entry === undefined || entry.deleted || entry.size > INLINE_MAX_BYTES) return reply({ type: 'store.fetch.reply', v: 1, entry: entry ?? null, bytes: null })
       try {
@@ -44,14 +39,14 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
       }
     }),
     transport.handle(STORE_READ, async (req): Promise<Reply> => {
-      const { key } = unread(req, STORE_READ)
+      const { key } = parseRequest(req.msg, STORE_READ)
       const { meta, body } = await local.get(key)
       if (Buffer.isBuffer(body) && body.length <= INLINE_MAX_BYTES) return { msg: reply({ type: 'store.value', v: 1, meta, bytes: body }) }
       const bytes = Buffer.isBuffer(body) ? pieces(body) : body
       return { msg: reply({ type: 'store.value', v: 1, meta }), body: bytes }
     }),
     transport.handle(STORE_PUT, async req => {
-      const { key, put, maxBytes, sizeHint, bytes } = unread(req, STORE_PUT)
+      const { key, put, maxBytes, sizeHint, bytes } = parseRequest(req.msg, STORE_PUT)
       const inline = bytes !== undefined && bytes !== null
       const body = inline ? pieces(bytes) : req.body ?? pieces(new Uint8Array(0))
       // An inline value is already here: nothing to abort (and req.signal would build an AbortController per write).
@@ -60,32 +55,30 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
       return applied(out)
     }),
     transport.handle(STORE_TOMBSTONE, async req => {
-      const { key, version, deletedAt, accept, origin } = unread(req, STORE_TOMBSTONE)
-      return applied(await local.applyTombstone(key, version, deletedAt, { accept: accept === true, origin: typeof origin === 'string' ? origin : undefined }))
+      const { key, version, deletedAt, accept, origin } = parseRequest(req.msg, STORE_TOMBSTONE)
+      return applied(await local.applyTombstone(key, version, deletedAt, { accept: accept === true, origin }))
     }),
     transport.handle(STORE_PREPARE, async req => {
-      const { key, ballot } = unread(req, STORE_PREPARE)
-      if (typeof ballot !== 'string') throw new PmzError('ERR_BAD_REQUEST', 'store.prepare without a ballot')
+      const { key, ballot } = parseRequest(req.msg, STORE_PREPARE)
       const out = await local.prepare(key, ballot)
       return reply({ type: 'store.promise', v: 1, promised: out.promised, ballot: out.ballot ?? null, entry: out.entry ?? null })
     }),
     transport.handle(STORE_STAGE, async req => {
-      const { key, fields, maxBytes, sizeHint } = unread(req, STORE_STAGE)
+      const { key, fields, maxBytes, sizeHint } = parseRequest(req.msg, STORE_STAGE)
       const out = await local.stage(key, req.body ?? pieces(new Uint8Array(0)), fields, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
       return reply({ type: 'store.staged', v: 1, ...out })
     }),
     transport.handle(STORE_COMMIT, async req => {
-      const { key, stageId, put } = unread(req, STORE_COMMIT)
-      if (typeof stageId !== 'string') throw new PmzError('ERR_BAD_REQUEST', 'store.commit without a stage id')
+      const { key, stageId, put } = parseRequest(req.msg, STORE_COMMIT)
       return applied(await local.applyStaged(key, stageId, put))
     }),
     transport.handle(STORE_UNSTAGE, async req => {
-      const { stageId } = unread(req, STORE_UNSTAGE)
-      if (typeof stageId === 'string') await local.unstage(stageId)
+      const { stageId } = parseRequest(req.msg, STORE_UNSTAGE)
+      await local.unstage(stageId)
       return reply({ type: 'store.unstaged', v: 1 })
     }),
     transport.handle(STORE_LIST, async req => {
-      const { options } = unread(req, STORE_LIST)
+      const { options } = parseRequest(req.msg, STORE_LIST)
       return reply({ type: 'store.list.reply', v: 1, items: await local.list(options) })
     })
   ]

@@ -22,8 +22,8 @@ export interface AcceptorHost {
  * A replica's side of the per-key CASPaxos register (the proposer is
  * store/replication/register.ts): promises (phase 1), the check every
  * accept passes (phase 2), and values staged ahead of their accept. The
- * promise is committed before prepare answers, and an accept is decided
- * inside the commit that would apply it.
+ * promises are kept in memory under a durable high-water mark (Promises),
+ * and an accept is decided inside the commit that would apply it.
  */
 export class Acceptor {
   constructor (private readonly h: AcceptorHost) {}
@@ -38,20 +38,36 @@ export class Acceptor {
     return promised === undefined ? undefined : { applied: false, entry, promised }
   }
 
+  /**
+   * Answers once no write of the key is under way (a promise must report
+   * every value accepted before it) and, when it promises, once the
+   * promises' durable high-water mark covers the ballot (see Promises): the
+   * read of the record and the promise are then one synchronous step, so an
+   * accept decided later sees the promise.
+   */
   async prepare (key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
     validateKey(key)
     this.h.hlc.update(ballot)
     const t = this.h.tables()
-    return await t.commit(() => {
+    for (;;) {
+      const writing = t.writesOf(key)
+      if (writing !== undefined) {
+        await writing
+        continue
+      }
       const current = t.meta.get(key)
-      const promised = t.promises.get(key)
+      const promised = t.promised.of(key)
       let highest = current?.version
       if (promised !== undefined && (highest === undefined || promised > highest)) highest = promised
       const entry = current === undefined ? undefined : toEntry(key, current)
       if (highest !== undefined && highest >= ballot) return { promised: false, ballot: highest, entry }
-      t.promises.put(key, ballot)
+      if (!t.promised.covers(ballot)) {
+        await t.promised.cover(ballot)
+        continue
+      }
+      t.promised.promise(key, ballot)
       return { promised: true, ballot, entry }
-    })
+    }
   }
 
   async stage (key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
@@ -86,7 +102,6 @@ export class Acceptor {
         // This proposal's value is here already (an earlier ballot): it only takes the new version.
         const record: ValueRecord = { ...current, version: put.version, origin: put.origin }
         t.writeMeta(key, record, current)
-        t.keepPromise(key, put.version)
         return { refused: undefined, record, wasLive: true, reversioned: true }
       }
       const s = this.h.staged.get(stageId)
@@ -96,7 +111,7 @@ export class Acceptor {
       if (current !== undefined) t.dropRecord(key, current, dropped)
       t.putRecord(key, record, current, s.last, s.upload.markedPending)
       return { refused: undefined, record, wasLive: isLive(current, now), reversioned: false }
-    })
+    }, key)
     if (out.refused !== undefined) return out.refused
     if (out.record === undefined) throw new PmzError('ERR_NOT_FOUND', 'the staged value is gone (expired or never received)', { details: { key } })
     if (out.reversioned) {

@@ -125,7 +125,7 @@ export class LmdbStore implements Store {
         if (current !== undefined) this.t.dropRecord(key, current, dropped)
         this.t.putRecord(key, record, current, last, upload.markedPending)
         return true
-      })
+      }, key)
       if (!stored) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
       const meta = toMeta(key, record)
       this.emit({ type: 'put', meta })
@@ -148,9 +148,8 @@ export class LmdbStore implements Store {
       const version = this.hlc.now()
       this.t.writeMeta(key, this.t.tombstone(current, version, now), current)
       this.t.graves.put([now, key], null)
-      this.t.keepPromise(key, version)
       return true
-    })
+    }, key)
     if (!deleted) throw notFound('key not found')
     this.emit({ type: 'delete', key, reason: 'deleted' })
     await this.t.removeBlobs(dropped)
@@ -241,7 +240,7 @@ export class LmdbStore implements Store {
         if (current !== undefined) this.t.dropRecord(key, current, dropped)
         this.t.putRecord(key, record, current, last, upload.markedPending)
         return { refused: undefined, wasLive: isLive(current, now) }
-      })
+      }, key)
       if (out.refused !== undefined) {
         await upload.abort()
         return out.refused
@@ -297,9 +296,8 @@ export class LmdbStore implements Store {
       const tombstone = this.t.tombstone(current, version, deletedAt, options.origin)
       this.t.writeMeta(key, tombstone, current)
       this.t.graves.put([deletedAt, key], null)
-      this.t.keepPromise(key, version)
       return { refused: undefined, held: tombstone, wasLive: isLive(current, now) }
-    })
+    }, key)
     if (out.refused !== undefined) return out.refused
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
     await this.t.removeBlobs(dropped)
@@ -336,7 +334,7 @@ export class LmdbStore implements Store {
       this.t.dropRecord(key, current, dropped)
       this.t.writeMeta(key, undefined, current)
       return { dropped: true, wasLive: isLive(current, now) }
-    })
+    }, key)
     if (out.wasLive) this.emit({ type: 'delete', key, reason: 'deleted' })
     await this.t.removeBlobs(dropped)
     return out.dropped

@@ -1,7 +1,6 @@
 import type { Database } from 'lmdb'
 import type { Clock, Timer } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
-import { decodeHlc } from '../common/hlc.js'
 import { PROMISE_TTL_MS, SWEEP_BATCH } from './constants.js'
 import type { ValueRecord } from './record.js'
 import type { IndexKey, Tables } from './tables.js'
@@ -46,7 +45,7 @@ export class Sweeper {
         const expired = await this.sweepIndex(t.expiry, this.c.clock.now(), r => !r.deleted && r.expires !== null)
         for (const key of expired) this.init.onExpired(key)
         await this.sweepIndex(t.graves, this.c.clock.now() - this.init.tombstoneGraceMs, r => r.deleted)
-        await this.sweepPromises(this.c.clock.now() - PROMISE_TTL_MS)
+        this.sweepPromises(this.c.clock.now() - PROMISE_TTL_MS)
       } finally {
         this.sweeping = undefined
       }
@@ -55,26 +54,13 @@ export class Sweeper {
   }
 
   /**
-   * Drops Paxos promises whose ballot is older than `until` (ms): a 409, a
+   * Forgets Paxos promises whose ballot is older than `until` (ms): a 409, a
    * delete of nothing or a lost ballot leaves one that no record replaces.
-   * No proposal lives that long (its calls have deadlines of seconds), so
-   * none still counts on it.
+   * Forgetting raises the floor to them (Promises), so nothing it promised
+   * is ever broken.
    */
-  private async sweepPromises (until: number): Promise<void> {
-    const t = this.tables
-    let after: string | undefined
-    for (;;) {
-      const batch = [...t.promises.getRange({ ...(after !== undefined ? { start: after, exclusiveStart: true } : {}), limit: SWEEP_BATCH })]
-      if (batch.length === 0) return
-      after = batch[batch.length - 1].key
-      const stale = batch.filter(({ value }) => decodeHlc(value).wall < until)
-      if (stale.length > 0) {
-        await t.commit(() => {
-          for (const { key, value } of stale) if (t.promises.get(key) === value) t.promises.remove(key)
-        })
-      }
-      if (batch.length < SWEEP_BATCH) return
-    }
+  private sweepPromises (until: number): void {
+    this.tables.promised.forgetOlderThan(until)
   }
 
   /** Returns the keys whose records it removed. */
@@ -95,8 +81,6 @@ export class Sweeper {
           if (record === undefined || !stillDue(record) || (record.deleted ? record.deletedAt : record.expires) !== at) continue
           t.dropRecord(key, record, dropped)
           t.writeMeta(key, undefined, record)
-          // A promise no newer than the record goes with it (one newer belongs to a proposal still running).
-          t.keepPromise(key, record.version)
           batch.push(key)
         }
       })

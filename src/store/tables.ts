@@ -10,12 +10,16 @@ import { MAX_READERS } from './constants.js'
 import { DiskSpace, type DiskSpaceComponents } from './disk-space.js'
 import { ContentUpload, type UploadHost } from './content-upload.js'
 import { PartitionDigests, type PartitionDelta } from './partition-digests.js'
+import { Promises } from './promises.js'
 import { chunkCount, type ValueRecord } from './record.js'
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 
 /** How long close waits for commits in flight, in 10 ms turns. */
 const CLOSE_WAIT_TURNS = 500
+
+/** The `state` entry of the promises' durable high-water mark (see Promises). */
+const PROMISE_FLOOR_KEY = 'promise-floor'
 
 /** A time-ordered index entry of the sweeper: [expires or deletedAt, key]. */
 export type IndexKey = [number, string]
@@ -38,9 +42,8 @@ export interface TablesInit {
  *             `<dir>/blobs/` (a value larger than one chunk; see BlobFiles),
  * - `pending` contentId -> { key, started } for uploads in progress,
  * - `expiry`  [expires, key] and `graves` [deletedAt, key] for the sweeper,
- * - `promises` key -> the newest Paxos ballot promised for it and not yet
- *             accepted (see ReplicaStore.prepare); removed once a record of
- *             that ballot or a newer one is written,
+ * - `promises` (before promises were kept in memory, see Promises) key ->
+ *             a Paxos ballot promised; read once at start into the floor,
  * - `partitions` and `partition-keys`: per ring partition the digest and
  *             count of the records, and its keys (see PartitionDigests);
  *             every change of `meta` goes through `writeMeta`, which keeps
@@ -59,7 +62,9 @@ export class Tables implements UploadHost {
   readonly pending: Database<{ key: string, started: number }, Uint8Array>
   readonly expiry: Database<null, IndexKey>
   readonly graves: Database<null, IndexKey>
-  readonly promises: Database<string, string>
+  private readonly promiseTable: Database<string, string>
+  /** The Paxos promises of this replica's keys (see Promises), from recover() on. */
+  promised!: Promises
   /** Small facts of this peer that outlive it (the last placement ring), by name. */
   readonly state: Database<unknown, string>
   readonly files: BlobFiles
@@ -70,6 +75,8 @@ export class Tables implements UploadHost {
   private readonly commits: Commits
   /** Commits started and not yet settled (close waits for them). */
   private inFlight = 0
+  /** Per key, settles once every commit of the key started so far has settled (see writesOf). */
+  private readonly writing = new Map<string, Promise<unknown>>()
   private readonly contentPrefix = randomBytes(8)
   private contentCounter = 0n
 
@@ -86,7 +93,7 @@ export class Tables implements UploadHost {
     this.pending = this.env.openDB({ name: 'pending', encoding: 'msgpack', keyEncoding: 'binary' })
     this.expiry = this.env.openDB({ name: 'expiry', encoding: 'msgpack' })
     this.graves = this.env.openDB({ name: 'graves', encoding: 'msgpack' })
-    this.promises = this.env.openDB({ name: 'promises', encoding: 'string' })
+    this.promiseTable = this.env.openDB({ name: 'promises', encoding: 'string' })
     this.state = this.env.openDB({ name: 'state', encoding: 'msgpack' })
     this.files = new BlobFiles(join(init.dir, 'blobs'), init.sync !== 'os')
     this.partitions = new PartitionDigests(this.env, this, c.clock, async work => { await this.commit(work) })
@@ -97,6 +104,7 @@ export class Tables implements UploadHost {
     const started = this.c.clock.monotonic()
     const walked = this.partitions.open()
     if (walked > 0) this.c.log.info({ records: walked, ms: Math.round(this.c.clock.monotonic() - started) }, 'partition digests built')
+    await this.openPromises()
     for (const { key, value } of [...this.pending.getRange()]) {
       await this.discardUpload(key)
       this.c.log.warn({ key: value.key, started: value.started }, 'removed an interrupted upload')
@@ -104,6 +112,31 @@ export class Tables implements UploadHost {
     // A lookup per file, not a walk of the keys.
     const removed = await this.files.removeUnreferenced(contentId => this.blobIndex.doesExist(contentId))
     if (removed > 0) this.c.log.warn({ files: removed }, 'removed blob files no record names')
+  }
+
+  /**
+   * The promises start from the high-water mark the last run made durable
+   * (and from any promise a store of before in-memory promises committed,
+   * which this folds in and removes).
+   */
+  private async openPromises (): Promise<void> {
+    const mark = this.state.get(PROMISE_FLOOR_KEY)
+    let floor = typeof mark === 'string' ? mark : ''
+    const legacy: string[] = []
+    for (const { key, value } of this.promiseTable.getRange()) {
+      legacy.push(key)
+      if (value > floor) floor = value
+    }
+    if (legacy.length > 0) {
+      await this.commit(() => {
+        for (const key of legacy) void this.promiseTable.remove(key)
+        void this.state.put(PROMISE_FLOOR_KEY, floor)
+      })
+    }
+    this.promised = new Promises({
+      persist: async to => { await this.commit(() => { void this.state.put(PROMISE_FLOOR_KEY, to) }) },
+      versionOf: key => this.meta.get(key)?.version
+    }, { floor })
   }
 
   async close (): Promise<void> {
@@ -125,7 +158,28 @@ export class Tables implements UploadHost {
    * (see Commits). What its writes did to the partition digests reaches
    * their mirror once it committed (a work run again starts its list over).
    */
-  async commit<T> (work: () => T): Promise<T> {
+  async commit<T> (work: () => T, key?: string): Promise<T> {
+    const run = this.commitNow(work)
+    if (key === undefined) return await run
+    const settled = run.then(noop, noop)
+    const prev = this.writing.get(key)
+    const all = prev === undefined ? settled : Promise.all([prev, settled])
+    this.writing.set(key, all)
+    void all.then(() => { if (this.writing.get(key) === all) this.writing.delete(key) })
+    return await run
+  }
+
+  /**
+   * Settles once every commit of `key` started so far (given its key) has
+   * settled, on the disk as its sync mode has it; undefined when none is in
+   * flight. A Paxos promise answers with the record only once no write of it
+   * is under way (Acceptor.prepare).
+   */
+  writesOf (key: string): Promise<unknown> | undefined {
+    return this.writing.get(key)
+  }
+
+  private async commitNow<T> (work: () => T): Promise<T> {
     let deltas: PartitionDelta[] = []
     this.inFlight++
     try {
@@ -162,18 +216,11 @@ export class Tables implements UploadHost {
     }
     this.writeMeta(key, record, current)
     if (record.expires !== null) this.expiry.put([record.expires, key], null)
-    this.keepPromise(key, record.version)
   }
 
-  /** Inside a write transaction: the promise of `key` once a record at `version` is written; a promise it reached or passed is done. */
-  keepPromise (key: string, version: HlcTimestamp): void {
-    const promised = this.promises.get(key)
-    if (promised !== undefined && promised <= version) this.promises.remove(key)
-  }
-
-  /** Inside a write transaction: whether an accept of `version` must be refused for a newer promise (its ballot), else undefined. */
+  /** Whether an accept of `version` must be refused for a newer promise (its ballot), else undefined. */
   refusedBy (key: string, version: HlcTimestamp): HlcTimestamp | undefined {
-    const promised = this.promises.get(key)
+    const promised = this.promised.of(key)
     return promised !== undefined && promised > version ? promised : undefined
   }
 
@@ -251,3 +298,5 @@ export class Tables implements UploadHost {
     })
   }
 }
+
+function noop (): void {}

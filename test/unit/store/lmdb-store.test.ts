@@ -201,18 +201,59 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     expect((await replica.applyTombstone('/paxos', b3, clock.now(), { accept: true })).applied).toBe(true)
   })
 
-  it('the sweep drops promises older than any proposal lives, and keeps newer ones', async () => {
+  it('the sweep forgets promises older than any proposal lives without breaking them, and keeps newer ones', async () => {
     const { store, clock } = await makeStore(undefined, undefined, true)
     const replica = store as unknown as ReplicaStore & { sweep: () => Promise<void> }
-    const old = replica.nextVersion()
+    const [older, old, mid] = [replica.nextVersion(), replica.nextVersion(), replica.nextVersion()]
     expect((await replica.prepare('/promised/old', old)).promised).toBe(true)
     clock.advance(11 * 60_000)
     const fresh = replica.nextVersion()
     expect((await replica.prepare('/promised/fresh', fresh)).promised).toBe(true)
     await replica.sweep()
-    // The old promise is gone: an older ballot than it is promised again; the fresh one still refuses.
-    expect((await replica.prepare('/promised/old', old)).promised).toBe(true)
-    expect((await replica.prepare('/promised/fresh', old)).promised).toBe(false)
+    // The old promise is forgotten, not broken: the floor rose to it, so an older ballot still loses, on any key; a newer one wins.
+    expect((await replica.prepare('/promised/old', old)).promised).toBe(false)
+    expect((await replica.applyTombstone('/promised/old', older, clock.now(), { accept: true })).applied).toBe(false)
+    expect((await replica.prepare('/promised/other', older)).promised).toBe(false)
+    expect((await replica.prepare('/promised/old', mid)).promised).toBe(true)
+    // The fresh one is kept.
+    expect((await replica.prepare('/promised/fresh', mid)).promised).toBe(false)
+  })
+
+  it('keeps its promises across a restart without committing each one: every ballot it may have promised loses after', async () => {
+    const dir = tempDir('pmz-store-')
+    const clock = new ManualClock()
+    const first = await makeStore(dir, clock, true)
+    const replica = first.store as unknown as ReplicaStore
+    const ballots = Array.from({ length: 50 }, () => replica.nextVersion())
+    for (const b of ballots) expect((await replica.prepare(`/p/${b}`, b)).promised).toBe(true)
+    // No clean close: the promises were never committed one by one, only the high-water mark was.
+    await first.store.stop()
+    const again = (await makeStore(dir, clock, true)).store as unknown as ReplicaStore
+    for (const b of ballots) {
+      const answer = await again.prepare(`/p/${b}`, b)
+      expect(answer.promised).toBe(false)
+      expect(answer.ballot! > b).toBe(true)
+      // Even the accept of the proposal it was promised to: that proposal tries again with a newer ballot.
+      expect((await again.applyTombstone(`/p/${b}`, b, clock.now(), { accept: true })).applied).toBe(false)
+    }
+    // A proposer that learns the floor wins with a newer ballot.
+    const floor = (await again.prepare('/p/next', ballots[0])).ballot!
+    again.observeVersion(floor)
+    expect((await again.prepare('/p/next', again.nextVersion())).promised).toBe(true)
+  })
+
+  it('a prepare waits for a write of the key under way, and reports the value it accepted', async () => {
+    const { store, clock } = await makeStore(undefined, undefined, true)
+    const replica = store as unknown as ReplicaStore
+    const fields = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
+    const [b1, b2] = [replica.nextVersion(), replica.nextVersion()]
+    expect((await replica.prepare('/w', b1)).promised).toBe(true)
+    const accepted = replica.applyPut('/w', Readable.from([Buffer.from('v1')]), { ...fields, version: b1, accept: true })
+    // Asked while the accept's commit is in flight: the promise must not miss it.
+    await new Promise(resolve => setImmediate(resolve))
+    const promise = await replica.prepare('/w', b2)
+    expect((await accepted).applied).toBe(true)
+    expect(promise).toMatchObject({ promised: true, entry: { version: b1 } })
   })
 
   it('commits a staged value only under its accept, and re-versions a value of the same proposal in place', async () => {

@@ -174,21 +174,25 @@ describe('Placement', () => {
     expect(placement.peerIds()).toEqual(['a', 'b', 'c', 'd'])
   })
 
-  it('shares: each volume peer\'s fraction of the hash space, summing to 1, close to the keys it owns', () => {
+  it('shares: each volume peer\'s fraction of the hash space, summing to 1, exactly the partitions it owns', () => {
     const { placement } = setup(['a', 'b', 'c', 'd'])
     const shares = placement.shares()
     expect(Object.keys(shares).sort()).toEqual(['a', 'b', 'c', 'd'])
     expect(Object.values(shares).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 9)
     const owned: Record<string, number> = {}
-    const keys = Array.from({ length: 10_000 }, (_, i) => `/share/${i}`)
-    for (const key of keys) {
-      const owner = placement.preferenceList(key)[0]
+    for (let i = 0; i < PARTITIONS; i++) {
+      const owner = placement.partitionList(i)[0]
       owned[owner] = (owned[owner] ?? 0) + 1
     }
     for (const [id, share] of Object.entries(shares)) {
       expect(share).toBeGreaterThan(0.15)
       expect(share).toBeLessThan(0.35)
-      expect(Math.abs((owned[id] ?? 0) / keys.length - share)).toBeLessThan(0.03)
+      expect(share).toBeCloseTo(owned[id] / PARTITIONS, 12)
+    }
+    // The keys follow: the owned fraction of 10,000 keys is within a couple of percent of the share.
+    const keys = Array.from({ length: 10_000 }, (_, i) => `/share/${i}`)
+    for (const [id, share] of Object.entries(shares)) {
+      expect(Math.abs(keys.filter(k => placement.preferenceList(k)[0] === id).length / keys.length - share)).toBeLessThan(0.03)
     }
   })
 })

@@ -296,7 +296,7 @@ export class AntiEntropy {
         break
       }
       try {
-        if (!await this.protocol.exchange(peer, ring, until, result, budget)) result.inSync = false
+        if (!await this.protocol.exchange(peer, { ring, until, tally: result, budget })) result.inSync = false
       } catch (err) {
         result.inSync = false
         this.c.log.debug({ err, peer: peer.peerId }, 'anti-entropy exchange failed')

@@ -268,8 +268,8 @@ export class ReplicatedStore implements Store {
     let staging: Promise<Staging> | undefined
     const payload: Payload = async (ballot, to, w) => {
       const put: ReplicaPut = { ...fields, version: ballot }
-      if (bytes !== undefined) return (written = await this.writer.whole(key, put, bytes, to, w, options.signal))
-      staging ??= this.writer.staged(key, fields, body, to, w, options)
+      if (bytes !== undefined) return (written = await this.writer.whole({ key, put, bytes, to, w }, options))
+      staging ??= this.writer.staged({ key, fields, body, to, w }, options)
       const st = await staging
       written = st
       if (!st.outcome.ok) return { ops: [], outcome: { ok: false, values: [], errors: st.outcome.errors }, untouched: true }

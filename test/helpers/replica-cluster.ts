@@ -1,6 +1,7 @@
 import { join } from 'node:path'
-import { systemClock } from '../../src/common/clock.js'
+import { systemClock, type Clock } from '../../src/common/clock.js'
 import { createLogger } from '../../src/common/logger.js'
+import type { Random } from '../../src/common/random.js'
 import type { Member, MemberState, Membership, MembershipEvent } from '../../src/mesh/membership/index.js'
 import { MemoryNetwork, type MemoryTransport } from '../../src/mesh/transport/index.js'
 import { createLocalStore, type ReplicaStore } from '../../src/store/index.js'
@@ -56,6 +57,10 @@ export interface ReplicaNodeOptions {
   hints?: boolean
   /** Start the transport and the store. @default true */
   start?: boolean
+  /** The clock of the peer's stores (a ManualClock drives anti-entropy's timer). @default systemClock */
+  clock?: Clock
+  /** The peer's source of jitter. @default Math.random */
+  random?: Random
 }
 
 const started: ReplicaNode[] = []
@@ -64,8 +69,9 @@ const started: ReplicaNode[] = []
 export async function replicaNode (network: MemoryNetwork, view: View, id: string, init: ReplicatedStoreInit, options: ReplicaNodeOptions = {}): Promise<ReplicaNode> {
   const dir = tempDir('pmz-replica-')
   const transport = network.createTransport(id)
-  const local = createLocalStore({ clock: systemClock, log }, { dir: join(dir, 'store'), peerId: id, chunkBytes: options.chunkBytes, sync: 'os' })
-  const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock: systemClock, log },
+  const clock = options.clock ?? systemClock
+  const local = createLocalStore({ clock, log }, { dir: join(dir, 'store'), peerId: id, chunkBytes: options.chunkBytes, sync: 'os' })
+  const store = new ReplicatedStore({ local, transport, membership: view.membership(id), clock, random: options.random, log },
     options.hints === true ? { hintsDir: join(dir, 'hints'), ...init } : init)
   const node = { id, dir, transport, local, store }
   started.push(node)

@@ -46,6 +46,14 @@ export interface ExchangeTally {
   bytes: number
 }
 
+/** One exchange within a round: the ring both sides must be on, the versions compared (older than `until`), where moved keys are counted, and what the round may still move. */
+export interface ExchangeRound {
+  ring: string
+  until: HlcTimestamp
+  tally: ExchangeTally
+  budget: Budget
+}
+
 /**
  * The comparison between two replicas, both sides, over the partitions they
  * share. The initiator sends its coarse digests (`exchange`); the responder
@@ -75,7 +83,8 @@ export class AntiEntropyExchange {
   }
 
   /** Compares with one peer and moves what differs, within the budget; true when the digests matched. */
-  async exchange (peer: Target, ring: string, until: HlcTimestamp, result: ExchangeTally, budget: Budget): Promise<boolean> {
+  async exchange (peer: Target, round: ExchangeRound): Promise<boolean> {
+    const { ring, until, budget } = round
     const computedAt = this.c.clock.now()
     const mine = await this.digests(peer.peerId, until)
     if (mine === undefined) return false
@@ -102,12 +111,14 @@ export class AntiEntropyExchange {
     else this.cursors.delete(peer.peerId)
     const local = this.c.local.partitions().entries(partitions, after, Number.MAX_SAFE_INTEGER)
       .filter(e => e.version < until && (last === undefined || !beyond(e.key, last)))
-    await this.run(peer, this.transfers(peer, local, keys.entries, result, budget))
+    await this.run(peer, this.transfers(peer, { mine: local, theirs: keys.entries }, round))
     return false
   }
 
   /** What to push and pull, within the budget, to bring both sides' records of the same keys to the newer version. */
-  private transfers (peer: Target, mine: ReplicaEntry[], theirs: ReplicaEntry[], result: ExchangeTally, budget: Budget): Array<() => Promise<void>> {
+  private transfers (peer: Target, records: { mine: ReplicaEntry[], theirs: ReplicaEntry[] }, round: Pick<ExchangeRound, 'tally' | 'budget'>): Array<() => Promise<void>> {
+    const { mine, theirs } = records
+    const { tally: result, budget } = round
     const remote = new Map(theirs.map(e => [e.key, e]))
     const now = this.c.clock.now()
     const work: Array<() => Promise<void>> = []

@@ -1,4 +1,5 @@
 import type { Timer } from '../../common/clock.js'
+import type { Random } from '../../common/random.js'
 import type { MembershipEvent } from '../../mesh/membership/index.js'
 import type { ReplicaEntry } from '../record.js'
 import type { RepairEvent, RingStatus } from '../types.js'
@@ -14,8 +15,11 @@ import type { Target } from './placement.js'
 import { handOff } from './rebalance.js'
 import { RingConfirmations } from './ring-confirmations.js'
 
-/** What anti-entropy works with: what one exchange works with. */
-export type AntiEntropyComponents = AntiEntropyExchangeComponents
+/** What anti-entropy works with: what one exchange works with, and the jitter of its rounds. */
+export interface AntiEntropyComponents extends AntiEntropyExchangeComponents {
+  /** Jitters each round's delay (±20 %), so that peers started together do not compare in lockstep. */
+  random: Random
+}
 
 export interface AntiEntropyInit {
   /** @default ANTI_ENTROPY_INTERVAL_MS */
@@ -212,7 +216,7 @@ export class AntiEntropy {
 
   private schedule (baseMs: number): void {
     if (!this.started || !this.auto) return
-    const delay = Math.round(baseMs * (0.8 + 0.4 * Math.random()))
+    const delay = Math.round(baseMs * (0.8 + 0.4 * this.c.random()))
     this.timer?.cancel()
     this.timer = this.c.clock.setTimeout(() => {
       this.timer = undefined
@@ -296,7 +300,7 @@ export class AntiEntropy {
         break
       }
       try {
-        if (!await this.protocol.exchange(peer, ring, until, result, budget)) result.inSync = false
+        if (!await this.protocol.exchange(peer, { ring, until, tally: result, budget })) result.inSync = false
       } catch (err) {
         result.inSync = false
         this.c.log.debug({ err, peer: peer.peerId }, 'anti-entropy exchange failed')

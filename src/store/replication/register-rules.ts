@@ -45,13 +45,31 @@ export type Decision =
   | { type: 'unavailable', promised: number }
   | { type: 'decided', outcome: Outcome, accept: Accept, newest: ReplicaEntry | undefined }
 
+/** What phase 1 of a proposal has heard so far. */
+export interface PrepareRound {
+  /** The answers so far, promises and refusals. */
+  answers: PrepareResult[]
+  /** Replicas asked that could not answer. */
+  failed: number
+  /** Replicas asked. */
+  asked: number
+  /** The phase 1 quorum (q1 + q2 > N). */
+  q1: number
+  /** The write quorum. */
+  q2: number
+  /** ms since the epoch, for expiry. */
+  now: number
+  /** Every replica asked must answer or fail first (the ring is not settled: a new owner may lack the key). @default false */
+  waitAll?: boolean
+}
+
 /**
- * Phase 1's verdict once the replicas asked have answered (`failed` counts
- * those that could not), given the phase 1 quorum `q1` and the write quorum
- * `q2` (q1 + q2 > N). Undefined while more answers may change it (with
- * `waitAll`, while any is still to come).
+ * Phase 1's verdict once the replicas asked have answered, or undefined
+ * while more answers may change it (with `waitAll`, while any is still to
+ * come).
  */
-export function afterPrepare (intent: Intent, answers: PrepareResult[], failed: number, asked: number, q1: number, q2: number, now: number, waitAll = false): Decision | undefined {
+export function afterPrepare (intent: Intent, round: PrepareRound): Decision | undefined {
+  const { answers, failed, asked, q1, q2, now, waitAll = false } = round
   const promised = answers.filter(a => a.promised)
   const refused = answers.filter(a => !a.promised)
   const open = asked - answers.length - failed
@@ -59,7 +77,7 @@ export function afterPrepare (intent: Intent, answers: PrepareResult[], failed: 
   if (waitAll && open > 0 && refused.length === 0) return undefined
   if (promised.length >= q1) {
     // An undo decides on every answer it can get: whether its value may already be chosen.
-    if (intent.type === 'undo') return open > 0 ? undefined : decideUndo(intent, answers.map(a => a.entry), q1 + q2 - 1 - answers.length, q2, now)
+    if (intent.type === 'undo') return open > 0 ? undefined : decideUndo(intent, answers.map(a => a.entry), { unheard: q1 + q2 - 1 - answers.length, q2, now })
     // Every record seen counts, refused answers' too: a value already on a write quorum needs no carrying,
     // and carrying one that does not preempts the proposal still writing it, so the others' answers are worth the wait.
     const d = decide(intent, answers.map(a => a.entry), q2, now)
@@ -106,13 +124,14 @@ export function decide (intent: Intent, entries: Array<ReplicaEntry | undefined>
 /**
  * Whether a create that could not be confirmed may be taken back, from the
  * records of every replica that answered (`unheard`: replicas of N that did
- * not). Its value is chosen once W replicas hold it, and another proposal may
+ * not; `q2` the write quorum; `now` for expiry). Its value is chosen once W replicas hold it, and another proposal may
  * then have answered 409 on it: then the create did succeed (`written`, the
  * caller answers 201). When W replicas may hold it (counting the unheard
  * ones), it is carried on to be sure. Only a value that cannot be on W
  * replicas is taken back (a tombstone at the new ballot, see decide).
  */
-export function decideUndo (intent: Extract<Intent, { type: 'undo' }>, entries: Array<ReplicaEntry | undefined>, unheard: number, q2: number, now: number): Decision {
+export function decideUndo (intent: Extract<Intent, { type: 'undo' }>, entries: Array<ReplicaEntry | undefined>, quorum: { unheard: number, q2: number, now: number }): Decision {
+  const { unheard, q2, now } = quorum
   const mine = entries.filter(e => e !== undefined && !e.deleted && originOf(e) === intent.origin && isLiveEntry(e, now))
   const newest = newestEntry(entries)
   if (newest !== undefined && mine.includes(newest)) {

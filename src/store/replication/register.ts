@@ -92,7 +92,7 @@ export class Register {
       let sent: Sent | undefined
       if (accept.type === 'carry') {
         const from = sources(accept.entry)
-        sent = await quorumOf(to.map(async t => await this.carry(p.key, accept.entry, ballot, t, from)), p.q2)
+        sent = await quorumOf(to.map(async t => await this.carry(t, { key: p.key, entry: accept.entry, ballot, from })), p.q2)
       } else {
         const before: boolean = touched
         touched = true
@@ -130,7 +130,7 @@ export class Register {
       let done = false
       const settle = (): void => {
         if (done) return
-        const d = afterPrepare(p.intent, answers, failed.size, p.live.length, p.q1, p.q2, this.c.clock.now(), p.waitAll)
+        const d = afterPrepare(p.intent, { answers, failed: failed.size, asked: p.live.length, q1: p.q1, q2: p.q2, now: this.c.clock.now(), waitAll: p.waitAll })
         if (d === undefined) return
         done = true
         offDeath()
@@ -164,8 +164,9 @@ export class Register {
     return { decision, sources, gone }
   }
 
-  /** Phase 2 of a record found on too few replicas: the same record (bytes, times, origin) at the new ballot, copied from a replica that holds it. */
-  private async carry (key: string, entry: ReplicaEntry, ballot: HlcTimestamp, t: Target, from: Target[]): Promise<ApplyResult> {
+  /** Phase 2 of a record found on too few replicas: the same record (bytes, times, origin) at the new ballot, copied to `t` from a replica that holds it (`from`). */
+  private async carry (t: Target, record: { key: string, entry: ReplicaEntry, ballot: HlcTimestamp, from: Target[] }): Promise<ApplyResult> {
+    const { key, entry, ballot, from } = record
     const origin = originOf(entry)
     if (entry.deleted) return await this.c.client.tombstone(t, key, ballot, entry.deletedAt ?? this.c.clock.now(), { accept: true, origin })
     const as: ReplicaPut = { version: ballot, created: entry.created, expires: entry.expires, contentType: entry.contentType, sha256: entry.sha256, origin, accept: true }

@@ -35,10 +35,14 @@ export class ReplicaWriter {
   }
 
   /** A small value, read whole: one message to each replica, the bytes inside it. */
-  async whole (key: string, put: ReplicaPut, bytes: Buffer, live: Target[], w: number, signal: AbortSignal | undefined): Promise<Written> {
+  async whole (write: WholeWrite, options: { signal?: AbortSignal } = {}): Promise<Written> {
+    const { key, put, bytes } = write
     const digest = put.sha256 ?? sha256Hex(bytes)
     const withSum = { ...put, sha256: digest }
-    const { ops, outcome } = await this.replicate(key, live, w, signal, async (t, sig) => await this.client.put(t, key, bytes, withSum, { signal: sig }), r => !r.applied)
+    const { ops, outcome } = await this.replicate(write, options.signal, {
+      send: async (t, signal) => await this.client.put(t, key, bytes, withSum, { signal }),
+      refused: r => !r.applied
+    })
     return { ops, outcome, size: bytes.length, sha256: digest }
   }
 
@@ -48,56 +52,57 @@ export class ReplicaWriter {
    * see ReplicaStore.stage); resolves once W replicas staged it, with the
    * stage of each replica (a failed one rejects).
    */
-  async staged (key: string, fields: StageFields, body: AsyncIterable<Uint8Array>, live: Target[], w: number, options: PutOptions): Promise<Staging> {
-    const sinks = live.map(t => new FanoutSink(this.clock, FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, () => {
+  async staged (write: StagedWrite, options: StagedOptions = {}): Promise<Staging> {
+    const { key, fields, body, to, w } = write
+    const sinks = to.map(t => new FanoutSink(this.clock, FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, () => {
       this.log.warn({ key, replica: t.peerId }, 'replica stalled, dropped from the write')
       drop(t, new PmzError('ERR_TIMEOUT', 'replica stalled'))
     }))
     let drop: (t: Target, reason: Error) => void = () => {}
     const hash = createHash('sha256')
     let size = 0
-    const { ops, outcome } = await this.replicate(key, live, w, options.signal, async (t, signal) => {
-      const i = live.indexOf(t)
-      try {
-        return await this.client.stage(t, key, sinks[i], fields, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
-      } finally {
-        sinks[i].cancel()
-      }
-    }, () => false, async (dropReplica, abortAll) => {
-      drop = dropReplica
-      try {
-        size = await fanOut(hashing(body, hash), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
-      } catch (err) {
-        // No replica saw a clean end of the body, so none can keep it.
-        abortAll(err)
-        throw err
-      }
-    }, i => { sinks[i].cancel() })
-    return { targets: live, stages: ops, outcome, size, sha256: hash.digest('hex') }
+    const { ops, outcome } = await this.replicate(write, options.signal, {
+      send: async (t, signal) => {
+        const i = to.indexOf(t)
+        try {
+          return await this.client.stage(t, key, sinks[i], fields, { maxBytes: options.maxBytes, sizeHint: options.sizeHint, signal })
+        } finally {
+          sinks[i].cancel()
+        }
+      },
+      refused: () => false,
+      feed: async (dropReplica, abortAll) => {
+        drop = dropReplica
+        try {
+          size = await fanOut(hashing(body, hash), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
+        } catch (err) {
+          // No replica saw a clean end of the body, so none can keep it.
+          abortAll(err)
+          throw err
+        }
+      },
+      dropped: i => { sinks[i].cancel() }
+    })
+    return { targets: to, stages: ops, outcome, size, sha256: hash.digest('hex') }
   }
 
   /**
-   * Runs `send` to every live replica and waits for W of them to apply it;
-   * the first refusal ends the wait (a newer ballot there). A replica
-   * declared dead meanwhile is dropped at once (its call aborted). `feed`,
-   * when given, runs beside the calls (a streamed body) and must end before
-   * the quorum counts; `dropped(i)` learns which replica was dropped.
+   * Runs `how.send` to every replica of `write.to` and waits for `write.w`
+   * of them to apply it; the first refusal ends the wait (a newer ballot
+   * there). A replica declared dead meanwhile is dropped at once (its call
+   * aborted).
    */
-  private async replicate<T> (
-    key: string, live: Target[], w: number, signal: AbortSignal | undefined,
-    send: (t: Target, signal: AbortSignal) => Promise<T>,
-    refused: (result: T) => boolean,
-    feed?: (drop: (t: Target, reason: Error) => void, abortAll: (reason: unknown) => void) => Promise<void>,
-    dropped?: (i: number) => void
-  ): Promise<{ ops: Array<Promise<T>>, outcome: QuorumOutcome<T> }> {
-    const controllers = live.map(() => new AbortController())
+  private async replicate<T> (write: WriteTo, signal: AbortSignal | undefined, how: Replication<T>): Promise<{ ops: Array<Promise<T>>, outcome: QuorumOutcome<T> }> {
+    const { key, to, w } = write
+    const { send, refused, feed, dropped } = how
+    const controllers = to.map(() => new AbortController())
     const drop = (t: Target, reason: Error): void => {
-      const i = live.indexOf(t)
+      const i = to.indexOf(t)
       if (i < 0) return
       dropped?.(i)
       controllers[i].abort(reason)
     }
-    const ops = live.map(async (t, i) => {
+    const ops = to.map(async (t, i) => {
       const sig = signal === undefined ? controllers[i].signal : AbortSignal.any([controllers[i].signal, signal])
       try {
         return await send(t, sig)
@@ -109,7 +114,7 @@ export class ReplicaWriter {
     for (const op of ops) op.catch(() => {}) // observed by waitQuorum below
     const offDeath = this.c.membership.on('peer:change', e => {
       if (e.type !== 'dead' && e.type !== 'leave') return
-      const t = live.find(x => x.peerId === e.member.peerId)
+      const t = to.find(x => x.peerId === e.member.peerId)
       if (t !== undefined) drop(t, new PmzError('ERR_UNAVAILABLE', 'replica died during the write'))
     })
     try {
@@ -119,6 +124,39 @@ export class ReplicaWriter {
       offDeath()
     }
   }
+}
+
+/** Where one replicated write goes: the key, the live replicas it is sent `to`, and the `w` of them that must apply it. */
+export interface WriteTo {
+  key: string
+  to: Target[]
+  w: number
+}
+
+/** A small value sent whole: the record each replica writes (`put`) and its bytes. */
+export interface WholeWrite extends WriteTo {
+  put: ReplicaPut
+  bytes: Buffer
+}
+
+/** A value streamed once from the client (`body`) to be staged on each replica with these `fields`. */
+export interface StagedWrite extends WriteTo {
+  fields: StageFields
+  body: AsyncIterable<Uint8Array>
+}
+
+/** The client's limits of a streamed value (see PutOptions), and its signal. */
+export type StagedOptions = Pick<PutOptions, 'maxBytes' | 'sizeHint' | 'signal'>
+
+/** How ReplicaWriter.replicate sends to each replica and reads its answer. */
+interface Replication<T> {
+  send: (t: Target, signal: AbortSignal) => Promise<T>
+  /** An answer that ends the wait at once (a newer ballot there). */
+  refused: (result: T) => boolean
+  /** Runs beside the calls (a streamed body) and must end before the quorum counts; gets what drops one replica and what aborts them all. */
+  feed?: (drop: (t: Target, reason: Error) => void, abortAll: (reason: unknown) => void) => Promise<void>
+  /** Learns which replica (its index in `to`) was dropped. */
+  dropped?: (i: number) => void
 }
 
 /** A value staged on the replicas: each one's stage (`stages[i]` on `targets[i]`), W of them, and what the client sent. */

@@ -27,7 +27,7 @@ export interface ReplicatedStoreComponents {
   membership: Membership
   clock: Clock
   log: Logger
-  /** Backoff jitter of concurrent writes of one key. @default Math.random */
+  /** Backoff jitter of concurrent writes of one key, and of anti-entropy's rounds. @default Math.random */
   random?: Random
 }
 
@@ -95,7 +95,7 @@ export class ReplicatedStore implements Store {
     this.writer = new ReplicaWriter({ client: this.client, membership: c.membership, clock: c.clock, log: c.log })
     this.surveys = new Survey({ client: this.client, placement: this.placement, repair: this.repair, clock: c.clock, settled: () => this.antiEntropy.settled() })
     this.register = new Register({ client: this.client, membership: c.membership, local: c.local, clock: c.clock, random: c.random ?? Math.random, log: c.log })
-    this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, log: c.log }, init.antiEntropy)
+    this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, random: c.random ?? Math.random, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
       ? undefined
       : new HintedHandoff({ client: this.client, placement: this.placement, membership: c.membership, clock: c.clock, log: c.log }, { dir: init.hintsDir, maxAgeMs: init.hintMaxAgeMs ?? 168 * 3_600_000 })
@@ -268,8 +268,8 @@ export class ReplicatedStore implements Store {
     let staging: Promise<Staging> | undefined
     const payload: Payload = async (ballot, to, w) => {
       const put: ReplicaPut = { ...fields, version: ballot }
-      if (bytes !== undefined) return (written = await this.writer.whole(key, put, bytes, to, w, options.signal))
-      staging ??= this.writer.staged(key, fields, body, to, w, options)
+      if (bytes !== undefined) return (written = await this.writer.whole({ key, put, bytes, to, w }, options))
+      staging ??= this.writer.staged({ key, fields, body, to, w }, options)
       const st = await staging
       written = st
       if (!st.outcome.ok) return { ops: [], outcome: { ok: false, values: [], errors: st.outcome.errors }, untouched: true }

@@ -1,9 +1,10 @@
-import type { Clock } from '../../common/clock.js'
+import type { Clock, Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import { SURVEY_SPECULATE_MS } from './constants.js'
 import type { Placement, Target } from './placement.js'
 import { newestOf, type ReadRepair, type SurveyAnswer } from './read-repair.js'
 import type { ReplicaClient } from './replica-client.js'
+import { openSurvey, step, type Question, type SurveyEvent, type SurveyState, type SurveyStep } from './survey-rules.js'
 
 export interface SurveyComponents {
   client: ReplicaClient
@@ -27,50 +28,34 @@ export class Survey {
    * replica that fails is replaced by the next one, and one that is slow
    * (SURVEY_SPECULATE_MS) by all the others. Resolves once R answered, or
    * sooner when an answer is `enough`. Read repair runs over the answers
-   * once every replica asked answered or failed.
+   * once every replica asked answered or failed. The decisions are
+   * survey-rules.ts's; this sends the questions and keeps the timer.
    */
   async run (key: string, targets: Target[], how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
     const order = this.c.placement.readOrder(key, targets)
     const r = this.c.placement.n() - this.c.placement.w() + 1
-    // Until anti-entropy has confirmed every replica since the ring changed, R answers prove nothing absent: wait for them all.
-    const wanted = this.c.settled() ? r : order.length
     return await new Promise((resolve, reject) => {
-      const answers: SurveyAnswer[] = []
-      let asked = 0
-      let pending = 0
-      let settled = false
-      const settle = (): void => {
-        if (settled) return
-        settled = true
-        speculate.cancel()
-        if (answers.length >= r || answers.some(a => how.enough?.(a) === true)) resolve([...answers])
-        else reject(new PmzError('ERR_QUORUM_NOT_MET', `${answers.length} replicas answered, ${r} needed`, { details: { key, answered: answers.length, readQuorum: r } }))
+      let state: SurveyState
+      let timer: Timer | undefined
+      const on = (e: SurveyEvent): void => { apply(step(state, e)) }
+      const apply = ({ state: next, effects }: SurveyStep): void => {
+        state = next
+        for (const q of effects.ask) ask(q)
+        if (effects.timer === 'arm') timer = this.c.clock.setTimeout(() => { on({ type: 'speculate' }) }, SURVEY_SPECULATE_MS)
+        else if (effects.timer === 'cancel') timer?.cancel()
+        const end = effects.settle
+        if (end?.type === 'resolve') resolve(end.answers)
+        else if (end?.type === 'reject') reject(new PmzError('ERR_QUORUM_NOT_MET', `${end.answered} replicas answered, ${end.needed} needed`, { details: { key, answered: end.answered, readQuorum: end.needed } }))
+        if (effects.repair !== undefined) this.c.repair.schedule(key, effects.repair, newestOf(effects.repair))
       }
-      // The bytes of a small value come from one replica, and only when this peer holds none itself.
-      const wantBytes = how.fetch === true && !order.some(t => t.isSelf)
-      let bytesAsked = false
-      const ask = (): void => {
-        const t = order[asked++]
-        pending++
-        const fetch = wantBytes && !bytesAsked
-        if (fetch) bytesAsked = true
-        const question = fetch ? this.c.client.fetch(t, key) : this.c.client.entry(t, key).then(entry => ({ entry }))
+      const ask = ({ target, fetch }: Question): void => {
+        const question = fetch ? this.c.client.fetch(target, key) : this.c.client.entry(target, key).then(entry => ({ entry }))
         question.then(a => {
-          const answer: SurveyAnswer = { target: t, ...a }
-          answers.push(answer)
-          if (answers.length >= wanted || how.enough?.(answer) === true) settle()
-        }, () => {
-          if (fetch) bytesAsked = false
-          if (!settled && asked < order.length) ask()
-        }).finally(() => {
-          if (--pending > 0) return
-          settle()
-          this.c.repair.schedule(key, answers, newestOf(answers))
-        })
+          const answer: SurveyAnswer = { target, ...a }
+          on({ type: 'answer', answer, fetched: fetch, enough: how.enough?.(answer) === true })
+        }, () => { on({ type: 'failure', fetched: fetch }) })
       }
-      const speculate = this.c.clock.setTimeout(() => { while (!settled && asked < order.length) ask() }, SURVEY_SPECULATE_MS)
-      if (order.length === 0) settle()
-      while (asked < Math.min(wanted, order.length)) ask()
+      apply(openSurvey({ order, r, ringSettled: this.c.settled(), fetch: how.fetch === true }))
     })
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { MemoryNetwork } from '../../../src/mesh/transport/index.js'
 import { PARTITIONS, createRing } from '../../../src/ring/index.js'
 import { COARSE, coarseOf, coarseWire, differingBuckets, pairDigests, partitionWire } from '../../../src/store/replication/digests.js'
@@ -7,6 +7,7 @@ import type { AntiEntropyInit } from '../../../src/store/replication/anti-entrop
 import type { RepairEvent } from '../../../src/store/index.js'
 import type { PartitionView } from '../../../src/store/types.js'
 import { waitFor } from '../../helpers/http.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
 import { cleanupPeers } from '../../helpers/peer.js'
 import { View, replicaNode, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
 
@@ -299,6 +300,41 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     expect((await b.local.stats()).entries).toBe(5)
     const n = await rounds([a], async () => (await b.local.stats()).entries === 30)
     expect(n).toBeGreaterThanOrEqual(5)
+  })
+
+  it('rounds run only when the injected clock says, each delay jittered by the injected random', async () => {
+    const clock = new ManualClock(Date.now())
+    // The low end of the jitter: each delay is 0.8 times its interval.
+    const random = vi.fn(() => 0)
+    const network = new MemoryNetwork()
+    const view = new View()
+    for (const id of ['a', 'b', 'c']) view.add(id)
+    const init = { replicas: 3, writeQuorum: 2, antiEntropy: { settleMs: 0, busyIntervalMs: 100, intervalMs: 1_000 } }
+    const nodes: ReplicaNode[] = []
+    for (const id of ['a', 'b', 'c']) nodes.push(await replicaNode(network, view, id, init, { clock, random }))
+    const [a, , c] = nodes
+    // Each peer drew once and armed its first (busy) round 80 ms ahead; nothing runs before it.
+    expect(random).toHaveBeenCalledTimes(3)
+    const started = nodes.map(n => vi.spyOn(n.store.antiEntropy, 'runRound'))
+    clock.advance(79)
+    expect(started.map(s => s.mock.calls.length)).toEqual([0, 0, 0])
+    clock.advance(1)
+    expect(started.map(s => s.mock.calls.length)).toEqual([1, 1, 1])
+    // A finished round draws again and arms the next (80 or 800 ms): each advance of 1 s fires one round per peer.
+    let fired = 1
+    const tick = async (): Promise<void> => {
+      await vi.waitFor(() => { expect(random).toHaveBeenCalledTimes(3 * (fired + 1)) }, { timeout: 5_000 })
+      clock.advance(1_000)
+      fired++
+    }
+    const inSync = async (): Promise<boolean> => (await Promise.all(nodes.map(async n => await n.store.ringStatus()))).every(s => s.antiEntropy.inSync.length === 3)
+    while (!await inSync() && fired < 10) await tick()
+    expect(await inSync()).toBe(true)
+    // A record written on a alone reaches c at the next round the clock fires.
+    await a.local.applyPut('/clocked', bytes(Buffer.from('x')), { version: a.local.nextVersion(), created: clock.now(), expires: null, contentType: 'text/plain' })
+    await tick()
+    await vi.waitFor(async () => { expect(await c.local.entry('/clocked')).toBeDefined() }, { timeout: 5_000 })
+    expect(started.map(s => s.mock.calls.length)).toEqual([fired, fired, fired])
   })
 
   it('runs continually on its own timer', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { ReplicaEntry } from '../../../src/store/record.js'
-import { afterPrepare, backoffMs, decide, decideUndo } from '../../../src/store/replication/register-rules.js'
+import { afterPrepare, backoffMs, decide, decideUndo, type PrepareRound } from '../../../src/store/replication/register-rules.js'
 import type { PrepareResult } from '../../../src/store/types.js'
 
 const NOW = 1_000_000
@@ -11,6 +11,8 @@ function value (version: string, origin?: string, extra: Partial<ReplicaEntry> =
 const tomb = (version: string, origin?: string): ReplicaEntry => value(version, origin, { deleted: true, deletedAt: 5 })
 const promise = (entry?: ReplicaEntry): PrepareResult => ({ promised: true, ballot: 'b9', entry })
 const refusal = (ballot: string, entry?: ReplicaEntry): PrepareResult => ({ promised: false, ballot, entry })
+/** Phase 1 over three replicas, q1 = q2 = 2, with these answers (and none failed unless told). */
+const phase1 = (answers: PrepareResult[], more: Partial<PrepareRound> = {}): PrepareRound => ({ answers, failed: 0, asked: 3, q1: 2, q2: 2, now: NOW, ...more })
 
 describe('register rules (CASPaxos change functions)', () => {
   it('create writes its value when the quorum holds none, or only a tombstone or an expired value', () => {
@@ -53,35 +55,35 @@ describe('register rules (CASPaxos change functions)', () => {
   it('an undo takes back only a value that cannot be chosen: one on W replicas is written after all, one that may be is carried on', () => {
     const undo = { type: 'undo' as const, origin: 'o1' }
     const mine = value('v7', 'o1')
-    expect(decideUndo(undo, [mine, mine, undefined], 0, 2, NOW)).toMatchObject({ outcome: 'written', accept: { type: 'none' } })
+    expect(decideUndo(undo, [mine, mine, undefined], { unheard: 0, q2: 2, now: NOW })).toMatchObject({ outcome: 'written', accept: { type: 'none' } })
     // Seen once, one replica unheard: it may be on two, so it is carried on.
-    expect(decideUndo(undo, [mine, undefined], 1, 2, NOW)).toMatchObject({ outcome: 'written', accept: { type: 'carry', entry: mine } })
+    expect(decideUndo(undo, [mine, undefined], { unheard: 1, q2: 2, now: NOW })).toMatchObject({ outcome: 'written', accept: { type: 'carry', entry: mine } })
     // Seen once and every replica heard: it is on one only, taken back with a tombstone.
-    expect(decideUndo(undo, [mine, undefined, undefined], 0, 2, NOW)).toMatchObject({ outcome: 'undone', accept: { type: 'mine' } })
+    expect(decideUndo(undo, [mine, undefined, undefined], { unheard: 0, q2: 2, now: NOW })).toMatchObject({ outcome: 'undone', accept: { type: 'mine' } })
     // Another write's live value stays.
-    expect(decideUndo(undo, [value('v9', 'o0'), mine, undefined], 0, 2, NOW)).toMatchObject({ outcome: 'undone', accept: { type: 'none' } })
+    expect(decideUndo(undo, [value('v9', 'o0'), mine, undefined], { unheard: 0, q2: 2, now: NOW })).toMatchObject({ outcome: 'undone', accept: { type: 'none' } })
     // Phase 1 of an undo waits for every replica asked.
-    expect(afterPrepare(undo, [promise(mine), promise()], 0, 3, 2, 2, NOW)).toBeUndefined()
-    expect(afterPrepare(undo, [promise(mine), promise(), promise()], 0, 3, 2, 2, NOW)).toMatchObject({ outcome: 'undone' })
+    expect(afterPrepare(undo, phase1([promise(mine), promise()]))).toBeUndefined()
+    expect(afterPrepare(undo, phase1([promise(mine), promise(), promise()]))).toMatchObject({ outcome: 'undone' })
   })
 
   it('phase 1 waits for its quorum, retries above a newer ballot, and is unavailable when too few can answer', () => {
     const create = { type: 'create' as const, origin: 'o1' }
-    expect(afterPrepare(create, [promise()], 0, 3, 2, 2, NOW)).toBeUndefined()
-    expect(afterPrepare(create, [promise(), promise()], 0, 3, 2, 2, NOW)).toMatchObject({ type: 'decided', outcome: 'written' })
-    expect(afterPrepare(create, [refusal('b5'), refusal('b7')], 0, 3, 2, 2, NOW)).toEqual({ type: 'retry', ballot: 'b7' })
-    expect(afterPrepare(create, [promise()], 2, 3, 2, 2, NOW)).toEqual({ type: 'unavailable', promised: 1 })
+    expect(afterPrepare(create, phase1([promise()]))).toBeUndefined()
+    expect(afterPrepare(create, phase1([promise(), promise()]))).toMatchObject({ type: 'decided', outcome: 'written' })
+    expect(afterPrepare(create, phase1([refusal('b5'), refusal('b7')]))).toEqual({ type: 'retry', ballot: 'b7' })
+    expect(afterPrepare(create, phase1([promise()], { failed: 2 }))).toEqual({ type: 'unavailable', promised: 1 })
     // waitAll: the ring is not settled, so the third answer is awaited even with a quorum in.
-    expect(afterPrepare(create, [promise(), promise()], 0, 3, 2, 2, NOW, true)).toBeUndefined()
-    expect(afterPrepare(create, [promise(), promise()], 1, 3, 2, 2, NOW, true)).toMatchObject({ type: 'decided' })
+    expect(afterPrepare(create, phase1([promise(), promise()], { waitAll: true }))).toBeUndefined()
+    expect(afterPrepare(create, phase1([promise(), promise()], { failed: 1, waitAll: true }))).toMatchObject({ type: 'decided' })
   })
 
   it('phase 1 counts records in refused answers too, and waits for the rest before carrying a value on', () => {
     const create = { type: 'create' as const, origin: 'o1' }
     const other = value('v5', 'o0')
-    expect(afterPrepare(create, [promise(other), promise()], 0, 3, 2, 2, NOW)).toBeUndefined()
-    expect(afterPrepare(create, [promise(other), promise(), refusal('b9', other)], 0, 3, 2, 2, NOW)).toMatchObject({ outcome: 'exists', accept: { type: 'none' } })
-    expect(afterPrepare(create, [promise(other), promise(), promise()], 0, 3, 2, 2, NOW)).toMatchObject({ outcome: 'exists', accept: { type: 'carry' } })
+    expect(afterPrepare(create, phase1([promise(other), promise()]))).toBeUndefined()
+    expect(afterPrepare(create, phase1([promise(other), promise(), refusal('b9', other)]))).toMatchObject({ outcome: 'exists', accept: { type: 'none' } })
+    expect(afterPrepare(create, phase1([promise(other), promise(), promise()]))).toMatchObject({ outcome: 'exists', accept: { type: 'carry' } })
   })
 
   it('backs off with jitter, doubling up to the ceiling', () => {

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { availableParallelism } from 'node:os'
 import { http, waitFor } from '../helpers/http.js'
-import { converged, network, repaired, ringView as ring } from '../helpers/cluster.js'
-import { cleanupPeers, killPeer, startPeer, type Peer } from '../helpers/peer.js'
-import { cpuSeconds, fmt, load, memory, transfer, type LoadResult } from './lib.js'
+import { converged, repaired, ringView as ring } from '../helpers/cluster.js'
+import { cleanupPeers, killPeer, startPeer } from '../helpers/peer.js'
+import { fmt, load, memory, transfer } from './lib.js'
+import { replicationSmallBench, startMesh } from './replication-cpu.js'
 
-const OPS = 3000
 const C = 16
 const N = 3
 const VALUE = Buffer.alloc(1024, 'x')
@@ -14,78 +13,14 @@ const REPAIR_KEYS = 10_000
 const GRACE_S = 2
 
 /**
- * Issue 4's benchmark: 1 KB PUT/GET at c=16 on one peer, then through a
- * 3-peer mesh (N=3, W=2) via an owner and a non-owner gateway, as ratios to
- * the one peer; 1 GiB streamed through the non-owner gateway (MB/s, its peak
+ * The replication benchmarks: issue 19's CPU-per-request ratios
+ * (replication-cpu.ts); 1 GiB streamed through the non-owner gateway (MB/s, its peak
  * RSS); time from a volume peer's kill -9 to every key back at N copies.
  */
 export async function replicationBench (): Promise<void> {
   await replicationSmallBench()
   await replicationBigBench()
   await replicationRepairBench()
-}
-
-/** A 3-peer mesh (N=3, W=2) of volume peers and a fourth peer that is only a gateway (never an owner). */
-async function startMesh (): Promise<{ a: Peer, gw: Peer, all: Peer[] }> {
-  const meshArgs = ['--replicas', String(N), '--write-quorum', '2', '--maxsize', '2048']
-  const cluster = `bench-${randomUUID().slice(0, 8)}`
-  const a = await startPeer({ cluster, args: meshArgs })
-  const [b, c2] = await Promise.all([1, 2].map(async () => await startPeer({ cluster, args: [...meshArgs, '--join', a.mesh] })))
-  const gw = await startPeer({ cluster, args: [...meshArgs, '--join', a.mesh, '--role', 'gateway,coordinator'] })
-  await converged([a, b, c2, gw], [a, b, c2, gw].map(p => p.id), 20_000)
-  await waitFor(async () => (await ring(gw))?.volumePeers?.length === 3, 20_000, 'gateway to see 3 volume peers')
-  return { a, gw, all: [a, b, c2, gw] }
-}
-
-/** 1 KB PUT then GET at c=16: one peer, then the 3-peer mesh via an owner and via a non-owner gateway. */
-export async function replicationSmallBench (): Promise<void> {
-  try {
-    console.log(`\n== replication: ${OPS} x 1 KB PUT then GET at c=${C}; one peer vs 3-peer mesh (N=${N}, W=2) ==`)
-    const single = await startPeer()
-    const { a, gw, all } = await startMesh()
-    type Measured = LoadResult & { cpuUs: number }
-    /** The load, and the CPU time every peer of `cluster` spent on it, µs per request. */
-    const measured = async (via: Peer, cluster: Peer[], opts: Parameters<typeof load>[1]): Promise<Measured> => {
-      const before = cluster.reduce((t, p) => t + cpuSeconds(p.pid), 0)
-      const r = await load(via.url, opts)
-      const after = cluster.reduce((t, p) => t + cpuSeconds(p.pid), 0)
-      return { ...r, cpuUs: (after - before) / opts.amount * 1e6 }
-    }
-    const run = async (p: Peer, cluster: Peer[], tag: string): Promise<{ put: Measured, get: Measured }> => {
-      const put = await measured(p, cluster, { method: 'PUT', amount: OPS, connections: C, body: VALUE, path: i => `/add_key/bench/${tag}/k${i}` })
-      const get = await measured(p, cluster, { method: 'GET', amount: OPS, connections: C, path: i => `/get_key/bench/${tag}/k${i}` })
-      for (const [op, r] of [['PUT', put], ['GET', get]] as const) {
-        if (r.errors + r.non2xx > 0) console.log(`WARNING ${tag} ${op}: ${r.errors} errors, ${r.non2xx} non-2xx`)
-      }
-      return { put, get }
-    }
-    // Warm-up on every target.
-    for (const p of [single, a, gw]) await run(p, p === single ? [single] : all, `warm-${p.id.slice(0, 6)}`)
-    const one = await run(single, [single], 'one')
-    const owner = await run(a, all, 'owner')
-    const nonOwner = await run(gw, all, 'gw')
-    const rows: Array<Record<string, string>> = []
-    for (const op of ['put', 'get'] as const) {
-      for (const [name, r] of [['one peer', one], ['mesh via owner', owner], ['mesh via non-owner gw', nonOwner]] as const) {
-        rows.push({
-          op: op.toUpperCase(),
-          target: name,
-          'req/s': fmt(r[op].rps),
-          'x one peer': fmt(r[op].rps / one[op].rps, 2),
-          'p50 ms': fmt(r[op].p50, 2),
-          'p99 ms': fmt(r[op].p99, 2),
-          'CPU us/req (all peers)': fmt(r[op].cpuUs),
-          'err/non2xx': `${r[op].errors}/${r[op].non2xx}`
-        })
-      }
-    }
-    console.table(rows)
-    console.log(`targets: mesh PUT >= 0.5x one peer, p99 <= 5 ms at c=${C}`)
-    console.log(`CPU us/req: user+system time of every peer process of the setup per request; this machine has ${availableParallelism()} cores for all of them and the load generator.`)
-
-  } finally {
-    await cleanupPeers()
-  }
 }
 
 /** 1 GiB streamed up and down through the non-owner gateway: MB/s and the gateway's RSS. */

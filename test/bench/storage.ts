@@ -91,13 +91,13 @@ export async function storageBench (): Promise<void> {
   }
 }
 
-/** 1 KB records (a value and its record) committed through the store's tables at `connections` writers, no HTTP: writes per second. */
-async function lmdbAlone (sync: SyncMode, connections: number): Promise<number> {
+/** `amount` 1 KB records (a value and its record) committed through the store's tables at `connections` writers, no HTTP: writes per second. */
+export async function lmdbAlone (sync: SyncMode, connections: number, amount = KEYS): Promise<number> {
   const t = new Tables({ clock: systemClock, log: createLogger({ level: 'silent' }) }, { dir: join(tempDir(), 'store'), sync, chunkBytes: 256 * 1024 })
   try {
     let next = 0
     const writer = async (): Promise<void> => {
-      while (next < KEYS) {
+      while (next < amount) {
         const key = `/bench/k${next++}`
         const contentId = Buffer.alloc(16)
         contentId.writeUInt32BE(next)
@@ -109,7 +109,7 @@ async function lmdbAlone (sync: SyncMode, connections: number): Promise<number> 
     }
     const started = performance.now()
     await Promise.all(Array.from({ length: connections }, writer))
-    return KEYS / ((performance.now() - started) / 1000)
+    return amount / ((performance.now() - started) / 1000)
   } finally {
     await t.close()
   }

@@ -1,12 +1,12 @@
 // A seed that throws, exits or loops forever fails alone: the peer that runs
 // it keeps serving and keeps running other jobs (issue 14). Real bin/pmz,
 // real child processes. Needs `npm run build`.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { http, waitFor } from '../helpers/http.js'
 import { JSON_HEADERS, launch, settled } from '../helpers/jobs.js'
-import { cleanupPeers, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 
 
@@ -38,5 +38,33 @@ describe('a misbehaving seed fails alone (issue 14)', () => {
     expect((await http('GET', `${a.url}/admin/status`)).status).toBe(200)
     expect(await settled(a, await launch(a, 'bad/fine', { n: 8 }))).toMatchObject({ state: 'ready', output: { echo: 8 } })
     expect(a.proc.exitCode).toBeNull()
+  })
+
+  it('a kill -9 of the peer takes the processes of its running jobs with it (no orphan runs on while the job runs elsewhere)', async () => {
+    const seeds = tempDir('pmz-isolation-seeds-')
+    mkdirSync(join(seeds, 'bad'))
+    // Its argument (JSON on stdin) names the file it writes the pids of its shell and of its sleep to; then it waits.
+    writeFileSync(join(seeds, 'bad/lingers.sh'), '#!/bin/sh\nout=$(sed \'s/.*"out":"\\([^"]*\\)".*/\\1/\')\nsleep 300 &\necho "$$ $!" > "$out"\nwait\n', { mode: 0o755 })
+    const b = await startPeer({ args: ['--seeds', seeds] })
+    await waitFor(async () => ((await http('GET', `${b.url}/admin/job_catalog`)).json?.data as unknown[] | undefined)?.length === 1, 15_000, 'the seed in the catalog')
+    const pidFile = join(tempDir('pmz-isolation-pids-'), 'pids')
+    await launch(b, 'bad/lingers', { out: pidFile })
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').includes(' '), 15_000, 'the job to start its sleep')
+    const pids = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number)
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0)
+        return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].startsWith('Z')
+      } catch {
+        return false
+      }
+    }
+    expect(pids.every(alive)).toBe(true)
+    await killPeer(b)
+    try {
+      await waitFor(() => !pids.some(alive), 5_000, 'the shell and its sleep to die with the peer')
+    } finally {
+      for (const pid of pids) try { process.kill(pid, 'SIGKILL') } catch {}
+    }
   })
 })

@@ -8,7 +8,7 @@ import { answerEmitCall } from './emit-bridge.js'
 import type { JobEmit, JobStore } from './types.js'
 import { LineSplitter, TailBuffer } from './log-buffer.js'
 import type { ChildMessage, ParentMessage } from './module-messages.js'
-import { killGroup, killOnAbort } from './process-group.js'
+import { killGroup, killOnAbort, reapWithThisProcess } from './process-group.js'
 import { answerStoreCall } from './store-bridge.js'
 
 export interface ModulePoolOptions {
@@ -151,6 +151,7 @@ export class ModulePool {
       cwd: dirname(path),
       env: this.opts.env
     })
+    reapWithThisProcess(proc)
     // The next waiter forks after spawnDelayMs, or as long again as this fork blocked: at most half the loop forks.
     const ended = this.opts.clock.monotonic()
     this.nextSpawnAt = ended + Math.max(this.opts.spawnDelayMs, ended - started)

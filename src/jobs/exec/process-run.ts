@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream'
 import type { AttemptContext } from './attempt.js'
 import { OUTPUT_MAX_BYTES, STDERR_TAIL_BYTES } from './constants.js'
 import { LineSplitter, TailBuffer } from './log-buffer.js'
-import { killGroup, killOnAbort } from './process-group.js'
+import { killGroup, killOnAbort, reapWithThisProcess } from './process-group.js'
 
 export interface ProcessRun {
   command: string
@@ -37,6 +37,7 @@ export function runProcess (ctx: Pick<AttemptContext, 'signal' | 'clock' | 'kill
   return new Promise(resolve => {
     const stdio: StdioPipe[] = run.onChannelLine === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe']
     const child = spawn(run.command, run.args, { env: run.env, cwd: run.cwd, stdio, detached: true })
+    reapWithThisProcess(child)
     const out: Buffer[] = []
     let outBytes = 0
     let overflow = false

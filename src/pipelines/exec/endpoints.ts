@@ -10,7 +10,7 @@ import { dirname } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { STDERR_TAIL_BYTES } from '../../jobs/exec/constants.js'
 import { LineSplitter, TailBuffer } from '../../jobs/exec/log-buffer.js'
-import { killGroup } from '../../jobs/exec/process-group.js'
+import { killGroup, reapWithThisProcess } from '../../jobs/exec/process-group.js'
 import { packBatchBytes } from './batch-bytes.js'
 import type { InstanceOptions } from './instance-options.js'
 import type { ChildMessage, ParentMessage } from './stage-messages.js'
@@ -49,6 +49,7 @@ export function processEndpoint (o: InstanceOptions, onMessage: (msg: ChildMessa
     cwd: dirname(o.seed.path),
     env: { ...o.env, PMZ_STAGE: o.seed.name, PMZ_PEER_ID: o.peerId }
   })
+  reapWithThisProcess(proc)
   const { tail } = capture(o, proc.stdout, proc.stderr)
   let exit: { code: number | null, signal: string | null } = { code: null, signal: null }
   proc.on('message', onMessage)

@@ -6,7 +6,7 @@ import type { Random } from '../../common/random.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import { originOf, type ReplicaEntry } from '../record.js'
 import type { ApplyResult, PrepareResult, ReplicaPut, ReplicaStore } from '../types.js'
-import { REGISTER_BACKOFF_BASE_MS, REGISTER_BACKOFF_MAX_MS, REGISTER_MAX_ATTEMPTS } from './constants.js'
+import { REGISTER_BACKOFF_BASE_MS, REGISTER_BACKOFF_MAX_MS, REGISTER_MAX_ATTEMPTS, SURVEY_SPECULATE_MS } from './constants.js'
 import type { Target } from './placement.js'
 import { quorumNotMet, waitQuorum, type QuorumOutcome } from './quorum.js'
 import type { ReplicaClient } from './replica-client.js'
@@ -117,7 +117,12 @@ export class Register {
   }
 
   /**
-   * Phase 1: prepare at every live replica until the verdict cannot change
+   * Phase 1: prepare at q1 live replicas (self first: its promise costs no
+   * message), and at the others too when one of them fails or is slow
+   * (SURVEY_SPECULATE_MS), when the ring is not settled (`waitAll`), for an
+   * undo, or when the verdict so far would carry a record on or try again:
+   * more answers may show the record on a write quorum already, or a quorum
+   * of promises after all. Settles once the verdict cannot change
    * (register-rules afterPrepare). `sources(entry)` lists the replicas that
    * answered holding that version.
    */
@@ -126,29 +131,32 @@ export class Register {
     const from: Target[] = []
     const gone = new Set<string>()
     const sources = (e: ReplicaEntry): Target[] => from.filter((_, i) => answers[i].entry?.version === e.version)
+    const order = [...p.live.filter(t => t.isSelf), ...p.live.filter(t => !t.isSelf)]
     const decision = await new Promise<Decision>(resolve => {
       let done = false
+      let asked = 0
+      const failed = new Set<string>()
       const settle = (): void => {
         if (done) return
-        const d = afterPrepare(p.intent, { answers, failed: failed.size, asked: p.live.length, q1: p.q1, q2: p.q2, now: this.c.clock.now(), waitAll: p.waitAll })
+        const d = afterPrepare(p.intent, { answers, failed: failed.size, asked, q1: p.q1, q2: p.q2, now: this.c.clock.now(), waitAll: p.waitAll })
         if (d === undefined) return
+        if (asked < order.length && (d.type !== 'decided' || d.accept.type === 'carry')) {
+          widen()
+          return
+        }
         done = true
         offDeath()
+        speculate.cancel()
         resolve(d)
       }
-      const failed = new Set<string>()
       const fail = (t: Target): void => {
         if (from.includes(t) || failed.has(t.peerId)) return
         failed.add(t.peerId)
-        settle()
+        if (asked < order.length) widen()
+        else settle()
       }
-      const offDeath = this.c.membership.on('peer:change', e => {
-        const t = p.live.find(x => x.peerId === e.member.peerId)
-        if (t === undefined || (e.type !== 'dead' && e.type !== 'leave')) return
-        gone.add(t.peerId)
-        fail(t)
-      })
-      for (const t of p.live) {
+      const ask = (t: Target): void => {
+        asked++
         this.c.client.prepare(t, p.key, ballot).then(a => {
           if (done || failed.has(t.peerId)) return
           answers.push(a)
@@ -159,6 +167,28 @@ export class Register {
           fail(t)
         })
       }
+      /** Asks every live replica not asked yet. */
+      const widen = (): void => {
+        while (asked < order.length) {
+          const t = order[asked]
+          if (gone.has(t.peerId)) {
+            asked++
+            failed.add(t.peerId)
+          } else {
+            ask(t)
+          }
+        }
+        settle()
+      }
+      const offDeath = this.c.membership.on('peer:change', e => {
+        const i = order.findIndex(x => x.peerId === e.member.peerId)
+        if (i < 0 || (e.type !== 'dead' && e.type !== 'leave')) return
+        gone.add(order[i].peerId)
+        if (i < asked) fail(order[i])
+      })
+      const speculate = this.c.clock.setTimeout(() => { if (!done) widen() }, SURVEY_SPECULATE_MS)
+      const first = p.waitAll === true || p.intent.type === 'undo' ? order.length : Math.min(p.q1, order.length)
+      while (asked < first) ask(order[asked])
       settle()
     })
     return { decision, sources, gone }

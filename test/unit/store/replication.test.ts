@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { open } from 'lmdb'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { systemClock } from '../../../src/common/clock.js'
 import { isPmzError } from '../../../src/common/errors.js'
 import { createLogger } from '../../../src/common/logger.js'
@@ -64,6 +64,27 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     expect((await bytesOf((await b.store.get(k)).body)).toString()).toBe('hello')
     expect(meta.size).toBe(5)
     expect(await c.local.entry(k)).toBeUndefined()
+  })
+
+  it('once the ring is settled a write prepares at q1 replicas (self and one other), and at the third when one fails', async () => {
+    const { nodes: [a, b, c] } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { intervalMs: 50, busyIntervalMs: 50 } })
+    await waitFor(() => [a, b, c].every(n => n.store.antiEntropy.settled()), 10_000, 'anti-entropy to settle the ring')
+    const prepares = vi.spyOn(a.transport, 'request')
+    const prepared = (): number => prepares.mock.calls.filter(([, msg]) => (msg as { type: string }).type === 'store.prepare').length
+    const k = key()
+    await a.store.put(k, pieces(Buffer.from('one')), { ifAbsent: true })
+    expect(prepared()).toBe(1)
+    // Every replica still gets the value.
+    await waitFor(async () => (await Promise.all([b, c].map(async n => await n.local.entry(k)))).every(e => e !== undefined), 5_000, 'both others to hold the value')
+    // One of the two others unreachable (membership still says alive): the prepare widens to the third and the write succeeds.
+    await c.transport.stop()
+    prepares.mockClear()
+    // A key whose first other replica is c: its prepare fails, and b is asked next.
+    let k2 = key()
+    while (a.store.replicasOf(k2).find(id => id !== 'a') !== 'c') k2 = key()
+    await a.store.put(k2, pieces(Buffer.from('two')), { ifAbsent: true })
+    expect((await bytesOf((await a.store.get(k2)).body)).toString()).toBe('two')
+    expect(prepared()).toBe(2)
   })
 
   it('a replica that goes silent and is then declared dead is dropped from a write in progress', async () => {

@@ -1,10 +1,9 @@
-import type { Clock } from './common/clock.js'
 import { VERSION } from './common/version.js'
 import { createPeerMetrics, type JobOutcomeLabel, type PeerMetrics } from './http/index.js'
 import type { Membership } from './mesh/membership/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
 import type { AttemptEnd } from './node-jobs.js'
-import { HeldBytes, statDisk, type ReplicaStore, type Store } from './store/index.js'
+import { statDisk, type ReplicaStore, type Store } from './store/index.js'
 
 export interface NodeMetrics {
   /** What the gateway serves at `/metrics`. */
@@ -28,15 +27,14 @@ export function createNodeMetrics (deps: {
   storeDir: string
   membership: Membership
   coordinator: NodeCoordinator
-  clock: Clock
 }): NodeMetrics {
-  const held = new HeldBytes({ store: deps.local, clock: deps.clock })
   const { coordinator, store } = deps
   const table = coordinator.jobs?.table
   const status = coordinator.status?.bind(coordinator)
   const metrics = createPeerMetrics({
     async store () {
-      const [stats, bytes] = await Promise.all([deps.local.stats(), held.read()])
+      const stats = await deps.local.stats()
+      const bytes = deps.local.partitions().heldBytes()
       const disk = statDisk(deps.storeDir)
       return { keys: stats.entries, records: stats.records ?? stats.entries, bytes, diskFreeBytes: disk.freeBytes, diskSizeBytes: disk.totalBytes, acceptingWrites: stats.disk?.accepting_writes ?? true }
     },

@@ -77,7 +77,7 @@ export function createNode (config: PmzConfig, options: NodeOptions = {}): PmzNo
   // Built before the jobs (a job's ctx.emit injects packets), started after them (components below).
   const pipelines = createPipelinesOfNode(config, { transport: mesh.transport, membership: mesh.membership, seeds, catalog, store, clock, log })
   const inject = pipelines.service.inject.bind(pipelines.service)
-  const observed = createNodeMetrics({ peerId: id, store, local, storeDir: join(config.node.dataDir, 'store'), membership: mesh.membership, coordinator, clock })
+  const observed = createNodeMetrics({ peerId: id, store, local, storeDir: join(config.node.dataDir, 'store'), membership: mesh.membership, coordinator })
   const jobs = createNodeJobs(config, { transport: mesh.transport, membership: mesh.membership, coordinator, seeds, catalog, store, local, clock, log, emit: inject, onAttempt: observed.onAttempt })
   const network: NetworkView = { peers: async () => mesh.peers(coordinator.leaderId()) }
   const events = createNodeEvents(config, id, { membership: mesh.membership, network, coordinator, store, clock, log })

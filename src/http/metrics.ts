@@ -23,7 +23,7 @@ export interface StoreFigures {
   keys: number
   /** Records held here, tombstones and expired values included. */
   records: number
-  /** Value bytes held here (see HeldBytes: counted by a walk at most once a minute). */
+  /** Value bytes held here (kept up to date by every write, see PartitionView.heldBytes). */
   bytes: number
   /** Bytes of the data disk an unprivileged writer may still use. */
   diskFreeBytes: number

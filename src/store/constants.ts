@@ -42,10 +42,6 @@ export const DISK_CHECK_INTERVAL_MS = 1000
 export const NO_SPACE_SLACK_BYTES = 1024 * 1024
 /** A Paxos promise (see Acceptor) older than this is dropped by the sweeper: no proposal lives so long, ms. */
 export const PROMISE_TTL_MS = 10 * 60_000
-/** How long a count of the bytes a store holds (HeldBytes) is served before the next walk, ms. */
-export const HELD_BYTES_MAX_AGE_MS = 60_000
-/** Records read per batch of that walk; it yields to the event loop between batches. */
-export const HELD_BYTES_BATCH = 1000
 
 /**
  * How long the partition digests remember which keys changed and what each

@@ -5,7 +5,6 @@ import type { DistributedStore, ReplicaStore, Store, StoreComponents, StoreInit 
 export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store, DistributedStore, StoreComponents, StoreInit, ReplicaStore, ReplicaPut, ApplyResult, RingStatus, RepairEvent, ReplicationStats } from './types.js'
 export type { ValueMeta, ValueRecord, ReplicaEntry } from './record.js'
 export { statDisk, type DiskUsage, type StatDisk } from './disk-space.js'
-export { HeldBytes, type HeldBytesComponents, type HeldBytesInit } from './held-bytes.js'
 export type { ReplicatedStoreComponents, ReplicatedStoreInit } from './replication/replicated-store.js'
 export { parseKey, validateKey, keyToUrlPath } from './key.js'
 export { isLmdbOrphanRejection } from './lmdb-orphans.js'

@@ -16,6 +16,8 @@ export interface PartitionDelta {
   hi: number
   lo: number
   count: number
+  /** The change of the value bytes held (the new record's size less the old one's; a tombstone holds 0). */
+  bytes: number
   now: Contribution | undefined
 }
 
@@ -31,6 +33,8 @@ const SCHEMA_KEY = 'partitions.schema'
 const SCHEMA = 1
 const CLEAN_KEY = 'partitions.clean'
 const EXPIRED_KEY = 'partitions.expiredUntil'
+/** `state` entry: the value bytes held as of a clean close (see heldBytes). */
+const BYTES_KEY = 'partitions.bytes'
 
 /**
  * Per ring partition (see PARTITION_BITS), the xor of a 64-bit hash of each
@@ -77,6 +81,8 @@ export class PartitionDigests implements PartitionView {
   /** A transaction that moved the watermark failed: the digests may be off until the next start rebuilds them (no checkpoint). */
   private suspect = false
   private trimmedAt = 0
+  /** The value bytes of the records (tombstones hold 0; an expired value counts until it is removed), kept like the counts. */
+  private bytes = 0
   /** Where the writes of the transaction running now put their deltas (see Tables.commit). */
   collector: PartitionDelta[] | undefined
 
@@ -98,7 +104,9 @@ export class PartitionDigests implements PartitionView {
    */
   open (): number {
     const indexed = this.t.state.get(SCHEMA_KEY) === SCHEMA
-    if (!indexed || this.t.state.get(CLEAN_KEY) !== true) return this.rebuild(!indexed)
+    const bytes = this.t.state.get(BYTES_KEY)
+    if (!indexed || this.t.state.get(CLEAN_KEY) !== true || typeof bytes !== 'number') return this.rebuild(!indexed)
+    this.bytes = bytes
     this.readWatermark()
     for (const { key, value } of this.rows.getRange()) {
       this.xorHi[key] = value.readUInt32LE(0)
@@ -116,6 +124,7 @@ export class PartitionDigests implements PartitionView {
     this.env.transactionSync(() => {
       for (const p of this.rows.getKeys()) void this.rows.remove(p)
       for (let p = 0; p < PARTITIONS; p++) if (this.count[p] > 0) void this.rows.put(p, row(this.xorHi[p], this.xorLo[p], this.count[p]))
+      void this.t.state.put(BYTES_KEY, this.bytes)
       void this.t.state.put(CLEAN_KEY, true)
     })
   }
@@ -129,10 +138,12 @@ export class PartitionDigests implements PartitionView {
       this.xorHi.fill(0)
       this.xorLo.fill(0)
       this.count.fill(0)
+      this.bytes = 0
       for (const { key, value } of this.t.meta.getRange()) {
         const p = partitionOf(key)
         walked++
         this.count[p]++
+        this.bytes += value.size
         if (withIndex) void this.keys.put([p, key], null)
         if (!counts(value, now)) continue
         const [hi, lo] = recordHash(key, value)
@@ -160,9 +171,10 @@ export class PartitionDigests implements PartitionView {
     const hi = (was?.[0] ?? 0) ^ (now?.[0] ?? 0)
     const lo = (was?.[1] ?? 0) ^ (now?.[1] ?? 0)
     const count = (next !== undefined ? 1 : 0) - (current !== undefined ? 1 : 0)
+    const bytes = (next?.size ?? 0) - (current?.size ?? 0)
     if (current === undefined && next !== undefined) void this.keys.put([p, key], null)
     else if (current !== undefined && next === undefined) void this.keys.remove([p, key])
-    this.collect({ p, key, hi, lo, count, now: now === undefined ? undefined : { version: (next as ValueRecord).version, hi: now[0], lo: now[1] } })
+    this.collect({ p, key, hi, lo, count, bytes, now: now === undefined ? undefined : { version: (next as ValueRecord).version, hi: now[0], lo: now[1] } })
   }
 
   private collect (d: PartitionDelta): void {
@@ -177,11 +189,16 @@ export class PartitionDigests implements PartitionView {
       this.xorHi[d.p] ^= d.hi
       this.xorLo[d.p] ^= d.lo
       this.count[d.p] += d.count
+      this.bytes += d.bytes
       this.changedAt[d.p] = at
       this.recent.delete(d.key)
       this.recent.set(d.key, { p: d.p, now: d.now, at })
     }
     this.trim(at)
+  }
+
+  heldBytes (): number {
+    return this.bytes
   }
 
   async expire (now: number): Promise<void> {
@@ -201,7 +218,7 @@ export class PartitionDigests implements PartitionView {
         if (r === undefined || r.deleted || r.expires !== at) continue
         const p = partitionOf(key)
         const [hi, lo] = recordHash(key, r)
-        this.collect({ p, key, hi, lo, count: 0, now: undefined })
+        this.collect({ p, key, hi, lo, count: 0, bytes: 0, now: undefined })
       }
       void this.t.state.put(EXPIRED_KEY, now)
       // Later writes (in this transaction or the next) judge against the new watermark, as LMDB will hold it.

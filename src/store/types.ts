@@ -211,6 +211,8 @@ export interface PartitionView {
   readonly count: Uint32Array
   /** When the partition's digest or count last changed, ms since the epoch (this peer's clock); 0: not since start. */
   readonly changedAt: Float64Array
+  /** The value bytes of the records (tombstones hold 0; an expired value counts until the sweeper removes it), as of the last commit. */
+  heldBytes(): number
   /** Takes the values expired at `now` out of the digests (one write transaction, only when some expired since the last call). */
   expire(now: number): Promise<void>
   /**

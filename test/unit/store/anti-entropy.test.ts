@@ -22,7 +22,7 @@ describe('digests', () => {
       v.xorLo[r.p] ^= r.lo
       v.count[r.p]++
     }
-    return { ...v, expire: async () => {}, young: () => [], entries: () => [] }
+    return { ...v, heldBytes: () => 0, expire: async () => {}, young: () => [], entries: () => [] }
   }
 
   it('pair digests cover the shared partitions only, leave the young records out, and differ exactly where a partition differs', () => {

@@ -12,6 +12,9 @@ import { Acceptor } from './acceptor.js'
 import { validateKey } from './key.js'
 import { isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
 
+/** What a write routine's caller fixes of a new record (the rest comes from its content). */
+type RecordFields = Pick<ValueRecord, 'version' | 'contentType' | 'created' | 'expires'>
+
 const DEFAULT_TOMBSTONE_GRACE_MS = 168 * 3_600_000
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000
 /** A staged value not committed within this long is removed, ms. */
@@ -105,36 +108,18 @@ export class LmdbStore implements Store {
     if (options.ifAbsent === true && !small && isLive(this.t.meta.get(key), this.clock.now())) {
       throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     }
-    this.t.space.admit()
-    const upload = this.t.newUpload(key, options)
-    try {
-      const { record, last } = await upload.receive(body, options.signal, () => {
-        const created = options.restored?.created ?? this.clock.now()
-        return {
-          version: this.hlc.now(),
-          contentType: options.contentType ?? 'application/octet-stream',
-          created,
-          expires: options.restored !== undefined ? options.restored.expires : temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS
-        }
-      })
-      const dropped: Uint8Array[] = []
-      const stored = await this.t.commit(() => {
-        dropped.length = 0
-        const current = this.t.meta.get(key)
-        if (options.ifAbsent === true && isLive(current, this.clock.now())) return false
-        if (current !== undefined) this.t.dropRecord(key, current, dropped)
-        this.t.putRecord(key, record, current, last, upload.markedPending)
-        return true
-      }, key)
-      if (!stored) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
-      const meta = toMeta(key, record)
-      this.emit({ type: 'put', meta })
-      await this.t.removeBlobs(dropped)
-      return meta
-    } catch (err) {
-      await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
-      throw err
+    const fields = (): RecordFields => {
+      const created = options.restored?.created ?? this.clock.now()
+      return {
+        version: this.hlc.now(),
+        contentType: options.contentType ?? 'application/octet-stream',
+        created,
+        expires: options.restored !== undefined ? options.restored.expires : temporal === undefined || temporal < 0 ? null : created + temporal * DAY_MS
+      }
     }
+    const out = await this.write(key, body, options, fields, current => options.ifAbsent === true && isLive(current, this.clock.now()) ? 'exists' : undefined)
+    if (out.refused !== undefined) throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
+    return toMeta(key, out.record)
   }
 
   async delete (key: string): Promise<void> {
@@ -221,34 +206,50 @@ export class LmdbStore implements Store {
     // Refused before the body is read when it already would be, and decided again inside the commit.
     const early = this.acceptor.refusal(key, put)
     if (early !== undefined) return early
-    this.t.space.admit()
-    const upload = this.t.newUpload(key, options)
-    try {
-      const { record, last } = await upload.receive(body, options.signal, () =>
-        ({ version: put.version, contentType: put.contentType, created: put.created, expires: put.expires }))
+    const fields = (): RecordFields => ({ version: put.version, contentType: put.contentType, created: put.created, expires: put.expires })
+    const out = await this.write(key, body, options, fields, () => this.acceptor.refusal(key, put), record => {
       if (put.sha256 !== undefined && put.sha256 !== record.sha256) {
         throw new PmzError('ERR_CORRUPT', 'replicated content does not match its sha256', { details: { key } })
       }
       if (put.origin !== undefined && put.origin !== put.version) record.origin = put.origin
+    })
+    return out.refused ?? { applied: true, entry: toEntry(key, out.record) }
+  }
+
+  /**
+   * The write routine of put and applyPut: receives the body into a new
+   * upload (content past one chunk goes to its file), lets `received` check
+   * or complete the record, then in one transaction asks `refuse` about the
+   * record held (undefined: write) and replaces it. A refused or failed write
+   * drops its upload. Tells the change (a value already expired replaces a
+   * live one as a delete) and removes the content it replaced.
+   */
+  private async write<R> (key: string, body: AsyncIterable<Uint8Array>, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal },
+    fields: () => RecordFields, refuse: (current: ValueRecord | undefined) => R | undefined, received?: (record: ValueRecord) => void): Promise<{ refused: R, record?: undefined } | { refused: undefined, record: ValueRecord }> {
+    this.t.space.admit()
+    const upload = this.t.newUpload(key, options)
+    try {
+      const { record, last } = await upload.receive(body, options.signal, fields)
+      received?.(record)
       const now = this.clock.now()
       const dropped: Uint8Array[] = []
       const out = await this.t.commit(() => {
         dropped.length = 0
-        const refused = this.acceptor.refusal(key, put)
-        if (refused !== undefined) return { refused, wasLive: false }
         const current = this.t.meta.get(key)
+        const refused = refuse(current)
+        if (refused !== undefined) return { refused, wasLive: false }
         if (current !== undefined) this.t.dropRecord(key, current, dropped)
         this.t.putRecord(key, record, current, last, upload.markedPending)
         return { refused: undefined, wasLive: isLive(current, now) }
       }, key)
       if (out.refused !== undefined) {
         await upload.abort()
-        return out.refused
+        return { refused: out.refused }
       }
       if (isLive(record, now)) this.emit({ type: 'put', meta: toMeta(key, record) })
       else if (out.wasLive) this.emit({ type: 'delete', key, reason: 'expired' })
       await this.t.removeBlobs(dropped)
-      return { applied: true, entry: toEntry(key, record) }
+      return { refused: undefined, record }
     } catch (err) {
       await upload.abort().catch(cleanupErr => this.log.error({ err: cleanupErr, key }, 'removing an aborted upload failed'))
       throw err

@@ -13,7 +13,8 @@ import type { Startable } from '../common/startable.js'
 import { ACK_TIMEOUT_MS, AGING_MS, CREDIT_WINDOW, DLQ_PREFIX, NACK_RETRY_MS, ORPHAN_HOLD_MS, PIPE_WIRE_VERSION, PUSH_MAX_BYTES } from './constants.js'
 import { buildGraph, consumersOf, isValidTag, localStages, type PipelineGraph } from './core/graph-rules.js'
 import { Outbox, type Send } from './core/outbox.js'
-import { checkPacket, parsePipeMessage, type LocalStageStatus, type PipeMessage } from './messages.js'
+import { packetsToColumns } from './columns.js'
+import { checkPacket, parsePipeMessage, type LocalStageStatus, type PipeMessage, type PipeWireMessage } from './messages.js'
 import { externalize, idMaker, internalize, isLarge, pushChunks, safe, type PipelineStore } from './packets.js'
 import { StageRunner, type RunnerHost } from './stage-runner.js'
 import { MAX_PRIORITY, MIN_PRIORITY, type InjectOptions, type InstanceHost, type Packet, type Payload, type StageSpec } from './types.js'
@@ -23,7 +24,7 @@ export type { PipelineStore } from './packets.js'
 /** One-way messages to peers by id (the mesh transport, adapted). */
 export interface PipelineNet {
   /** Best effort; false when dropped at once (the packets are routed again later). */
-  send(peerId: string, msg: PipeMessage): boolean
+  send(peerId: string, msg: PipeWireMessage): boolean
   onMessage(fn: (msg: unknown, fromPeerId: string) => void): () => void
 }
 
@@ -283,7 +284,7 @@ export class PipelineEngine implements Startable {
       return
     }
     for (const packets of pushChunks(s.packets, PUSH_MAX_BYTES)) {
-      if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, packets })) {
+      if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, cols: packetsToColumns(packets) })) {
         this.outbox.nack(s.peer, s.stage, packets.map(p => p.id), now)
         this.scheduleFlush()
       }

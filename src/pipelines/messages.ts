@@ -3,25 +3,34 @@
 // the status request. Every field is checked on arrival; a message of
 // another version is refused.
 import { PmzError } from '../common/errors.js'
+import { checkPacketColumns, packetsFromColumns, type PacketColumns } from './columns.js'
 import { PIPE_WIRE_VERSION } from './constants.js'
 import { MAX_PRIORITY, MIN_PRIORITY, type Packet, type StagePeerStatus } from './types.js'
 
 // Type aliases, not interfaces, so that messages are assignable to the transport's indexed Message.
 
-/** Sender -> receiver: packets for `stage` (all of one stage). */
-export type PushMessage = { type: 'pipe.push', v: 1, stage: string, packets: Packet[] }
+/**
+ * Sender -> receiver: packets for `stage` (all of one stage), as columns
+ * (columns.ts): a few arrays and the payload bytes in one block, not a map
+ * and a buffer per packet for msgpack to write and read.
+ */
+export type PushWire = { type: 'pipe.push', v: 2, stage: string, cols: PacketColumns }
+/** A push as it arrived, its packets checked and rebuilt (payloads view the message's bytes). */
+export type PushMessage = { type: 'pipe.push', v: 2, stage: string, packets: Packet[] }
 /** Receiver -> sender: `ids` processed (or known), `nack` refused (full inbox, stopped stage): route them again later. `inbox`: its depth now. */
-export type AckMessage = { type: 'pipe.ack', v: 1, stage: string, ids: string[], inbox: number, nack?: string[] }
+export type AckMessage = { type: 'pipe.ack', v: 2, stage: string, ids: string[], inbox: number, nack?: string[] }
 /** A lifecycle or custom event for the given stages (all when absent). */
-export type EventMessage = { type: 'pipe.event', v: 1, name: string, stages?: string[], args?: unknown }
+export type EventMessage = { type: 'pipe.event', v: 2, name: string, stages?: string[], args?: unknown }
 /** Request: the peer's stages as it runs them. */
-export type StatusRequest = { type: 'pipe.status', v: 1 }
-export type StatusReply = { type: 'pipe.status.reply', v: 1, stages: LocalStageStatus[] }
+export type StatusRequest = { type: 'pipe.status', v: 2 }
+export type StatusReply = { type: 'pipe.status.reply', v: 2, stages: LocalStageStatus[] }
 
 /** One stage on the answering peer. */
 export type LocalStageStatus = StagePeerStatus & { stage: string }
 
 export type PipeMessage = PushMessage | AckMessage | EventMessage
+/** What a peer sends. */
+export type PipeWireMessage = PushWire | AckMessage | EventMessage
 
 const bad = (what: string): PmzError => new PmzError('ERR_BAD_REQUEST', `pipe message: bad ${what}`)
 const isStr = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 1024
@@ -58,14 +67,14 @@ export function parsePipeMessage (msg: unknown): PipeMessage {
   if (m.v !== PIPE_WIRE_VERSION) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${String(m.type)} version`, { details: { v: m.v } })
   switch (m.type) {
     case 'pipe.push':
-      if (!isStr(m.stage) || !Array.isArray(m.packets)) throw bad('push')
-      return { type: 'pipe.push', v: 1, stage: m.stage, packets: m.packets.map(checkPacket) }
+      if (!isStr(m.stage)) throw bad('push')
+      return { type: 'pipe.push', v: 2, stage: m.stage, packets: packetsFromColumns(checkPacketColumns(m.cols)) }
     case 'pipe.ack':
       if (!isStr(m.stage) || !isNat(m.inbox)) throw bad('ack')
-      return { type: 'pipe.ack', v: 1, stage: m.stage, ids: strings(m.ids, 'ack ids'), inbox: m.inbox, ...(m.nack !== undefined ? { nack: strings(m.nack, 'nack ids') } : {}) }
+      return { type: 'pipe.ack', v: 2, stage: m.stage, ids: strings(m.ids, 'ack ids'), inbox: m.inbox, ...(m.nack !== undefined ? { nack: strings(m.nack, 'nack ids') } : {}) }
     case 'pipe.event':
       if (!isStr(m.name)) throw bad('event name')
-      return { type: 'pipe.event', v: 1, name: m.name, ...(m.stages !== undefined ? { stages: strings(m.stages, 'event stages') } : {}), ...(m.args !== undefined ? { args: m.args } : {}) }
+      return { type: 'pipe.event', v: 2, name: m.name, ...(m.stages !== undefined ? { stages: strings(m.stages, 'event stages') } : {}), ...(m.args !== undefined ? { args: m.args } : {}) }
     default:
       throw bad('type')
   }

@@ -21,7 +21,7 @@ const WARMUP = Number(process.env.PMZ_BENCH_WARMUP ?? 3_000)
 const BYTES = 1024
 /** Longest a run may take, ms. */
 const RUN_TIMEOUT_MS = Number(process.env.PMZ_BENCH_TIMEOUT_MS ?? 300_000)
-/** PMZ_BENCH_ONLY=raw,1peer,3peers: the parts to run. */
+/** PMZ_BENCH_ONLY=raw,1peer,3peers: the parts to run; PMZ_BENCH_NOHALF=1: the peaks only (A/B runs, profiles). */
 const ONLY = process.env.PMZ_BENCH_ONLY?.split(',')
 const only = (part: string): boolean => ONLY === undefined || ONLY.includes(part)
 
@@ -87,6 +87,7 @@ async function topology (name: string, placement: Array<Array<keyof typeof STAGE
     peers = await startPipelinePeers(placement, out)
     if (WARMUP > 0) await runOnce(peers, out, `${name} warm-up`, WARMUP)
     const peak = await runOnce(peers, out, `${name} peak`, PACKETS)
+    if (process.env.PMZ_BENCH_NOHALF !== undefined) return [peak]
     const half = await runOnce(peers, out, `${name} half of peak rate`, Math.max(1000, Math.round(PACKETS / 2)), peak.packetsPerS / 2)
     return [peak, half]
   } finally {

@@ -12,6 +12,7 @@ import { STDERR_TAIL_BYTES } from '../../jobs/exec/constants.js'
 import { LineSplitter, TailBuffer } from '../../jobs/exec/log-buffer.js'
 import { killGroup, reapWithThisProcess } from '../../jobs/exec/process-group.js'
 import { packBatchBytes } from './batch-bytes.js'
+import { columnBuffers } from './call-columns.js'
 import type { InstanceOptions } from './instance-options.js'
 import type { ChildMessage, ParentMessage } from './stage-messages.js'
 
@@ -97,7 +98,9 @@ export function threadEndpoint (o: InstanceOptions, onMessage: (msg: ChildMessag
     post: msg => {
       const msgs = msg.type === 'batch' ? msg.msgs : [msg]
       const bytes = packBatchBytes(msgs)
-      worker.postMessage(msg.type === 'batch' ? msg : msgs[0], bytes === undefined ? [] : [bytes])
+      const transfer = columnBuffers(msgs)
+      if (bytes !== undefined) transfer.push(bytes)
+      worker.postMessage(msg.type === 'batch' ? msg : msgs[0], transfer)
     },
     kill: () => {
       killed = true

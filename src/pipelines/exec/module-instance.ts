@@ -2,6 +2,7 @@ import type { Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import { answerStoreCall } from '../../jobs/exec/store-bridge.js'
 import type { Packet, RunOutcome, StageInstance } from '../types.js'
+import { compactCalls, expandReply } from './call-columns.js'
 import { IPC_BATCH_MAX } from './constants.js'
 import { processEndpoint, threadEndpoint, type StageEndpoint } from './endpoints.js'
 import type { InstanceOptions } from './instance-options.js'
@@ -122,6 +123,9 @@ class ModuleStageInstance implements StageInstance {
       case 'batch':
         for (const m of msg.msgs) this.onMessage(m)
         break
+      case 'results':
+        for (const m of expandReply(msg)) this.onMessage(m)
+        break
       case 'ready':
         this.isReady = true
         this.readiness.resolve()
@@ -133,6 +137,7 @@ class ModuleStageInstance implements StageInstance {
         break
       case 'result':
       case 'pulled': {
+        if (msg.type === 'pulled' && msg.cols !== undefined) { for (const m of expandReply(msg)) this.onMessage(m); break }
         const done = this.calls.get(msg.id)
         this.calls.delete(msg.id)
         done?.(msg)
@@ -179,9 +184,10 @@ class ModuleStageInstance implements StageInstance {
     const msgs = this.outgoing
     if (msgs.length === 0) return
     this.outgoing = []
-    if (msgs.length === 1) { this.sendNow(msgs[0]); return }
+    const compact = compactCalls(msgs)
+    if (compact.length === 1 && compact[0].type !== 'runs') { this.sendNow(compact[0]); return }
     try {
-      this.endpoint.post({ type: 'batch', msgs })
+      this.endpoint.post(compact.length === 1 ? compact[0] : { type: 'batch', msgs: compact })
     } catch {
       // One of them cannot cross (or the child is dying): each alone, so that only its own call fails.
       for (const m of msgs) this.sendNow(m)

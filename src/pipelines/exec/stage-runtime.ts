@@ -9,6 +9,7 @@ import { format } from 'node:util'
 import { loadErrorMessage } from '../../seeds/seed-loader.js'
 import { stageEventHandlers, stageRunOf } from '../../seeds/seed-stage.js'
 import { asBuffer, checkPayload, emittedOf, payloadsOf } from './payloads.js'
+import { compactReplies, expandCall } from './call-columns.js'
 import { IPC_BATCH_MAX } from './constants.js'
 import type { ChildMessage, Emitted, ParentMessage } from './stage-messages.js'
 import { storeClient, answered } from './store-client.js'
@@ -68,9 +69,10 @@ function flush (): void {
   const msgs = outgoing
   if (msgs.length === 0 || !port.isOpen()) return
   outgoing = []
-  if (msgs.length === 1) { sendNow(msgs[0]); return }
+  const compact = compactReplies(msgs)
+  if (compact.length === 1 && compact[0].type !== 'results') { sendNow(compact[0]); return }
   try {
-    port.post({ type: 'batch', msgs })
+    port.post(compact.length === 1 ? compact[0] : { type: 'batch', msgs: compact })
   } catch {
     for (const m of msgs) sendNow(m)
   }
@@ -248,6 +250,9 @@ function onMessage (msg: ParentMessage): void {
   switch (msg.type) {
     case 'batch':
       for (const m of msg.msgs) onMessage(m)
+      break
+    case 'runs':
+      for (const m of expandCall(msg)) onMessage(m)
       break
     case 'setup':
       setup(msg).then(() => send({ type: 'ready' }), err => {

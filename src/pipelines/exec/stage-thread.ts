@@ -4,6 +4,7 @@
 // the peer; the parent terminates the thread to kill it.
 import { parentPort } from 'node:worker_threads'
 import { packBatchBytes } from './batch-bytes.js'
+import { columnBuffers } from './call-columns.js'
 import type { ChildMessage, ParentMessage } from './stage-messages.js'
 import { runStage } from './stage-runtime.js'
 
@@ -17,7 +18,9 @@ runStage({
   post: (msg: ChildMessage) => {
     const msgs = msg.type === 'batch' ? msg.msgs : [msg]
     const bytes = packBatchBytes(msgs)
-    port.postMessage(msg.type === 'batch' ? msg : msgs[0], bytes === undefined ? [] : [bytes])
+    const transfer = columnBuffers(msgs)
+    if (bytes !== undefined) transfer.push(bytes)
+    port.postMessage(msg.type === 'batch' ? msg : msgs[0], transfer)
   },
   exit (code, last) {
     // A message posted before process.exit still reaches the parent.

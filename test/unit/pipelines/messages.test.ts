@@ -1,28 +1,33 @@
 import { describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
+import { packetsToColumns } from '../../../src/pipelines/columns.js'
 import { parsePipeMessage } from '../../../src/pipelines/messages.js'
+import type { Packet } from '../../../src/pipelines/types.js'
 import { packet } from './fixtures.js'
 
 const refused = (m: unknown): boolean => {
   try { parsePipeMessage(m); return false } catch (err) { return isPmzError(err, 'ERR_BAD_REQUEST') }
 }
 
+const cols = (...packets: Packet[]): Record<string, unknown> => structuredClone(packetsToColumns(packets)) as unknown as Record<string, unknown>
+
 describe('pipe messages', () => {
   it('accepts well-formed pushes, acks and events', () => {
-    expect(parsePipeMessage({ type: 'pipe.push', v: 1, stage: 's', packets: [packet('a')] })).toMatchObject({ stage: 's', packets: [{ id: 'a' }] })
-    expect(parsePipeMessage({ type: 'pipe.ack', v: 1, stage: 's', ids: ['a'], inbox: 3, nack: ['b'] })).toEqual({ type: 'pipe.ack', v: 1, stage: 's', ids: ['a'], inbox: 3, nack: ['b'] })
-    expect(parsePipeMessage({ type: 'pipe.event', v: 1, name: 'pause', stages: ['s'] })).toEqual({ type: 'pipe.event', v: 1, name: 'pause', stages: ['s'] })
+    expect(parsePipeMessage({ type: 'pipe.push', v: 2, stage: 's', cols: cols(packet('a')) })).toMatchObject({ stage: 's', packets: [{ id: 'a' }] })
+    expect(parsePipeMessage({ type: 'pipe.ack', v: 2, stage: 's', ids: ['a'], inbox: 3, nack: ['b'] })).toEqual({ type: 'pipe.ack', v: 2, stage: 's', ids: ['a'], inbox: 3, nack: ['b'] })
+    expect(parsePipeMessage({ type: 'pipe.event', v: 2, name: 'pause', stages: ['s'] })).toEqual({ type: 'pipe.event', v: 2, name: 'pause', stages: ['s'] })
   })
 
   it('refuses another version, a bad field or a bad packet', () => {
-    expect(refused({ type: 'pipe.push', v: 2, stage: 's', packets: [] })).toBe(true)
-    expect(refused({ type: 'pipe.push', v: 1, stage: 's', packets: [{ ...packet('a'), priority: 12 }] })).toBe(true)
-    expect(refused({ type: 'pipe.push', v: 1, stage: 's', packets: [{ ...packet('a'), headers: { a: 1 } }] })).toBe(true)
-    expect(refused({ type: 'pipe.push', v: 1, stage: 's', packets: [{ ...packet('a'), id: '' }] })).toBe(true)
-    expect(refused({ type: 'pipe.ack', v: 1, stage: 's', ids: [1], inbox: 0 })).toBe(true)
-    expect(refused({ type: 'pipe.ack', v: 1, stage: 's', ids: [], inbox: -1 })).toBe(true)
-    expect(refused({ type: 'pipe.event', v: 1 })).toBe(true)
-    expect(refused({ type: 'pipe.other', v: 1 })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 1, stage: 's', cols: cols() })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 2, stage: 's', packets: [packet('a')] })).toBe(true) // version 1's shape
+    expect(refused({ type: 'pipe.push', v: 2, stage: 's', cols: { ...cols(packet('a')), prios: [12] } })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 2, stage: 's', cols: cols({ ...packet('a'), headers: { a: 1 } as unknown as Record<string, string> }) })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 2, stage: 's', cols: cols({ ...packet('a'), id: '' }) })).toBe(true)
+    expect(refused({ type: 'pipe.ack', v: 2, stage: 's', ids: [1], inbox: 0 })).toBe(true)
+    expect(refused({ type: 'pipe.ack', v: 2, stage: 's', ids: [], inbox: -1 })).toBe(true)
+    expect(refused({ type: 'pipe.event', v: 2 })).toBe(true)
+    expect(refused({ type: 'pipe.other', v: 2 })).toBe(true)
     expect(refused(null)).toBe(true)
   })
 })

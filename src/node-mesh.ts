@@ -35,7 +35,8 @@ export function createNodeMesh (config: PmzConfig, id: string, httpUrl: () => st
     advertiseHost,
     port: config.mesh.port,
     clusterKey: config.mesh.clusterKey,
-    cluster: config.mesh.cluster
+    cluster: config.mesh.cluster,
+    rejectSummaryMs: config.mesh.rejectSummaryS * 1000
   })
   const membership = createMembership({ transport, clock, log: log.child({ component: 'membership' }) }, {
     cluster: config.mesh.cluster,

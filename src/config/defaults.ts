@@ -62,7 +62,9 @@ export const DEFAULTS = {
     /** Static join list, HOST:MESHPORT entries. @default none */
     join: [] as string[],
     /** UDP port of the broadcast beacons. @default 31416 */
-    broadcastPort: 31416
+    broadcastPort: 31416,
+    /** Refused mesh traffic is logged as one summary line per this many seconds. @default 10 */
+    rejectSummaryS: 10
   },
   store: {
     /** Replicas per key (N). @default 3 */
@@ -150,7 +152,7 @@ export interface PmzConfig {
   readonly node: Readonly<{ id: string, roles: readonly Role[], host: string, advertise: string, dataDir: string, seedsDir: string }>
   readonly http: Readonly<{ port: number, maxsizeMb: number, token: string, bodyIdleTimeoutS: number, maxUploadsPerClient: number, eventsBuffer: number, eventsKeyRate: number, eventsQueueKb: number }>
   readonly mesh: Readonly<{
-    port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number
+    port: number, cluster: string, clusterKey: string, discovery: readonly DiscoveryMethod[], join: readonly string[], broadcastPort: number, rejectSummaryS: number
   }>
   readonly store: Readonly<{ replicas: number, writeQuorum: number, tombstoneGraceHours: number, sweepIntervalS: number, deadPeerGraceS: number, sync: StoreSync, minFreeMb: number }>
   readonly coordinator: Readonly<{ bootstrapExpect: number }>

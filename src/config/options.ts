@@ -159,6 +159,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { path: 'mesh.discovery', ini: 'mesh.discovery', env: 'PMZ_DISCOVERY', flag: 'discovery', parse: discovery },
   { path: 'mesh.join', ini: 'mesh.join', env: 'PMZ_JOIN', flag: 'join', parse: joinList },
   { path: 'mesh.broadcastPort', ini: 'mesh.broadcast_port', env: 'PMZ_BROADCAST_PORT', flag: 'broadcastPort', parse: int(1, 65535) },
+  { path: 'mesh.rejectSummaryS', ini: 'mesh.reject_summary_s', env: 'PMZ_REJECT_SUMMARY_S', parse: positiveNumber },
   { path: 'store.replicas', ini: 'store.replicas', env: 'PMZ_REPLICAS', flag: 'replicas', parse: int(1, 16) },
   { path: 'store.writeQuorum', ini: 'store.write_quorum', env: 'PMZ_WRITE_QUORUM', flag: 'writeQuorum', parse: int(1, 16) },
   { path: 'store.tombstoneGraceHours', ini: 'store.tombstone_grace_hours', env: 'PMZ_TOMBSTONE_GRACE_HOURS', parse: positiveNumber },

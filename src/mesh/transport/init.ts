@@ -20,4 +20,6 @@ export interface ZmqTransportInit {
   streamIdleTimeoutMs?: number
   /** Longest wait for a connection and its handshake before ERR_UNAVAILABLE, ms. @default CONNECT_TIMEOUT_MS */
   connectTimeoutMs?: number
+  /** Refused traffic is logged as one summary line per this interval, ms. @default REJECT_SUMMARY_INTERVAL_MS */
+  rejectSummaryMs?: number
 }

@@ -68,7 +68,7 @@ export class ZmqTransport extends Registrations implements Transport, Connection
     this.idleMs = init.streamIdleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS
     this.connectTimeoutMs = init.connectTimeoutMs ?? CONNECT_TIMEOUT_MS
     this.deadlines = new Deadlines(this.clock)
-    this.rejections = new RejectReporter(this.clock, this.log, this.events, { localPort: () => this.port })
+    this.rejections = new RejectReporter(this.clock, this.log, this.events, { localPort: () => this.port, intervalMs: init.rejectSummaryMs })
     this.port = init.port
     this.advertised = advertisedHost(init.host, init.advertiseHost)
     this.addressText = formatAddress(this.advertised, this.port)

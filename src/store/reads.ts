@@ -25,7 +25,7 @@ export async function readValue (t: Tables, clock: Clock, key: string, retries =
   if (record.contentId === null) return { meta: toMeta(key, record), body: Buffer.alloc(0) }
   if (record.blob === true) return await readBlob(t, clock, key, record, retries)
   if (record.size > record.chunkBytes) return stream(t, clock, key) ?? await retry(t, clock, key, retries)
-  const body = t.chunks.getBinary(chunkKey(record.contentId, 0))
+  const body = t.readChunk(chunkKey(record.contentId, 0))
   if (body === undefined || body.length !== record.size || sha256Hex(body) !== record.sha256) {
     throw new PmzError('ERR_CORRUPT', 'content does not match its sha256', { details: { key } })
   }

@@ -59,6 +59,15 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     expect(blobFiles(dir)).toHaveLength(2)
   })
 
+  it('gives each small value read bytes of its own, untouched by the reads after it', async () => {
+    const { store } = await makeStore()
+    const values = [1, 100, 1024, 5000, CHUNK].map(size => randomBytes(size))
+    for (const [i, v] of values.entries()) await store.put(`/own/${i}`, Readable.from([v]))
+    // lmdb-js reads into one reused buffer: a body that were a view of it would show the last value read.
+    const bodies = await Promise.all(values.map(async (_, i) => (await store.get(`/own/${i}`)).body as Buffer))
+    for (const [i, v] of values.entries()) expect(bodies[i].equals(v)).toBe(true)
+  })
+
   it('stores a value larger than one chunk in its own file, whatever its size hint said', async () => {
     const { store, dir } = await makeStore()
     const env = (): { chunks: number, blobs: number } => {

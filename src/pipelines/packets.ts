@@ -70,24 +70,12 @@ export function payloadBytes (payload: Payload): number {
 }
 
 /**
- * Packets of one pipe.push split so that each message carries at most about
- * `maxBytes` of payload (a packet over it goes alone): the transport refuses
- * a frame over its limit, and a refused push would be retried as it is,
- * forever. In order.
+ * A packet's size in a pipe.push, roughly: the outbox closes a batch at
+ * about PUSH_MAX_BYTES of these (a packet over it goes alone), since the
+ * transport refuses a frame over its limit, and a refused push would be
+ * retried as it is, forever.
  */
-export function pushChunks (packets: Packet[], maxBytes: number): Packet[][] {
-  const chunks: Packet[][] = []
-  let chunk: Packet[] = []
-  let bytes = 0
-  for (const p of packets) {
-    const n = packetBytes(p) + PACKET_OVERHEAD_BYTES
-    if (chunk.length > 0 && bytes + n > maxBytes) { chunks.push(chunk); chunk = []; bytes = 0 }
-    chunk.push(p)
-    bytes += n
-  }
-  if (chunk.length > 0) chunks.push(chunk)
-  return chunks
-}
+export function wireBytes (p: Packet): number { return packetBytes(p) + PACKET_OVERHEAD_BYTES }
 
 /** A packet's fields besides its payload, roughly, on the wire. */
 const PACKET_OVERHEAD_BYTES = 128

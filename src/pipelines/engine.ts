@@ -109,7 +109,7 @@ export class PipelineEngine implements Startable {
       log: c.log,
       newId: this.newId,
       hasConsumers: tag => consumersOf(this.graph, tag).length > 0,
-      submit: (packets, handlers, only) => { this.outbox.submit(packets, handlers, c.clock.now(), only); this.scheduleFlush() },
+      submit: (packets, handlers, only, again) => { this.outbox.submit(packets, handlers, c.clock.now(), only, again); this.scheduleFlush() },
       ackBatch: (to, stage, batch) => { this.replyTo(to, stage).done.push(batch); this.scheduleFlush() },
       nack: (to, stage, batch, id) => { this.nackOf(this.replyTo(to, stage), batch, id); this.scheduleFlush() },
       prepare: packets => packets.some(isLarge) ? Promise.all(packets.map(async p => await externalize(p, c.store))) : packets,
@@ -128,7 +128,12 @@ export class PipelineEngine implements Startable {
     this.running = true
     this.offs.push(
       this.c.net.onMessage((msg, from) => this.onMessage(msg, from)),
-      this.c.membership.onDead(peer => { this.outbox.peerDead(peer, this.c.clock.now()); this.scheduleFlush() }),
+      this.c.membership.onDead(peer => {
+        this.outbox.peerDead(peer, this.c.clock.now())
+        // What the dead peer made may come again, made elsewhere: every stage here looks every packet up for a while.
+        for (const r of this.runners.values()) r.suspect()
+        this.scheduleFlush()
+      }),
       this.c.graph.onChange(() => this.applyGraph())
     )
     this.ticker = this.c.clock.setInterval(() => this.tick(), this.init.tickMs ?? 1_000)
@@ -241,7 +246,7 @@ export class PipelineEngine implements Startable {
     const now = this.c.clock.now()
     if (msg.type === 'pipe.push') {
       const r = this.runners.get(msg.stage)
-      if (r !== undefined) r.receive(from, msg.batch, msg.packets)
+      if (r !== undefined) r.receive(from, msg.batch, msg.packets, msg.again)
       else { this.replyTo(from, msg.stage).nack.push({ batch: msg.batch }); this.scheduleFlush() }
     } else if (msg.type === 'pipe.ack') {
       this.outbox.inboxOf(from, msg.stage, msg.inbox)
@@ -297,11 +302,11 @@ export class PipelineEngine implements Startable {
   private push (s: Send, now: number): void {
     if (s.peer === this.c.peerId) {
       const r = this.runners.get(s.stage)
-      if (r !== undefined) r.receive(this.c.peerId, s.batch, s.packets)
+      if (r !== undefined) r.receive(this.c.peerId, s.batch, s.packets, s.again)
       else this.outbox.nack(s.peer, s.stage, s.batch, undefined, now)
       return
     }
-    if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, batch: s.batch, cols: packetsToColumns(s.packets) })) {
+    if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, batch: s.batch, cols: packetsToColumns(s.packets), ...(s.again !== undefined ? { again: s.again } : {}) })) {
       this.outbox.nack(s.peer, s.stage, s.batch, undefined, now)
       this.scheduleFlush()
     }

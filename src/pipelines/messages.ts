@@ -14,9 +14,13 @@ import { MAX_PRIORITY, MIN_PRIORITY, type Packet, type StagePeerStatus } from '.
  * (columns.ts): a few arrays and the payload bytes in one block, not a map
  * and a buffer per packet for msgpack to write and read.
  */
-export type PushWire = { type: 'pipe.push', v: 3, stage: string, batch: number, cols: PacketColumns }
-/** A push as it arrived, its packets checked and rebuilt (payloads view the message's bytes). */
-export type PushMessage = { type: 'pipe.push', v: 3, stage: string, batch: number, packets: Packet[] }
+export type PushWire = { type: 'pipe.push', v: 3, stage: string, batch: number, cols: PacketColumns, again?: number[] }
+/**
+ * A push as it arrived, its packets checked and rebuilt (payloads view the
+ * message's bytes). `again`: indices of the packets that may have reached
+ * the stage before (the receiver looks them up in its dedup window).
+ */
+export type PushMessage = { type: 'pipe.push', v: 3, stage: string, batch: number, packets: Packet[], again?: number[] }
 /** Packets of batch `batch` refused (full inbox, stopped stage): every packet of it when `ids` is absent. */
 export type Nack = { batch: number, ids?: string[] }
 /**
@@ -82,8 +86,12 @@ export function parsePipeMessage (msg: unknown): PipeMessage {
   if (m.v !== PIPE_WIRE_VERSION) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${String(m.type)} version`, { details: { v: m.v } })
   switch (m.type) {
     case 'pipe.push':
+    {
       if (!isStr(m.stage) || !isNat(m.batch)) throw bad('push')
-      return { type: 'pipe.push', v: 3, stage: m.stage, batch: m.batch, packets: packetsFromColumns(checkPacketColumns(m.cols)) }
+      const packets = packetsFromColumns(checkPacketColumns(m.cols))
+      if (m.again !== undefined && (!Array.isArray(m.again) || !m.again.every(i => isNat(i) && i < packets.length))) throw bad('push again')
+      return { type: 'pipe.push', v: 3, stage: m.stage, batch: m.batch, packets, ...(m.again !== undefined ? { again: m.again as number[] } : {}) }
+    }
     case 'pipe.ack':
       if (!isStr(m.stage) || !isNat(m.inbox) || !Array.isArray(m.done) || !m.done.every(isNat)) throw bad('ack')
       return { type: 'pipe.ack', v: 3, stage: m.stage, done: m.done, inbox: m.inbox, ...(m.nack !== undefined ? { nack: nacks(m.nack) } : {}) }

@@ -30,8 +30,8 @@ export interface RunnerHost {
   clock: Clock
   random: Random
   log: Logger
-  /** Hands packets to the outbox (`only`: to that stage alone). */
-  submit(packets: Packet[], handlers: DeliveryHandlers, only?: string): void
+  /** Hands packets to the outbox (`only`: to that stage alone; `again[i]`: packet i may have been delivered before). */
+  submit(packets: Packet[], handlers: DeliveryHandlers, only?: string, again?: readonly boolean[]): void
   /** Acks a batch of this stage to its sender: every packet of it not nacked is done. */
   ackBatch(to: string, stage: string, batch: number): void
   /** Refuses packet `id` of a batch (the sender routes it again later). */
@@ -64,7 +64,15 @@ interface Src { to: string, batch: number, open: number }
  * inbox's item), running, retrying, or emitting (outputs handed on, their
  * acks awaited). `src`: its batch; `more`: batches that brought it again meanwhile.
  */
-interface Flight extends InboxItem<Packet> { src: Src, more?: Src[], attempts: number, phase: 'waiting' | 'running' | 'retrying' | 'emitting', timer?: Timer }
+interface Flight extends InboxItem<Packet> {
+  src: Src
+  more?: Src[]
+  attempts: number
+  phase: 'waiting' | 'running' | 'retrying' | 'emitting'
+  timer?: Timer
+  /** It may have been processed before (its sender said so, or it came while every packet was looked up): so may its outputs. */
+  again: boolean
+}
 /** A run that ended in this turn: its outputs go with the turn's others. */
 interface Ended { f: Flight, slot: Slot, outputs: Packet[] }
 
@@ -79,6 +87,8 @@ export class StageRunner {
   private readonly instances: Instances
   private readonly stats: StageStats
   private generation = 0
+  /** Until then every packet that arrives is looked up in the dedup window, not only those flagged `again` (a peer died). */
+  private checkAllUntil = 0
   private sourcing = false
   /** Called once a retired stage has stopped. */
   private onStopped?: () => void
@@ -97,15 +107,28 @@ export class StageRunner {
 
   update (spec: StageSpec): void { this.spec = spec }
 
-  /** Batch `batch` of packets pushed by `from`. */
-  receive (from: string, batch: number, packets: readonly Packet[]): void {
+  /**
+   * Batch `batch` of packets pushed by `from`. Only a packet that may have
+   * come before (`again`: their indices; or any while a peer's death is
+   * recent) is looked up among those done and held: a first delivery cannot
+   * be a copy, so the common path does no lookup per packet.
+   */
+  receive (from: string, batch: number, packets: readonly Packet[], again?: readonly number[]): void {
     const now = this.host.clock.now()
     const src: Src = { to: from, batch, open: 1 } // 1: this loop, so that it is not acked before the end
-    for (const p of packets) {
-      if (this.dedup.has(p.id, now)) continue // done before: nothing to wait for
-      const held = this.held.get(p.id)
-      if (held !== undefined) { (held.more ??= []).push(src); src.open++; continue } // its ack comes with the first copy's
-      const f: Flight = { id: p.id, key: p.key, priority: p.priority, at: now, value: p, src, attempts: 0, phase: 'waiting' }
+    const flagged = again === undefined || again.length === 0 ? undefined : new Set(again)
+    // A copy made again elsewhere may still come unflagged (made before its maker was thought dead): look everything up for a window's age.
+    if (flagged !== undefined) this.suspect()
+    const checkAll = now < this.checkAllUntil
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i]
+      const maybe = checkAll || flagged?.has(i) === true
+      if (maybe) {
+        if (this.dedup.has(p.id, now)) continue // done before: nothing to wait for
+        const held = this.held.get(p.id)
+        if (held !== undefined) { (held.more ??= []).push(src); src.open++; continue } // its ack comes with the first copy's
+      }
+      const f: Flight = { id: p.id, key: p.key, priority: p.priority, at: now, value: p, src, attempts: 0, phase: 'waiting', again: maybe }
       if (!accepts(this.state) || !this.inbox.offer(f)) { this.host.nack(from, this.stage, batch, p.id); continue }
       this.held.set(p.id, f)
       src.open++
@@ -113,6 +136,11 @@ export class StageRunner {
     this.settle(src)
     this.scale()
     this.pump()
+  }
+
+  /** A peer died: what it made may come again made elsewhere, unflagged; every packet is looked up for the dedup window's age. */
+  suspect (): void {
+    this.checkAllUntil = Math.max(this.checkAllUntil, this.host.clock.now() + (this.init.dedupMaxAgeMs ?? DEDUP_MAX_AGE_MS))
   }
 
   /** A lifecycle event, or a custom one for the instances. */
@@ -270,7 +298,11 @@ export class StageRunner {
   private readonly handOn = (): void => {
     const turn = this.turn
     this.turn = []
-    this.host.submit(turn.length === 1 ? turn[0].outputs : turn.flatMap(t => t.outputs), {
+    const outputs = turn.length === 1 ? turn[0].outputs : turn.flatMap(t => t.outputs)
+    // Outputs of an input that may have been processed before may have been made before: flagged for the next stage's lookup.
+    let again: boolean[] | undefined
+    if (turn.some(t => t.f.again && t.outputs.length > 0)) again = turn.flatMap(t => t.outputs.map(() => t.f.again))
+    this.host.submit(outputs, {
       onSent: () => {
         for (const t of turn) { this.instances.release(t.slot); this.inbox.release(t.f.key) }
         this.pump()
@@ -279,7 +311,7 @@ export class StageRunner {
         for (const t of turn) this.done(t.f)
         this.pump()
       }
-    })
+    }, undefined, again)
   }
 
   private failed (f: Flight, error: string): void {

@@ -39,18 +39,25 @@ export interface DeliveryHandlers {
   onAcked?: () => void
 }
 
-/** A pipe.push to make: batch `batch` of packets of one stage for one peer. */
-export interface Send { peer: string, stage: string, batch: number, packets: Packet[] }
+/**
+ * A pipe.push to make: batch `batch` of packets of one stage for one peer.
+ * `again`: the indices of the packets that may have reached that stage
+ * before (sent before, or made again from an input that may have been
+ * processed before): the receiver looks only those up in its dedup window.
+ */
+export interface Send { peer: string, stage: string, batch: number, packets: Packet[], again?: number[] }
 
 interface Group { unsent: number, unacked: number, handlers: DeliveryHandlers }
 /** A packet no stage consumed when it was submitted, held until `until`. */
-interface Orphan { packet: Packet, group: Group, until: number }
+interface Orphan { packet: Packet, group: Group, until: number, again: boolean }
 interface Delivery {
   packet: Packet
   stage: string
   group: Group
   /** The batch it is in flight in. */
   batch?: InFlight
+  /** It may have reached its stage before: sent before, or submitted so (the receiver looks it up). */
+  again: boolean
   notBefore: number
   everSent: boolean
   settled: boolean
@@ -82,7 +89,7 @@ export class Outbox {
     this.orphans = []
     for (const o of held) {
       if ((graph.consumers.get(o.packet.tag) ?? []).length === 0) { this.orphans.push(o); continue }
-      this.deliver(o.packet, o.group, 0)
+      this.deliver(o.packet, o.group, 0, undefined, o.again)
       this.settle(o.group)
     }
   }
@@ -112,22 +119,25 @@ export class Outbox {
    * Takes packets to deliver to every stage consuming their tags. Returns how
    * many packets no stage consumes (dropped). Handlers fire from here when
    * nothing is left to deliver. `only`: to that stage alone (a redrive).
+   * `again[i]`: packet i may have been delivered before (an output made
+   * again from an input that may have been processed before).
    */
-  submit (packets: readonly Packet[], handlers: DeliveryHandlers, now: number, only?: string): { dropped: number } {
+  submit (packets: readonly Packet[], handlers: DeliveryHandlers, now: number, only?: string, again?: readonly boolean[]): { dropped: number } {
     const group: Group = { unsent: 0, unacked: 0, handlers }
     let dropped = 0
-    for (const packet of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]
       const consumers = this.graph.consumers.get(packet.tag) ?? []
       if (only !== undefined) {
         if (!consumers.some(s => s.stage === only)) dropped++
-        else this.deliver(packet, group, now, only)
+        else this.deliver(packet, group, now, only, again?.[i] === true)
       } else if (consumers.length > 0) {
-        this.deliver(packet, group, now)
+        this.deliver(packet, group, now, undefined, again?.[i] === true)
       } else if ((this.init.orphanHoldMs ?? 0) > 0) {
         // Held (and counted as unsent: the producer waits, its input stays unacked) until a consumer appears or the hold ends.
         group.unsent++
         group.unacked++
-        this.orphans.push({ packet, group, until: now + (this.init.orphanHoldMs ?? 0) })
+        this.orphans.push({ packet, group, until: now + (this.init.orphanHoldMs ?? 0), again: again?.[i] === true })
       } else {
         dropped++
       }
@@ -138,13 +148,13 @@ export class Outbox {
   }
 
   /** One delivery of `packet` per stage consuming its tag (`only`: that stage). */
-  private deliver (packet: Packet, group: Group, now: number, only?: string): void {
+  private deliver (packet: Packet, group: Group, now: number, only: string | undefined, again: boolean): void {
     for (const { stage } of this.graph.consumers.get(packet.tag) ?? []) {
       if (only !== undefined && stage !== only) continue
       group.unsent++
       group.unacked++
       this.liveCount++
-      this.pending.push({ packet, stage, group, notBefore: now, everSent: false, settled: false })
+      this.pending.push({ packet, stage, group, again, notBefore: now, everSent: false, settled: false })
     }
   }
 
@@ -245,11 +255,13 @@ export class Outbox {
       cur.b.ds.push(d)
       cur.b.bytes += bytes
       cur.b.attached++
+      if (d.everSent) d.again = true // sent before: its receiver may have it
+      else this.sent(d)
+      if (d.again) (cur.send.again ??= []).push(cur.send.packets.length)
       cur.send.packets.push(d.packet)
       d.batch = cur.b
       pair.unacked++
       this.unackedTotal++
-      if (!d.everSent) this.sent(d)
     }
     let wakeAt: number | undefined
     const wake = (at: number): void => { if (wakeAt === undefined || at < wakeAt) wakeAt = at }

@@ -132,7 +132,7 @@ describe('outbox', () => {
     expect(r.sends).toEqual([])
     expect(r.wakeAt).toBe(1_000)
     const [again] = o.flush(1_000, alive()).sends
-    expect(again).toEqual({ peer: first.peer, stage: 'c', batch: again.batch, packets: [first.packets[0]] })
+    expect(again).toEqual({ peer: first.peer, stage: 'c', batch: again.batch, packets: [first.packets[0]], again: [0] }) // flagged: its receiver looks it up
     expect(again.batch).not.toBe(first.batch)
     const other = first.peer === 'p1' ? 'p2' : 'p1'
     expect(o.flush(2_000, alive([first.peer])).sends.map(s => s.peer)).toEqual([other])

@@ -12,6 +12,15 @@ describe('an output\'s id', () => {
     expect(childId('peer1-lx3k2-abc-0', 'bench/mid', 0)).toMatch(/^[0-9a-z]{28}$/)
   })
 
+  it('is four 32-bit lanes in base 36, 7 digits each', () => {
+    // The lanes of a known id, written the slow way: the digits are made by hand (no string per lane), the same.
+    const id = childId('peer1-lx3k2-abc-0', 'bench/mid', 0)
+    const lanes = [0, 7, 14, 21].map(at => parseInt(id.slice(at, at + 7), 36))
+    expect(lanes.map(h => h.toString(36).padStart(7, '0')).join('')).toBe(id)
+    expect(lanes.every(h => h >= 0 && h < 2 ** 32)).toBe(true)
+    expect(childId('', '', 0)).toMatch(/^[0-9a-z]{28}$/)
+  })
+
   it('differs with the input, the stage or the index, without collisions over many packets', () => {
     const ids = new Set<string>()
     for (let i = 0; i < 50_000; i++) {

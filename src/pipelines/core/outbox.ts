@@ -1,6 +1,6 @@
 // The sending half of delivery (Storm-like at least once), tracked per batch:
 // packets are routed one by one (key affinity, least loaded, credit), but
-// what goes to one (stage, peer) in one flush is one batch, with one
+// what goes to one (stage, peer) at one priority in one flush is one batch, with one
 // in-flight record, and the receiver acknowledges it as a whole by naming it
 // (a batch id, not a list of packet ids). A receiver that refuses some of a
 // batch (full inbox, stopped stage) nacks those ids at once, and its later
@@ -240,15 +240,23 @@ export class Outbox {
    */
   flush (now: number, isAlive: (peer: string) => boolean): { sends: Send[], wakeAt?: number, dropped?: number } {
     const sends: Send[] = []
-    /** The batch being filled per pair in this flush. */
-    const open = new Map<Pair, { send: Send, b: InFlight }>()
+    /**
+     * The batch being filled per pair and priority in this flush. One batch
+     * per priority: a batch is acked once all its packets are done, so a
+     * low-priority packet left waiting behind higher ones would otherwise
+     * hold the credit of the higher ones sent with it.
+     */
+    const open = new Map<Pair, Array<{ send: Send, b: InFlight } | undefined>>()
     const add = (d: Delivery, pair: Pair): void => {
-      let cur = open.get(pair)
+      let byPriority = open.get(pair)
+      if (byPriority === undefined) { byPriority = []; open.set(pair, byPriority) }
+      const priority = d.packet.priority
+      let cur = byPriority[priority]
       const bytes = this.init.batchBytes?.of(d.packet) ?? 0
       if (cur === undefined || (this.init.batchBytes !== undefined && cur.b.ds.length > 0 && cur.b.bytes + bytes > this.init.batchBytes.max)) {
         const b: InFlight = { id: this.nextBatch++, pair, ds: [], sentAt: now, attached: 0, bytes: 0 }
         cur = { send: { peer: pair.peer, stage: pair.stage, batch: b.id, packets: [] }, b }
-        open.set(pair, cur)
+        byPriority[priority] = cur
         pair.batches.set(b.id, b)
         sends.push(cur.send)
       }

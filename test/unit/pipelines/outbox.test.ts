@@ -49,6 +49,18 @@ describe('outbox', () => {
     expect(o.unackedCount + o.pendingCount).toBe(0)
   })
 
+  it('sends one batch per priority, so that a low-priority packet left waiting holds only its own batch\'s credit', () => {
+    const o = outbox(100)
+    o.setGraph(buildGraph([spec('c', ['u'], ['p1'])]))
+    const acked: string[] = []
+    for (const [id, priority] of [['l1', 0], ['h1', 9], ['l2', 0], ['h2', 9]] as const) o.submit([packet(id, { tag: 'u', priority })], { onAcked: () => acked.push(id) }, 0)
+    const { sends } = o.flush(0, alive())
+    expect(sends.map(s => s.packets.map(p => p.id))).toEqual([['l1', 'l2'], ['h1', 'h2']])
+    o.ack('p1', 'c', [sends[1].batch]) // the high ones are done first
+    expect(acked).toEqual(['h1', 'h2'])
+    expect(o.inFlight('c', 'p1')).toBe(2)
+  })
+
   it('closes a batch at about `batchBytes`: a packet over it goes alone, in order', () => {
     const o = new Outbox({ window: 1_000, ackTimeoutMs: 1_000, nackRetryMs: 100, batchBytes: { max: 1000, of: p => Number(p.headers.size) } })
     o.setGraph(buildGraph([spec('c', ['u'], ['p1'])]))

@@ -122,15 +122,24 @@ export function packetsToColumns (packets: readonly Packet[]): PacketColumns {
   return c
 }
 
-/** The packets of `c` (byte payloads viewing `c.bytes`; headers `{}` when it had none). */
+/** The packets of `c` (byte payloads viewing `c.bytes`; headers `{}` when it had none): one object per packet, no item between. */
 export function packetsFromColumns (c: PacketColumns): Packet[] {
-  const items = itemsFromColumns(c)
   const out = new Array<Packet>(c.n)
+  const bytes = c.bytes
+  const tags = c.tags
+  let at = 0
+  let j = 0
   for (let i = 0; i < c.n; i++) {
-    const it = items[i]
-    const p: Packet = { id: c.ids[i], tag: it.tag, priority: it.priority ?? MIN_PRIORITY, headers: it.headers ?? {}, bornAt: c.bornAt[i] }
-    if (it.key !== undefined) p.key = it.key
-    if (it.payload !== undefined) p.payload = it.payload
+    const prio = c.prios?.[i]
+    const h = c.headers?.[i]
+    const p: Packet = { id: c.ids[i], tag: typeof tags === 'string' ? tags : tags[i], priority: prio !== undefined && prio >= 0 ? prio : MIN_PRIORITY, headers: h ?? {}, bornAt: c.bornAt[i] }
+    const key = c.keys?.[i]
+    if (key !== undefined && key !== null) p.key = key
+    const size = c.sizes[i]
+    if (size >= 0) {
+      p.payload = bytes === undefined ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset + at, size)
+      at += size
+    } else if (size === JSON_PAYLOAD) p.payload = c.json?.[j++]
     const ref = c.refs?.[i]
     if (ref !== undefined && ref !== null) p.ref = ref
     out[i] = p

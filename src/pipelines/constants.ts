@@ -49,5 +49,5 @@ export const PAYLOAD_PREFIX = '/_pipelines/payloads'
  * far more (the credit window times the payload size).
  */
 export const PUSH_MAX_BYTES = 1024 * 1024
-/** Wire version of the pipe.* messages (2: a push carries its packets as columns). */
-export const PIPE_WIRE_VERSION = 2
+/** Wire version of the pipe.* messages (2: a push carries its packets as columns; 3: pushes are batches acked by batch id). */
+export const PIPE_WIRE_VERSION = 3

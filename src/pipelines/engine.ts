@@ -14,8 +14,8 @@ import { ACK_TIMEOUT_MS, AGING_MS, CREDIT_WINDOW, DLQ_PREFIX, NACK_RETRY_MS, ORP
 import { buildGraph, consumersOf, isValidTag, localStages, type PipelineGraph } from './core/graph-rules.js'
 import { Outbox, type Send } from './core/outbox.js'
 import { packetsToColumns } from './columns.js'
-import { checkPacket, parsePipeMessage, type LocalStageStatus, type PipeMessage, type PipeWireMessage } from './messages.js'
-import { externalize, idMaker, internalize, isLarge, pushChunks, safe, type PipelineStore } from './packets.js'
+import { checkPacket, parsePipeMessage, type LocalStageStatus, type Nack, type PipeMessage, type PipeWireMessage } from './messages.js'
+import { externalize, idMaker, internalize, isLarge, safe, wireBytes, type PipelineStore } from './packets.js'
 import { StageRunner, type RunnerHost } from './stage-runner.js'
 import { MAX_PRIORITY, MIN_PRIORITY, type InjectOptions, type InstanceHost, type Packet, type Payload, type StageSpec } from './types.js'
 
@@ -75,12 +75,15 @@ export interface EngineInit {
 
 const EVENT_NAME = /^[a-z][a-z0-9_-]{0,63}$/
 
+/** What a flush answers one sender for one stage: the batches done, the packets refused. */
+interface Replies { to: string, stage: string, done: number[], nack: Nack[] }
+
 export class PipelineEngine implements Startable {
   private graph: PipelineGraph = buildGraph([])
   private readonly outbox: Outbox
   private readonly runners = new Map<string, StageRunner>()
-  /** Acks and nacks to send at the next flush, by peer, then stage (no key string built per packet). */
-  private replies = new Map<string, Map<string, { to: string, stage: string, ids: string[], nack: string[] }>>()
+  /** Acks (batch ids) and nacks to send at the next flush, by peer, then stage. */
+  private replies = new Map<string, Map<string, Replies>>()
   private readonly offs: Array<() => void> = []
   private readonly newId: () => string
   private flushQueued = false
@@ -90,7 +93,13 @@ export class PipelineEngine implements Startable {
   private readonly runnerHost: RunnerHost
 
   constructor (private readonly c: EngineComponents, private readonly init: EngineInit = {}) {
-    this.outbox = new Outbox({ window: init.window ?? CREDIT_WINDOW, ackTimeoutMs: init.ackTimeoutMs ?? ACK_TIMEOUT_MS, nackRetryMs: init.nackRetryMs ?? NACK_RETRY_MS, orphanHoldMs: init.orphanHoldMs ?? ORPHAN_HOLD_MS })
+    this.outbox = new Outbox({
+      window: init.window ?? CREDIT_WINDOW,
+      ackTimeoutMs: init.ackTimeoutMs ?? ACK_TIMEOUT_MS,
+      nackRetryMs: init.nackRetryMs ?? NACK_RETRY_MS,
+      orphanHoldMs: init.orphanHoldMs ?? ORPHAN_HOLD_MS,
+      batchBytes: { max: PUSH_MAX_BYTES, of: wireBytes }
+    })
     this.newId = idMaker(c.peerId, () => c.clock.now(), c.random)
     this.runnerHost = {
       peerId: c.peerId,
@@ -100,8 +109,9 @@ export class PipelineEngine implements Startable {
       log: c.log,
       newId: this.newId,
       hasConsumers: tag => consumersOf(this.graph, tag).length > 0,
-      submit: (packets, handlers, only) => { this.outbox.submit(packets, handlers, c.clock.now(), only); this.scheduleFlush() },
-      reply: (to, stage, id, nack) => this.reply(to, stage, id, nack),
+      submit: (packets, handlers, only, again) => { this.outbox.submit(packets, handlers, c.clock.now(), only, again); this.scheduleFlush() },
+      ackBatch: (to, stage, batch) => { this.replyTo(to, stage).done.push(batch); this.scheduleFlush() },
+      nack: (to, stage, batch, id) => { this.nackOf(this.replyTo(to, stage), batch, id); this.scheduleFlush() },
       prepare: packets => packets.some(isLarge) ? Promise.all(packets.map(async p => await externalize(p, c.store))) : packets,
       load: async packet => await internalize(packet, c.store),
       deadLetter: async (stage, packet, error) => {
@@ -118,7 +128,12 @@ export class PipelineEngine implements Startable {
     this.running = true
     this.offs.push(
       this.c.net.onMessage((msg, from) => this.onMessage(msg, from)),
-      this.c.membership.onDead(peer => { this.outbox.peerDead(peer, this.c.clock.now()); this.scheduleFlush() }),
+      this.c.membership.onDead(peer => {
+        this.outbox.peerDead(peer, this.c.clock.now())
+        // What the dead peer made may come again, made elsewhere: every stage here looks every packet up for a while.
+        for (const r of this.runners.values()) r.suspect()
+        this.scheduleFlush()
+      }),
       this.c.graph.onChange(() => this.applyGraph())
     )
     this.ticker = this.c.clock.setInterval(() => this.tick(), this.init.tickMs ?? 1_000)
@@ -231,11 +246,13 @@ export class PipelineEngine implements Startable {
     const now = this.c.clock.now()
     if (msg.type === 'pipe.push') {
       const r = this.runners.get(msg.stage)
-      if (r !== undefined) r.receive(from, msg.packets)
-      else for (const p of msg.packets) this.reply(from, msg.stage, p.id, true)
+      if (r !== undefined) r.receive(from, msg.batch, msg.packets, msg.again)
+      else { this.replyTo(from, msg.stage).nack.push({ batch: msg.batch }); this.scheduleFlush() }
     } else if (msg.type === 'pipe.ack') {
-      if (msg.ids.length > 0) this.outbox.ack(from, msg.stage, msg.ids, msg.inbox)
-      if (msg.nack !== undefined && msg.nack.length > 0) this.outbox.nack(from, msg.stage, msg.nack, now, msg.inbox)
+      this.outbox.inboxOf(from, msg.stage, msg.inbox)
+      // Nacks first: the batches `done` names are acked without the packets refused.
+      for (const n of msg.nack ?? []) this.outbox.nack(from, msg.stage, n.batch, n.ids, now)
+      if (msg.done.length > 0) this.outbox.ack(from, msg.stage, msg.done)
       this.scheduleFlush()
     } else {
       this.localEvent(msg.name, msg.stages ?? [...this.runners.keys()], msg.args).catch(err => this.c.log.warn({ err, event: msg.name }, 'pipeline event failed'))
@@ -246,13 +263,19 @@ export class PipelineEngine implements Startable {
     await Promise.all(stages.map(async s => await this.runners.get(s)?.event(name, args)))
   }
 
-  private reply (to: string, stage: string, id: string, nack: boolean): void {
+  private replyTo (to: string, stage: string): Replies {
     let byStage = this.replies.get(to)
     if (byStage === undefined) { byStage = new Map(); this.replies.set(to, byStage) }
     let r = byStage.get(stage)
-    if (r === undefined) { r = { to, stage, ids: [], nack: [] }; byStage.set(stage, r) }
-    ;(nack ? r.nack : r.ids).push(id)
-    this.scheduleFlush()
+    if (r === undefined) { r = { to, stage, done: [], nack: [] }; byStage.set(stage, r) }
+    return r
+  }
+
+  /** Packet `id` of `batch` refused: joins the batch's nack of this flush (the last one, as nacks come a batch at a time). */
+  private nackOf (r: Replies, batch: number, id: string): void {
+    const last = r.nack[r.nack.length - 1]
+    if (last?.batch === batch && last.ids !== undefined) last.ids.push(id)
+    else r.nack.push({ batch, ids: [id] })
   }
 
   private scheduleFlush (): void {
@@ -279,15 +302,13 @@ export class PipelineEngine implements Startable {
   private push (s: Send, now: number): void {
     if (s.peer === this.c.peerId) {
       const r = this.runners.get(s.stage)
-      if (r !== undefined) r.receive(this.c.peerId, s.packets)
-      else this.outbox.nack(s.peer, s.stage, s.packets.map(p => p.id), now)
+      if (r !== undefined) r.receive(this.c.peerId, s.batch, s.packets, s.again)
+      else this.outbox.nack(s.peer, s.stage, s.batch, undefined, now)
       return
     }
-    for (const packets of pushChunks(s.packets, PUSH_MAX_BYTES)) {
-      if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, cols: packetsToColumns(packets) })) {
-        this.outbox.nack(s.peer, s.stage, packets.map(p => p.id), now)
-        this.scheduleFlush()
-      }
+    if (!this.c.net.send(s.peer, { type: 'pipe.push', v: PIPE_WIRE_VERSION, stage: s.stage, batch: s.batch, cols: packetsToColumns(s.packets), ...(s.again !== undefined ? { again: s.again } : {}) })) {
+      this.outbox.nack(s.peer, s.stage, s.batch, undefined, now)
+      this.scheduleFlush()
     }
   }
 
@@ -297,7 +318,7 @@ export class PipelineEngine implements Startable {
     this.replies = new Map()
     for (const r of [...replies.values()].flatMap(byStage => [...byStage.values()])) {
       const inbox = this.runners.get(r.stage)?.inboxSize ?? 0
-      const msg = { type: 'pipe.ack', v: PIPE_WIRE_VERSION, stage: r.stage, ids: r.ids, inbox, ...(r.nack.length > 0 ? { nack: r.nack } : {}) } as const
+      const msg = { type: 'pipe.ack', v: PIPE_WIRE_VERSION, stage: r.stage, done: r.done, inbox, ...(r.nack.length > 0 ? { nack: r.nack } : {}) } as const
       if (r.to === this.c.peerId) this.handle(msg, this.c.peerId)
       else this.c.net.send(r.to, msg)
     }

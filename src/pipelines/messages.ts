@@ -14,16 +14,27 @@ import { MAX_PRIORITY, MIN_PRIORITY, type Packet, type StagePeerStatus } from '.
  * (columns.ts): a few arrays and the payload bytes in one block, not a map
  * and a buffer per packet for msgpack to write and read.
  */
-export type PushWire = { type: 'pipe.push', v: 2, stage: string, cols: PacketColumns }
-/** A push as it arrived, its packets checked and rebuilt (payloads view the message's bytes). */
-export type PushMessage = { type: 'pipe.push', v: 2, stage: string, packets: Packet[] }
-/** Receiver -> sender: `ids` processed (or known), `nack` refused (full inbox, stopped stage): route them again later. `inbox`: its depth now. */
-export type AckMessage = { type: 'pipe.ack', v: 2, stage: string, ids: string[], inbox: number, nack?: string[] }
+export type PushWire = { type: 'pipe.push', v: 3, stage: string, batch: number, cols: PacketColumns, again?: number[] }
+/**
+ * A push as it arrived, its packets checked and rebuilt (payloads view the
+ * message's bytes). `again`: indices of the packets that may have reached
+ * the stage before (the receiver looks them up in its dedup window).
+ */
+export type PushMessage = { type: 'pipe.push', v: 3, stage: string, batch: number, packets: Packet[], again?: number[] }
+/** Packets of batch `batch` refused (full inbox, stopped stage): every packet of it when `ids` is absent. */
+export type Nack = { batch: number, ids?: string[] }
+/**
+ * Receiver -> sender, per batch, not per packet: `done` names the batches
+ * whose packets were all processed (or known) except those nacked before or
+ * in this message; `nack` the packets refused, to route again later.
+ * `inbox`: the receiver's depth now.
+ */
+export type AckMessage = { type: 'pipe.ack', v: 3, stage: string, done: number[], inbox: number, nack?: Nack[] }
 /** A lifecycle or custom event for the given stages (all when absent). */
-export type EventMessage = { type: 'pipe.event', v: 2, name: string, stages?: string[], args?: unknown }
+export type EventMessage = { type: 'pipe.event', v: 3, name: string, stages?: string[], args?: unknown }
 /** Request: the peer's stages as it runs them. */
-export type StatusRequest = { type: 'pipe.status', v: 2 }
-export type StatusReply = { type: 'pipe.status.reply', v: 2, stages: LocalStageStatus[] }
+export type StatusRequest = { type: 'pipe.status', v: 3 }
+export type StatusReply = { type: 'pipe.status.reply', v: 3, stages: LocalStageStatus[] }
 
 /** One stage on the answering peer. */
 export type LocalStageStatus = StagePeerStatus & { stage: string }
@@ -38,6 +49,14 @@ const isNat = (x: unknown): x is number => typeof x === 'number' && Number.isSaf
 const strings = (x: unknown, what: string): string[] => {
   if (!Array.isArray(x) || !x.every(isStr)) throw bad(what)
   return x
+}
+const nacks = (x: unknown): Nack[] => {
+  if (!Array.isArray(x)) throw bad('nacks')
+  return x.map(n => {
+    if (n === null || typeof n !== 'object' || !isNat((n as Nack).batch)) throw bad('nack')
+    const ids = (n as Nack).ids
+    return { batch: (n as Nack).batch, ...(ids !== undefined ? { ids: strings(ids, 'nack ids') } : {}) }
+  })
 }
 
 /** String values only (a loop: no array of the values per packet). */
@@ -67,14 +86,18 @@ export function parsePipeMessage (msg: unknown): PipeMessage {
   if (m.v !== PIPE_WIRE_VERSION) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${String(m.type)} version`, { details: { v: m.v } })
   switch (m.type) {
     case 'pipe.push':
-      if (!isStr(m.stage)) throw bad('push')
-      return { type: 'pipe.push', v: 2, stage: m.stage, packets: packetsFromColumns(checkPacketColumns(m.cols)) }
+    {
+      if (!isStr(m.stage) || !isNat(m.batch)) throw bad('push')
+      const packets = packetsFromColumns(checkPacketColumns(m.cols))
+      if (m.again !== undefined && (!Array.isArray(m.again) || !m.again.every(i => isNat(i) && i < packets.length))) throw bad('push again')
+      return { type: 'pipe.push', v: 3, stage: m.stage, batch: m.batch, packets, ...(m.again !== undefined ? { again: m.again as number[] } : {}) }
+    }
     case 'pipe.ack':
-      if (!isStr(m.stage) || !isNat(m.inbox)) throw bad('ack')
-      return { type: 'pipe.ack', v: 2, stage: m.stage, ids: strings(m.ids, 'ack ids'), inbox: m.inbox, ...(m.nack !== undefined ? { nack: strings(m.nack, 'nack ids') } : {}) }
+      if (!isStr(m.stage) || !isNat(m.inbox) || !Array.isArray(m.done) || !m.done.every(isNat)) throw bad('ack')
+      return { type: 'pipe.ack', v: 3, stage: m.stage, done: m.done, inbox: m.inbox, ...(m.nack !== undefined ? { nack: nacks(m.nack) } : {}) }
     case 'pipe.event':
       if (!isStr(m.name)) throw bad('event name')
-      return { type: 'pipe.event', v: 2, name: m.name, ...(m.stages !== undefined ? { stages: strings(m.stages, 'event stages') } : {}), ...(m.args !== undefined ? { args: m.args } : {}) }
+      return { type: 'pipe.event', v: 3, name: m.name, ...(m.stages !== undefined ? { stages: strings(m.stages, 'event stages') } : {}), ...(m.args !== undefined ? { args: m.args } : {}) }
     default:
       throw bad('type')
   }

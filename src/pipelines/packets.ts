@@ -35,18 +35,16 @@ export function idMaker (peerId: string, now: () => number, random: Random): () 
  * are made by the mesh itself, so nobody gets to pick colliding inputs).
  */
 export function childId (parentId: string, stage: string, index: number): string {
-  const s = `${parentId}\u0000${stage}\u0000${index}`
-  let h1 = 1779033703
-  let h2 = 3144134277
-  let h3 = 1013904242
-  let h4 = 2773480762
-  for (let i = 0; i < s.length; i++) {
-    const k = s.charCodeAt(i)
-    h1 = h2 ^ Math.imul(h1 ^ k, 597399067)
-    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233)
-    h3 = h4 ^ Math.imul(h3 ^ k, 951274213)
-    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179)
-  }
+  // The hash of `${parentId}\u0000${stage}\u0000${index}`, fed piece by piece (no string made to hash).
+  h1 = 1779033703
+  h2 = 3144134277
+  h3 = 1013904242
+  h4 = 2773480762
+  mix(parentId)
+  mixCode(0)
+  mix(stage)
+  mixCode(0)
+  mix(index < 10 && index >= 0 ? DIGITS[index] : String(index))
   h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067)
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233)
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213)
@@ -55,11 +53,44 @@ export function childId (parentId: string, stage: string, index: number): string
   h2 ^= h1
   h3 ^= h1
   h4 ^= h1
-  return lane(h1) + lane(h2) + lane(h3) + lane(h4)
+  lane(h1, 0)
+  lane(h2, 7)
+  lane(h3, 14)
+  lane(h4, 21)
+  return String.fromCharCode.apply(null, ID_CODES)
 }
 
-/** A 32-bit lane as 7 base-36 digits. */
-function lane (h: number): string { return (h >>> 0).toString(36).padStart(7, '0') }
+/** cyrb128's four lanes while an id is made (one at a time). */
+let h1 = 0
+let h2 = 0
+let h3 = 0
+let h4 = 0
+const DIGITS = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']
+
+function mix (s: string): void {
+  for (let i = 0; i < s.length; i++) mixCode(s.charCodeAt(i))
+}
+
+function mixCode (k: number): void {
+  h1 = h2 ^ Math.imul(h1 ^ k, 597399067)
+  h2 = h3 ^ Math.imul(h2 ^ k, 2869860233)
+  h3 = h4 ^ Math.imul(h3 ^ k, 951274213)
+  h4 = h1 ^ Math.imul(h4 ^ k, 2716044179)
+}
+
+/** The character codes of an id being made (one id at a time: no array per id). */
+const ID_CODES = new Array<number>(28).fill(48)
+const BASE36 = Array.from('0123456789abcdefghijklmnopqrstuvwxyz', c => c.charCodeAt(0))
+
+/** A 32-bit lane as 7 base-36 digits at `at` in ID_CODES: `(h >>> 0).toString(36).padStart(7, '0')` without the strings. */
+function lane (h: number, at: number): void {
+  let v = h >>> 0
+  for (let i = at + 6; i >= at; i--) {
+    const q = Math.floor(v / 36)
+    ID_CODES[i] = BASE36[v - q * 36]
+    v = q
+  }
+}
 
 /** The payload's size on the wire, roughly (JSON text length for values). */
 export function payloadBytes (payload: Payload): number {
@@ -70,24 +101,12 @@ export function payloadBytes (payload: Payload): number {
 }
 
 /**
- * Packets of one pipe.push split so that each message carries at most about
- * `maxBytes` of payload (a packet over it goes alone): the transport refuses
- * a frame over its limit, and a refused push would be retried as it is,
- * forever. In order.
+ * A packet's size in a pipe.push, roughly: the outbox closes a batch at
+ * about PUSH_MAX_BYTES of these (a packet over it goes alone), since the
+ * transport refuses a frame over its limit, and a refused push would be
+ * retried as it is, forever.
  */
-export function pushChunks (packets: Packet[], maxBytes: number): Packet[][] {
-  const chunks: Packet[][] = []
-  let chunk: Packet[] = []
-  let bytes = 0
-  for (const p of packets) {
-    const n = packetBytes(p) + PACKET_OVERHEAD_BYTES
-    if (chunk.length > 0 && bytes + n > maxBytes) { chunks.push(chunk); chunk = []; bytes = 0 }
-    chunk.push(p)
-    bytes += n
-  }
-  if (chunk.length > 0) chunks.push(chunk)
-  return chunks
-}
+export function wireBytes (p: Packet): number { return packetBytes(p) + PACKET_OVERHEAD_BYTES }
 
 /** A packet's fields besides its payload, roughly, on the wire. */
 const PACKET_OVERHEAD_BYTES = 128

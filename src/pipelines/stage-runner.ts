@@ -1,7 +1,10 @@
-// One stage on one peer: its inbox, dedup window and instances. Packets are
-// taken by priority (one per instance at a time, one per key), run, and their
-// outputs handed to the outbox; the input is acked to its senders only once
-// those outputs were acked downstream (or it went to the dead-letter list).
+// One stage on one peer: its inbox, dedup window and instances. Packets
+// arrive in batches (one per push) and are taken by priority (one per
+// instance at a time, one per key), run, and the outputs of the runs that end
+// in one turn handed to the outbox together; a batch is acked to its sender
+// by its id once every packet of it taken here is done: its outputs acked
+// downstream (or it went to the dead-letter list), or known to the dedup
+// window. Packets refused (full inbox, stopped stage) are nacked at once.
 // A failing run is retried with backoff, then dead-lettered. Events move the
 // state (stage-state.ts); kill nacks everything not yet done, so senders
 // redeliver it: nothing is lost.
@@ -27,10 +30,12 @@ export interface RunnerHost {
   clock: Clock
   random: Random
   log: Logger
-  /** Hands packets to the outbox (`only`: to that stage alone). */
-  submit(packets: Packet[], handlers: DeliveryHandlers, only?: string): void
-  /** Acks (or nacks) packets of this stage to a sender. */
-  reply(to: string, stage: string, id: string, nack: boolean): void
+  /** Hands packets to the outbox (`only`: to that stage alone; `again[i]`: packet i may have been delivered before). */
+  submit(packets: Packet[], handlers: DeliveryHandlers, only?: string, again?: readonly boolean[]): void
+  /** Acks a batch of this stage to its sender: every packet of it not nacked is done. */
+  ackBatch(to: string, stage: string, batch: number): void
+  /** Refuses packet `id` of a batch (the sender routes it again later). */
+  nack(to: string, stage: string, batch: number, id: string): void
   /** Outputs ready to send (large payloads moved to the store); the same array at once when none is large. */
   prepare(packets: Packet[]): Packet[] | Promise<Packet[]>
   /** The input with its payload (fetched from the store when it travelled as a ref). */
@@ -52,20 +57,38 @@ export interface RunnerInit {
   runAhead?: number
 }
 
-interface Flight { item: InboxItem<Packet>, senders: Set<string>, attempts: number, phase: 'running' | 'retrying' | 'emitting', timer?: Timer }
+/** A batch received: acked once none of its packets taken here is open. */
+interface Src { to: string, batch: number, open: number }
+/**
+ * A packet held from its arrival until done: waiting in the inbox (it is the
+ * inbox's item), running, retrying, or emitting (outputs handed on, their
+ * acks awaited). `src`: its batch; `more`: batches that brought it again meanwhile.
+ */
+interface Flight extends InboxItem<Packet> {
+  src: Src
+  more?: Src[]
+  attempts: number
+  phase: 'waiting' | 'running' | 'retrying' | 'emitting'
+  timer?: Timer
+  /** It may have been processed before (its sender said so, or it came while every packet was looked up): so may its outputs. */
+  again: boolean
+}
+/** A run that ended in this turn: its outputs go with the turn's others. */
+interface Ended { f: Flight, slot: Slot, outputs: Packet[] }
 
 export class StageRunner {
   private state: StageState = 'running'
   private readonly inbox: Inbox<Packet>
   private readonly dedup: DedupWindow
-  private readonly flights = new Map<string, Flight>()
-  /** Sender peers of the packets waiting in the inbox, by id. */
-  private readonly senders = new Map<string, Set<string>>()
-  /** Failed attempts of the packets back in the inbox for a retry, by id. */
-  private readonly retried = new Map<string, number>()
+  /** Every packet held here (waiting, running, retrying, emitting), by id. */
+  private readonly held = new Map<string, Flight>()
+  /** Runs ended in this turn whose outputs are not handed on yet. */
+  private turn: Ended[] = []
   private readonly instances: Instances
   private readonly stats: StageStats
   private generation = 0
+  /** Until then every packet that arrives is looked up in the dedup window, not only those flagged `again` (a peer died). */
+  private checkAllUntil = 0
   private sourcing = false
   /** Called once a retired stage has stopped. */
   private onStopped?: () => void
@@ -84,20 +107,40 @@ export class StageRunner {
 
   update (spec: StageSpec): void { this.spec = spec }
 
-  /** Packets pushed by `from`. */
-  receive (from: string, packets: readonly Packet[]): void {
+  /**
+   * Batch `batch` of packets pushed by `from`. Only a packet that may have
+   * come before (`again`: their indices; or any while a peer's death is
+   * recent) is looked up among those done and held: a first delivery cannot
+   * be a copy, so the common path does no lookup per packet.
+   */
+  receive (from: string, batch: number, packets: readonly Packet[], again?: readonly number[]): void {
     const now = this.host.clock.now()
-    for (const p of packets) {
-      const flight = this.flights.get(p.id)
-      const waiting = this.senders.get(p.id)
-      if (this.dedup.has(p.id, now)) this.host.reply(from, this.stage, p.id, false)
-      else if (flight !== undefined) flight.senders.add(from) // its ack comes
-      else if (waiting !== undefined) waiting.add(from)
-      else if (!accepts(this.state) || !this.inbox.offer({ id: p.id, key: p.key, priority: p.priority, at: now, value: p })) this.host.reply(from, this.stage, p.id, true)
-      else this.senders.set(p.id, new Set([from]))
+    const src: Src = { to: from, batch, open: 1 } // 1: this loop, so that it is not acked before the end
+    const flagged = again === undefined || again.length === 0 ? undefined : new Set(again)
+    // A copy made again elsewhere may still come unflagged (made before its maker was thought dead): look everything up for a window's age.
+    if (flagged !== undefined) this.suspect()
+    const checkAll = now < this.checkAllUntil
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i]
+      const maybe = checkAll || flagged?.has(i) === true
+      if (maybe) {
+        if (this.dedup.has(p.id, now)) continue // done before: nothing to wait for
+        const held = this.held.get(p.id)
+        if (held !== undefined) { (held.more ??= []).push(src); src.open++; continue } // its ack comes with the first copy's
+      }
+      const f: Flight = { id: p.id, key: p.key, priority: p.priority, at: now, value: p, src, attempts: 0, phase: 'waiting', again: maybe }
+      if (!accepts(this.state) || !this.inbox.offer(f)) { this.host.nack(from, this.stage, batch, p.id); continue }
+      this.held.set(p.id, f)
+      src.open++
     }
+    this.settle(src)
     this.scale()
     this.pump()
+  }
+
+  /** A peer died: what it made may come again made elsewhere, unflagged; every packet is looked up for the dedup window's age. */
+  suspect (): void {
+    this.checkAllUntil = Math.max(this.checkAllUntil, this.host.clock.now() + (this.init.dedupMaxAgeMs ?? DEDUP_MAX_AGE_MS))
   }
 
   /** A lifecycle event, or a custom one for the instances. */
@@ -142,7 +185,7 @@ export class StageRunner {
       state: this.state,
       instances: this.instances.count,
       inbox: this.inbox.size,
-      running: [...this.flights.values()].filter(f => f.phase === 'running').length,
+      running: [...this.held.values()].filter(f => f.phase === 'running').length,
       ...this.stats.snapshot()
     }
   }
@@ -163,19 +206,29 @@ export class StageRunner {
 
   private nackAll (): void {
     this.generation++
-    for (const item of this.inbox.drain()) { this.retried.delete(item.id); this.nackSenders(item.id, this.senders.get(item.id)) }
-    for (const [id, f] of this.flights) {
+    for (const item of this.inbox.drain()) { this.held.delete(item.id); this.settleAll(item as Flight, true) }
+    for (const [id, f] of this.held) {
       if (f.phase === 'emitting') continue // done: its outputs are out, its ack comes
       f.timer?.cancel()
-      this.flights.delete(id)
-      this.inbox.release(f.item.key)
-      this.nackSenders(id, f.senders)
+      this.held.delete(id)
+      this.inbox.release(f.key)
+      this.settleAll(f, true)
     }
   }
 
-  private nackSenders (id: string, senders: Set<string> | undefined): void {
-    this.senders.delete(id)
-    for (const s of senders ?? []) this.host.reply(s, this.stage, id, true)
+  /** One packet of the batch is done (or was nacked): the batch is acked once none is open. */
+  private settle (src: Src): void {
+    if (--src.open === 0) this.host.ackBatch(src.to, this.stage, src.batch)
+  }
+
+  /** The packet is settled in every batch that brought it (nacked first when `nack`). */
+  private settleAll (f: Flight, nack: boolean): void {
+    if (nack) this.host.nack(f.src.to, this.stage, f.src.batch, f.id)
+    this.settle(f.src)
+    for (const s of f.more ?? []) {
+      if (nack) this.host.nack(s.to, this.stage, s.batch, f.id)
+      this.settle(s)
+    }
   }
 
   private scale (): void {
@@ -202,14 +255,10 @@ export class StageRunner {
     while (serves(this.state)) {
       const slot = this.instances.free()
       if (slot === undefined) break
-      const item = this.inbox.take(this.host.clock.now())
-      if (item === undefined) break
-      const senders = this.senders.get(item.id) ?? new Set()
-      this.senders.delete(item.id)
-      const flight: Flight = { item, senders, attempts: this.retried.get(item.id) ?? 0, phase: 'running' }
-      this.retried.delete(item.id)
-      this.flights.set(item.id, flight)
-      void this.run(slot, flight)
+      const f = this.inbox.take(this.host.clock.now()) as Flight | undefined
+      if (f === undefined) break
+      f.phase = 'running'
+      void this.run(slot, f)
     }
     this.checkDrained()
   }
@@ -220,16 +269,16 @@ export class StageRunner {
     let outcome: RunOutcome
     try {
       // No store round trip, and no promise, for a payload that travelled inline.
-      const input = f.item.value.ref === undefined ? f.item.value : await this.host.load(f.item.value)
+      const input = f.value.ref === undefined ? f.value : await this.host.load(f.value)
       outcome = await this.instances.run(slot, input)
     } catch (err) {
       outcome = { ok: false, emitted: [], error: err instanceof Error ? err.message : String(err) }
     }
-    if (generation !== this.generation || this.flights.get(f.item.id) !== f) { this.instances.release(slot); this.pump(); return }
+    if (generation !== this.generation || this.held.get(f.id) !== f) { this.instances.release(slot); this.pump(); return }
     if (!outcome.ok) { this.instances.release(slot); this.failed(f, outcome.error ?? 'run failed'); return }
     this.stats.processed()
     f.phase = 'emitting'
-    const p = f.item.value
+    const p = f.value
     let outputs: Packet[]
     try {
       const prepared = this.host.prepare(outcome.emitted.map((e, i) => ({
@@ -241,10 +290,28 @@ export class StageRunner {
       this.failed(f, `outputs not stored: ${err instanceof Error ? err.message : String(err)}`)
       return
     }
+    // The runs ending in this turn (an instance answers a batch of calls at once) hand their outputs on together.
+    if (this.turn.push({ f, slot, outputs }) === 1) queueMicrotask(this.handOn)
+  }
+
+  /** The outputs of this turn's runs to the outbox, as one submission: the inputs are done once all were acked. */
+  private readonly handOn = (): void => {
+    const turn = this.turn
+    this.turn = []
+    const outputs = turn.length === 1 ? turn[0].outputs : turn.flatMap(t => t.outputs)
+    // Outputs of an input that may have been processed before may have been made before: flagged for the next stage's lookup.
+    let again: boolean[] | undefined
+    if (turn.some(t => t.f.again && t.outputs.length > 0)) again = turn.flatMap(t => t.outputs.map(() => t.f.again))
     this.host.submit(outputs, {
-      onSent: () => { this.instances.release(slot); this.inbox.release(p.key); this.pump() },
-      onAcked: () => this.done(f)
-    })
+      onSent: () => {
+        for (const t of turn) { this.instances.release(t.slot); this.inbox.release(t.f.key) }
+        this.pump()
+      },
+      onAcked: () => {
+        for (const t of turn) this.done(t.f)
+        this.pump()
+      }
+    }, undefined, again)
   }
 
   private failed (f: Flight, error: string): void {
@@ -253,39 +320,36 @@ export class StageRunner {
     if (f.attempts <= (this.spec.retries ?? DEFAULT_STAGE_RETRIES)) {
       f.phase = 'retrying'
       f.timer = this.host.clock.setTimeout(() => {
-        if (this.flights.get(f.item.id) !== f) return
-        // Back in the inbox (its key still locked until now); pump makes its flight again, with the attempts.
-        this.flights.delete(f.item.id)
-        this.senders.set(f.item.id, f.senders)
-        this.retried.set(f.item.id, f.attempts)
-        this.inbox.requeue(f.item)
+        if (this.held.get(f.id) !== f) return
+        // Back in the inbox (its key still locked until now), with its attempts.
+        f.phase = 'waiting'
+        this.inbox.requeue(f)
         this.pump()
       }, backoffMs(f.attempts, this.host.random, { baseMs: RETRY_BASE_MS, capMs: RETRY_CAP_MS }))
       this.pump()
       return
     }
-    this.host.log.warn({ stage: this.stage, id: f.item.id, error }, 'packet dead-lettered')
+    this.host.log.warn({ stage: this.stage, id: f.id, error }, 'packet dead-lettered')
     f.phase = 'emitting'
-    this.host.deadLetter(this.stage, f.item.value, error).then(() => {
-      this.inbox.release(f.item.key)
+    this.host.deadLetter(this.stage, f.value, error).then(() => {
+      this.inbox.release(f.key)
       this.done(f, false)
+      this.pump()
     }, err => {
       this.host.log.error({ err, stage: this.stage }, 'dead letter not stored')
-      this.flights.delete(f.item.id)
-      this.inbox.release(f.item.key)
-      this.nackSenders(f.item.id, f.senders)
+      this.held.delete(f.id)
+      this.inbox.release(f.key)
+      this.settleAll(f, true)
       this.pump()
     })
   }
 
   private done (f: Flight, remember = true): void {
-    const id = f.item.id
-    if (this.flights.get(id) !== f) return
-    this.flights.delete(id)
+    if (this.held.get(f.id) !== f) return
+    this.held.delete(f.id)
     // A dead letter is not remembered, so that a redrive runs it.
-    if (remember) this.dedup.add(id, this.host.clock.now())
-    for (const s of f.senders) this.host.reply(s, this.stage, id, false)
-    this.pump()
+    if (remember) this.dedup.add(f.id, this.host.clock.now())
+    this.settleAll(f, false)
   }
 
   /** Outputs without an input (custom events, sources). */
@@ -323,7 +387,7 @@ export class StageRunner {
 
   private checkDrained (): void {
     if (this.state !== 'stopping' || this.inbox.size > 0) return
-    for (const f of this.flights.values()) if (f.phase !== 'emitting') return
+    for (const f of this.held.values()) if (f.phase !== 'emitting') return
     this.lifecycle('drained')
   }
 }

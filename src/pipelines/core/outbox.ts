@@ -1,11 +1,16 @@
-// The sending half of delivery (Storm-like at least once): every packet is
-// kept until the peer of each consuming stage acks it. At most `window`
-// packets are unacked per (stage, peer) (credit: a slow stage slows its
-// senders). A packet unacked for `ackTimeoutMs` is sent again to the same
-// peer while it lives (its dedup window acks at once if it was done), a
-// packet whose peer died is routed again, a nacked one (full inbox, stopped
-// stage) after `nackRetryMs`. Pure: no I/O and no timers; the engine calls
-// `flush(now)` and sends what it returns.
+// The sending half of delivery (Storm-like at least once), tracked per batch:
+// packets are routed one by one (key affinity, least loaded, credit), but
+// what goes to one (stage, peer) at one priority in one flush is one batch, with one
+// in-flight record, and the receiver acknowledges it as a whole by naming it
+// (a batch id, not a list of packet ids). A receiver that refuses some of a
+// batch (full inbox, stopped stage) nacks those ids at once, and its later
+// ack of the batch covers only the rest. At most `window` packets are unacked
+// per (stage, peer) (credit). A batch unacked for `ackTimeoutMs` is sent
+// again to the same live peer as a new batch (its dedup window acks at once
+// what it had done), a batch whose peer died is routed again packet by
+// packet, nacked packets after `nackRetryMs`. A late ack of a batch whose
+// packets were routed again still settles them. Pure: no I/O, no timers; the
+// engine calls `flush(now)` and sends what it returns.
 import type { Packet } from '../types.js'
 import type { PipelineGraph } from './graph-rules.js'
 import { routeOne } from './routing.js'
@@ -22,6 +27,8 @@ export interface OutboxInit {
    * pipeline comes up is not lost to that race. @default 0 (dropped at once)
    */
   orphanHoldMs?: number
+  /** A batch carries at most about `max` payload bytes (`of`: a packet's); a packet over it goes alone. @default unbounded */
+  batchBytes?: { max: number, of: (p: Packet) => number }
 }
 
 /** What the sender is told about a batch it submitted. */
@@ -32,37 +39,45 @@ export interface DeliveryHandlers {
   onAcked?: () => void
 }
 
-/** A pipe.push to make: packets of one stage for one peer. */
-export interface Send { peer: string, stage: string, packets: Packet[] }
+/**
+ * A pipe.push to make: batch `batch` of packets of one stage for one peer.
+ * `again`: the indices of the packets that may have reached that stage
+ * before (sent before, or made again from an input that may have been
+ * processed before): the receiver looks only those up in its dedup window.
+ */
+export interface Send { peer: string, stage: string, batch: number, packets: Packet[], again?: number[] }
 
 interface Group { unsent: number, unacked: number, handlers: DeliveryHandlers }
 /** A packet no stage consumed when it was submitted, held until `until`. */
-interface Orphan { packet: Packet, group: Group, until: number }
+interface Orphan { packet: Packet, group: Group, until: number, again: boolean }
 interface Delivery {
   packet: Packet
   stage: string
   group: Group
-  peer?: string
-  sentAt: number
+  /** The batch it is in flight in. */
+  batch?: InFlight
+  /** It may have reached its stage before: sent before, or submitted so (the receiver looks it up). */
+  again: boolean
   notBefore: number
   everSent: boolean
   settled: boolean
 }
-
+/** One batch sent and not acked: its deliveries (a nacked one leaves it), how many are still attached to it. */
+interface InFlight { id: number, pair: Pair, ds: Delivery[], sentAt: number, attached: number, bytes: number }
+/** A (stage, peer): its batches in flight by id (oldest send first), its unacked packets, the inbox depth it reported last. */
+interface Pair { stage: string, peer: string, batches: Map<number, InFlight>, unacked: number, remoteInbox: number }
 
 export class Outbox {
   private graph: PipelineGraph = { stages: new Map(), consumers: new Map() }
-  /** (stage, peer) -> its unacked deliveries by packet id, oldest send first. */
-  private readonly unacked = new Map<string, Map<string, Delivery>>()
-  /** stage -> packet id -> the live delivery (nested: a packet's lookups build no key string). */
-  private readonly live = new Map<string, Map<string, Delivery>>()
-  private liveCount = 0
-  /** stage -> peer -> the (stage, peer) key, built once. */
-  private readonly pairKeys = new Map<string, Map<string, string>>()
+  /** stage -> peer -> its pair. */
+  private readonly pairs = new Map<string, Map<string, Pair>>()
+  /** Batches whose deliveries all left them (routed again) while some were unsettled: a late ack of one still settles them. */
+  private retired = new Map<number, InFlight>()
   private pending: Delivery[] = []
-  /** (stage, peer) -> the inbox depth the receiver reported last. */
-  private readonly remoteInbox = new Map<string, number>()
   private orphans: Orphan[] = []
+  private nextBatch = 1
+  private unackedTotal = 0
+  private liveCount = 0
 
   constructor (private readonly init: OutboxInit) {}
 
@@ -74,47 +89,55 @@ export class Outbox {
     this.orphans = []
     for (const o of held) {
       if ((graph.consumers.get(o.packet.tag) ?? []).length === 0) { this.orphans.push(o); continue }
-      this.deliver(o.packet, o.group, 0)
+      this.deliver(o.packet, o.group, 0, undefined, o.again)
       this.settle(o.group)
     }
   }
 
   /** Packets held for a consumer. */
   get orphanCount (): number { return this.orphans.length }
-
   /** Deliveries waiting for a peer or for credit. */
-  get pendingCount (): number { return this.liveCount - this.unackedCount }
+  get pendingCount (): number { return this.liveCount - this.unackedTotal }
   /** Deliveries sent and not acked yet. */
-  get unackedCount (): number {
+  get unackedCount (): number { return this.unackedTotal }
+  /** Batches in flight (sent, not acked), over every (stage, peer). */
+  get batchCount (): number {
     let n = 0
-    for (const ds of this.unacked.values()) n += ds.size
+    for (const peers of this.pairs.values()) for (const p of peers.values()) n += p.batches.size
     return n
   }
 
   /** Unacked deliveries towards (stage, peer). */
-  inFlight (stage: string, peer: string): number { return this.unacked.get(this.pairKey(stage, peer))?.size ?? 0 }
+  inFlight (stage: string, peer: string): number { return this.pairs.get(stage)?.get(peer)?.unacked ?? 0 }
   hasCredit (stage: string, peer: string): boolean { return this.inFlight(stage, peer) < this.init.window }
-  load (stage: string, peer: string): number { return this.inFlight(stage, peer) + (this.remoteInbox.get(this.pairKey(stage, peer)) ?? 0) }
+  load (stage: string, peer: string): number {
+    const p = this.pairs.get(stage)?.get(peer)
+    return p === undefined ? 0 : p.unacked + p.remoteInbox
+  }
 
   /**
    * Takes packets to deliver to every stage consuming their tags. Returns how
    * many packets no stage consumes (dropped). Handlers fire from here when
    * nothing is left to deliver. `only`: to that stage alone (a redrive).
+   * `again[i]`: packet i may have been delivered before (an output made
+   * again from an input that may have been processed before).
    */
-  submit (packets: readonly Packet[], handlers: DeliveryHandlers, now: number, only?: string): { dropped: number } {
+  submit (packets: readonly Packet[], handlers: DeliveryHandlers, now: number, only?: string, again?: readonly boolean[]): { dropped: number } {
     const group: Group = { unsent: 0, unacked: 0, handlers }
     let dropped = 0
-    for (const packet of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]
+      const consumers = this.graph.consumers.get(packet.tag) ?? []
       if (only !== undefined) {
-        if (!(this.graph.consumers.get(packet.tag) ?? []).some(s => s.stage === only)) dropped++
-        else this.deliver(packet, group, now, only)
-      } else if ((this.graph.consumers.get(packet.tag) ?? []).length > 0) {
-        this.deliver(packet, group, now)
+        if (!consumers.some(s => s.stage === only)) dropped++
+        else this.deliver(packet, group, now, only, again?.[i] === true)
+      } else if (consumers.length > 0) {
+        this.deliver(packet, group, now, undefined, again?.[i] === true)
       } else if ((this.init.orphanHoldMs ?? 0) > 0) {
         // Held (and counted as unsent: the producer waits, its input stays unacked) until a consumer appears or the hold ends.
         group.unsent++
         group.unacked++
-        this.orphans.push({ packet, group, until: now + (this.init.orphanHoldMs ?? 0) })
+        this.orphans.push({ packet, group, until: now + (this.init.orphanHoldMs ?? 0), again: again?.[i] === true })
       } else {
         dropped++
       }
@@ -125,17 +148,13 @@ export class Outbox {
   }
 
   /** One delivery of `packet` per stage consuming its tag (`only`: that stage). */
-  private deliver (packet: Packet, group: Group, now: number, only?: string): void {
+  private deliver (packet: Packet, group: Group, now: number, only: string | undefined, again: boolean): void {
     for (const { stage } of this.graph.consumers.get(packet.tag) ?? []) {
       if (only !== undefined && stage !== only) continue
-      const ids = this.liveOf(stage)
-      if (ids.has(packet.id)) continue // the same packet submitted twice: one delivery
-      const d: Delivery = { packet, stage, group, sentAt: 0, notBefore: now, everSent: false, settled: false }
       group.unsent++
       group.unacked++
-      ids.set(packet.id, d)
       this.liveCount++
-      this.pending.push(d)
+      this.pending.push({ packet, stage, group, again, notBefore: now, everSent: false, settled: false })
     }
   }
 
@@ -145,76 +164,132 @@ export class Outbox {
     if (--group.unacked === 0) group.handlers.onAcked?.()
   }
 
-  /** `peer` acked packets of `stage` (processed, or known to its dedup window); `inbox` is its inbox depth. */
-  ack (peer: string, stage: string, ids: readonly string[], inbox?: number): void {
-    if (inbox !== undefined) this.remoteInbox.set(this.pairKey(stage, peer), inbox)
-    const live = this.live.get(stage)
-    if (live === undefined) return
-    for (const id of ids) {
-      const d = live.get(id)
-      if (d === undefined) continue
-      this.detach(d)
-      d.settled = true
-      live.delete(id)
-      this.liveCount--
-      if (!d.everSent) this.sent(d) // acked by a peer it was sent to before a re-route
-      if (--d.group.unacked === 0) d.group.handlers.onAcked?.()
-    }
-  }
+  /** `peer` reported its inbox depth for `stage`. */
+  inboxOf (peer: string, stage: string, inbox: number): void { this.pair(stage, peer).remoteInbox = inbox }
 
-  /** `peer` refused packets of `stage` (inbox full, stage stopped or killed): they are routed again later. */
-  nack (peer: string, stage: string, ids: readonly string[], now: number, inbox?: number): void {
-    if (inbox !== undefined) this.remoteInbox.set(this.pairKey(stage, peer), inbox)
-    const live = this.live.get(stage)
-    for (const id of ids) {
-      const d = live?.get(id)
-      if (d === undefined || d.peer !== peer) continue // stale: it went elsewhere since
-      this.detach(d)
-      d.notBefore = now + this.init.nackRetryMs
-      this.pending.push(d)
-    }
-  }
-
-  /** Membership says `peer` is dead: what it had not acked is routed again. */
-  peerDead (peer: string, now: number): void {
-    for (const [pair, ds] of this.unacked) {
-      if (!pair.endsWith(`\u0000${peer}`)) continue
-      for (const d of [...ds.values()]) {
-        this.detach(d)
-        d.notBefore = now
-        this.pending.push(d)
+  /** `peer` acked batches of `stage`: every packet of each not nacked was processed (or known to its dedup window). */
+  ack (peer: string, stage: string, batches: readonly number[]): void {
+    const pair = this.pairs.get(stage)?.get(peer)
+    for (const id of batches) {
+      const b = pair?.batches.get(id) ?? this.retired.get(id)
+      if (b === undefined || b.pair.peer !== peer || b.pair.stage !== stage) continue
+      for (const d of b.ds) {
+        if (d.settled) continue
+        d.settled = true
+        // Acked by the peer of this batch, wherever it went since (routed again after a timeout or a death).
+        if (d.batch !== undefined) this.detach(d)
+        this.liveCount--
+        if (!d.everSent) this.sent(d)
+        if (--d.group.unacked === 0) d.group.handlers.onAcked?.()
       }
-      this.remoteInbox.delete(pair)
+      b.pair.batches.delete(id)
+      this.retired.delete(id)
     }
   }
 
   /**
-   * What to send at `now`: deliveries whose ack is overdue (again to their
-   * live peer), then waiting deliveries that find a live peer with credit.
-   * `wakeAt` is when to flush again if nothing else happens.
+   * `peer` refused packets of batch `batch` (`ids`; all of it when absent):
+   * full inbox, stage stopped or killed, push not sent. They leave the batch
+   * (its ack will not cover them) and are routed again after nackRetryMs.
+   */
+  nack (peer: string, stage: string, batch: number, ids: readonly string[] | undefined, now: number): void {
+    const b = this.pairs.get(stage)?.get(peer)?.batches.get(batch) ?? this.retired.get(batch)
+    if (b === undefined || b.pair.peer !== peer || b.pair.stage !== stage) return
+    let refused: Delivery[]
+    if (ids === undefined) {
+      refused = b.ds
+      b.ds = []
+    } else {
+      const set = new Set(ids)
+      refused = b.ds.filter(d => set.has(d.packet.id))
+      b.ds = b.ds.filter(d => !set.has(d.packet.id))
+    }
+    for (const d of refused) {
+      if (d.settled || d.batch !== b) continue // stale: it went elsewhere since
+      this.detach(d)
+      d.notBefore = now + this.init.nackRetryMs
+      this.pending.push(d)
+    }
+    if (b.ds.length === 0) { b.pair.batches.delete(batch); this.retired.delete(batch) }
+  }
+
+  /** Membership says `peer` is dead: what it had not acked is routed again. */
+  peerDead (peer: string, now: number): void {
+    for (const peers of this.pairs.values()) {
+      const pair = peers.get(peer)
+      if (pair === undefined) continue
+      for (const b of [...pair.batches.values()]) this.reroute(b, now)
+      pair.remoteInbox = 0
+    }
+  }
+
+  /** A batch's deliveries go back to pending; the batch is kept for a late ack while any is unsettled. */
+  private reroute (b: InFlight, now: number): void {
+    for (const d of b.ds) {
+      if (d.settled || d.batch !== b) continue
+      this.detach(d)
+      d.notBefore = now
+      this.pending.push(d)
+    }
+  }
+
+  /**
+   * What to send at `now`: batches whose ack is overdue (again to their live
+   * peer, as new batches), then waiting deliveries that find a live peer
+   * with credit. `wakeAt` is when to flush again if nothing else happens.
    */
   flush (now: number, isAlive: (peer: string) => boolean): { sends: Send[], wakeAt?: number, dropped?: number } {
-    const batches = new Map<string, Send>()
-    const add = (d: Delivery, peer: string): void => {
-      const k = this.pairKey(d.stage, peer)
-      let b = batches.get(k)
-      if (b === undefined) { b = { peer, stage: d.stage, packets: [] }; batches.set(k, b) }
-      b.packets.push(d.packet)
+    const sends: Send[] = []
+    /**
+     * The batch being filled per pair and priority in this flush. One batch
+     * per priority: a batch is acked once all its packets are done, so a
+     * low-priority packet left waiting behind higher ones would otherwise
+     * hold the credit of the higher ones sent with it.
+     */
+    const open = new Map<Pair, Array<{ send: Send, b: InFlight } | undefined>>()
+    const add = (d: Delivery, pair: Pair): void => {
+      let byPriority = open.get(pair)
+      if (byPriority === undefined) { byPriority = []; open.set(pair, byPriority) }
+      const priority = d.packet.priority
+      let cur = byPriority[priority]
+      const bytes = this.init.batchBytes?.of(d.packet) ?? 0
+      if (cur === undefined || (this.init.batchBytes !== undefined && cur.b.ds.length > 0 && cur.b.bytes + bytes > this.init.batchBytes.max)) {
+        const b: InFlight = { id: this.nextBatch++, pair, ds: [], sentAt: now, attached: 0, bytes: 0 }
+        cur = { send: { peer: pair.peer, stage: pair.stage, batch: b.id, packets: [] }, b }
+        byPriority[priority] = cur
+        pair.batches.set(b.id, b)
+        sends.push(cur.send)
+      }
+      cur.b.ds.push(d)
+      cur.b.bytes += bytes
+      cur.b.attached++
+      if (d.everSent) d.again = true // sent before: its receiver may have it
+      else this.sent(d)
+      if (d.again) (cur.send.again ??= []).push(cur.send.packets.length)
+      cur.send.packets.push(d.packet)
+      d.batch = cur.b
+      pair.unacked++
+      this.unackedTotal++
     }
     let wakeAt: number | undefined
     const wake = (at: number): void => { if (wakeAt === undefined || at < wakeAt) wakeAt = at }
-    for (const ds of this.unacked.values()) {
-      for (const d of ds.values()) {
-        if (d.sentAt + this.init.ackTimeoutMs > now) { wake(d.sentAt + this.init.ackTimeoutMs); break }
-        const peer = d.peer as string
-        this.detach(d)
-        if (isAlive(peer)) { this.attach(d, peer, now); add(d, peer) } else { d.notBefore = now; this.pending.push(d) }
+    for (const peers of this.pairs.values()) {
+      for (const pair of peers.values()) {
+        for (const b of pair.batches.values()) {
+          if (b.sentAt + this.init.ackTimeoutMs > now) { wake(b.sentAt + this.init.ackTimeoutMs); break }
+          // Sent again as a new batch (this one kept for a late ack: detach retires it).
+          const alive = isAlive(pair.peer)
+          const again: Delivery[] = []
+          for (const d of b.ds) if (!d.settled && d.batch === b) { this.detach(d); again.push(d) }
+          for (const d of again) if (alive) add(d, pair); else { d.notBefore = now; this.pending.push(d) }
+        }
       }
     }
+    this.pruneRetired()
     const view = { isAlive, load: (s: string, p: string) => this.load(s, p), hasCredit: (s: string, p: string) => this.hasCredit(s, p) }
     const rest: Delivery[] = []
     for (const d of this.pending) {
-      if (d.settled) continue
+      if (d.settled || d.batch !== undefined) continue
       const spec = this.graph.stages.get(d.stage)
       const peer = d.notBefore > now || spec === undefined ? undefined : routeOne(d.packet, spec, view)
       if (peer === undefined) {
@@ -222,9 +297,7 @@ export class Outbox {
         if (d.notBefore > now) wake(d.notBefore)
         continue
       }
-      this.attach(d, peer, now)
-      add(d, peer)
-      if (!d.everSent) this.sent(d)
+      add(d, this.pair(d.stage, peer))
     }
     this.pending = rest
     let dropped = 0
@@ -237,39 +310,33 @@ export class Outbox {
       }
       this.orphans = kept
     }
-    return { sends: [...batches.values()], wakeAt, ...(dropped > 0 ? { dropped } : {}) }
+    return { sends, wakeAt, ...(dropped > 0 ? { dropped } : {}) }
   }
 
-  private liveOf (stage: string): Map<string, Delivery> {
-    let ids = this.live.get(stage)
-    if (ids === undefined) { ids = new Map(); this.live.set(stage, ids) }
-    return ids
+  /** Retired batches all of whose deliveries were settled elsewhere: no ack of them can matter now. */
+  private pruneRetired (): void {
+    if (this.retired.size === 0) return
+    for (const [id, b] of this.retired) if (b.ds.every(d => d.settled)) { this.retired.delete(id); b.pair.batches.delete(id) }
   }
 
-  private pairKey (stage: string, peer: string): string {
-    let peers = this.pairKeys.get(stage)
-    if (peers === undefined) { peers = new Map(); this.pairKeys.set(stage, peers) }
-    let k = peers.get(peer)
-    if (k === undefined) { k = `${stage}\u0000${peer}`; peers.set(peer, k) }
-    return k
+  private pair (stage: string, peer: string): Pair {
+    let peers = this.pairs.get(stage)
+    if (peers === undefined) { peers = new Map(); this.pairs.set(stage, peers) }
+    let p = peers.get(peer)
+    if (p === undefined) { p = { stage, peer, batches: new Map(), unacked: 0, remoteInbox: 0 }; peers.set(peer, p) }
+    return p
   }
 
-  private attach (d: Delivery, peer: string, now: number): void {
-    d.peer = peer
-    d.sentAt = now
-    const k = this.pairKey(d.stage, peer)
-    let ds = this.unacked.get(k)
-    if (ds === undefined) { ds = new Map(); this.unacked.set(k, ds) }
-    ds.set(d.packet.id, d)
-  }
-
+  /** The delivery leaves the batch it is in flight in; a batch left by all goes (or is retired while a late ack may settle some). */
   private detach (d: Delivery): void {
-    if (d.peer === undefined) return
-    const k = this.pairKey(d.stage, d.peer)
-    const ds = this.unacked.get(k)
-    ds?.delete(d.packet.id)
-    if (ds?.size === 0) this.unacked.delete(k)
-    d.peer = undefined
+    const b = d.batch
+    if (b === undefined) return
+    d.batch = undefined
+    b.pair.unacked--
+    this.unackedTotal--
+    if (--b.attached > 0) return
+    if (b.ds.some(x => !x.settled) && b.pair.batches.get(b.id) === b) this.retired.set(b.id, b)
+    b.pair.batches.delete(b.id)
   }
 
   private sent (d: Delivery): void {

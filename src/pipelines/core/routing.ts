@@ -46,18 +46,20 @@ export function rendezvous (key: string, peers: readonly string[]): string | und
  * so that a key's packets keep their order).
  */
 export function routeOne (packet: { id: string, key?: string }, stage: { stage: string, peers: readonly string[] }, view: RouteView, exclude?: ReadonlySet<string>): string | undefined {
-  const live = stage.peers.filter(p => view.isAlive(p) && exclude?.has(p) !== true)
+  const isLive = (p: string): boolean => view.isAlive(p) && exclude?.has(p) !== true
   const credit = (p: string): boolean => view.hasCredit?.(stage.stage, p) ?? true
   if (packet.key !== undefined) {
-    const peer = rendezvous(packet.key, live)
+    const peer = rendezvous(packet.key, stage.peers.filter(isLive))
     return peer !== undefined && credit(peer) ? peer : undefined
   }
+  // One pass, no array per packet unless loads tie.
   let min = Infinity
-  let ties: string[] = []
-  for (const p of live) {
-    if (!credit(p)) continue
+  let best: string | undefined
+  let ties: string[] | undefined
+  for (const p of stage.peers) {
+    if (!isLive(p) || !credit(p)) continue
     const load = view.load(stage.stage, p)
-    if (load < min) { min = load; ties = [p] } else if (load === min) ties.push(p)
+    if (load < min) { min = load; best = p; ties = undefined } else if (load === min) (ties ??= [best as string]).push(p)
   }
-  return ties.length <= 1 ? ties[0] : rendezvous(packet.id, ties)
+  return ties === undefined ? best : rendezvous(packet.id, ties)
 }

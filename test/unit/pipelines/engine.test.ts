@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
+import type { AckMessage } from '../../../src/pipelines/messages.js'
 import type { Packet } from '../../../src/pipelines/types.js'
 import { Mesh, stage } from './harness.js'
 
@@ -176,6 +177,26 @@ describe('pipeline engine', () => {
     for (const id of ids) expect(onP2.has(id) || onP3.has(id)).toBe(true)
     expect(onP3.size).toBeGreaterThan(20) // p2's share went to p3
     expect(new Set(got.map(p => p.id)).size).toBe(40)
+    expect(mesh.peer('p1').engine.outboxSize()).toEqual({ pending: 0, unacked: 0 })
+  })
+
+  it('acks a push by its batch id, not its packet ids: what a full inbox refused is nacked at once and comes again', async () => {
+    mesh = new Mesh(['p1', 'p2'], [stage('s', ['t'], ['p2'], { maxInstances: 1, inbox: 50 })], { window: 1_000, nackRetryMs: 50 })
+    const got = collect(mesh, 's')
+    mesh.log = []
+    await mesh.start()
+    await Promise.all(Array.from({ length: 200 }, async (_, i) => await mesh?.peer('p1').engine.inject('t', i)))
+    await mesh.run(500)
+    expect(got.map(p => p.payload).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 200 }, (_, i) => i)) // each once
+    const pushes = mesh.log.filter(m => (m.msg as { type: string }).type === 'pipe.push').map(m => m.msg as { batch: number, cols: { n: number } })
+    const acks = mesh.log.filter(m => (m.msg as { type: string }).type === 'pipe.ack').map(m => m.msg as AckMessage)
+    expect(pushes[0].cols.n).toBe(200) // one batch
+    // The first push: 150 refused at once (the inbox holds 50), in one nack naming the batch; the 50 taken are acked by the batch id alone.
+    expect(acks[0].nack).toEqual([{ batch: pushes[0].batch, ids: expect.any(Array) }])
+    expect(acks[0].nack?.[0].ids).toHaveLength(150)
+    expect(acks.flatMap(a => a.done)).toEqual(expect.arrayContaining(pushes.map(p => p.batch)))
+    expect(acks.every(a => a.done.every(b => typeof b === 'number'))).toBe(true)
+    expect(acks.length).toBeLessThan(pushes.length + 10)
     expect(mesh.peer('p1').engine.outboxSize()).toEqual({ pending: 0, unacked: 0 })
   })
 

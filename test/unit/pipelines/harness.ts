@@ -44,6 +44,8 @@ export class Mesh {
   readonly blocked = new Set<string>()
   /** Messages sent, by type. */
   readonly sent = new Map<string, number>()
+  /** Every message sent, in order, when set (tests that look at the wire). */
+  log?: Array<{ from: string, to: string, msg: unknown }>
 
   constructor (ids: string[], stages: StageSpec[], private readonly init: EngineInit = {}) {
     this.stages = stages
@@ -96,6 +98,7 @@ export class Mesh {
           if (!peer.up) return false
           this.sent.set(msg.type, (this.sent.get(msg.type) ?? 0) + 1)
           const copy = structuredClone(msg)
+          this.log?.push({ from: id, to, msg: copy })
           if (this.blocked.has(`${id}>${to}`)) return true
           this.clock.setTimeout(() => { if (peer.up) this.handlers.get(to)?.(copy, id) }, LATENCY_MS)
           return true

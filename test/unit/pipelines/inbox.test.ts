@@ -82,6 +82,19 @@ describe('dedup window', () => {
     expect(w.size).toBe(1)
   })
 
+  it('records ids without a lookup index until a lookup comes, keeps it up to date while lookups come, drops it after a window without one', () => {
+    const w = new DedupWindow({ maxIds: 100, maxAgeMs: 1_000 })
+    for (let i = 0; i < 50; i++) w.add(`a${i}`, 0)
+    expect(w.indexed).toBe(false) // the common path: no lookup, a queue push per id
+    expect(w.has('a7', 1)).toBe(true) // built from the queue
+    expect(w.indexed).toBe(true)
+    w.add('b', 2)
+    expect([w.has('b', 2), w.has('c', 2)]).toEqual([true, false])
+    for (let i = 0; i < 101; i++) w.add(`c${i}`, 3)
+    expect(w.indexed).toBe(false) // a window's worth of adds without a lookup
+    expect([w.has('c100', 3), w.has('c1', 3), w.has('c0', 3), w.has('b', 3)]).toEqual([true, true, false, false]) // the last 100
+  })
+
   it('keeps an id added again when its first entry is evicted, and stays bounded over many windows', () => {
     const w = new DedupWindow({ maxIds: 2, maxAgeMs: 1_000 })
     for (const id of ['a', 'b', 'a', 'c']) w.add(id, 0)

@@ -13,21 +13,26 @@ const cols = (...packets: Packet[]): Record<string, unknown> => structuredClone(
 
 describe('pipe messages', () => {
   it('accepts well-formed pushes, acks and events', () => {
-    expect(parsePipeMessage({ type: 'pipe.push', v: 2, stage: 's', cols: cols(packet('a')) })).toMatchObject({ stage: 's', packets: [{ id: 'a' }] })
-    expect(parsePipeMessage({ type: 'pipe.ack', v: 2, stage: 's', ids: ['a'], inbox: 3, nack: ['b'] })).toEqual({ type: 'pipe.ack', v: 2, stage: 's', ids: ['a'], inbox: 3, nack: ['b'] })
-    expect(parsePipeMessage({ type: 'pipe.event', v: 2, name: 'pause', stages: ['s'] })).toEqual({ type: 'pipe.event', v: 2, name: 'pause', stages: ['s'] })
+    expect(parsePipeMessage({ type: 'pipe.push', v: 3, stage: 's', batch: 7, cols: cols(packet('a')) })).toMatchObject({ stage: 's', batch: 7, packets: [{ id: 'a' }] })
+    const ack = { type: 'pipe.ack', v: 3, stage: 's', done: [7, 8], inbox: 3, nack: [{ batch: 7, ids: ['b'] }, { batch: 9 }] }
+    expect(parsePipeMessage(ack)).toEqual(ack)
+    expect(parsePipeMessage({ type: 'pipe.event', v: 3, name: 'pause', stages: ['s'] })).toEqual({ type: 'pipe.event', v: 3, name: 'pause', stages: ['s'] })
   })
 
   it('refuses another version, a bad field or a bad packet', () => {
-    expect(refused({ type: 'pipe.push', v: 1, stage: 's', cols: cols() })).toBe(true)
-    expect(refused({ type: 'pipe.push', v: 2, stage: 's', packets: [packet('a')] })).toBe(true) // version 1's shape
-    expect(refused({ type: 'pipe.push', v: 2, stage: 's', cols: { ...cols(packet('a')), prios: [12] } })).toBe(true)
-    expect(refused({ type: 'pipe.push', v: 2, stage: 's', cols: cols({ ...packet('a'), headers: { a: 1 } as unknown as Record<string, string> }) })).toBe(true)
-    expect(refused({ type: 'pipe.push', v: 2, stage: 's', cols: cols({ ...packet('a'), id: '' }) })).toBe(true)
-    expect(refused({ type: 'pipe.ack', v: 2, stage: 's', ids: [1], inbox: 0 })).toBe(true)
-    expect(refused({ type: 'pipe.ack', v: 2, stage: 's', ids: [], inbox: -1 })).toBe(true)
-    expect(refused({ type: 'pipe.event', v: 2 })).toBe(true)
-    expect(refused({ type: 'pipe.other', v: 2 })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 2, stage: 's', cols: cols() })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 3, stage: 's', cols: cols(packet('a')) })).toBe(true) // version 2's shape: no batch
+    expect(refused({ type: 'pipe.push', v: 3, stage: 's', batch: 1, packets: [packet('a')] })).toBe(true) // version 1's shape
+    expect(refused({ type: 'pipe.push', v: 3, stage: 's', batch: 1, cols: { ...cols(packet('a')), prios: [12] } })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 3, stage: 's', batch: 1, cols: cols({ ...packet('a'), headers: { a: 1 } as unknown as Record<string, string> }) })).toBe(true)
+    expect(refused({ type: 'pipe.push', v: 3, stage: 's', batch: 1, cols: cols({ ...packet('a'), id: '' }) })).toBe(true)
+    expect(refused({ type: 'pipe.ack', v: 3, stage: 's', ids: ['a'], inbox: 0 })).toBe(true) // version 2's shape: packet ids
+    expect(refused({ type: 'pipe.ack', v: 3, stage: 's', done: ['a'], inbox: 0 })).toBe(true)
+    expect(refused({ type: 'pipe.ack', v: 3, stage: 's', done: [], inbox: -1 })).toBe(true)
+    expect(refused({ type: 'pipe.ack', v: 3, stage: 's', done: [], inbox: 0, nack: [{ ids: ['a'] }] })).toBe(true)
+    expect(refused({ type: 'pipe.ack', v: 3, stage: 's', done: [], inbox: 0, nack: [{ batch: 1, ids: [2] }] })).toBe(true)
+    expect(refused({ type: 'pipe.event', v: 3 })).toBe(true)
+    expect(refused({ type: 'pipe.other', v: 3 })).toBe(true)
     expect(refused(null)).toBe(true)
   })
 })

@@ -86,9 +86,7 @@ export function itemsToColumns (items: readonly Item[]): ItemColumns {
 /** The items of `c`: byte payloads are Buffers viewing `c.bytes`. */
 export function itemsFromColumns (c: ItemColumns): Item[] {
   const out = new Array<Item>(c.n)
-  const bytes = c.bytes
-  let at = 0
-  let j = 0
+  const payloads = new PayloadReader(c)
   for (let i = 0; i < c.n; i++) {
     const item: Item = { tag: typeof c.tags === 'string' ? c.tags : c.tags[i] }
     const key = c.keys?.[i]
@@ -97,14 +95,35 @@ export function itemsFromColumns (c: ItemColumns): Item[] {
     if (prio !== undefined && prio >= 0) item.priority = prio
     const h = c.headers?.[i]
     if (h !== undefined && h !== null) item.headers = h
-    const size = c.sizes[i]
-    if (size >= 0) {
-      item.payload = bytes === undefined ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset + at, size)
-      at += size
-    } else if (size === JSON_PAYLOAD) item.payload = c.json?.[j++]
+    if (payloads.has(i)) item.payload = payloads.next(i)
     out[i] = item
   }
   return out
+}
+
+/**
+ * The payloads of columns, read in order (i = 0, 1, …): a byte payload as a
+ * Buffer viewing `c.bytes`, a JSON one as it is. `has(i)` is false for an
+ * item without a payload (it gets no `payload` property).
+ */
+class PayloadReader {
+  private at = 0
+  private j = 0
+
+  constructor (private readonly c: ItemColumns) {}
+
+  has (i: number): boolean {
+    return this.c.sizes[i] !== NO_PAYLOAD
+  }
+
+  next (i: number): unknown {
+    const size = this.c.sizes[i]
+    if (size === JSON_PAYLOAD) return this.c.json?.[this.j++]
+    const bytes = this.c.bytes
+    const payload = bytes === undefined ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset + this.at, size)
+    this.at += size
+    return payload
+  }
 }
 
 /** Packets as columns (their byte payloads copied into one new buffer). */
@@ -125,21 +144,15 @@ export function packetsToColumns (packets: readonly Packet[]): PacketColumns {
 /** The packets of `c` (byte payloads viewing `c.bytes`; headers `{}` when it had none): one object per packet, no item between. */
 export function packetsFromColumns (c: PacketColumns): Packet[] {
   const out = new Array<Packet>(c.n)
-  const bytes = c.bytes
+  const payloads = new PayloadReader(c)
   const tags = c.tags
-  let at = 0
-  let j = 0
   for (let i = 0; i < c.n; i++) {
     const prio = c.prios?.[i]
     const h = c.headers?.[i]
     const p: Packet = { id: c.ids[i], tag: typeof tags === 'string' ? tags : tags[i], priority: prio !== undefined && prio >= 0 ? prio : MIN_PRIORITY, headers: h ?? {}, bornAt: c.bornAt[i] }
     const key = c.keys?.[i]
     if (key !== undefined && key !== null) p.key = key
-    const size = c.sizes[i]
-    if (size >= 0) {
-      p.payload = bytes === undefined ? Buffer.alloc(0) : Buffer.from(bytes.buffer, bytes.byteOffset + at, size)
-      at += size
-    } else if (size === JSON_PAYLOAD) p.payload = c.json?.[j++]
+    if (payloads.has(i)) p.payload = payloads.next(i)
     const ref = c.refs?.[i]
     if (ref !== undefined && ref !== null) p.ref = ref
     out[i] = p

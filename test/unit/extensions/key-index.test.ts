@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { seededRandom } from '../../../src/common/random.js'
 import { localDay } from '../../../src/extensions/search/dates.js'
 import { KeyIndex, type IndexedKey } from '../../../src/extensions/search/key-index.js'
 
 const DAY = 86_400_000
 const at = (y: number, m: number, d: number, h = 12): number => new Date(y, m - 1, d, h).getTime()
-
-/** A seeded PRNG (mulberry32), so failures replay. */
-function prng (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** What a query must return, computed the slow, obvious way. */
 function expected (items: Map<string, IndexedKey>, text: string, from: number, to: number, now: number, limit = Infinity): string[] {
@@ -57,7 +47,7 @@ describe('KeyIndex', () => {
   })
 
   it('agrees with a plain filter on random keys, dates and queries (bucket and scan paths alike)', () => {
-    const rnd = prng(42)
+    const rnd = seededRandom(42)
     const index = new KeyIndex()
     const items = new Map<string, IndexedKey>()
     const start = at(2021, 1, 1)

@@ -1,20 +1,11 @@
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { seededRandom } from '../../../src/common/random.js'
 import type { GrayImage } from '../../../src/extensions/images.js'
 import { decodeGray } from '../../../src/extensions/images.js'
 import { matchTemplate } from '../../../src/extensions/imagematching/match.js'
 import { isFlat, nccAt, nccMap, prepareTemplate, refine, topPeaks } from '../../../src/extensions/imagematching/ncc.js'
 import { coarsestLevel, downsample, pyramid } from '../../../src/extensions/imagematching/pyramid.js'
-
-function prng (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function randomImage (width: number, height: number, rnd: () => number): GrayImage {
   return { width, height, data: Float32Array.from({ length: width * height }, () => Math.floor(rnd() * 256)) }
@@ -43,7 +34,7 @@ function pearson (base: GrayImage, t: GrayImage, x: number, y: number): number {
 
 /** A busy 1920x1080 scene: shapes, colours and text, rendered by sharp from SVG. */
 async function scene (seed: number, width = 1920, height = 1080): Promise<Buffer> {
-  const rnd = prng(seed)
+  const rnd = seededRandom(seed)
   const colour = (): string => `rgb(${Math.floor(rnd() * 256)},${Math.floor(rnd() * 256)},${Math.floor(rnd() * 256)})`
   let shapes = ''
   for (let i = 0; i < 160; i++) {
@@ -57,7 +48,7 @@ async function scene (seed: number, width = 1920, height = 1080): Promise<Buffer
 
 describe('normalised cross-correlation', () => {
   it('matches the textbook Pearson correlation at a position and over a whole map', () => {
-    const rnd = prng(1)
+    const rnd = seededRandom(1)
     const base = randomImage(40, 30, rnd)
     const t = randomImage(7, 5, rnd)
     const prepared = prepareTemplate(t)
@@ -71,7 +62,7 @@ describe('normalised cross-correlation', () => {
   })
 
   it('is 1 for a brightness and contrast change, -1 for the negative, 0 on a flat window', () => {
-    const rnd = prng(2)
+    const rnd = seededRandom(2)
     const t = randomImage(8, 8, rnd)
     const brighter = { ...t, data: t.data.map(v => v * 0.5 + 40) }
     const negative = { ...t, data: t.data.map(v => 255 - v) }
@@ -88,7 +79,7 @@ describe('normalised cross-correlation', () => {
     // (2,0) and (0,1) are neighbours of the best peak (1,0); (1,2) is two rows away.
     expect(topPeaks(map, 3, 2, 1)).toEqual([{ x: 1, y: 0, score: expect.closeTo(0.9, 5) }, { x: 1, y: 2, score: expect.closeTo(0.7, 5) }])
     expect(topPeaks(map, 3, 2, 2)).toEqual([{ x: 1, y: 0, score: expect.closeTo(0.9, 5) }])
-    const rnd = prng(3)
+    const rnd = seededRandom(3)
     const base = randomImage(60, 60, rnd)
     const t = prepareTemplate(crop(base, 31, 17, 10, 10))
     expect(refine(base, t, 29, 19, 3)).toMatchObject({ x: 31, y: 17 })
@@ -122,7 +113,7 @@ describe('matchTemplate, coarse to fine', () => {
   })
 
   it('finds crops of a 1920x1080 scene at their exact position', () => {
-    const rnd = prng(5)
+    const rnd = seededRandom(5)
     for (const [w, h] of [[200, 200], [64, 64], [300, 150], [120, 40], [40, 40], [1920, 1080]]) {
       for (let k = 0; k < 3; k++) {
         const x = Math.floor(rnd() * (base.width - w + 1))

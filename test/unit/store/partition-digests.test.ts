@@ -1,6 +1,7 @@
 import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../../src/common/logger.js'
+import { seededRandom } from '../../../src/common/random.js'
 import { PARTITIONS, partitionOf } from '../../../src/ring/index.js'
 import { recordHash } from '../../../src/store/partition-digests.js'
 import { createLocalStore, type ReplicaEntry, type ReplicaStore } from '../../../src/store/index.js'
@@ -11,17 +12,6 @@ const DAY = 86_400_000
 const log = createLogger({ level: 'silent' })
 
 async function * bytes (b: Buffer): AsyncIterable<Uint8Array> { if (b.length > 0) yield b }
-
-/** A seeded PRNG (mulberry32): the same random history on every run. */
-function rng (seed: number): () => number {
-  let a = seed
-  return () => {
-    a = (a + 0x6D2B79F5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Every record of the store, by a walk. */
 async function walk (store: ReplicaStore): Promise<ReplicaEntry[]> {
@@ -83,7 +73,7 @@ describe.each(['flush', 'os'] as const)('partition digests, sync=%s', sync => {
     const dir = tempDir('pmz-partitions-')
     const clock = new ManualClock(1_700_000_000_000)
     let store = await makeStore(dir, clock)
-    const random = rng(19)
+    const random = seededRandom(19)
     const keys = Array.from({ length: 150 }, (_, i) => `/d/${i}`)
     const pick = (): string => keys[Math.floor(random() * keys.length)]
     for (let step = 0; step < 600; step++) {

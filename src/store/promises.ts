@@ -33,10 +33,12 @@ export class Promises {
   private floor: HlcTimestamp
   private durable: HlcTimestamp
   private raising: { to: HlcTimestamp, done: Promise<void> } | undefined
+  private readonly cap: number
 
-  constructor (private readonly host: PromisesHost, init: { floor: HlcTimestamp, cap?: number }, private readonly cap = init.cap ?? PROMISES_CAP) {
+  constructor (private readonly host: PromisesHost, init: { floor: HlcTimestamp, cap?: number }) {
     this.floor = init.floor
     this.durable = init.floor
+    this.cap = init.cap ?? PROMISES_CAP
   }
 
   /** The ballot `key` is promised at: its own promise or the floor, whichever is newer; undefined when neither. */

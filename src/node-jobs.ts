@@ -11,7 +11,7 @@ import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
-import type { ReplicaStore, Store } from './store/index.js'
+import { asKey, type ReplicaStore, type Store } from './store/index.js'
 import { batchView, keyLister } from './node-batches.js'
 
 export interface NodeJobs {
@@ -70,7 +70,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
       onChange: fn => membership.on('peer:change', () => fn())
     }
     // A store that is not distributed (never in a node) holds every key here.
-    const replicasOf = (key: string): string[] => deps.store.replicasOf?.(key) ?? [transport.peerId]
+    const replicasOf = (key: string): string[] => deps.store.replicasOf?.(asKey(key)) ?? [transport.peerId]
     parts.push(new JobsDriver({ coordinator: local.coordinator, table: local.table, catalog: deps.catalog, directory, mesh: toWorkers(transport, () => membership.self().address, () => localWorker), data: { replicasOf }, clock, random: Math.random, log }))
     parts.push(reportHandler(transport, local.coordinator))
     parts.push(new BatchDriver({ coordinator: local.coordinator, table: local.table, keys: keyLister(deps.store), clock, log }))
@@ -98,7 +98,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
       local: true,
       async launch (req) {
         // pulzar-api.md §6.3: an unknown key is a 404 at launch, not a job that can never run.
-        if (req.dataKey !== undefined && await deps.store.stat(req.dataKey) === undefined) throw notFound(`pulzar_data key ${req.dataKey} not found`)
+        if (req.dataKey !== undefined && await deps.store.stat(asKey(req.dataKey)) === undefined) throw notFound(`pulzar_data key ${req.dataKey} not found`)
         // No id: the table gives the next one, so concurrent launches neither read first nor conflict.
         const o = await launches.propose({ type: 'launch', v: JOB_COMMAND_VERSION, at: clock.now(), ...req })
         if (!o.ok) throw new PmzError(o.code, o.message)

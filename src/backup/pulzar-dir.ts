@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs'
 import { opendir, stat } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import type { Readable } from 'node:stream'
-import { validateKey } from '../store/index.js'
+import { isKey, type Key } from '../store/index.js'
 import { ArchivePacker } from './archive-packer.js'
 import { FORMAT, FORMAT_VERSION } from './format.js'
 
@@ -20,7 +20,7 @@ export interface PulzarFile { path: string, key: string | undefined, size: numbe
  * never holds a `/`: that takes a byte `?`, DEL or non-ASCII, and no key
  * holds one.)
  */
-export function pulzarKeyOf (relPath: string): string | undefined {
+export function pulzarKeyOf (relPath: string): Key | undefined {
   const segments = relPath.split(sep).join('/').split('/')
   const name = segments[segments.length - 1]
   if (!/^[A-Za-z0-9+]+={0,2}$/.test(name)) return undefined
@@ -28,12 +28,7 @@ export function pulzarKeyOf (relPath: string): string | undefined {
   if (Buffer.from(key, 'utf8').toString('base64') !== name) return undefined
   const where = segments.length === 1 ? '/' : `/${segments.slice(0, -1).join('/')}/`
   if (!key.startsWith(where) || key.slice(where.length).includes('/')) return undefined
-  try {
-    validateKey(key)
-    return key
-  } catch {
-    return undefined
-  }
+  return isKey(key) ? key : undefined
 }
 
 /** Every regular file under `dir`, in name order, depth first (memory: one directory listing at a time). */

@@ -1,3 +1,4 @@
+import type { Key } from '../store/index.js'
 import type { Logger } from '../common/logger.js'
 import type { Clock } from '../common/clock.js'
 import type { Store } from '../store/index.js'
@@ -5,7 +6,7 @@ import type { Store } from '../store/index.js'
 /** One key of an archive: what restore keeps besides the bytes. */
 export interface ArchiveMeta {
   /** With its leading `/`. */
-  key: string
+  key: Key
   size: number
   /** Hex sha256 of the bytes. */
   sha256: string

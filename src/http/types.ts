@@ -5,7 +5,7 @@ import type { Startable } from '../common/startable.js'
 import type { Extensions } from '../extensions/index.js'
 import type { Batch, BatchLimits, JobChange, JobView, ListOptions, Schedule, ScheduleSpec } from '../jobs/index.js'
 import type { ClusterSeed } from '../seeds/index.js'
-import type { RingStatus, Store } from '../store/index.js'
+import type { Key, RingStatus, Store } from '../store/index.js'
 import type { ClusterEvents } from './cluster-events/types.js'
 import type { PeerMetrics } from './metrics.js'
 
@@ -81,7 +81,7 @@ export interface NetworkView { peers(): Promise<PeerView[]> }
  */
 export interface RingView {
   /** The HTTP base URL of a peer holding a replica of `key`, when that is not this peer; undefined when this peer is one. */
-  ownerUrl(key: string): string | undefined
+  ownerUrl(key: Key): string | undefined
   /** The ring and the repair state as this peer sees them (admin/ring). */
   status(): Promise<RingStatus>
 }

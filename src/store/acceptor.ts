@@ -2,7 +2,7 @@ import { PmzError } from '../common/errors.js'
 import { compareHlc, type HybridLogicalClock, type HlcTimestamp } from '../common/hlc.js'
 import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
-import { validateKey } from './key.js'
+import type { Key } from './key.js'
 import { isLive, originOf, toEntry, toMeta, type ValueRecord } from './record.js'
 import type { StagedUploads } from './staged-uploads.js'
 import type { Tables } from './tables.js'
@@ -29,7 +29,7 @@ export class Acceptor {
   constructor (private readonly h: AcceptorHost) {}
 
   /** Why a replicated write of `put` is not applied now (a record as new or newer, or for an accept a newer promise), or undefined. */
-  refusal (key: string, put: { version: HlcTimestamp, accept?: boolean }): ApplyResult | undefined {
+  refusal (key: Key, put: { version: HlcTimestamp, accept?: boolean }): ApplyResult | undefined {
     const t = this.h.tables()
     const current = t.meta.get(key)
     const entry = current === undefined ? undefined : toEntry(key, current)
@@ -45,8 +45,7 @@ export class Acceptor {
    * read of the record and the promise are then one synchronous step, so an
    * accept decided later sees the promise.
    */
-  async prepare (key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
-    validateKey(key)
+  async prepare (key: Key, ballot: HlcTimestamp): Promise<PrepareResult> {
     this.h.hlc.update(ballot)
     const t = this.h.tables()
     for (;;) {
@@ -70,8 +69,7 @@ export class Acceptor {
     }
   }
 
-  async stage (key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
-    validateKey(key)
+  async stage (key: Key, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
     const t = this.h.tables()
     t.space.admit()
     const upload = t.newUpload(key, options)
@@ -87,8 +85,7 @@ export class Acceptor {
     }
   }
 
-  async applyStaged (key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
-    validateKey(key)
+  async applyStaged (key: Key, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
     this.h.hlc.update(put.version)
     const t = this.h.tables()
     const now = this.h.clock.now()

@@ -7,6 +7,16 @@ const KEY = /^(?:\/[A-Za-z0-9._~+|{}-]{1,255})+$/
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/
 const URL_RESERVED = /[|{}]/
 
+declare const KEY_BRAND: unique symbol
+
+/**
+ * A key that passed {@link parseKey} or {@link asKey}: a plain string at run
+ * time, a distinct type at compile time, so that a key is validated once, where
+ * it enters (HTTP, a mesh message, a backup, a seed), and every layer below
+ * takes it as it is.
+ */
+export type Key = string & { readonly [KEY_BRAND]: true }
+
 const invalid = (why: string): PmzError => new PmzError('ERR_KEY_INVALID', `invalid key: ${why}`, { details: { reason: why } })
 
 /**
@@ -16,7 +26,7 @@ const invalid = (why: string): PmzError => new PmzError('ERR_KEY_INVALID', `inva
  * never `.` or `..`, no empty segment, at most 1024 bytes in all; escapes are
  * decoded once before the check.
  */
-export function parseKey (rawPath: string): string {
+export function parseKey (rawPath: string): Key {
   let decoded: string
   try {
     decoded = decodeURIComponent(rawPath)
@@ -24,13 +34,35 @@ export function parseKey (rawPath: string): string {
     throw invalid('malformed percent-escape')
   }
   const key = decoded.startsWith('/') ? decoded : `/${decoded}`
+  return asKey(key)
+}
+
+/** `key` (with its leading `/`) as a {@link Key}, or ERR_KEY_INVALID. */
+export function asKey (key: string): Key {
   validateKey(key)
-  return key
+  return key as Key
+}
+
+/** A key the store reads back from its own tables: it was a {@link Key} when written. */
+export function storedKey (key: string): Key {
+  return key as Key
+}
+
+/** Whether `x` is a valid key (what arrives from another peer is checked with this). */
+export function isKey (x: unknown): x is Key {
+  if (typeof x !== 'string') return false
+  // The key pattern is ASCII only, so its length is its byte length.
+  if (x.length <= MAX_KEY_BYTES && KEY.test(x) && !DOT_SEGMENT.test(x)) return true
+  try {
+    validateKey(x)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** Throws ERR_KEY_INVALID unless `key` (with its leading `/`) is a valid key. */
-export function validateKey (key: string): void {
-  // The key pattern is ASCII only, so its length is its byte length.
+export function validateKey (key: string): asserts key is Key {
   if (key.length <= MAX_KEY_BYTES && KEY.test(key) && !DOT_SEGMENT.test(key)) return
   if (!key.startsWith('/')) throw invalid('a key starts with /')
   if (key.length === 1) throw invalid('empty key')

@@ -9,7 +9,7 @@ import { Tables } from './tables.js'
 import type { ApplyResult, KeyChange, ListOptions, PartitionView, PrepareResult, PutOptions, ReplicaPut, StageFields, StageResult, Store, StoreComponents, StoreInit, StoreStats, StoredValue } from './types.js'
 import { StagedUploads } from './staged-uploads.js'
 import { Acceptor } from './acceptor.js'
-import { validateKey } from './key.js'
+import type { Key } from './key.js'
 import { isLive, toEntry, toMeta, type ReplicaEntry, type ValueMeta, type ValueRecord } from './record.js'
 
 /** What a write routine's caller fixes of a new record (the rest comes from its content). */
@@ -83,21 +83,20 @@ export class LmdbStore implements Store {
     await this.sweeper.sweep()
   }
 
-  async stat (key: string): Promise<ValueMeta | undefined> {
+  async stat (key: Key): Promise<ValueMeta | undefined> {
     const record = this.t.meta.get(key)
     return isLive(record, this.clock.now()) ? toMeta(key, record) : undefined
   }
 
-  async get (key: string): Promise<StoredValue> {
+  async get (key: Key): Promise<StoredValue> {
     return await readValue(this.t, this.clock, key)
   }
 
-  async copyTo (key: string, dest: string): Promise<ValueMeta> {
+  async copyTo (key: Key, dest: string): Promise<ValueMeta> {
     return await copyValue(this.t, this.clock, key, dest)
   }
 
-  async put (key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {
-    validateKey(key)
+  async put (key: Key, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {
     const temporal = options.temporalDays
     if (temporal !== undefined && !(Number.isInteger(temporal) && temporal >= -1)) {
       throw new PmzError('ERR_BAD_REQUEST', 'temporal must be an integer >= 0, or -1 for permanent')
@@ -122,7 +121,7 @@ export class LmdbStore implements Store {
     return toMeta(key, out.record)
   }
 
-  async delete (key: string): Promise<void> {
+  async delete (key: Key): Promise<void> {
     const dropped: Uint8Array[] = []
     const deleted = await this.t.commit(() => {
       dropped.length = 0
@@ -187,7 +186,7 @@ export class LmdbStore implements Store {
   // Replica operations (store/replication): read a record incl. tombstones,
   // apply a replicated write or delete only when its version is newer.
 
-  async entry (key: string): Promise<ReplicaEntry | undefined> {
+  async entry (key: Key): Promise<ReplicaEntry | undefined> {
     const record = this.t.meta.get(key)
     return record === undefined ? undefined : toEntry(key, record)
   }
@@ -200,8 +199,7 @@ export class LmdbStore implements Store {
     this.hlc.update(version)
   }
 
-  async applyPut (key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
-    validateKey(key)
+  async applyPut (key: Key, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
     this.hlc.update(put.version)
     // Refused before the body is read when it already would be, and decided again inside the commit.
     const early = this.acceptor.refusal(key, put)
@@ -224,7 +222,7 @@ export class LmdbStore implements Store {
    * drops its upload. Tells the change (a value already expired replaces a
    * live one as a delete) and removes the content it replaced.
    */
-  private async write<R> (key: string, body: AsyncIterable<Uint8Array>, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal },
+  private async write<R> (key: Key, body: AsyncIterable<Uint8Array>, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal },
     fields: () => RecordFields, refuse: (current: ValueRecord | undefined) => R | undefined, received?: (record: ValueRecord) => void): Promise<{ refused: R, record?: undefined } | { refused: undefined, record: ValueRecord }> {
     this.t.space.admit()
     const upload = this.t.newUpload(key, options)
@@ -258,15 +256,15 @@ export class LmdbStore implements Store {
 
   // The replica's side of the per-key register (see Acceptor).
 
-  async prepare (key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
+  async prepare (key: Key, ballot: HlcTimestamp): Promise<PrepareResult> {
     return await this.acceptor.prepare(key, ballot)
   }
 
-  async stage (key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
+  async stage (key: Key, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
     return await this.acceptor.stage(key, body, fields, options)
   }
 
-  async applyStaged (key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
+  async applyStaged (key: Key, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
     return await this.acceptor.applyStaged(key, stageId, put)
   }
 
@@ -283,8 +281,7 @@ export class LmdbStore implements Store {
     await this.t.commit(() => { void this.t.state.put('ring', peerIds) })
   }
 
-  async applyTombstone (key: string, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
-    validateKey(key)
+  async applyTombstone (key: Key, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
     this.hlc.update(version)
     const now = this.clock.now()
     const dropped: Uint8Array[] = []
@@ -325,7 +322,7 @@ export class LmdbStore implements Store {
   }
 
   /** Removes a key's record (and chunks) only while it is still at `version`; true when removed. For a copy this peer no longer owns. */
-  async dropReplica (key: string, version: HlcTimestamp): Promise<boolean> {
+  async dropReplica (key: Key, version: HlcTimestamp): Promise<boolean> {
     const now = this.clock.now()
     const dropped: Uint8Array[] = []
     const out = await this.t.commit(() => {

@@ -1,6 +1,7 @@
 import type { Database, RootDatabase } from 'lmdb'
 import type { Clock } from '../common/clock.js'
 import { decodeHlc, type HlcTimestamp } from '../common/hlc.js'
+import type { Key } from './key.js'
 import { PARTITIONS, partitionOf } from '../ring/index.js'
 import { PARTITION_RECENT_MS } from './constants.js'
 import { toEntry, type ReplicaEntry, type ValueRecord } from './record.js'
@@ -12,7 +13,7 @@ interface Contribution { version: HlcTimestamp, hi: number, lo: number }
 /** What one write did to its partition, computed inside the write's transaction and applied to the mirror once it committed. */
 export interface PartitionDelta {
   p: number
-  key: string
+  key: Key
   hi: number
   lo: number
   count: number
@@ -23,8 +24,8 @@ export interface PartitionDelta {
 
 /** The store's tables the digests read. */
 export interface PartitionTables {
-  meta: Database<ValueRecord, string>
-  expiry: Database<null, [number, string]>
+  meta: Database<ValueRecord, Key>
+  expiry: Database<null, [number, Key]>
   state: Database<unknown, string>
 }
 
@@ -72,7 +73,7 @@ export class PartitionDigests implements PartitionView {
   readonly count = new Uint32Array(PARTITIONS)
   readonly changedAt = new Float64Array(PARTITIONS)
   private readonly rows: Database<Buffer, number>
-  private readonly keys: Database<null, [number, string]>
+  private readonly keys: Database<null, [number, Key]>
   /** Keys changed lately, oldest first, with what each adds now. */
   private readonly recent = new Map<string, { p: number, now: Contribution | undefined, at: number }>()
   private expiring: Promise<void> | undefined
@@ -163,7 +164,7 @@ export class PartitionDigests implements PartitionView {
    * may be undefined): updates the partition key index, and collects the
    * delta to apply to the digests once the transaction committed.
    */
-  change (key: string, current: ValueRecord | undefined, next: ValueRecord | undefined): void {
+  change (key: Key, current: ValueRecord | undefined, next: ValueRecord | undefined): void {
     const p = partitionOf(key)
     const until = this.expiredUntil()
     const was = current !== undefined && counts(current, until) ? recordHash(key, current) : undefined
@@ -295,7 +296,7 @@ function counts (r: ValueRecord, until: number): boolean {
  * a one-shot sha1 through the crypto binding cost about 1.5 µs each. Not
  * meant to resist a crafted collision, only to tell replicas apart.
  */
-export function recordHash (key: string, r: Pick<ValueRecord, 'version' | 'deleted'>): [number, number] {
+export function recordHash (key: Key, r: Pick<ValueRecord, 'version' | 'deleted'>): [number, number] {
   const s = `${key}\u0000${r.version}\u0000${r.deleted ? 'd' : 'l'}`
   return [murmur3(s, 0x9747b28c), murmur3(s, 0x5bd1e995)]
 }

@@ -1,3 +1,4 @@
+import type { Key } from './key.js'
 import { decodeHlc, encodeHlc, type HlcTimestamp } from '../common/hlc.js'
 
 /** Ballot time a raise of the high-water mark covers ahead of the ballot that needed it, ms: about one durable commit per second of ballots. */
@@ -10,7 +11,7 @@ export interface PromisesHost {
   /** Makes `mark` durable: after a crash, `start` gets it back as its floor. */
   persist: (mark: HlcTimestamp) => Promise<void>
   /** The version of the key's committed record, if any. */
-  versionOf: (key: string) => HlcTimestamp | undefined
+  versionOf: (key: Key) => HlcTimestamp | undefined
 }
 
 /**
@@ -29,7 +30,7 @@ export interface PromisesHost {
  * are simply dropped (the record's version refuses older ballots itself).
  */
 export class Promises {
-  private readonly byKey = new Map<string, HlcTimestamp>()
+  private readonly byKey = new Map<Key, HlcTimestamp>()
   private floor: HlcTimestamp
   private durable: HlcTimestamp
   private raising: { to: HlcTimestamp, done: Promise<void> } | undefined
@@ -42,7 +43,7 @@ export class Promises {
   }
 
   /** The ballot `key` is promised at: its own promise or the floor, whichever is newer; undefined when neither. */
-  of (key: string): HlcTimestamp | undefined {
+  of (key: Key): HlcTimestamp | undefined {
     const own = this.byKey.get(key)
     const p = own === undefined || own < this.floor ? this.floor : own
     return p === '' ? undefined : p
@@ -70,7 +71,7 @@ export class Promises {
   }
 
   /** Promises `ballot` for `key` (covered: see cover). */
-  promise (key: string, ballot: HlcTimestamp): void {
+  promise (key: Key, ballot: HlcTimestamp): void {
     if (!this.covers(ballot)) throw new Error('a promise above the durable high-water mark')
     this.byKey.delete(key)
     this.byKey.set(key, ballot)
@@ -101,7 +102,7 @@ export class Promises {
     }
   }
 
-  private forget (key: string, ballot: HlcTimestamp): void {
+  private forget (key: Key, ballot: HlcTimestamp): void {
     this.byKey.delete(key)
     if (ballot > this.floor) this.floor = ballot
   }

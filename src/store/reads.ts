@@ -1,3 +1,4 @@
+import type { Key } from './key.js'
 import { constants, existsSync } from 'node:fs'
 import { copyFile, open } from 'node:fs/promises'
 import type { Clock } from '../common/clock.js'
@@ -16,7 +17,7 @@ const GET_RETRIES = 3
  * The value of `key` for a GET. Reads the record again (at most `retries`
  * times) when its content went away under it: a newer version or a delete.
  */
-export async function readValue (t: Tables, clock: Clock, key: string, retries = GET_RETRIES): Promise<StoredValue> {
+export async function readValue (t: Tables, clock: Clock, key: Key, retries = GET_RETRIES): Promise<StoredValue> {
   // Both reads below run in one synchronous block, so they see the same
   // snapshot (lmdb-js renews its shared read transaction only between
   // event-loop turns): a value of one chunk needs no pinned transaction.
@@ -37,7 +38,7 @@ export async function readValue (t: Tables, clock: Clock, key: string, retries =
  * cannot break the read. A file gone at open was unlinked by a newer
  * version or a delete after the record was read: read the key again.
  */
-async function readBlob (t: Tables, clock: Clock, key: string, record: ValueRecord, retries: number): Promise<StoredValue> {
+async function readBlob (t: Tables, clock: Clock, key: Key, record: ValueRecord, retries: number): Promise<StoredValue> {
   const body = await t.files.openReader(record.contentId as Uint8Array, record.size, record.sha256)
   if (body !== undefined) return { meta: toMeta(key, record), body }
   const now = t.meta.get(key)
@@ -47,7 +48,7 @@ async function readBlob (t: Tables, clock: Clock, key: string, record: ValueReco
   return await retry(t, clock, key, retries)
 }
 
-async function retry (t: Tables, clock: Clock, key: string, retries: number): Promise<StoredValue> {
+async function retry (t: Tables, clock: Clock, key: Key, retries: number): Promise<StoredValue> {
   if (retries <= 0) throw new PmzError('ERR_UNAVAILABLE', 'value replaced while being read', { retryable: true, details: { key } })
   return await readValue(t, clock, key, retries - 1)
 }
@@ -57,7 +58,7 @@ async function retry (t: Tables, clock: Clock, key: string, retries: number): Pr
  * transaction pinned until the stream ends, the record read again inside
  * it; undefined when that record no longer has chunks.
  */
-function stream (t: Tables, clock: Clock, key: string): StoredValue | undefined {
+function stream (t: Tables, clock: Clock, key: Key): StoredValue | undefined {
   const txn = t.env.useReadTransaction()
   try {
     const record = t.meta.get(key, { transaction: txn })
@@ -81,7 +82,7 @@ function stream (t: Tables, clock: Clock, key: string): StoredValue | undefined 
  * into. The others are written from LMDB. Reads the record again when the
  * blob went away under it, as readValue does.
  */
-export async function copyValue (t: Tables, clock: Clock, key: string, dest: string, retries = GET_RETRIES): Promise<ValueMeta> {
+export async function copyValue (t: Tables, clock: Clock, key: Key, dest: string, retries = GET_RETRIES): Promise<ValueMeta> {
   const record = t.meta.get(key)
   if (!isLive(record, clock.now())) throw notFound('key not found')
   if (record.blob !== true || record.contentId === null) {

@@ -1,4 +1,5 @@
 import type { HlcTimestamp } from '../common/hlc.js'
+import type { Key } from './key.js'
 
 /**
  * What LMDB keeps per key. One record per key: a live value or a tombstone.
@@ -44,7 +45,7 @@ export interface ValueRecord {
  * the issuing peer id inside the version breaks ties deterministically).
  */
 export interface ReplicaEntry {
-  key: string
+  key: Key
   version: HlcTimestamp
   deleted: boolean
   /** When the delete happened, ms since the epoch; null for a value. */
@@ -68,7 +69,7 @@ export function originOf (e: ReplicaEntry): HlcTimestamp {
 
 /** The public face of a live value. */
 export interface ValueMeta {
-  key: string
+  key: Key
   size: number
   sha256: string
   contentType: string
@@ -83,7 +84,7 @@ export function isLive (record: ValueRecord | undefined, now: number): record is
   return record !== undefined && !record.deleted && (record.expires === null || record.expires > now)
 }
 
-export function toMeta (key: string, r: ValueRecord): ValueMeta {
+export function toMeta (key: Key, r: ValueRecord): ValueMeta {
   const meta: ValueMeta = { key, size: r.size, sha256: r.sha256, contentType: r.contentType, created: r.created, expires: r.expires, version: r.version }
   if (r.origin !== undefined) meta.origin = r.origin
   return meta
@@ -95,7 +96,7 @@ export function chunkCount (size: number, chunkBytes: number): number {
 }
 
 /** A record as replicas compare it (no storage details). */
-export function toEntry (key: string, r: ValueRecord): ReplicaEntry {
+export function toEntry (key: Key, r: ValueRecord): ReplicaEntry {
   const e: ReplicaEntry = { key, version: r.version, deleted: r.deleted, deletedAt: r.deletedAt, size: r.size, sha256: r.sha256, contentType: r.contentType, created: r.created, expires: r.expires }
   if (r.origin !== undefined) e.origin = r.origin
   return e

@@ -1,3 +1,4 @@
+import type { Key } from './key.js'
 import { randomUUID } from 'node:crypto'
 import type { Clock, Timer } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
@@ -6,7 +7,7 @@ import type { ValueRecord } from './record.js'
 
 /** A value received whole but not committed: its content and the record it will get (all but the version). */
 export interface Staged {
-  key: string
+  key: Key
   upload: ContentUpload
   record: ValueRecord
   last: Buffer | undefined

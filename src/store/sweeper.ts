@@ -1,3 +1,4 @@
+import type { Key } from './key.js'
 import type { Database } from 'lmdb'
 import type { Clock, Timer } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
@@ -9,7 +10,7 @@ export interface SweeperInit {
   tombstoneGraceMs: number
   intervalMs: number
   /** Called for each live value the sweep removed because it expired. */
-  onExpired: (key: string) => void
+  onExpired: (key: Key) => void
 }
 
 /**
@@ -64,13 +65,13 @@ export class Sweeper {
   }
 
   /** Returns the keys whose records it removed. */
-  private async sweepIndex (index: Database<null, IndexKey>, until: number, stillDue: (r: ValueRecord) => boolean): Promise<string[]> {
+  private async sweepIndex (index: Database<null, IndexKey>, until: number, stillDue: (r: ValueRecord) => boolean): Promise<Key[]> {
     const t = this.tables
-    const removed: string[] = []
+    const removed: Key[] = []
     for (;;) {
       const due = [...index.getKeys({ end: [until + 1], limit: SWEEP_BATCH })]
       if (due.length === 0) return removed
-      const batch: string[] = []
+      const batch: Key[] = []
       const dropped: Uint8Array[] = []
       await t.commit(() => {
         batch.length = 0

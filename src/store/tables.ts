@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Key } from './key.js'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { HlcTimestamp } from '../common/hlc.js'
 import { BlobFiles, type BlobWriter } from './blob-files.js'
@@ -22,7 +23,7 @@ const CLOSE_WAIT_TURNS = 500
 const PROMISE_FLOOR_KEY = 'promise-floor'
 
 /** A time-ordered index entry of the sweeper: [expires or deletedAt, key]. */
-export type IndexKey = [number, string]
+export type IndexKey = [number, Key]
 
 export interface TablesInit {
   dir: string
@@ -56,10 +57,10 @@ export interface TablesInit {
  */
 export class Tables implements UploadHost {
   readonly env: RootDatabase
-  readonly meta: Database<ValueRecord, string>
+  readonly meta: Database<ValueRecord, Key>
   readonly chunks: Database<Buffer, Buffer>
   readonly blobIndex: Database<string, Uint8Array>
-  readonly pending: Database<{ key: string, started: number }, Uint8Array>
+  readonly pending: Database<{ key: Key, started: number }, Uint8Array>
   readonly expiry: Database<null, IndexKey>
   readonly graves: Database<null, IndexKey>
   private readonly promiseTable: Database<string, string>
@@ -175,7 +176,7 @@ export class Tables implements UploadHost {
    * flight. A Paxos promise answers with the record only once no write of it
    * is under way (Acceptor.prepare).
    */
-  writesOf (key: string): Promise<unknown> | undefined {
+  writesOf (key: Key): Promise<unknown> | undefined {
     return this.writing.get(key)
   }
 
@@ -212,14 +213,14 @@ export class Tables implements UploadHost {
   }
 
   /** Inside a write transaction: replaces the record of `key` (`current`, as read in this transaction) with `next`, or removes it (undefined). */
-  writeMeta (key: string, next: ValueRecord | undefined, current: ValueRecord | undefined): void {
+  writeMeta (key: Key, next: ValueRecord | undefined, current: ValueRecord | undefined): void {
     this.partitions.change(key, current, next)
     if (next === undefined) void this.meta.remove(key)
     else void this.meta.put(key, next)
   }
 
   /** Inside a write transaction: writes a new record with its index entries (and its content, when that is one chunk). */
-  putRecord (key: string, record: ValueRecord, current: ValueRecord | undefined, last: Buffer | undefined, markedPending: boolean): void {
+  putRecord (key: Key, record: ValueRecord, current: ValueRecord | undefined, last: Buffer | undefined, markedPending: boolean): void {
     const contentId = record.contentId
     if (contentId !== null) {
       if (record.blob === true) this.blobIndex.put(contentId, key)
@@ -231,7 +232,7 @@ export class Tables implements UploadHost {
   }
 
   /** Whether an accept of `version` must be refused for a newer promise (its ballot), else undefined. */
-  refusedBy (key: string, version: HlcTimestamp): HlcTimestamp | undefined {
+  refusedBy (key: Key, version: HlcTimestamp): HlcTimestamp | undefined {
     const promised = this.promised.of(key)
     return promised !== undefined && promised > version ? promised : undefined
   }
@@ -241,7 +242,7 @@ export class Tables implements UploadHost {
    * (not the record). A file's content id goes to `dropped`, to be unlinked
    * once the transaction commits (see removeBlobs).
    */
-  dropRecord (key: string, record: ValueRecord, dropped: Uint8Array[]): void {
+  dropRecord (key: Key, record: ValueRecord, dropped: Uint8Array[]): void {
     if (record.contentId !== null && record.blob === true) {
       this.blobIndex.remove(record.contentId)
       dropped.push(record.contentId)
@@ -283,7 +284,7 @@ export class Tables implements UploadHost {
   }
 
   /** A new upload of a value of `key`, under a content id unique in this environment (a random prefix per process and a counter). */
-  newUpload (key: string, options: { maxBytes?: number, sizeHint?: number }): ContentUpload {
+  newUpload (key: Key, options: { maxBytes?: number, sizeHint?: number }): ContentUpload {
     const id = Buffer.allocUnsafe(16)
     this.contentPrefix.copy(id, 0)
     id.writeBigUInt64BE(this.contentCounter++, 8)
@@ -295,7 +296,7 @@ export class Tables implements UploadHost {
    * first, so a crash from here on leaves an entry naming the file), then
    * creates the file.
    */
-  async createBlob (contentId: Uint8Array, key: string): Promise<BlobWriter> {
+  async createBlob (contentId: Uint8Array, key: Key): Promise<BlobWriter> {
     const started = this.c.clock.now()
     await this.commit(() => { void this.pending.put(contentId, { key, started }) })
     return await this.files.create(contentId)

@@ -6,6 +6,7 @@ import type { HlcTimestamp } from '../common/hlc.js'
 import type { SyncMode } from './commits.js'
 import type { DiskUsage } from './disk-space.js'
 import type { ReplicaEntry, ValueMeta } from './record.js'
+import type { Key } from './key.js'
 
 /** A value read from the store: small values come whole, large ones as a stream. */
 export interface StoredValue {
@@ -68,24 +69,24 @@ export interface StoreStats {
  */
 export type KeyChange =
   | { type: 'put', meta: ValueMeta }
-  | { type: 'delete', key: string, reason: 'deleted' | 'expired' }
+  | { type: 'delete', key: Key, reason: 'deleted' | 'expired' }
 
 /** Keys and their values. Every method is safe to call concurrently. */
 export interface Store extends Startable {
   /** The live value's metadata, or undefined. */
-  stat(key: string): Promise<ValueMeta | undefined>
+  stat(key: Key): Promise<ValueMeta | undefined>
   /**
    * The newest record of `key` (across its replicas, for a distributed
    * store), tombstones and expired values included; undefined when there is
    * none. What tells a deleted key from one never written (restore).
    */
-  entry?(key: string): Promise<ReplicaEntry | undefined>
+  entry?(key: Key): Promise<ReplicaEntry | undefined>
   /** The live value; ERR_NOT_FOUND when there is none (or it expired). */
-  get(key: string, options?: { signal?: AbortSignal }): Promise<StoredValue>
+  get(key: Key, options?: { signal?: AbortSignal }): Promise<StoredValue>
   /** Streams `body` in; the value becomes visible only once complete. */
-  put(key: string, body: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<ValueMeta>
+  put(key: Key, body: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<ValueMeta>
   /** Deletes with a tombstone; ERR_NOT_FOUND when there is no live value. */
-  delete(key: string): Promise<void>
+  delete(key: Key): Promise<void>
   list(options?: ListOptions): Promise<ValueMeta[]>
   stats(): Promise<StoreStats>
   /**
@@ -100,7 +101,7 @@ export interface Store extends Startable {
    * owner first), as this peer's ring places it now, whether or not they are
    * alive; undefined for a store that is not distributed.
    */
-  replicasOf?(key: string): string[]
+  replicasOf?(key: Key): string[]
   /**
    * Calls `fn` with the repair progress of this peer's anti-entropy rounds
    * (while repair is pending, and once more when it is done) and with each
@@ -120,7 +121,7 @@ export interface DistributedStore extends Store {
    * this peer (get_node sends uploads there, skipping a hop); undefined when
    * this peer is one.
    */
-  ownerUrl(key: string): string | undefined
+  ownerUrl(key: Key): string | undefined
   /** The placement ring and the repair state as this peer sees them (admin/ring). */
   ringStatus(): Promise<RingStatus>
 }
@@ -283,28 +284,28 @@ export interface ReplicaStore extends Store {
    * its metadata; ERR_NOT_FOUND when it holds none. The file is a copy: what
    * is done to it never reaches the store.
    */
-  copyTo(key: string, dest: string): Promise<ValueMeta>
+  copyTo(key: Key, dest: string): Promise<ValueMeta>
   /** This peer's own record of a key incl. tombstones and expired values; undefined when there is none. */
-  entry(key: string): Promise<ReplicaEntry | undefined>
+  entry(key: Key): Promise<ReplicaEntry | undefined>
   /** Streams a value in and commits it only when `put.version` is newer than the held record's. */
-  applyPut(key: string, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<ApplyResult>
+  applyPut(key: Key, body: AsyncIterable<Uint8Array>, put: ReplicaPut, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<ApplyResult>
   /** Records a delete with its version (kept for the tombstone grace period), only when newer than the held record (`accept`: and not older than the promise, see ReplicaPut.accept). */
-  applyTombstone(key: string, version: HlcTimestamp, deletedAt: number, options?: { accept?: boolean, origin?: HlcTimestamp }): Promise<ApplyResult>
+  applyTombstone(key: Key, version: HlcTimestamp, deletedAt: number, options?: { accept?: boolean, origin?: HlcTimestamp }): Promise<ApplyResult>
   /**
    * Paxos phase 1 for one key: promises `ballot` (durably, before it
    * answers) when it is newer than every ballot promised or accepted here,
    * and answers with the record held.
    */
-  prepare(key: string, ballot: HlcTimestamp): Promise<PrepareResult>
+  prepare(key: Key, ballot: HlcTimestamp): Promise<PrepareResult>
   /** Receives a value's bytes without committing them (kept for a while, see StagedUploads); `applyStaged` commits them. */
-  stage(key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<StageResult>
+  stage(key: Key, body: AsyncIterable<Uint8Array>, fields: StageFields, options?: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal }): Promise<StageResult>
   /**
    * Commits a staged value under `put` (its version, origin, accept) as
    * applyPut would; a replica that already holds the same proposal's value
    * (same origin) at an older version just takes the new version.
    * ERR_NOT_FOUND when the staged value is gone.
    */
-  applyStaged(key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult>
+  applyStaged(key: Key, stageId: string, put: ReplicaPut): Promise<ApplyResult>
   /** Drops a staged value that will not be committed (no-op when gone). */
   unstage(stageId: string): Promise<void>
   /** The volume peers of the placement ring last recorded (before a restart); [] when none. */
@@ -318,7 +319,7 @@ export interface ReplicaStore extends Store {
   /** Records (tombstones and expired values included) after `after` in key order, at most `limit` (a batch of a walk). */
   entries(after: string | undefined, limit: number): Promise<ReplicaEntry[]>
   /** Removes a key's record only while it is still at `version` (a copy handed to its new owners); true when removed. */
-  dropReplica(key: string, version: HlcTimestamp): Promise<boolean>
+  dropReplica(key: Key, version: HlcTimestamp): Promise<boolean>
   /** The per-partition digests of the records held (anti-entropy). */
   partitions(): PartitionView
 }

@@ -7,7 +7,7 @@ import sharp from 'sharp'
 import { createLogger } from '../../src/common/logger.js'
 import { decodeGray } from '../../src/extensions/images.js'
 import { matchTemplate } from '../../src/extensions/imagematching/match.js'
-import { createStore } from '../../src/store/index.js'
+import { asKey, createStore } from '../../src/store/index.js'
 import { http } from '../helpers/http.js'
 import { cleanupPeers, startPeer, tempDir } from '../helpers/peer.js'
 import { fmt } from './lib.js'
@@ -205,7 +205,7 @@ async function searchBench (): Promise<void> {
   const store = createStore({ clock: { now: Date.now, monotonic: () => performance.now(), setTimeout: () => ({ cancel () {} }), setInterval: () => ({ cancel () {} }) }, log: createLogger({ level: 'silent' }) },
     { dir: join(dataDir, 'store'), peerId: 'bench', sync: 'os' })
   await store.start()
-  for (let i = 0; i < SEARCH_KEYS; i++) await store.put(`/data/${String(i % 1000).padStart(3, '0')}/file${i}.bin`, Readable.from([Buffer.from('x')]))
+  for (let i = 0; i < SEARCH_KEYS; i++) await store.put(asKey(`/data/${String(i % 1000).padStart(3, '0')}/file${i}.bin`), Readable.from([Buffer.from('x')]))
   await store.stop()
   const peer = await startPeer({ dataDir })
   try {

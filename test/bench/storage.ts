@@ -5,6 +5,7 @@ import type { SyncMode } from '../../src/store/commits.js'
 import { Tables } from '../../src/store/tables.js'
 import { cleanupPeers, startPeer, tempDir } from '../helpers/peer.js'
 import { fmt, load, memory, startScript, stopProcess, transfer, type LoadResult } from './lib.js'
+import { asKey } from '../../src/store/index.js'
 
 const KEYS = 10_000
 const VALUE = Buffer.alloc(1024, 'x')
@@ -103,7 +104,7 @@ export async function lmdbAlone (sync: SyncMode, connections: number, amount = K
         contentId.writeUInt32BE(next)
         const record = { v: 1 as const, version: String(next).padStart(20, '0'), deleted: false, deletedAt: null, size: VALUE.length, sha256: 'x'.repeat(64), contentType: 'application/octet-stream', created: Date.now(), expires: null, contentId, chunkBytes: 256 * 1024 }
         await t.commit(() => {
-          if (t.meta.get(key) === undefined) t.putRecord(key, record, undefined, VALUE, false)
+          if (t.meta.get(asKey(key)) === undefined) t.putRecord(asKey(key), record, undefined, VALUE, false)
         })
       }
     }

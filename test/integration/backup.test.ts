@@ -11,6 +11,7 @@ import { converged, pool } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
 import { JSON_HEADERS, catalogued } from '../helpers/jobs.js'
 import { cleanupPeers, runCli, startPeer, tempDir, type Peer } from '../helpers/peer.js'
+import { asKey } from '../../src/store/index.js'
 
 const MB = 1024 * 1024
 const SEED = 'bk/noop'
@@ -184,7 +185,7 @@ describe('backup and restore between two 3-peer clusters (issue 18)', () => {
     const { metas } = await entriesOf(res.body)
     const held = new Set(metas.map(m => m.key))
     // Every untouched key is there; every entry is one whole version that was written (its sha256 checked above).
-    for (const k of stable) expect(held.has(`/${k}`), k).toBe(true)
+    for (const k of stable) expect(held.has(asKey(`/${k}`)), k).toBe(true)
     for (const m of metas) expect(versions.get(m.key.slice(1))?.has(m.sha256), m.key).toBe(true)
   })
 

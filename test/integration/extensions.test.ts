@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../src/common/logger.js'
-import { createStore } from '../../src/store/index.js'
+import { asKey, createStore } from '../../src/store/index.js'
 import { http, waitFor } from '../helpers/http.js'
 import { scenePng } from '../helpers/images.js'
 import { ManualClock } from '../helpers/manual-clock.js'
@@ -34,7 +34,7 @@ async function writeArchive (dataDir: string): Promise<Archived[]> {
     const [y, m, d] = DAYS[day]
     clock.set(new Date(y, m - 1, d, 12).getTime())
     const key = `/archive/${GROUPS[i % 4]}/doc${i}.${i % 5 === 0 ? 'pdf' : 'txt'}`
-    await store.put(key, Readable.from([Buffer.from(key)]))
+    await store.put(asKey(key), Readable.from([Buffer.from(key)]))
     out.push({ key, day })
   }
   await store.stop()

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import { PmzError, badRequest, isPmzError } from '../../common/errors.js'
-import { parseKey, type Store } from '../../store/index.js'
+import { parseKey, type Key, type Store } from '../../store/index.js'
 import { IMAGE_FETCH_TIMEOUT_MS } from '../constants.js'
 
 /** Pulzar's message for a base image that cannot be had (pulzar-api.md §5.3). */
@@ -15,7 +15,7 @@ export interface ImageSourceOptions {
 }
 
 /** Where the bytes of an `image_url` are: a key of the mesh, or a URL elsewhere. */
-export type ImageSource = { type: 'key', key: string } | { type: 'url', url: URL }
+export type ImageSource = { type: 'key', key: Key } | { type: 'url', url: URL }
 
 /** A path that is an absolute http(s) URL itself (`/http://host/...`; `/http:/host/...` once a proxy merged the slashes). */
 const EMBEDDED_URL = /^\/https?:\//i
@@ -88,7 +88,7 @@ export async function loadImageSource (imageUrl: string, options: ImageSourceOpt
   return source.type === 'key' ? await fromStore(source.key, options) : await download(source.url, options)
 }
 
-async function fromStore (key: string, options: ImageSourceOptions): Promise<Buffer> {
+async function fromStore (key: Key, options: ImageSourceOptions): Promise<Buffer> {
   try {
     const { meta, body } = await options.store.get(key, { signal: options.signal })
     if (meta.size > options.maxBytes) throw new PmzError('ERR_TOO_LARGE', `the base image is larger than ${options.maxBytes} bytes`)

@@ -1,6 +1,6 @@
 import type { Timer } from '../../common/clock.js'
 import type { JobCommand, JobResult } from '../../jobs/index.js'
-import type { KeyChange, RepairEvent, Store } from '../../store/index.js'
+import type { Key, KeyChange, RepairEvent, Store } from '../../store/index.js'
 import { BATCH_EVENT_EVERY_MS, EVENT_BUFFER_EVENTS, KEY_EVENTS_PER_SECOND, STREAM_QUEUE_BYTES } from './constants.js'
 import { EventLog } from './event-log.js'
 import { RateSampler } from './sampler.js'
@@ -80,7 +80,7 @@ export class ClusterEventFeed implements ClusterEvents {
   }
 
   observe (store: Store): Store {
-    const elsewhere = (key: string): boolean => {
+    const elsewhere = (key: Key): boolean => {
       const replicas = this.c.store.replicasOf?.(key)
       return replicas !== undefined && !replicas.includes(this.peerId)
     }
@@ -94,7 +94,7 @@ export class ClusterEventFeed implements ClusterEvents {
           }
         }
         if (prop === 'delete') {
-          return async (key: string) => {
+          return async (key: Key) => {
             await target.delete(key)
             if (elsewhere(key)) this.onKey({ type: 'delete', key, reason: 'deleted' })
           }

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path'
 import { notFound } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { Startable } from '../../common/startable.js'
-import type { ReplicaStore, Store } from '../../store/index.js'
+import { asKey, type Key, type ReplicaStore, type Store } from '../../store/index.js'
 import { OUTPUT_INLINE_MAX_BYTES } from '../table/constants.js'
 import type { AttemptId, DataFile, JobData } from './types.js'
 
@@ -29,8 +29,8 @@ export interface StoreJobDataInit {
 }
 
 /** The store key of an attempt's big output: one per attempt, so a late report of a lost attempt cannot overwrite the one the job shows. */
-export function outputKeyOf (a: AttemptId): string {
-  return `/_jobs/${a.jobId}/${a.attempt}/output`
+export function outputKeyOf (a: AttemptId): Key {
+  return asKey(`/_jobs/${a.jobId}/${a.attempt}/output`)
 }
 
 /**
@@ -52,7 +52,8 @@ export class StoreJobData implements JobData, Startable {
 
   async stop (): Promise<void> {}
 
-  async open (key: string, a: AttemptId): Promise<DataFile> {
+  async open (dataKey: string, a: AttemptId): Promise<DataFile> {
+    const key = asKey(dataKey)
     const dir = join(this.init.dir, `${a.jobId}-${a.attempt}`)
     const release = async (): Promise<void> => {
       await rm(dir, { recursive: true, force: true }).catch(err => this.c.log.warn({ err, jobId: a.jobId }, 'removing a job data file failed'))
@@ -94,14 +95,14 @@ export class StoreJobData implements JobData, Startable {
     return { output: null, outputKey: key }
   }
 
-  async storeOutput (key: string, output: unknown): Promise<void> {
+  async storeOutput (key: Key, output: unknown): Promise<void> {
     const text = typeof output === 'string' ? output : JSON.stringify(output ?? null)
     const bytes = Buffer.from(text)
     await this.c.store.put(key, once(bytes), { contentType: typeof output === 'string' ? 'text/plain; charset=utf-8' : 'application/json', sizeHint: bytes.length })
   }
 
   /** Writes the newest value, read through the store (from another replica), to `path`. */
-  private async fetch (key: string, path: string): Promise<void> {
+  private async fetch (key: Key, path: string): Promise<void> {
     const fh = await openFile(path, 'wx')
     try {
       const value = await this.c.store.get(key)

@@ -3,6 +3,7 @@ import type { HlcTimestamp } from '../../common/hlc.js'
 import { PARTITIONS } from '../../ring/index.js'
 import type { ReplicaEntry } from '../record.js'
 import { COARSE, type WireDigests } from './digests.js'
+import { isReplicaEntry } from './messages.js'
 
 export const STORE_AE_DIGESTS = 'store.ae.digests'
 export const STORE_AE_KEYS = 'store.ae.keys'
@@ -43,11 +44,6 @@ function isCursor (x: unknown): x is PartitionCursor {
   return Array.isArray(x) && x.length === 2 && isIndex(x[0], PARTITIONS) && isStr(x[1])
 }
 
-function isEntry (x: unknown): x is ReplicaEntry {
-  return isObj(x) && isStr(x.key) && isStr(x.version) && typeof x.deleted === 'boolean' && typeof x.size === 'number' &&
-    (x.expires === null || typeof x.expires === 'number') && (x.deletedAt === null || typeof x.deletedAt === 'number')
-}
-
 function bad (what: string): PmzError {
   return new PmzError('ERR_BAD_REQUEST', `malformed ${what}`)
 }
@@ -70,7 +66,7 @@ export function parseAeRequest<T extends AntiEntropyRequest['type']> (msg: unkno
 export function parseAeReply<T extends AntiEntropyReply['type']> (msg: unknown, type: T): Extract<AntiEntropyReply, { type: T }> {
   const ok = isObj(msg) && msg.type === type && msg.v === AE_V && (type === 'store.ae.digests.reply'
     ? (msg.differ === null || (Array.isArray(msg.differ) && msg.differ.every(c => isIndex(c, COARSE)))) && isDigests(msg.partitions, PARTITIONS)
-    : (msg.entries === null || (Array.isArray(msg.entries) && msg.entries.every(isEntry))) && (msg.last === null || isCursor(msg.last)))
+    : (msg.entries === null || (Array.isArray(msg.entries) && msg.entries.every(isReplicaEntry))) && (msg.last === null || isCursor(msg.last)))
   if (!ok) throw new PmzError('ERR_REMOTE', `malformed ${type}`)
   return msg as Extract<AntiEntropyReply, { type: T }>
 }

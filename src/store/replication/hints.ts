@@ -1,3 +1,4 @@
+import { storedKey, type Key } from '../key.js'
 import { mkdirSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { Clock, Timer } from '../../common/clock.js'
@@ -13,7 +14,7 @@ import type { ReplicaClient } from './replica-client.js'
 /** A write a replica missed: the version its coordinator acknowledged without it. */
 export interface Hint {
   target: string
-  key: string
+  key: Key
   version: HlcTimestamp
   /** When the hint was recorded, ms since the epoch. */
   at: number
@@ -126,7 +127,7 @@ export class HintedHandoff {
    * this resolves; and for every replica of `live` whose operation fails,
    * now or later (`ops[i]` belongs to `live[i]`).
    */
-  async afterWrite (key: string, version: HlcTimestamp, targets: Target[], live: Target[], ops: Array<Promise<unknown>>): Promise<void> {
+  async afterWrite (key: Key, version: HlcTimestamp, targets: Target[], live: Target[], ops: Array<Promise<unknown>>): Promise<void> {
     ops.forEach((op, i) => {
       const t = live[i]
       if (t.isSelf) return
@@ -140,7 +141,7 @@ export class HintedHandoff {
   }
 
   /** Records (or raises to a newer version) the hint that `target` misses `version` of `key`. */
-  async record (target: string, key: string, version: HlcTimestamp): Promise<void> {
+  async record (target: string, key: Key, version: HlcTimestamp): Promise<void> {
     if (this.env === undefined) return
     const id = `${target}${SEP}${key}`
     const at = this.c.clock.now()
@@ -172,7 +173,7 @@ export class HintedHandoff {
     if (this.env === undefined) return []
     const out: Hint[] = []
     for (const { key: id, value } of this.db.getRange({ start: `${target}${SEP}`, end: `${target}\u0001`, limit })) {
-      out.push({ target, key: id.slice(target.length + 1), version: value.version, at: value.at })
+      out.push({ target, key: storedKey(id.slice(target.length + 1)), version: value.version, at: value.at })
     }
     return out
   }
@@ -231,7 +232,7 @@ export class HintedHandoff {
       const batch: Hint[] = []
       for (const { key: id, value } of this.db.getRange({ start: after, end: `${target}\u0001`, limit: HINT_BATCH })) {
         if (id === after) continue
-        batch.push({ target, key: id.slice(target.length + 1), version: value.version, at: value.at })
+        batch.push({ target, key: storedKey(id.slice(target.length + 1)), version: value.version, at: value.at })
       }
       if (batch.length === 0) break
       after = `${target}${SEP}${batch[batch.length - 1].key}`

@@ -1,3 +1,4 @@
+import { isKey, type Key } from '../key.js'
 import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Message } from '../../mesh/transport/index.js'
@@ -11,25 +12,25 @@ import { REPLICATION_V } from './constants.js'
  */
 export type ReplicationRequest =
   /** Asks for a replica's record of a key, tombstones included. Reply: `store.entry.reply`. */
-  | { type: 'store.entry', v: 1, key: string }
+  | { type: 'store.entry', v: 1, key: Key }
   /**
    * Asks for a replica's record of a key and, when it is a live value of at
    * most INLINE_MAX_BYTES, its bytes too: a read's survey answer and its data
    * in one round trip. Reply: `store.fetch.reply`.
    */
-  | { type: 'store.fetch', v: 1, key: string }
+  | { type: 'store.fetch', v: 1, key: Key }
   /** Asks for a live value's bytes. Reply: `store.value`, the bytes inline (small values) or as body. */
-  | { type: 'store.read', v: 1, key: string }
+  | { type: 'store.read', v: 1, key: Key }
   /** A replicated write, the bytes inline in `bytes` (small values) or as body. Reply: `store.applied`. */
-  | { type: 'store.put', v: 1, key: string, put: ReplicaPut, maxBytes: number | null, sizeHint: number | null, bytes?: Uint8Array | null }
+  | { type: 'store.put', v: 1, key: Key, put: ReplicaPut, maxBytes: number | null, sizeHint: number | null, bytes?: Uint8Array | null }
   /** A replicated delete (`accept`: a Paxos accept, see ReplicaPut.accept). Reply: `store.applied`. */
-  | { type: 'store.tombstone', v: 1, key: string, version: HlcTimestamp, deletedAt: number, accept?: boolean, origin?: HlcTimestamp }
+  | { type: 'store.tombstone', v: 1, key: Key, version: HlcTimestamp, deletedAt: number, accept?: boolean, origin?: HlcTimestamp }
   /** Paxos phase 1 for one key (ReplicaStore.prepare). Reply: `store.promise`. */
-  | { type: 'store.prepare', v: 1, key: string, ballot: HlcTimestamp }
+  | { type: 'store.prepare', v: 1, key: Key, ballot: HlcTimestamp }
   /** A value's bytes as body, kept uncommitted (ReplicaStore.stage). Reply: `store.staged`. */
-  | { type: 'store.stage', v: 1, key: string, fields: StageFields, maxBytes: number | null, sizeHint: number | null }
+  | { type: 'store.stage', v: 1, key: Key, fields: StageFields, maxBytes: number | null, sizeHint: number | null }
   /** Commits a staged value under `put` (ReplicaStore.applyStaged). Reply: `store.applied`. */
-  | { type: 'store.commit', v: 1, key: string, stageId: string, put: ReplicaPut }
+  | { type: 'store.commit', v: 1, key: Key, stageId: string, put: ReplicaPut }
   /** Drops a staged value. Reply: `store.unstaged`. */
   | { type: 'store.unstage', v: 1, stageId: string }
   /** The replica's live keys. Reply: `store.list.reply`. */
@@ -75,14 +76,14 @@ const isOptBytes = (x: unknown): boolean => x === undefined || x === null || x i
 
 /** A replica's record of a key as it crossed the mesh. */
 export function isReplicaEntry (x: unknown): x is ReplicaEntry {
-  return isObj(x) && isStr(x.key) && isHlc(x.version) && isBool(x.deleted) && isNumOrNull(x.deletedAt) && isCount(x.size) &&
+  return isObj(x) && isKey(x.key) && isHlc(x.version) && isBool(x.deleted) && isNumOrNull(x.deletedAt) && isCount(x.size) &&
     isStr(x.sha256) && isStr(x.contentType) && isNum(x.created) && isNumOrNull(x.expires) && isOptHlc(x.origin)
 }
 
 const isEntryOrNull = (x: unknown): boolean => x === null || isReplicaEntry(x)
 
 export function isValueMeta (x: unknown): x is ValueMeta {
-  return isObj(x) && isStr(x.key) && isCount(x.size) && isStr(x.sha256) && isStr(x.contentType) && isNum(x.created) &&
+  return isObj(x) && isKey(x.key) && isCount(x.size) && isStr(x.sha256) && isStr(x.contentType) && isNum(x.created) &&
     isNumOrNull(x.expires) && isHlc(x.version) && isOptHlc(x.origin)
 }
 
@@ -102,17 +103,17 @@ function isListOptions (x: unknown): x is ListOptions {
 /** Whether a message's fields (its type and version already checked) are those of its type. */
 type Check = (m: Message) => boolean
 
-const isKeyed: Check = m => isStr(m.key)
+const isKeyed: Check = m => isKey(m.key)
 
 const REQUESTS: { readonly [T in ReplicationRequest['type']]: Check } = {
   'store.entry': isKeyed,
   'store.fetch': isKeyed,
   'store.read': isKeyed,
-  'store.put': m => isStr(m.key) && isReplicaPut(m.put) && isLimit(m.maxBytes) && isLimit(m.sizeHint) && isOptBytes(m.bytes),
-  'store.tombstone': m => isStr(m.key) && isHlc(m.version) && isNum(m.deletedAt) && isOptBool(m.accept) && isOptHlc(m.origin),
-  'store.prepare': m => isStr(m.key) && isHlc(m.ballot),
-  'store.stage': m => isStr(m.key) && isStageFields(m.fields) && isLimit(m.maxBytes) && isLimit(m.sizeHint),
-  'store.commit': m => isStr(m.key) && isStr(m.stageId) && isReplicaPut(m.put),
+  'store.put': m => isKey(m.key) && isReplicaPut(m.put) && isLimit(m.maxBytes) && isLimit(m.sizeHint) && isOptBytes(m.bytes),
+  'store.tombstone': m => isKey(m.key) && isHlc(m.version) && isNum(m.deletedAt) && isOptBool(m.accept) && isOptHlc(m.origin),
+  'store.prepare': m => isKey(m.key) && isHlc(m.ballot),
+  'store.stage': m => isKey(m.key) && isStageFields(m.fields) && isLimit(m.maxBytes) && isLimit(m.sizeHint),
+  'store.commit': m => isKey(m.key) && isStr(m.stageId) && isReplicaPut(m.put),
   'store.unstage': m => isStr(m.stageId),
   'store.list': m => isListOptions(m.options)
 }

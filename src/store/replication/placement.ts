@@ -1,3 +1,4 @@
+import type { Key } from '../key.js'
 import type { Member, Membership } from '../../mesh/membership/index.js'
 import { createRing, type Ring } from '../../ring/index.js'
 
@@ -88,7 +89,7 @@ export class Placement {
   shares (): Readonly<Record<string, number>> { return this.ring.shares() }
 
   /** The key's preference list as peer ids (owner first). */
-  preferenceList (key: string): string[] { return this.ring.preferenceList(key, this.n()) }
+  preferenceList (key: Key): string[] { return this.ring.preferenceList(key, this.n()) }
 
   /** The preference list of every key of a ring partition (anti-entropy's unit). */
   partitionList (partition: number): string[] { return this.ring.partitionList(partition, this.n()) }
@@ -100,7 +101,7 @@ export class Placement {
   w (): number { return Math.min(this.writeQuorum, this.n()) }
 
   /** The key's preference list (owner first), each with its liveness. */
-  targets (key: string): Target[] {
+  targets (key: Key): Target[] {
     const self = this.membership.peerId
     return this.ring.preferenceList(key, this.n()).map(peerId => {
       if (peerId === self) return { peerId, address: '', isSelf: true, isAlive: true, http: '' }
@@ -111,7 +112,7 @@ export class Placement {
   }
 
   /** Live replicas in the order to read them: self first, then by preference (of `targets` when the caller has them). */
-  readOrder (key: string, targets: Target[] = this.targets(key)): Target[] {
+  readOrder (key: Key, targets: Target[] = this.targets(key)): Target[] {
     const live = targets.filter(t => t.isAlive)
     return [...live.filter(t => t.isSelf), ...live.filter(t => !t.isSelf)]
   }

@@ -1,3 +1,4 @@
+import type { Key } from '../key.js'
 import type { Clock } from '../../common/clock.js'
 import { compareHlc } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
@@ -39,7 +40,7 @@ export class ReadRepair {
 
   constructor (private readonly client: ReplicaClient, private readonly clock: Clock, private readonly log: Logger) {}
 
-  schedule (key: string, answers: SurveyAnswer[], newest: ReplicaEntry | undefined): void {
+  schedule (key: Key, answers: SurveyAnswer[], newest: ReplicaEntry | undefined): void {
     if (newest === undefined) return
     const stale = answers.filter(a => a.entry === undefined || compareHlc(a.entry.version, newest.version) < 0).map(a => a.target)
     if (stale.length === 0 || this.inFlight.has(key) || this.inFlight.size >= MAX_CONCURRENT_REPAIRS) return
@@ -55,7 +56,7 @@ export class ReadRepair {
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight.values()])
   }
 
-  private async repair (key: string, newest: ReplicaEntry, stale: Target[], holders: Target[]): Promise<void> {
+  private async repair (key: Key, newest: ReplicaEntry, stale: Target[], holders: Target[]): Promise<void> {
     for (const target of stale) {
       if (newest.deleted) {
         await this.client.tombstone(target, key, newest.version, newest.deletedAt ?? this.clock.now(), { origin: newest.origin })

@@ -1,3 +1,4 @@
+import type { Key } from '../key.js'
 import type { Clock } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
@@ -39,7 +40,7 @@ export type Payload = (ballot: HlcTimestamp, targets: Target[], q2: number) => P
 
 /** One proposal: the key, the replicas to ask, the quorums (q1 + q2 > N). */
 export interface Proposal {
-  key: string
+  key: Key
   intent: Intent
   live: Target[]
   q1: number
@@ -195,7 +196,7 @@ export class Register {
   }
 
   /** Phase 2 of a record found on too few replicas: the same record (bytes, times, origin) at the new ballot, copied to `t` from a replica that holds it (`from`). */
-  private async carry (t: Target, record: { key: string, entry: ReplicaEntry, ballot: HlcTimestamp, from: Target[] }): Promise<ApplyResult> {
+  private async carry (t: Target, record: { key: Key, entry: ReplicaEntry, ballot: HlcTimestamp, from: Target[] }): Promise<ApplyResult> {
     const { key, entry, ballot, from } = record
     const origin = originOf(entry)
     if (entry.deleted) return await this.c.client.tombstone(t, key, ballot, entry.deletedAt ?? this.c.clock.now(), { accept: true, origin })

@@ -1,3 +1,4 @@
+import type { Key } from '../key.js'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { PmzError } from '../../common/errors.js'
@@ -18,7 +19,7 @@ import { sha256Hex } from '../../common/digest.js'
 export class ReplicaClient {
   constructor (private readonly transport: Transport, private readonly local: ReplicaStore) {}
 
-  async entry (t: Target, key: string): Promise<ReplicaEntry | undefined> {
+  async entry (t: Target, key: Key): Promise<ReplicaEntry | undefined> {
     if (t.isSelf) return await this.local.entry(key)
     const r = await this.call(t, { type: STORE_ENTRY, v: 1, key }, SURVEY_TIMEOUT_MS)
     const entry = parseReply(r.msg, 'store.entry.reply', t.peerId).entry ?? undefined
@@ -32,7 +33,7 @@ export class ReplicaClient {
    * without bytes, so the caller reads another replica). For self only the
    * record: the local read is cheap.
    */
-  async fetch (t: Target, key: string): Promise<{ entry: ReplicaEntry | undefined, bytes?: Buffer }> {
+  async fetch (t: Target, key: Key): Promise<{ entry: ReplicaEntry | undefined, bytes?: Buffer }> {
     if (t.isSelf) return { entry: await this.local.entry(key) }
     const r = await this.call(t, { type: STORE_FETCH, v: 1, key }, SURVEY_TIMEOUT_MS)
     const m = parseReply(r.msg, 'store.fetch.reply', t.peerId)
@@ -50,7 +51,7 @@ export class ReplicaClient {
    * the caller tries the next replica); a large one streams and fails at its
    * end on a mismatch, as the local store's reader does.
    */
-  async read (t: Target, key: string, signal?: AbortSignal): Promise<StoredValue> {
+  async read (t: Target, key: Key, signal?: AbortSignal): Promise<StoredValue> {
     if (t.isSelf) return await this.local.get(key)
     const r = await this.call(t, { type: STORE_READ, v: 1, key }, ACK_TIMEOUT_MS, { signal })
     const { meta, bytes: inline } = parseReply(r.msg, 'store.value', t.peerId)
@@ -72,7 +73,7 @@ export class ReplicaClient {
   }
 
   /** A replicated write of `body`: a stream, or a whole value (sent inside the request when small). */
-  async put (t: Target, key: string, body: AsyncIterable<Uint8Array> | Uint8Array, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
+  async put (t: Target, key: Key, body: AsyncIterable<Uint8Array> | Uint8Array, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
     const whole = body instanceof Uint8Array ? body : undefined
     if (t.isSelf) return await this.local.applyPut(key, whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, put, { ...options, sizeHint: options.sizeHint ?? whole?.length })
     const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
@@ -94,7 +95,7 @@ export class ReplicaClient {
    * otherwise. A holder that cannot be read is skipped; the last error is
    * thrown when none could.
    */
-  async copy (key: string, holders: Target[], target: Target, options: { version?: HlcTimestamp, as?: ReplicaPut } = {}): Promise<ApplyResult | undefined> {
+  async copy (key: Key, holders: Target[], target: Target, options: { version?: HlcTimestamp, as?: ReplicaPut } = {}): Promise<ApplyResult | undefined> {
     let lastErr: unknown = new PmzError('ERR_UNAVAILABLE', 'no holder of the value could be read', { details: { key } })
     for (const source of holders) {
       let value: StoredValue
@@ -117,7 +118,7 @@ export class ReplicaClient {
     throw lastErr
   }
 
-  async tombstone (t: Target, key: string, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
+  async tombstone (t: Target, key: Key, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
     if (t.isSelf) return await this.local.applyTombstone(key, version, deletedAt, options)
     const extra = { ...(options.accept === true ? { accept: true } : {}), ...(options.origin !== undefined ? { origin: options.origin } : {}) }
     const r = await this.call(t, { type: STORE_TOMBSTONE, v: 1, key, version, deletedAt, ...extra }, ACK_TIMEOUT_MS)
@@ -125,7 +126,7 @@ export class ReplicaClient {
   }
 
   /** Sends a value's bytes to `t` to keep uncommitted (ReplicaStore.stage). */
-  async stage (t: Target, key: string, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
+  async stage (t: Target, key: Key, body: AsyncIterable<Uint8Array>, fields: StageFields, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<StageResult> {
     if (t.isSelf) return await this.local.stage(key, body, fields, options)
     const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
     const r = await this.call(t, { type: STORE_STAGE, v: 1, key, fields, maxBytes, sizeHint: options.sizeHint ?? null }, PUT_TIMEOUT_MS, { body, signal: options.signal })
@@ -134,7 +135,7 @@ export class ReplicaClient {
   }
 
   /** Commits a value staged at `t` (ReplicaStore.applyStaged). */
-  async commit (t: Target, key: string, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
+  async commit (t: Target, key: Key, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
     if (t.isSelf) return await this.local.applyStaged(key, stageId, put)
     const r = await this.call(t, { type: STORE_COMMIT, v: 1, key, stageId, put }, ACK_TIMEOUT_MS)
     return this.applied(r.msg, t.peerId)
@@ -148,7 +149,7 @@ export class ReplicaClient {
   }
 
   /** Paxos phase 1 at `t` (ReplicaStore.prepare); the ballot that comes back is folded into this peer's HLC. */
-  async prepare (t: Target, key: string, ballot: HlcTimestamp): Promise<PrepareResult> {
+  async prepare (t: Target, key: Key, ballot: HlcTimestamp): Promise<PrepareResult> {
     if (t.isSelf) return await this.local.prepare(key, ballot)
     const r = await this.call(t, { type: STORE_PREPARE, v: 1, key, ballot }, ACK_TIMEOUT_MS)
     const m = parseReply(r.msg, 'store.promise', t.peerId)
@@ -185,7 +186,7 @@ function asBuffer (bytes: Uint8Array): Buffer {
 }
 
 
-function corrupt (key: string, peerId: string): PmzError {
+function corrupt (key: Key, peerId: string): PmzError {
   return new PmzError('ERR_CORRUPT', 'content does not match its sha256', { details: { key, replica: peerId } })
 }
 

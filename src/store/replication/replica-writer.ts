@@ -1,3 +1,4 @@
+import type { Key } from '../key.js'
 import { createHash } from 'node:crypto'
 import type { Clock } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
@@ -128,7 +129,7 @@ export class ReplicaWriter {
 
 /** Where one replicated write goes: the key, the live replicas it is sent `to`, and the `w` of them that must apply it. */
 export interface WriteTo {
-  key: string
+  key: Key
   to: Target[]
   w: number
 }

@@ -5,7 +5,7 @@ import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
-import { validateKey } from '../key.js'
+import type { Key } from '../key.js'
 import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
 import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
@@ -190,18 +190,18 @@ export class ReplicatedStore implements Store {
   }
 
   /** The HTTP base URL of a live replica of `key` other than this peer; undefined when this peer is one (or none is known). */
-  ownerUrl (key: string): string | undefined {
+  ownerUrl (key: Key): string | undefined {
     const first = this.placement.readOrder(key)[0]
     return first === undefined || first.isSelf || first.http === '' ? undefined : first.http
   }
 
-  replicasOf (key: string): string[] {
+  replicasOf (key: Key): string[] {
     // Membership listeners run in no set order: take a ring change the store's own listener has not seen yet.
     this.placement.refresh()
     return this.placement.preferenceList(key)
   }
 
-  async stat (key: string): Promise<ValueMeta | undefined> {
+  async stat (key: Key): Promise<ValueMeta | undefined> {
     if (this.alone()) return await this.local.stat(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.stat(key)
@@ -210,7 +210,7 @@ export class ReplicatedStore implements Store {
   }
 
   /** The newest record among R replicas (a tombstone or an expired value included), as a read sees it. */
-  async entry (key: string): Promise<ReplicaEntry | undefined> {
+  async entry (key: Key): Promise<ReplicaEntry | undefined> {
     if (this.alone()) return await this.local.entry(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.entry(key)
@@ -224,7 +224,7 @@ export class ReplicatedStore implements Store {
    * are the newest version, else this peer's own copy, else a read from the
    * nearest holder (the first to answer).
    */
-  async get (key: string, options: { signal?: AbortSignal } = {}): Promise<StoredValue> {
+  async get (key: Key, options: { signal?: AbortSignal } = {}): Promise<StoredValue> {
     if (this.alone()) return await this.local.get(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
@@ -247,9 +247,8 @@ export class ReplicatedStore implements Store {
     throw lastErr ?? new PmzError('ERR_UNAVAILABLE', 'no replica could serve the key', { details: { key } })
   }
 
-  async put (key: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {
+  async put (key: Key, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {
     if (this.alone()) return await this.local.put(key, body, options)
-    validateKey(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.put(key, body, options)
     const temporal = options.temporalDays
@@ -297,7 +296,7 @@ export class ReplicatedStore implements Store {
     return { key, size, sha256, contentType: fields.contentType, created, expires: fields.expires, version }
   }
 
-  async delete (key: string): Promise<void> {
+  async delete (key: Key): Promise<void> {
     if (this.alone()) return await this.local.delete(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.delete(key)

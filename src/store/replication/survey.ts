@@ -1,3 +1,4 @@
+import type { Key } from '../key.js'
 import type { Clock, Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import { SURVEY_SPECULATE_MS } from './constants.js'
@@ -31,7 +32,7 @@ export class Survey {
    * once every replica asked answered or failed. The decisions are
    * survey-rules.ts's; this sends the questions and keeps the timer.
    */
-  async run (key: string, targets: Target[], how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
+  async run (key: Key, targets: Target[], how: { fetch?: boolean, enough?: (a: SurveyAnswer) => boolean } = {}): Promise<SurveyAnswer[]> {
     const order = this.c.placement.readOrder(key, targets)
     const r = this.c.placement.n() - this.c.placement.w() + 1
     return await new Promise((resolve, reject) => {

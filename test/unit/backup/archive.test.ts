@@ -6,7 +6,7 @@ import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createLogger } from '../../../src/common/logger.js'
 import { createBackupStream, readArchive, restoreArchive, skipEntries, verifyEntries, pulzarKeyOf, type BackupTables, type RestoreTarget } from '../../../src/backup/index.js'
-import { createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
+import { asKey, createLocalStore, type ReplicaStore } from '../../../src/store/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 import { codeOf } from '../../helpers/errors.js'
@@ -44,7 +44,7 @@ describe('backup archive', () => {
   async function backedUp (clock: ManualClock): Promise<{ archive: Buffer, values: Map<string, Buffer> }> {
     const s = await store(clock)
     const values = new Map<string, Buffer>([['/a/small.txt', Buffer.from('hello')], ['/a/big.bin', randomBytes(300_000)], ['/b/t.bin', randomBytes(1000)], ['/b/empty', Buffer.alloc(0)]])
-    for (const [k, v] of values) await s.put(k, chunks(v), { temporalDays: k === '/b/t.bin' ? 3 : undefined, contentType: k.endsWith('.txt') ? 'text/plain' : undefined })
+    for (const [k, v] of values) await s.put(asKey(k), chunks(v), { temporalDays: k === '/b/t.bin' ? 3 : undefined, contentType: k.endsWith('.txt') ? 'text/plain' : undefined })
     clock.advance(1000)
     const archive = await collect(createBackupStream({ store: s, tables: async () => tables }, { clock, log }, { peer: 'p1', version: 'test' }))
     return { archive, values }
@@ -65,7 +65,7 @@ describe('backup archive', () => {
     expect(report).toMatchObject({ keys: 4, restored: 4, existing: 0, deleted: 0, expired: 0 })
     expect(applied[0]).toMatchObject(tables)
     for (const [k, v] of values) {
-      const got = await target.get(k)
+      const got = await target.get(asKey(k))
       const bytes = Buffer.isBuffer(got.body) ? got.body : await collect(got.body)
       expect(bytes.equals(v)).toBe(true)
       expect(got.meta.created).toBe(Date.UTC(2026, 0, 1))
@@ -76,7 +76,7 @@ describe('backup archive', () => {
     const again = await restoreArchive(chunks(archive), into, { clock, log }, { spoolDir: tempDir('pmz-spool-') })
     expect(again).toMatchObject({ restored: 0, existing: 4 })
     // A deleted key stays deleted unless asked; an expired one is not written.
-    await target.delete('/a/small.txt')
+    await target.delete(asKey('/a/small.txt'))
     clock.advance(3 * DAY)
     expect(await restoreArchive(chunks(archive), into, { clock, log }, { spoolDir: tempDir('pmz-spool-') })).toMatchObject({ restored: 0, existing: 2, deleted: 1, expired: 1 })
     expect(await restoreArchive(chunks(archive), into, { clock, log }, { spoolDir: tempDir('pmz-spool-'), resurrect: true })).toMatchObject({ restored: 1, deleted: 0 })
@@ -87,7 +87,7 @@ describe('backup archive', () => {
     const lines: Array<{ msg: string }> = []
     const logged = createLogger({ level: 'info', destination: { write: (line: string) => { lines.push(JSON.parse(line) as { msg: string }) } } })
     const s = await store(clock)
-    await s.put('/a/big.bin', chunks(randomBytes(4 * 1024 * 1024)), {})
+    await s.put(asKey('/a/big.bin'), chunks(randomBytes(4 * 1024 * 1024)), {})
     const stream = createBackupStream({ store: s, tables: async () => tables }, { clock, log: logged }, { peer: 'p1', version: 'test' })
     // Read 1 MB, then go away while the 4 MB entry is being written.
     let read = 0
@@ -102,16 +102,16 @@ describe('backup archive', () => {
     const clock = new ManualClock()
     const cluster = await store(clock)
     const mine = await store(clock)
-    await cluster.put('/a/same', chunks(Buffer.from('same')), {})
-    await cluster.put('/a/stale', chunks(Buffer.from('new')), {})
+    await cluster.put(asKey('/a/same'), chunks(Buffer.from('same')), {})
+    await cluster.put(asKey('/a/stale'), chunks(Buffer.from('new')), {})
     clock.advance(1000)
-    await mine.put('/a/stale', chunks(Buffer.from('old')), {})
+    await mine.put(asKey('/a/stale'), chunks(Buffer.from('old')), {})
     const clusterReads: string[] = []
     const localReads: string[] = []
     const source = {
-      store: { list: cluster.list.bind(cluster), get: async (k: string) => { clusterReads.push(k); return await cluster.get(k) } },
+      store: { list: cluster.list.bind(cluster), get: async (k: string) => { clusterReads.push(k); return await cluster.get(asKey(k)) } },
       // This peer holds '/a/same' at the listed version and '/a/stale' at another one.
-      local: { get: async (k: string) => { localReads.push(k); return k === '/a/same' ? await cluster.get(k) : await mine.get(k) } },
+      local: { get: async (k: string) => { localReads.push(k); return k === '/a/same' ? await cluster.get(asKey(k)) : await mine.get(asKey(k)) } },
       tables: async () => tables
     }
     const archive = await collect(createBackupStream(source, { clock, log }, { peer: 'p1', version: 'test' }))

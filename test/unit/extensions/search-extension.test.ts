@@ -5,7 +5,7 @@ import { createLogger } from '../../../src/common/logger.js'
 import type { Builtin } from '../../../src/extensions/builtin.js'
 import type { ExtensionContext, ExtensionParams } from '../../../src/extensions/index.js'
 import { createSearch } from '../../../src/extensions/search/search-extension.js'
-import { createStore, type Store } from '../../../src/store/index.js'
+import { asKey, createStore, type Store } from '../../../src/store/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 
@@ -29,7 +29,7 @@ describe('search extension on an LMDB store with a manual clock', () => {
   }
 
   const put = async (store: Store, key: string, temporalDays?: number): Promise<void> => {
-    await store.put(key, Readable.from([Buffer.from(key)]), { temporalDays })
+    await store.put(asKey(key), Readable.from([Buffer.from(key)]), { temporalDays })
   }
 
   const run = async (search: Builtin, text: string, params: Record<string, string>, store: Store): Promise<string[]> => {
@@ -70,7 +70,7 @@ describe('search extension on an LMDB store with a manual clock', () => {
     await put(store, '/a.txt')
     await put(store, '/b.txt', 1)
     expect(await run(search, '', {}, store)).toEqual(['/a.txt', '/b.txt'])
-    await store.delete('/a.txt')
+    await store.delete(asKey('/a.txt'))
     expect(await run(search, '', {}, store)).toEqual(['/b.txt'])
     clock.advance(86_400_000 + 1)
     expect(await run(search, '', {}, store)).toEqual([]) // expired, before the sweeper ran
@@ -86,7 +86,7 @@ describe('search extension on an LMDB store with a manual clock', () => {
     const off = store.on('key:change', c => changes.push(c))
     await put(store, '/tmp.txt', 1)
     await put(store, '/keep.txt')
-    await store.delete('/keep.txt')
+    await store.delete(asKey('/keep.txt'))
     await clock.advanceAsync(86_400_000 + 3_600_000)
     await (store as unknown as { sweep: () => Promise<void> }).sweep()
     off()
@@ -106,7 +106,7 @@ describe('search extension on an LMDB store with a manual clock', () => {
         if (first) {
           first = false
           await put(store, '/during/new.txt')
-          await store.delete('/before/gone.txt')
+          await store.delete(asKey('/before/gone.txt'))
         }
         return page
       },

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { systemClock } from '../../../src/common/clock.js'
 import { createLogger } from '../../../src/common/logger.js'
 import { createGateway, type Gateway, type PeerView, type RingView } from '../../../src/http/index.js'
-import { createStore, type RingStatus, type Store } from '../../../src/store/index.js'
+import { asKey, createStore, type RingStatus, type Store } from '../../../src/store/index.js'
 import { noExtensions, stubCoordinator } from '../../helpers/gateway-stubs.js'
 import { http } from '../../helpers/http.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
@@ -34,8 +34,8 @@ describe('the gateway over a real store', () => {
     const { store, url } = await start()
     const one = async function * (): AsyncGenerator<Uint8Array> { yield Buffer.from('x') }
     // What a peer without the gateway's bound on temporal stored: an expiry past the end of dates.
-    await store.put('/absurd', one(), { temporalDays: 1e20 })
-    await store.put('/normal', one(), { temporalDays: 1 })
+    await store.put(asKey('/absurd'), one(), { temporalDays: 1e20 })
+    await store.put(asKey('/normal'), one(), { temporalDays: 1 })
     const res = await http('GET', `${url}/admin/keys`)
     expect(res.status).toBe(200)
     const [absurd, normal] = res.json!.data as Array<{ key: string, created: string, expires: string | null }>

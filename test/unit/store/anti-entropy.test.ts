@@ -4,7 +4,7 @@ import { MemoryNetwork } from '../../../src/mesh/transport/index.js'
 import { PARTITIONS, createRing } from '../../../src/ring/index.js'
 import { COARSE, coarseOf, coarseWire, differingBuckets, pairDigests, partitionWire } from '../../../src/store/replication/digests.js'
 import type { AntiEntropyInit } from '../../../src/store/replication/anti-entropy.js'
-import type { RepairEvent } from '../../../src/store/index.js'
+import { asKey, type RepairEvent } from '../../../src/store/index.js'
 import type { PartitionView } from '../../../src/store/types.js'
 import { waitFor } from '../../helpers/http.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
@@ -75,7 +75,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
   async function holders (nodes: ReplicaNode[], key: string): Promise<Array<{ id: string, version: string, deleted: boolean }>> {
     const out = []
     for (const n of nodes) {
-      const e = await n.local.entry(key)
+      const e = await n.local.entry(asKey(key))
       if (e !== undefined) out.push({ id: n.id, version: e.version, deleted: e.deleted })
     }
     return out
@@ -91,9 +91,9 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     // (A settle time well inside what the partition digests remember of young versions, PARTITION_RECENT_MS.)
     const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, settleMs: 30_000 } })
     const [a, b] = nodes
-    await a.local.applyPut('/fresh', bytes(Buffer.from('just written')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+    await a.local.applyPut(asKey('/fresh'), bytes(Buffer.from('just written')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
     for (let i = 0; i < 3; i++) for (const n of nodes) await n.store.antiEntropy.runRound()
-    expect(await b.local.entry('/fresh')).toBeUndefined()
+    expect(await b.local.entry(asKey('/fresh'))).toBeUndefined()
     // Every pair compared equal digests: the fresh key does not keep the rounds busy.
     const s = await a.store.ringStatus()
     expect(s.antiEntropy.inSync.length).toBe(3)
@@ -109,21 +109,21 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const a = await node(network, view, 'a', init)
     const b = await node(network, view, 'b', init)
     const keys = Array.from({ length: 20 }, (_, i) => `/before-join/${i}`)
-    for (const k of keys) await a.store.put(k, bytes(Buffer.from(k)))
+    for (const k of keys) await a.store.put(asKey(k), bytes(Buffer.from(k)))
     // c joins right after the writes: they are younger than the settle time, but older than c's ring.
     view.add('c')
     const c = await node(network, view, 'c', init)
     for (let i = 0; i < 3; i++) for (const n of [a, b, c]) await n.store.antiEntropy.runRound()
     // Anti-entropy alone (no read yet, so no read repair) moved them, and only then confirmed the joiner.
-    for (const k of keys) expect(await c.local.entry(k), `${k} copied to the joiner`).toBeDefined()
+    for (const k of keys) expect(await c.local.entry(asKey(k)), `${k} copied to the joiner`).toBeDefined()
     expect((await c.store.ringStatus()).antiEntropy.inSync.sort()).toEqual(['a', 'b', 'c'])
-    for (const k of keys) expect((await c.store.get(k)).body.toString(), `read of ${k} through the joiner`).toBe(k)
+    for (const k of keys) expect((await c.store.get(asKey(k))).body.toString(), `read of ${k} through the joiner`).toBe(k)
   })
 
   it('counts the records held here at once, without waiting for a round, and tells the ring shares (admin/ring localKeys, shares)', async () => {
     const { nodes: [a] } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false } })
-    for (let i = 0; i < 5; i++) await a.store.put(`/count/${i}`, bytes(Buffer.from('x')))
-    await a.store.delete('/count/0')
+    for (let i = 0; i < 5; i++) await a.store.put(asKey(`/count/${i}`), bytes(Buffer.from('x')))
+    await a.store.delete(asKey('/count/0'))
     const status = await a.store.ringStatus()
     expect(status.localKeys).toBe(5)
     // And each ring peer's share of the hash space, for the dashboard's ring view.
@@ -138,17 +138,17 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     for (let i = 0; i < 30; i++) {
       const k = `/ae/${i}`
       keys.push(k)
-      await a.store.put(k, bytes(randomBytes(100 + i)))
+      await a.store.put(asKey(k), bytes(randomBytes(100 + i)))
     }
     // a alone gets 10 new keys and 5 deletes; b alone gets 3 keys (pulled by the others).
     for (let i = 30; i < 40; i++) {
       keys.push(`/ae/${i}`)
-      await a.local.applyPut(`/ae/${i}`, bytes(randomBytes(300)), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'application/octet-stream' })
+      await a.local.applyPut(asKey(`/ae/${i}`), bytes(randomBytes(300)), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'application/octet-stream' })
     }
-    for (let i = 0; i < 5; i++) await a.local.applyTombstone(`/ae/${i}`, a.local.nextVersion(), Date.now())
+    for (let i = 0; i < 5; i++) await a.local.applyTombstone(asKey(`/ae/${i}`), a.local.nextVersion(), Date.now())
     for (let i = 40; i < 43; i++) {
       keys.push(`/ae/${i}`)
-      await b.local.applyPut(`/ae/${i}`, bytes(Buffer.from(`only on b ${i}`)), { version: b.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+      await b.local.applyPut(asKey(`/ae/${i}`), bytes(Buffer.from(`only on b ${i}`)), { version: b.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
     }
     const converged = async (): Promise<boolean> => {
       for (const k of keys) {
@@ -160,7 +160,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     expect(await converged()).toBe(false)
     await rounds(nodes, converged)
     for (let i = 0; i < 5; i++) expect((await holders(nodes, `/ae/${i}`)).every(h => h.deleted)).toBe(true)
-    expect((await c.local.get('/ae/41')).body.toString()).toBe('only on b 41')
+    expect((await c.local.get(asKey('/ae/41'))).body.toString()).toBe('only on b 41')
     expect((await c.local.stats()).entries).toBe(43 - 5)
     // Once every pair has compared, nothing is under-replicated and every peer is confirmed in sync.
     await rounds(nodes, async () => {
@@ -179,7 +179,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
   it('a peer dead past the grace period leaves the ring and its keys get N copies on the survivors', async () => {
     const { view, nodes } = await cluster(['a', 'b', 'c', 'd'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, deadGraceMs: 1_500 } })
     const keys = Array.from({ length: 80 }, (_, i) => `/dead/${i}`)
-    for (const k of keys) await nodes[0].store.put(k, bytes(randomBytes(64)))
+    for (const k of keys) await nodes[0].store.put(asKey(k), bytes(randomBytes(64)))
     const d = nodes[3]
     await d.store.stop()
     await d.transport.stop()
@@ -205,7 +205,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const init = { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false } }
     const { view, nodes, network } = await cluster(['a', 'b', 'c'], init)
     const keys = Array.from({ length: 120 }, (_, i) => `/join/${i}`)
-    for (const k of keys) await nodes[0].store.put(k, bytes(Buffer.from(k)))
+    for (const k of keys) await nodes[0].store.put(asKey(k), bytes(Buffer.from(k)))
     // d joins the membership but is not reachable yet: nothing may be dropped.
     const d = await node(network, view, 'd', init, false)
     view.add('d')
@@ -228,14 +228,14 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     expect((await d.local.stats()).entries).toBe(moving.length)
     const handed = (await Promise.all(nodes.map(async n => (await n.store.ringStatus()).antiEntropy.handedOff))).reduce((x, y) => x + y, 0)
     expect(handed).toBeGreaterThan(0)
-    for (const k of moving.slice(0, 10)) expect((await d.store.get(k)).body.toString()).toBe(k)
+    for (const k of moving.slice(0, 10)) expect((await d.store.get(asKey(k))).body.toString()).toBe(k)
   })
 
   it('reports a ring change once and the repair it causes, round by round, until done (Store.onRepair, GET /events ring topic)', async () => {
     const init = { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false } }
     const { view, nodes, network } = await cluster(['a', 'b', 'c'], init)
     const keys = Array.from({ length: 60 }, (_, i) => `/told/${i}`)
-    for (const k of keys) await nodes[0].store.put(k, bytes(Buffer.alloc(100, 1)))
+    for (const k of keys) await nodes[0].store.put(asKey(k), bytes(Buffer.alloc(100, 1)))
     for (const n of nodes) await n.store.antiEntropy.runRound()
     const seen: RepairEvent[] = []
     const off = nodes[0].store.onRepair(e => { seen.push(e) })
@@ -259,7 +259,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
   it('a peer that left gracefully leaves the ring at once, and its keys get N copies', async () => {
     const { view, nodes } = await cluster(['a', 'b', 'c', 'd'], { replicas: 3, writeQuorum: 2, antiEntropy: { auto: false, deadGraceMs: 60_000 } })
     const keys = Array.from({ length: 40 }, (_, i) => `/left/${i}`)
-    for (const k of keys) await nodes[0].store.put(k, bytes(randomBytes(32)))
+    for (const k of keys) await nodes[0].store.put(asKey(k), bytes(randomBytes(32)))
     const d = nodes[3]
     await d.store.stop()
     await d.transport.stop()
@@ -272,7 +272,7 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
   it('a quiet round compares with nobody; a change is sent by the peer it happened on, and only to peers sharing its partition', async () => {
     const { nodes } = await cluster(['a', 'b', 'c', 'd'], { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false } })
     const keys = Array.from({ length: 40 }, (_, i) => `/quiet/${i}`)
-    for (const k of keys) await nodes[0].store.put(k, bytes(Buffer.from(k)))
+    for (const k of keys) await nodes[0].store.put(asKey(k), bytes(Buffer.from(k)))
     await rounds(nodes, async () => (await Promise.all(nodes.map(async n => await n.store.ringStatus()))).every(s => s.antiEntropy.inSync.length === 4 && s.underReplicated === 0))
     // Every pair confirmed and nothing changed: no round compares with anyone (no digest, no walk).
     for (const n of nodes) expect((await n.store.antiEntropy.runRound()).peers).toEqual([])
@@ -281,19 +281,19 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     const key = '/quiet/new'
     const [first, second] = ring.preferenceList(key, 2)
     const holder = nodes.find(n => n.id === first) as ReplicaNode
-    await holder.local.applyPut(key, bytes(Buffer.from('only here')), { version: holder.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+    await holder.local.applyPut(asKey(key), bytes(Buffer.from('only here')), { version: holder.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
     for (const n of nodes.filter(n => n !== holder)) expect((await n.store.antiEntropy.runRound()).peers).toEqual([])
     const r = await holder.store.antiEntropy.runRound()
     expect(r.peers).toContain(second)
     expect(r.pushed).toBe(1)
-    expect((await (nodes.find(n => n.id === second) as ReplicaNode).local.get(key)).body.toString()).toBe('only here')
+    expect((await (nodes.find(n => n.id === second) as ReplicaNode).local.get(asKey(key))).body.toString()).toBe('only here')
   })
 
   it('bounds the work of a round', async () => {
     const { nodes } = await cluster(['a', 'b'], { replicas: 2, writeQuorum: 1, antiEntropy: { auto: false, maxKeysPerRound: 5 } })
     const [a, b] = nodes
     for (let i = 0; i < 30; i++) {
-      await a.local.applyPut(`/bound/${i}`, bytes(randomBytes(10)), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'application/octet-stream' })
+      await a.local.applyPut(asKey(`/bound/${i}`), bytes(randomBytes(10)), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'application/octet-stream' })
     }
     const r = await a.store.antiEntropy.runRound()
     expect(r.pushed + r.pulled).toBe(5)
@@ -331,16 +331,16 @@ describe('anti-entropy and rebalancing over MemoryTransport', () => {
     while (!await inSync() && fired < 10) await tick()
     expect(await inSync()).toBe(true)
     // A record written on a alone reaches c at the next round the clock fires.
-    await a.local.applyPut('/clocked', bytes(Buffer.from('x')), { version: a.local.nextVersion(), created: clock.now(), expires: null, contentType: 'text/plain' })
+    await a.local.applyPut(asKey('/clocked'), bytes(Buffer.from('x')), { version: a.local.nextVersion(), created: clock.now(), expires: null, contentType: 'text/plain' })
     await tick()
-    await vi.waitFor(async () => { expect(await c.local.entry('/clocked')).toBeDefined() }, { timeout: 5_000 })
+    await vi.waitFor(async () => { expect(await c.local.entry(asKey('/clocked'))).toBeDefined() }, { timeout: 5_000 })
     expect(started.map(s => s.mock.calls.length)).toEqual([fired, fired, fired])
   })
 
   it('runs continually on its own timer', async () => {
     const { nodes } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { intervalMs: 100, busyIntervalMs: 20 } })
     const [a, , c] = nodes
-    await a.local.applyPut('/timer/1', bytes(Buffer.from('x')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
-    await waitFor(async () => (await c.local.entry('/timer/1')) !== undefined, 5_000, 'anti-entropy to copy the key on its own timer', 20)
+    await a.local.applyPut(asKey('/timer/1'), bytes(Buffer.from('x')), { version: a.local.nextVersion(), created: Date.now(), expires: null, contentType: 'text/plain' })
+    await waitFor(async () => (await c.local.entry(asKey('/timer/1'))) !== undefined, 5_000, 'anti-entropy to copy the key on its own timer', 20)
   })
 })

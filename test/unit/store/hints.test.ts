@@ -6,6 +6,7 @@ import type { ReplicatedStoreInit } from '../../../src/store/replication/replica
 import { waitFor } from '../../helpers/http.js'
 import { cleanupPeers } from '../../helpers/peer.js'
 import { replicaCluster, stopReplicaNodes, type ReplicaNode, type View } from '../../helpers/replica-cluster.js'
+import { asKey } from '../../../src/store/index.js'
 
 async function * one (s: string): AsyncIterable<Uint8Array> { yield Buffer.from(s) }
 
@@ -24,20 +25,20 @@ describe('hinted handoff (3 volume peers over MemoryTransport, N=3, W=2)', () =>
   it('writes and deletes a dead replica missed are recorded at the coordinator and delivered when it is alive again, without a read', async () => {
     const { view, nodes: [a, b, c] } = await cluster()
     const doomed = key()
-    await a.store.put(doomed, one('soon gone'))
+    await a.store.put(asKey(doomed), one('soon gone'))
     view.set('c', 'dead')
     const keys = Array.from({ length: 20 }, key)
     const versions = new Map<string, string>()
-    for (const k of keys) versions.set(k, (await a.store.put(k, one(k))).version)
-    await a.store.delete(doomed)
+    for (const k of keys) versions.set(k, (await a.store.put(asKey(k), one(k))).version)
+    await a.store.delete(asKey(doomed))
     expect(a.store.handoff?.pending('c')).toBe(21)
     expect(b.store.handoff?.pending()).toBe(0)
-    for (const k of keys) expect(await c.local.entry(k)).toBeUndefined()
+    for (const k of keys) expect(await c.local.entry(asKey(k))).toBeUndefined()
 
     view.set('c', 'alive')
     await waitFor(() => a.store.handoff?.pending('c') === 0, 5_000, 'the hints to be delivered')
-    for (const k of keys) expect((await c.local.entry(k))?.version).toBe(versions.get(k))
-    expect((await c.local.entry(doomed))?.deleted).toBe(true)
+    for (const k of keys) expect((await c.local.entry(asKey(k)))?.version).toBe(versions.get(k))
+    expect((await c.local.entry(asKey(doomed)))?.deleted).toBe(true)
     expect(a.store.handoff?.delivered).toBe(21)
     expect(a.store.repair.repaired).toBe(0)
   })
@@ -46,30 +47,30 @@ describe('hinted handoff (3 volume peers over MemoryTransport, N=3, W=2)', () =>
     const { nodes: [a, , c] } = await cluster()
     await c.transport.stop()
     const k = key()
-    const meta = await a.store.put(k, one('x'))
+    const meta = await a.store.put(asKey(k), one('x'))
     await waitFor(() => a.store.handoff?.pending('c') === 1, 5_000, 'the failed replica op to leave a hint')
     await c.transport.start()
     await a.store.handoff?.deliver('c')
     expect(a.store.handoff?.pending('c')).toBe(0)
-    expect((await c.local.entry(k))?.version).toBe(meta.version)
+    expect((await c.local.entry(asKey(k)))?.version).toBe(meta.version)
   })
 
   it('a hint for a version the target already holds (or a newer one) is removed without a copy', async () => {
     const { view, nodes: [a, b, c] } = await cluster()
     view.set('c', 'dead')
     const k = key()
-    await a.store.put(k, one('old'))
+    await a.store.put(asKey(k), one('old'))
     view.set('c', 'alive')
     // b writes a newer version to all three before a's hint is delivered.
-    const newer = await b.store.put(k, one('new'))
+    const newer = await b.store.put(asKey(k), one('new'))
     await waitFor(() => a.store.handoff?.pending('c') === 0, 5_000, 'the stale hint to go')
-    expect((await c.local.entry(k))?.version).toBe(newer.version)
+    expect((await c.local.entry(asKey(k)))?.version).toBe(newer.version)
   })
 
   it('hints wait while the target is unknown (e.g. after a restart of the coordinator) and go when it has left', async () => {
     const { view, nodes: [a] } = await cluster()
     view.set('c', 'dead')
-    await a.store.put(key(), one('x'))
+    await a.store.put(asKey(key()), one('x'))
     const c = view.members.get('c') as Member
     view.members.delete('c')
     await a.store.handoff?.deliver('c')
@@ -84,7 +85,7 @@ describe('hinted handoff (3 volume peers over MemoryTransport, N=3, W=2)', () =>
   it('hints are durable across a restart of the coordinator, capped per target, and dropped past their age', async () => {
     const { view, nodes: [a] } = await cluster({ hintMaxAgeMs: 60_000 })
     view.set('c', 'dead')
-    for (let i = 0; i < 3; i++) await a.store.put(key(), one(String(i)))
+    for (let i = 0; i < 3; i++) await a.store.put(asKey(key()), one(String(i)))
     expect(a.store.handoff?.pending('c')).toBe(3)
     await a.store.stop()
     await a.store.start()
@@ -96,7 +97,7 @@ describe('hinted handoff (3 volume peers over MemoryTransport, N=3, W=2)', () =>
     const capped = (x.store.handoff as NonNullable<typeof x.store.handoff>)
     ;(capped as unknown as { maxPerTarget: number }).maxPerTarget = 2
     v2.set('c', 'dead')
-    for (let i = 0; i < 3; i++) await x.store.put(key(), one(String(i)))
+    for (let i = 0; i < 3; i++) await x.store.put(asKey(key()), one(String(i)))
     expect(capped.pending('c')).toBe(2)
     expect(capped.dropped).toBe(1)
     // Past their age (1 ms here) they are dropped on delivery instead of sent.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
-import { keyToUrlPath, parseKey } from '../../../src/store/index.js'
+import { asKey, isKey, keyToUrlPath, parseKey } from '../../../src/store/index.js'
 
 const rejects = (raw: string): boolean => {
   try {
@@ -39,5 +39,28 @@ describe('parseKey', () => {
   it('turns a key back into a URL path', () => {
     expect(keyToUrlPath('/a/b|c/{d}.txt')).toBe('a/b%7Cc/%7Bd%7D.txt')
     expect(parseKey(`/${keyToUrlPath('/a/b|c/{d}.txt')}`)).toBe('/a/b|c/{d}.txt')
+  })
+})
+
+describe('asKey and isKey (a key from a peer, a seed or a backup: taken as it is, no percent-decoding)', () => {
+  const asKeyRejects = (k: string): boolean => {
+    try {
+      asKey(k)
+      return false
+    } catch (err) {
+      return isPmzError(err, 'ERR_KEY_INVALID')
+    }
+  }
+
+  it('take a key exactly when parseKey would give it back unchanged', () => {
+    const samples = ['/a/b/c.txt', '/x|y/{z}', `/${'x'.repeat(255)}`, '/', '', 'a', '//a', '/a/', '/.', '/a/..', '/a b', '/caf\u00e9', '/a%2Fb', `/${'x'.repeat(256)}`]
+    for (const k of samples) {
+      const valid = !rejects(k) && parseKey(k) === k
+      expect(isKey(k), JSON.stringify(k)).toBe(valid)
+      expect(asKeyRejects(k), JSON.stringify(k)).toBe(!valid)
+    }
+    expect(asKey('/a/b')).toBe('/a/b')
+    expect(isKey(7)).toBe(false)
+    expect(isKey(null)).toBe(false)
   })
 })

@@ -6,7 +6,7 @@ import { open } from 'lmdb'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../../src/common/logger.js'
 import { chunkKey } from '../../../src/store/chunk-reader.js'
-import { createLocalStore, createStore, type ReplicaStore, type Store, type ValueRecord } from '../../../src/store/index.js'
+import { asKey, createLocalStore, createStore, type ReplicaStore, type Store, type ValueRecord } from '../../../src/store/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 import { codeOf } from '../../helpers/errors.js'
@@ -48,10 +48,10 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const { store, dir } = await makeStore()
     for (const size of [0, 1, CHUNK, CHUNK + 1, 5 * CHUNK + 17]) {
       const bytes = randomBytes(size)
-      const meta = await store.put(`/v/${size}`, Readable.from([bytes.subarray(0, 100), bytes.subarray(100)]))
+      const meta = await store.put(asKey(`/v/${size}`), Readable.from([bytes.subarray(0, 100), bytes.subarray(100)]))
       expect(meta.size).toBe(size)
       expect(meta.sha256).toBe(createHash('sha256').update(bytes).digest('hex'))
-      const got = await store.get(`/v/${size}`)
+      const got = await store.get(asKey(`/v/${size}`))
       expect(Buffer.isBuffer(got.body)).toBe(size <= CHUNK)
       expect((await body(got.body)).equals(bytes)).toBe(true)
     }
@@ -62,9 +62,9 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
   it('gives each small value read bytes of its own, untouched by the reads after it', async () => {
     const { store } = await makeStore()
     const values = [1, 100, 1024, 5000, CHUNK].map(size => randomBytes(size))
-    for (const [i, v] of values.entries()) await store.put(`/own/${i}`, Readable.from([v]))
+    for (const [i, v] of values.entries()) await store.put(asKey(`/own/${i}`), Readable.from([v]))
     // lmdb-js reads into one reused buffer: a body that were a view of it would show the last value read.
-    const bodies = await Promise.all(values.map(async (_, i) => (await store.get(`/own/${i}`)).body as Buffer))
+    const bodies = await Promise.all(values.map(async (_, i) => (await store.get(asKey(`/own/${i}`))).body as Buffer))
     for (const [i, v] of values.entries()) expect(bodies[i].equals(v)).toBe(true)
   })
 
@@ -84,8 +84,8 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
       const bytes = randomBytes(size)
       // Pieces of odd sizes, so buffers fill across piece boundaries.
       const pieces = [bytes.subarray(0, 7), bytes.subarray(7, 70_001), bytes.subarray(70_001)]
-      await store.put(key, Readable.from(pieces), { sizeHint })
-      expect((await body((await store.get(key)).body)).equals(bytes)).toBe(true)
+      await store.put(asKey(key), Readable.from(pieces), { sizeHint })
+      expect((await body((await store.get(asKey(key))).body)).equals(bytes)).toBe(true)
     }
     expect(blobFiles(dir)).toHaveLength(3)
     expect(env()).toEqual({ chunks: 1, blobs: 3 })
@@ -98,18 +98,18 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const store = s as ReplicaStore
     const big = (): Readable => Readable.from([randomBytes(2 * CHUNK + 3)])
 
-    await store.put('/r/replaced', big())
+    await store.put(asKey('/r/replaced'), big())
     expect(blobFiles(dir)).toHaveLength(1)
-    await store.put('/r/replaced', big())
+    await store.put(asKey('/r/replaced'), big())
     expect(blobFiles(dir)).toHaveLength(1)
-    await store.put('/r/replaced', Readable.from([Buffer.from('small now')]))
+    await store.put(asKey('/r/replaced'), Readable.from([Buffer.from('small now')]))
     expect(blobFiles(dir)).toHaveLength(0)
 
-    await store.put('/r/deleted', big())
-    await store.delete('/r/deleted')
+    await store.put(asKey('/r/deleted'), big())
+    await store.delete(asKey('/r/deleted'))
     expect(blobFiles(dir)).toHaveLength(0)
 
-    await store.put('/r/expired', big(), { temporalDays: 1 })
+    await store.put(asKey('/r/expired'), big(), { temporalDays: 1 })
     clock.advance(DAY)
     expect(blobFiles(dir)).toHaveLength(1)
     // The first call joins the sweep the interval timer started on the way (at an earlier time).
@@ -117,51 +117,51 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     await (store as unknown as { sweep: () => Promise<void> }).sweep()
     expect(blobFiles(dir)).toHaveLength(0)
 
-    const held = await store.put('/r/handed-off', big())
-    expect(await store.dropReplica('/r/handed-off', held.version)).toBe(true)
+    const held = await store.put(asKey('/r/handed-off'), big())
+    expect(await store.dropReplica(asKey('/r/handed-off'), held.version)).toBe(true)
     expect(blobFiles(dir)).toHaveLength(0)
 
-    await store.put('/r/tombstoned', big())
-    await store.applyTombstone('/r/tombstoned', store.nextVersion(), clock.now())
+    await store.put(asKey('/r/tombstoned'), big())
+    await store.applyTombstone(asKey('/r/tombstoned'), store.nextVersion(), clock.now())
     expect(blobFiles(dir)).toHaveLength(0)
 
     // A replicated write: a newer version replaces the file, an older one leaves no file of its own.
     const older = store.nextVersion()
     const newer = store.nextVersion()
     const put = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
-    expect((await store.applyPut('/r/replica', big(), { ...put, version: newer })).applied).toBe(true)
-    expect((await store.applyPut('/r/replica', big(), { ...put, version: older })).applied).toBe(false)
+    expect((await store.applyPut(asKey('/r/replica'), big(), { ...put, version: newer })).applied).toBe(true)
+    expect((await store.applyPut(asKey('/r/replica'), big(), { ...put, version: older })).applied).toBe(false)
     expect(blobFiles(dir)).toHaveLength(1)
-    expect(await codeOf(store.applyPut('/r/replica', big(), { ...put, version: store.nextVersion(), sha256: 'f'.repeat(64) }))).toBe('ERR_CORRUPT')
+    expect(await codeOf(store.applyPut(asKey('/r/replica'), big(), { ...put, version: store.nextVersion(), sha256: 'f'.repeat(64) }))).toBe('ERR_CORRUPT')
     expect(blobFiles(dir)).toHaveLength(1)
-    const held2 = await store.get('/r/replica')
+    const held2 = await store.get(asKey('/r/replica'))
     expect(held2.meta.version).toEqual(newer)
     await body(held2.body)
   })
 
   it('leaves no file behind an upload refused as too large or as a duplicate', async () => {
     const { store, dir } = await makeStore()
-    await store.put('/dup', Readable.from([randomBytes(2 * CHUNK)]))
+    await store.put(asKey('/dup'), Readable.from([randomBytes(2 * CHUNK)]))
     // Declared small (so the duplicate check waits for the commit) but larger than one chunk.
-    expect(await codeOf(store.put('/dup', Readable.from([randomBytes(3 * CHUNK)]), { ifAbsent: true, sizeHint: 10 }))).toBe('ERR_CONFLICT')
-    expect(await codeOf(store.put('/big', Readable.from([randomBytes(3 * CHUNK), randomBytes(CHUNK)]), { maxBytes: 3 * CHUNK + 10 }))).toBe('ERR_TOO_LARGE')
+    expect(await codeOf(store.put(asKey('/dup'), Readable.from([randomBytes(3 * CHUNK)]), { ifAbsent: true, sizeHint: 10 }))).toBe('ERR_CONFLICT')
+    expect(await codeOf(store.put(asKey('/big'), Readable.from([randomBytes(3 * CHUNK), randomBytes(CHUNK)]), { maxBytes: 3 * CHUNK + 10 }))).toBe('ERR_TOO_LARGE')
     expect(blobFiles(dir)).toHaveLength(1)
   })
 
   it('keeps a started read whole when the value is deleted under it', async () => {
     const { store } = await makeStore()
     const bytes = randomBytes(40 * CHUNK)
-    await store.put('/read/deleted', Readable.from([bytes]))
-    const got = await store.get('/read/deleted')
-    await store.delete('/read/deleted')
+    await store.put(asKey('/read/deleted'), Readable.from([bytes]))
+    const got = await store.get(asKey('/read/deleted'))
+    await store.delete(asKey('/read/deleted'))
     expect((await body(got.body)).equals(bytes)).toBe(true)
-    expect(await codeOf(store.get('/read/deleted'))).toBe('ERR_NOT_FOUND')
+    expect(await codeOf(store.get(asKey('/read/deleted')))).toBe('ERR_NOT_FOUND')
   })
 
   it('ends a file stream with ERR_CORRUPT, never short, when the file was damaged, cut or extended', async () => {
     const { store, dir } = await makeStore()
     const bytes = randomBytes(3 * CHUNK)
-    for (const key of ['/c/damaged', '/c/cut', '/c/extended', '/c/gone']) await store.put(key, Readable.from([bytes]))
+    for (const key of ['/c/damaged', '/c/cut', '/c/extended', '/c/gone']) await store.put(asKey(key), Readable.from([bytes]))
     const path = (key: string): string => {
       const raw = open({ path: dir, readOnly: true })
       const record = raw.openDB<ValueRecord, string>({ name: 'meta' }).get(key) as ValueRecord
@@ -176,9 +176,9 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     writeFileSync(path('/c/extended'), Buffer.concat([bytes, Buffer.from('x')]))
     // A file gone while its record still names it: damage, not a missing key.
     unlinkSync(path('/c/gone'))
-    expect(await codeOf(store.get('/c/gone'))).toBe('ERR_CORRUPT')
+    expect(await codeOf(store.get(asKey('/c/gone')))).toBe('ERR_CORRUPT')
     for (const key of ['/c/damaged', '/c/cut', '/c/extended']) {
-      const { body: stream } = await store.get(key)
+      const { body: stream } = await store.get(asKey(key))
       expect(Buffer.isBuffer(stream)).toBe(false)
       expect(await codeOf(body(stream))).toBe('ERR_CORRUPT')
     }
@@ -187,7 +187,7 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
   it('refuses a second ifAbsent put of a live key, even when both race', async () => {
     const { store } = await makeStore()
     const results = await Promise.all([0, 1, 2, 3].map(async i =>
-      await codeOf(store.put('/race', Readable.from([Buffer.from(`v${i}`)]), { ifAbsent: true }))))
+      await codeOf(store.put(asKey('/race'), Readable.from([Buffer.from(`v${i}`)]), { ifAbsent: true }))))
     expect(results.filter(r => r === undefined)).toHaveLength(1)
     expect(results.filter(r => r === 'ERR_CONFLICT')).toHaveLength(3)
     expect((await store.stats()).entries).toBe(1)
@@ -198,34 +198,34 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const replica = store as unknown as ReplicaStore
     const fields = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
     const [b1, b2, b3] = [0, 1, 2].map(() => replica.nextVersion())
-    expect(await replica.prepare('/paxos', b2)).toMatchObject({ promised: true, ballot: b2, entry: undefined })
-    expect(await replica.prepare('/paxos', b1)).toMatchObject({ promised: false, ballot: b2 })
+    expect(await replica.prepare(asKey('/paxos'), b2)).toMatchObject({ promised: true, ballot: b2, entry: undefined })
+    expect(await replica.prepare(asKey('/paxos'), b1)).toMatchObject({ promised: false, ballot: b2 })
     // An accept older than the promise is refused and says why; a copy (no accept) is not bound by promises.
-    const refused = await replica.applyPut('/paxos', Readable.from([Buffer.from('old')]), { ...fields, version: b1, accept: true })
+    const refused = await replica.applyPut(asKey('/paxos'), Readable.from([Buffer.from('old')]), { ...fields, version: b1, accept: true })
     expect(refused).toMatchObject({ applied: false, promised: b2 })
-    expect((await replica.applyPut('/paxos', Readable.from([Buffer.from('mine')]), { ...fields, version: b2, accept: true, origin: b1 })).applied).toBe(true)
-    expect(await replica.entry('/paxos')).toMatchObject({ version: b2, origin: b1 })
+    expect((await replica.applyPut(asKey('/paxos'), Readable.from([Buffer.from('mine')]), { ...fields, version: b2, accept: true, origin: b1 })).applied).toBe(true)
+    expect(await replica.entry(asKey('/paxos'))).toMatchObject({ version: b2, origin: b1 })
     // Once accepted, the record's version is the ballot to pass.
-    expect(await replica.prepare('/paxos', b2)).toMatchObject({ promised: false, ballot: b2 })
-    expect((await replica.applyTombstone('/paxos', b3, clock.now(), { accept: true })).applied).toBe(true)
+    expect(await replica.prepare(asKey('/paxos'), b2)).toMatchObject({ promised: false, ballot: b2 })
+    expect((await replica.applyTombstone(asKey('/paxos'), b3, clock.now(), { accept: true })).applied).toBe(true)
   })
 
   it('the sweep forgets promises older than any proposal lives without breaking them, and keeps newer ones', async () => {
     const { store, clock } = await makeStore(undefined, undefined, true)
     const replica = store as unknown as ReplicaStore & { sweep: () => Promise<void> }
     const [older, old, mid] = [replica.nextVersion(), replica.nextVersion(), replica.nextVersion()]
-    expect((await replica.prepare('/promised/old', old)).promised).toBe(true)
+    expect((await replica.prepare(asKey('/promised/old'), old)).promised).toBe(true)
     clock.advance(11 * 60_000)
     const fresh = replica.nextVersion()
-    expect((await replica.prepare('/promised/fresh', fresh)).promised).toBe(true)
+    expect((await replica.prepare(asKey('/promised/fresh'), fresh)).promised).toBe(true)
     await replica.sweep()
     // The old promise is forgotten, not broken: the floor rose to it, so an older ballot still loses, on any key; a newer one wins.
-    expect((await replica.prepare('/promised/old', old)).promised).toBe(false)
-    expect((await replica.applyTombstone('/promised/old', older, clock.now(), { accept: true })).applied).toBe(false)
-    expect((await replica.prepare('/promised/other', older)).promised).toBe(false)
-    expect((await replica.prepare('/promised/old', mid)).promised).toBe(true)
+    expect((await replica.prepare(asKey('/promised/old'), old)).promised).toBe(false)
+    expect((await replica.applyTombstone(asKey('/promised/old'), older, clock.now(), { accept: true })).applied).toBe(false)
+    expect((await replica.prepare(asKey('/promised/other'), older)).promised).toBe(false)
+    expect((await replica.prepare(asKey('/promised/old'), mid)).promised).toBe(true)
     // The fresh one is kept.
-    expect((await replica.prepare('/promised/fresh', mid)).promised).toBe(false)
+    expect((await replica.prepare(asKey('/promised/fresh'), mid)).promised).toBe(false)
   })
 
   it('keeps its promises across a restart without committing each one: every ballot it may have promised loses after', async () => {
@@ -234,21 +234,21 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const first = await makeStore(dir, clock, true)
     const replica = first.store as unknown as ReplicaStore
     const ballots = Array.from({ length: 50 }, () => replica.nextVersion())
-    for (const b of ballots) expect((await replica.prepare(`/p/${b}`, b)).promised).toBe(true)
+    for (const b of ballots) expect((await replica.prepare(asKey(`/p/${b}`), b)).promised).toBe(true)
     // No clean close: the promises were never committed one by one, only the high-water mark was.
     await first.store.stop()
     const again = (await makeStore(dir, clock, true)).store as unknown as ReplicaStore
     for (const b of ballots) {
-      const answer = await again.prepare(`/p/${b}`, b)
+      const answer = await again.prepare(asKey(`/p/${b}`), b)
       expect(answer.promised).toBe(false)
       expect(answer.ballot! > b).toBe(true)
       // Even the accept of the proposal it was promised to: that proposal tries again with a newer ballot.
-      expect((await again.applyTombstone(`/p/${b}`, b, clock.now(), { accept: true })).applied).toBe(false)
+      expect((await again.applyTombstone(asKey(`/p/${b}`), b, clock.now(), { accept: true })).applied).toBe(false)
     }
     // A proposer that learns the floor wins with a newer ballot.
-    const floor = (await again.prepare('/p/next', ballots[0])).ballot!
+    const floor = (await again.prepare(asKey('/p/next'), ballots[0])).ballot!
     again.observeVersion(floor)
-    expect((await again.prepare('/p/next', again.nextVersion())).promised).toBe(true)
+    expect((await again.prepare(asKey('/p/next'), again.nextVersion())).promised).toBe(true)
   })
 
   it('a prepare waits for a write of the key under way, and reports the value it accepted', async () => {
@@ -256,11 +256,11 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const replica = store as unknown as ReplicaStore
     const fields = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
     const [b1, b2] = [replica.nextVersion(), replica.nextVersion()]
-    expect((await replica.prepare('/w', b1)).promised).toBe(true)
-    const accepted = replica.applyPut('/w', Readable.from([Buffer.from('v1')]), { ...fields, version: b1, accept: true })
+    expect((await replica.prepare(asKey('/w'), b1)).promised).toBe(true)
+    const accepted = replica.applyPut(asKey('/w'), Readable.from([Buffer.from('v1')]), { ...fields, version: b1, accept: true })
     // Asked while the accept's commit is in flight: the promise must not miss it.
     await new Promise(resolve => setImmediate(resolve))
-    const promise = await replica.prepare('/w', b2)
+    const promise = await replica.prepare(asKey('/w'), b2)
     expect((await accepted).applied).toBe(true)
     expect(promise).toMatchObject({ promised: true, entry: { version: b1 } })
   })
@@ -270,58 +270,58 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const replica = store as unknown as ReplicaStore
     const fields = { created: clock.now(), expires: null, contentType: 'application/octet-stream' }
     const value = randomBytes(3 * CHUNK)
-    const staged = await replica.stage('/staged', Readable.from([value]), fields)
-    expect(await replica.entry('/staged')).toBeUndefined()
+    const staged = await replica.stage(asKey('/staged'), Readable.from([value]), fields)
+    expect(await replica.entry(asKey('/staged'))).toBeUndefined()
     const [origin, b1, b2] = [0, 1, 2].map(() => replica.nextVersion())
-    await replica.prepare('/staged', b1)
-    expect((await replica.applyStaged('/staged', staged.stageId, { ...fields, version: b1, origin, accept: true })).applied).toBe(true)
-    expect((await replica.get('/staged')).meta.sha256).toBe(staged.sha256)
+    await replica.prepare(asKey('/staged'), b1)
+    expect((await replica.applyStaged(asKey('/staged'), staged.stageId, { ...fields, version: b1, origin, accept: true })).applied).toBe(true)
+    expect((await replica.get(asKey('/staged'))).meta.sha256).toBe(staged.sha256)
     // A later ballot of the same proposal: no bytes needed, the value takes the new version.
-    expect((await replica.applyStaged('/staged', 'gone', { ...fields, version: b2, origin, accept: true })).applied).toBe(true)
-    expect(await replica.entry('/staged')).toMatchObject({ version: b2, origin })
-    expect(await codeOf(replica.applyStaged('/other', 'gone', { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')
-    const dropped = await replica.stage('/dropped', Readable.from([value]), fields)
+    expect((await replica.applyStaged(asKey('/staged'), 'gone', { ...fields, version: b2, origin, accept: true })).applied).toBe(true)
+    expect(await replica.entry(asKey('/staged'))).toMatchObject({ version: b2, origin })
+    expect(await codeOf(replica.applyStaged(asKey('/other'), 'gone', { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')
+    const dropped = await replica.stage(asKey('/dropped'), Readable.from([value]), fields)
     await replica.unstage(dropped.stageId)
-    expect(await codeOf(replica.applyStaged('/dropped', dropped.stageId, { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')
+    expect(await codeOf(replica.applyStaged(asKey('/dropped'), dropped.stageId, { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')
   })
 
   it('stops reading at maxBytes and leaves nothing behind', async () => {
     const { store } = await makeStore()
-    const code = await codeOf(store.put('/big', Readable.from([randomBytes(3 * CHUNK), randomBytes(CHUNK)]), { maxBytes: 3 * CHUNK + 10 }))
+    const code = await codeOf(store.put(asKey('/big'), Readable.from([randomBytes(3 * CHUNK), randomBytes(CHUNK)]), { maxBytes: 3 * CHUNK + 10 }))
     expect(code).toBe('ERR_TOO_LARGE')
-    expect(await store.stat('/big')).toBeUndefined()
+    expect(await store.stat(asKey('/big'))).toBeUndefined()
     expect((await store.stats()).entries).toBe(0)
   })
 
   it('expires temporal keys at upload + N days, and the sweep removes them', async () => {
     const { store, clock } = await makeStore()
-    await store.put('/t/one', Readable.from([Buffer.from('x')]), { temporalDays: 1 })
-    await store.put('/t/zero', Readable.from([Buffer.from('x')]), { temporalDays: 0 })
-    await store.put('/t/never', Readable.from([Buffer.from('x')]), { temporalDays: -1 })
-    expect(await store.stat('/t/zero')).toBeUndefined()
+    await store.put(asKey('/t/one'), Readable.from([Buffer.from('x')]), { temporalDays: 1 })
+    await store.put(asKey('/t/zero'), Readable.from([Buffer.from('x')]), { temporalDays: 0 })
+    await store.put(asKey('/t/never'), Readable.from([Buffer.from('x')]), { temporalDays: -1 })
+    expect(await store.stat(asKey('/t/zero'))).toBeUndefined()
     expect((await store.stats()).entries).toBe(2)
 
     clock.advance(DAY - 1)
-    expect(await store.stat('/t/one')).toBeDefined()
+    expect(await store.stat(asKey('/t/one'))).toBeDefined()
     clock.advance(1)
     // Not served as soon as it expires, before any sweep.
-    expect(await codeOf(store.get('/t/one'))).toBe('ERR_NOT_FOUND')
+    expect(await codeOf(store.get(asKey('/t/one')))).toBe('ERR_NOT_FOUND')
     expect((await store.list()).map(m => m.key)).toEqual(['/t/never'])
     expect((await store.stats()).entries).toBe(1)
 
     await (store as unknown as { sweep: () => Promise<void> }).sweep()
     expect((await store.stats()).entries).toBe(1)
     // An expired key can be written again.
-    await store.put('/t/one', Readable.from([Buffer.from('y')]), { ifAbsent: true })
-    expect((await body((await store.get('/t/one')).body)).toString()).toBe('y')
+    await store.put(asKey('/t/one'), Readable.from([Buffer.from('y')]), { ifAbsent: true })
+    expect((await body((await store.get(asKey('/t/one'))).body)).toString()).toBe('y')
   })
 
   it('deletes with a tombstone that the sweep collects after the grace period', async () => {
     const { store, clock, dir } = await makeStore()
-    await store.put('/d', Readable.from([randomBytes(2 * CHUNK)]))
-    await store.delete('/d')
-    expect(await codeOf(store.delete('/d'))).toBe('ERR_NOT_FOUND')
-    expect(await codeOf(store.get('/d'))).toBe('ERR_NOT_FOUND')
+    await store.put(asKey('/d'), Readable.from([randomBytes(2 * CHUNK)]))
+    await store.delete(asKey('/d'))
+    expect(await codeOf(store.delete(asKey('/d')))).toBe('ERR_NOT_FOUND')
+    expect(await codeOf(store.get(asKey('/d')))).toBe('ERR_NOT_FOUND')
     expect((await store.stats()).entries).toBe(0)
 
     const raw = (): { meta: unknown, chunks: number } => {
@@ -342,10 +342,10 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
 
   it('orders the versions of one key by HLC', async () => {
     const { store, clock } = await makeStore()
-    const v1 = await store.put('/h', Readable.from([Buffer.from('1')]))
+    const v1 = await store.put(asKey('/h'), Readable.from([Buffer.from('1')]))
     clock.set(clock.now() - 10_000) // the wall clock steps back
-    await store.delete('/h')
-    const v2 = await store.put('/h', Readable.from([Buffer.from('2')]))
+    await store.delete(asKey('/h'))
+    const v2 = await store.put(asKey('/h'), Readable.from([Buffer.from('2')]))
     expect(v2.version > v1.version).toBe(true)
   })
 
@@ -354,7 +354,7 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const { store } = await makeStore(dir)
     // An upload whose source dies midway, after chunks were written.
     const broken = new Readable({ read () {} })
-    const pending = store.put('/broken', broken)
+    const pending = store.put(asKey('/broken'), broken)
     broken.push(randomBytes(3 * CHUNK))
     await new Promise(resolve => setImmediate(resolve))
     broken.destroy(new Error('client went away'))
@@ -362,7 +362,7 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     await store.stop()
 
     const again = await makeStore(dir)
-    expect(await again.store.stat('/broken')).toBeUndefined()
+    expect(await again.store.stat(asKey('/broken'))).toBeUndefined()
     const env = open({ path: dir, readOnly: true })
     expect(env.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' }).getKeysCount()).toBe(0)
     expect(env.openDB({ name: 'pending', keyEncoding: 'binary' }).getKeysCount()).toBe(0)
@@ -373,7 +373,7 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
   it('removes, at the next start, the file of an upload killed midway and any file no record names', async () => {
     const dir = tempDir('pmz-store-')
     const { store } = await makeStore(dir)
-    await store.put('/kept', Readable.from([randomBytes(2 * CHUNK)]))
+    await store.put(asKey('/kept'), Readable.from([randomBytes(2 * CHUNK)]))
     await store.stop()
     expect(blobFiles(dir)).toHaveLength(1)
     // What a kill leaves: a pending entry and part of its file; a file whose
@@ -391,8 +391,8 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
 
     const again = await makeStore(dir)
     expect(blobFiles(dir)).toHaveLength(1)
-    expect(await again.store.stat('/killed')).toBeUndefined()
-    expect((await body((await again.store.get('/kept')).body)).length).toBe(2 * CHUNK)
+    expect(await again.store.stat(asKey('/killed'))).toBeUndefined()
+    expect((await body((await again.store.get(asKey('/kept'))).body)).length).toBe(2 * CHUNK)
     const raw = open({ path: dir, readOnly: true })
     expect(raw.openDB({ name: 'pending', keyEncoding: 'binary' }).getKeysCount()).toBe(0)
     await raw.close()
@@ -402,8 +402,8 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const dir = tempDir('pmz-store-')
     const { store } = await makeStore(dir)
     const bytes = randomBytes(3 * CHUNK + 9)
-    await store.put('/legacy', Readable.from([bytes]))
-    await store.put('/legacy-damaged', Readable.from([bytes]))
+    await store.put(asKey('/legacy'), Readable.from([bytes]))
+    await store.put(asKey('/legacy-damaged'), Readable.from([bytes]))
     await store.stop()
     // Rewrite both records the way they were stored before: chunks in LMDB, no `blob` flag.
     const env = open({ path: dir })
@@ -426,12 +426,12 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     const again = await makeStore(dir)
     // Their files are no record's now: removed at start.
     expect(blobFiles(dir)).toEqual([])
-    const got = await again.store.get('/legacy')
+    const got = await again.store.get(asKey('/legacy'))
     expect(Buffer.isBuffer(got.body)).toBe(false)
     expect((await body(got.body)).equals(bytes)).toBe(true)
-    expect(await codeOf(body((await again.store.get('/legacy-damaged')).body))).toBe('ERR_CORRUPT')
-    await again.store.delete('/legacy')
-    await again.store.delete('/legacy-damaged')
+    expect(await codeOf(body((await again.store.get(asKey('/legacy-damaged'))).body))).toBe('ERR_CORRUPT')
+    await again.store.delete(asKey('/legacy'))
+    await again.store.delete(asKey('/legacy-damaged'))
     await again.store.stop()
     const raw = open({ path: dir, readOnly: true })
     expect(raw.openDB({ name: 'chunks', keyEncoding: 'binary', encoding: 'binary' }).getKeysCount()).toBe(0)
@@ -440,8 +440,8 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
 
   it('lists live keys by prefix with paging', async () => {
     const { store } = await makeStore()
-    for (const k of ['/a/1', '/a/2', '/a/3', '/b/1']) await store.put(k, Readable.from([Buffer.from(k)]))
-    await store.delete('/a/2')
+    for (const k of ['/a/1', '/a/2', '/a/3', '/b/1']) await store.put(asKey(k), Readable.from([Buffer.from(k)]))
+    await store.delete(asKey('/a/2'))
     expect((await store.list({ prefix: '/a/' })).map(m => m.key)).toEqual(['/a/1', '/a/3'])
     expect((await store.list({ prefix: '/a/', limit: 1 })).map(m => m.key)).toEqual(['/a/1'])
     expect((await store.list({ prefix: '/a/', after: '/a/1' })).map(m => m.key)).toEqual(['/a/3'])

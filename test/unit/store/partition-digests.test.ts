@@ -4,7 +4,7 @@ import { createLogger } from '../../../src/common/logger.js'
 import { seededRandom } from '../../../src/common/random.js'
 import { PARTITIONS, partitionOf } from '../../../src/ring/index.js'
 import { recordHash } from '../../../src/store/partition-digests.js'
-import { createLocalStore, type ReplicaEntry, type ReplicaStore } from '../../../src/store/index.js'
+import { asKey, createLocalStore, type ReplicaEntry, type ReplicaStore } from '../../../src/store/index.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { cleanupPeers, tempDir } from '../../helpers/peer.js'
 
@@ -82,18 +82,18 @@ describe.each(['flush', 'os'] as const)('partition digests, sync=%s', sync => {
       if (r < 0.3) {
         // A client's write: permanent, or a temporal key of 0-2 days (0 expires at once).
         const temporal = random() < 0.4 ? Math.floor(random() * 3) : undefined
-        await store.put(key, bytes(Buffer.alloc(Math.floor(random() * 3000), step)), { temporalDays: temporal })
+        await store.put(asKey(key), bytes(Buffer.alloc(Math.floor(random() * 3000), step)), { temporalDays: temporal })
       } else if (r < 0.45) {
         // A replicated write, sometimes older than what is held (refused), sometimes already expired.
         const expires = random() < 0.3 ? clock.now() + Math.floor((random() - 0.5) * 2 * DAY) : null
-        await store.applyPut(key, bytes(Buffer.from(`r${step}`)), { version: store.nextVersion(), created: clock.now(), expires, contentType: 'text/plain' })
+        await store.applyPut(asKey(key), bytes(Buffer.from(`r${step}`)), { version: store.nextVersion(), created: clock.now(), expires, contentType: 'text/plain' })
       } else if (r < 0.6) {
-        await store.delete(key).catch(() => {})
+        await store.delete(asKey(key)).catch(() => {})
       } else if (r < 0.7) {
-        await store.applyTombstone(key, store.nextVersion(), clock.now())
+        await store.applyTombstone(asKey(key), store.nextVersion(), clock.now())
       } else if (r < 0.75) {
-        const e = await store.entry(key)
-        if (e !== undefined) await store.dropReplica(key, e.version)
+        const e = await store.entry(asKey(key))
+        if (e !== undefined) await store.dropReplica(asKey(key), e.version)
       } else if (r < 0.85) {
         clock.advance(Math.floor(random() * DAY))
       } else if (r < 0.9) {
@@ -121,8 +121,8 @@ describe.each(['flush', 'os'] as const)('partition digests, sync=%s', sync => {
     const dir = tempDir('pmz-partitions-')
     const clock = new ManualClock(1_700_000_000_000)
     const store = await makeStore(dir, clock)
-    for (let i = 0; i < 200; i++) await store.put(`/old/${i}`, bytes(Buffer.from(String(i))), { temporalDays: i % 5 === 0 ? 1 : undefined })
-    for (let i = 0; i < 20; i++) await store.delete(`/old/${i * 3}`).catch(() => {})
+    for (let i = 0; i < 200; i++) await store.put(asKey(`/old/${i}`), bytes(Buffer.from(String(i))), { temporalDays: i % 5 === 0 ? 1 : undefined })
+    for (let i = 0; i < 20; i++) await store.delete(asKey(`/old/${i * 3}`)).catch(() => {})
     const before = { hi: Uint32Array.from(store.partitions().xorHi), count: Uint32Array.from(store.partitions().count) }
     await store.stop()
     stores.splice(0)
@@ -141,14 +141,14 @@ describe.each(['flush', 'os'] as const)('partition digests, sync=%s', sync => {
   it('tells the records written since a cutoff (young), and no more when the cutoff is older than it remembers', async () => {
     const clock = new ManualClock(1_700_000_000_000)
     const store = await makeStore(tempDir('pmz-partitions-'), clock)
-    await store.put('/young/a', bytes(Buffer.from('a')))
+    await store.put(asKey('/young/a'), bytes(Buffer.from('a')))
     clock.advance(3_000)
     const cut = store.nextVersion()
-    await store.put('/young/b', bytes(Buffer.from('b')))
-    await store.delete('/young/a')
+    await store.put(asKey('/young/b'), bytes(Buffer.from('b')))
+    await store.delete(asKey('/young/a'))
     const young = store.partitions().young(cut) ?? []
-    const [bh, bl] = recordHash('/young/b', (await store.entry('/young/b')) as ReplicaEntry)
-    const [ah, al] = recordHash('/young/a', (await store.entry('/young/a')) as ReplicaEntry)
+    const [bh, bl] = recordHash(asKey('/young/b'), (await store.entry(asKey('/young/b'))) as ReplicaEntry)
+    const [ah, al] = recordHash(asKey('/young/a'), (await store.entry(asKey('/young/a'))) as ReplicaEntry)
     expect(young).toEqual(expect.arrayContaining([{ p: partitionOf('/young/b'), hi: bh, lo: bl }, { p: partitionOf('/young/a'), hi: ah, lo: al }]))
     expect(young).toHaveLength(2)
     clock.advance(120_000)

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { PARTITIONS } from '../../../src/ring/index.js'
 import { Placement } from '../../../src/store/replication/placement.js'
 import { View } from '../../helpers/replica-cluster.js'
+import { asKey } from '../../../src/store/index.js'
 
 const KEYS = Array.from({ length: 2000 }, (_, i) => `/p/${i}`)
 
@@ -24,11 +25,11 @@ describe('Placement', () => {
     const { placement } = setup(['a', 'b', 'c', 'd', 'e'])
     const owners = new Set<string>()
     for (const key of KEYS) {
-      const list = placement.preferenceList(key)
+      const list = placement.preferenceList(asKey(key))
       expect(list).toHaveLength(3)
       expect(new Set(list).size).toBe(3)
       for (const p of list) expect(['a', 'b', 'c', 'd', 'e']).toContain(p)
-      expect(placement.targets(key).map(t => t.peerId)).toEqual(list)
+      expect(placement.targets(asKey(key)).map(t => t.peerId)).toEqual(list)
       owners.add(list[0])
     }
     expect([...owners].sort()).toEqual(['a', 'b', 'c', 'd', 'e'])
@@ -43,7 +44,7 @@ describe('Placement', () => {
     expect(placement.peerIds()).toEqual(['a', 'b'])
     expect(placement.n()).toBe(2)
     expect(placement.w()).toBe(2)
-    expect(placement.preferenceList('/k').sort()).toEqual(['a', 'b'])
+    expect(placement.preferenceList(asKey('/k')).sort()).toEqual(['a', 'b'])
 
     const one = setup(['a'], 'a', 3, 2).placement
     expect(one.n()).toBe(1)
@@ -61,7 +62,7 @@ describe('Placement', () => {
     view.set('c', 'suspect')
     placement.refresh()
     expect(placement.fingerprint()).toBe(before)
-    const targets = placement.targets('/k')
+    const targets = placement.targets(asKey('/k'))
     expect(targets.map(t => t.peerId).sort()).toEqual(['a', 'b', 'c'])
     const by = Object.fromEntries(targets.map(t => [t.peerId, t]))
     expect(by.a).toEqual({ peerId: 'a', address: '', isSelf: true, isAlive: true, http: '' })
@@ -72,17 +73,17 @@ describe('Placement', () => {
   it('reads self first, then the live replicas by preference, never a dead one', () => {
     const { view, placement } = setup(['a', 'b', 'c', 'd', 'e'])
     // A key of which self is the last replica, another of which it is none.
-    const last = KEYS.find(k => placement.preferenceList(k)[2] === 'a') as string
-    const notMine = KEYS.find(k => !placement.preferenceList(k).includes('a')) as string
-    const [p0, p1] = placement.preferenceList(last)
-    expect(placement.readOrder(last).map(t => t.peerId)).toEqual(['a', p0, p1])
+    const last = KEYS.find(k => placement.preferenceList(asKey(k))[2] === 'a') as string
+    const notMine = KEYS.find(k => !placement.preferenceList(asKey(k)).includes('a')) as string
+    const [p0, p1] = placement.preferenceList(asKey(last))
+    expect(placement.readOrder(asKey(last)).map(t => t.peerId)).toEqual(['a', p0, p1])
     view.set(p0, 'dead')
-    expect(placement.readOrder(last).map(t => t.peerId)).toEqual(['a', p1])
-    expect(placement.readOrder(notMine).map(t => t.peerId)).toEqual(placement.preferenceList(notMine).filter(p => p !== p0))
+    expect(placement.readOrder(asKey(last)).map(t => t.peerId)).toEqual(['a', p1])
+    expect(placement.readOrder(asKey(notMine)).map(t => t.peerId)).toEqual(placement.preferenceList(asKey(notMine)).filter(p => p !== p0))
     // Given targets, it keeps their order (self still first).
     view.set(p0, 'alive')
-    const given = placement.targets(last).reverse()
-    expect(placement.readOrder(last, given).map(t => t.peerId)).toEqual(['a', p1, p0])
+    const given = placement.targets(asKey(last)).reverse()
+    expect(placement.readOrder(asKey(last), given).map(t => t.peerId)).toEqual(['a', p1, p0])
   })
 
   it('moves about 1/n of the partitions, all to the newcomer, when an unrelated peer joins; none when a non-volume peer does', () => {
@@ -140,7 +141,7 @@ describe('Placement', () => {
     other.refresh()
     expect(other.selfOnly()).toBe(false)
     expect(other.hasSelf()).toBe(false)
-    expect(other.targets('/k')).toEqual([{ peerId: 'v', address: 'v:1', isSelf: false, isAlive: true, http: 'http://v' }])
+    expect(other.targets(asKey('/k'))).toEqual([{ peerId: 'v', address: 'v:1', isSelf: false, isAlive: true, http: 'http://v' }])
   })
 
   it('keeps remembered peers on the ring until membership knows them, and lists those it does not know yet', () => {
@@ -151,7 +152,7 @@ describe('Placement', () => {
     expect(placement.n()).toBe(3)
     expect(placement.unknownRemembered().sort()).toEqual(['b', 'c'])
     // Unknown to membership: on the ring, but not a live target.
-    const t = placement.targets('/k').find(x => x.peerId === 'b')
+    const t = placement.targets(asKey('/k')).find(x => x.peerId === 'b')
     expect(t).toMatchObject({ isAlive: false, address: '' })
 
     view.add('b')
@@ -169,7 +170,7 @@ describe('Placement', () => {
     const { placement } = setup(['a', 'b', 'c', 'd'])
     placement.exclude(new Set(['c']))
     expect(placement.peerIds()).toEqual(['a', 'b', 'd'])
-    for (const key of KEYS.slice(0, 200)) expect(placement.preferenceList(key)).not.toContain('c')
+    for (const key of KEYS.slice(0, 200)) expect(placement.preferenceList(asKey(key))).not.toContain('c')
     placement.exclude(new Set())
     expect(placement.peerIds()).toEqual(['a', 'b', 'c', 'd'])
   })
@@ -192,7 +193,7 @@ describe('Placement', () => {
     // The keys follow: the owned fraction of 10,000 keys is within a couple of percent of the share.
     const keys = Array.from({ length: 10_000 }, (_, i) => `/share/${i}`)
     for (const [id, share] of Object.entries(shares)) {
-      expect(Math.abs(keys.filter(k => placement.preferenceList(k)[0] === id).length / keys.length - share)).toBeLessThan(0.03)
+      expect(Math.abs(keys.filter(k => placement.preferenceList(asKey(k))[0] === id).length / keys.length - share)).toBeLessThan(0.03)
     }
   })
 })

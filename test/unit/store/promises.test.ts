@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { encodeHlc, type HlcTimestamp } from '../../../src/common/hlc.js'
 import { HIGH_WATER_STEP_MS, Promises } from '../../../src/store/promises.js'
+import { asKey } from '../../../src/store/index.js'
 
 const at = (wall: number, logical = 0, peer = 'p'): HlcTimestamp => encodeHlc({ wall, logical, peerId: peer })
 
@@ -22,7 +23,7 @@ describe('Promises', () => {
     expect(persisted).toEqual([at(1000 + HIGH_WATER_STEP_MS, 0, '')])
     for (let wall = 1000; wall < 1000 + HIGH_WATER_STEP_MS; wall += 100) {
       await promises.cover(at(wall))
-      promises.promise(`/k${wall}`, at(wall))
+      promises.promise(asKey(`/k${wall}`), at(wall))
     }
     expect(persisted).toHaveLength(1)
     await promises.cover(at(1000 + HIGH_WATER_STEP_MS))
@@ -31,40 +32,40 @@ describe('Promises', () => {
 
   it('refuses to promise a ballot the durable mark does not cover', () => {
     const { promises } = make()
-    expect(() => { promises.promise('/k', at(5)) }).toThrow(/high-water/)
+    expect(() => { promises.promise(asKey('/k'), at(5)) }).toThrow(/high-water/)
   })
 
   it('starts from the floor: every key counts as promised up to it', () => {
     const { promises } = make(at(7000, 0, ''))
-    expect(promises.of('/never-seen')).toBe(at(7000, 0, ''))
+    expect(promises.of(asKey('/never-seen'))).toBe(at(7000, 0, ''))
     expect(promises.covers(at(6999))).toBe(true)
     expect(promises.covers(at(7000))).toBe(false)
-    expect(make().promises.of('/k')).toBeUndefined()
+    expect(make().promises.of(asKey('/k'))).toBeUndefined()
   })
 
   it('past its cap drops the promises a newer record made moot, then forgets the oldest by raising the floor', async () => {
     const { promises, versions } = make('', 4)
     await promises.cover(at(100))
-    for (let i = 1; i <= 4; i++) promises.promise(`/k${i}`, at(i))
+    for (let i = 1; i <= 4; i++) promises.promise(asKey(`/k${i}`), at(i))
     versions.set('/k2', at(50)) // written since at a newer version: its promise is moot
-    promises.promise('/k5', at(5))
+    promises.promise(asKey('/k5'), at(5))
     // /k2 went without touching the floor; /k1 and /k3 were the oldest left.
     expect(promises.size).toBe(2)
-    expect(promises.of('/k2')).toBe(at(3))
-    expect(promises.of('/k1')).toBe(at(3))
-    expect(promises.of('/k4')).toBe(at(4))
-    expect(promises.of('/k5')).toBe(at(5))
+    expect(promises.of(asKey('/k2'))).toBe(at(3))
+    expect(promises.of(asKey('/k1'))).toBe(at(3))
+    expect(promises.of(asKey('/k4'))).toBe(at(4))
+    expect(promises.of(asKey('/k5'))).toBe(at(5))
   })
 
   it('forgets promises older than a time by raising the floor to them', async () => {
     const { promises } = make()
     await promises.cover(at(3000))
-    promises.promise('/old', at(1000))
-    promises.promise('/new', at(3000))
+    promises.promise(asKey('/old'), at(1000))
+    promises.promise(asKey('/new'), at(3000))
     promises.forgetOlderThan(2000)
     expect(promises.size).toBe(1)
-    expect(promises.of('/old')).toBe(at(1000))
-    expect(promises.of('/other')).toBe(at(1000))
-    expect(promises.of('/new')).toBe(at(3000))
+    expect(promises.of(asKey('/old'))).toBe(at(1000))
+    expect(promises.of(asKey('/other'))).toBe(at(1000))
+    expect(promises.of(asKey('/new'))).toBe(at(3000))
   })
 })

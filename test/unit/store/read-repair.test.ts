@@ -7,6 +7,7 @@ import type { Target } from '../../../src/store/replication/placement.js'
 import { ReadRepair, newestOf, type SurveyAnswer } from '../../../src/store/replication/read-repair.js'
 import type { ReplicaClient } from '../../../src/store/replication/replica-client.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
+import { asKey } from '../../../src/store/index.js'
 
 const KEY = '/rr/k'
 const target = (peerId: string, isSelf = false): Target => ({ peerId, address: isSelf ? '' : `${peerId}:1`, isSelf, isAlive: true, http: '' })
@@ -18,7 +19,7 @@ const D = target('d')
 const v = (wall: number, logical = 0, peerId = 'a'): string => encodeHlc({ wall, logical, peerId })
 
 function value (version: string, extra: Partial<ReplicaEntry> = {}): ReplicaEntry {
-  return { key: KEY, version, deleted: false, deletedAt: null, size: 100, sha256: 'ab'.repeat(32), contentType: 'text/plain', created: 1, expires: null, ...extra }
+  return { key: asKey(KEY), version, deleted: false, deletedAt: null, size: 100, sha256: 'ab'.repeat(32), contentType: 'text/plain', created: 1, expires: null, ...extra }
 }
 function tombstone (version: string, deletedAt: number, extra: Partial<ReplicaEntry> = {}): ReplicaEntry {
   return { ...value(version), deleted: true, deletedAt, size: 0, ...extra }
@@ -59,7 +60,7 @@ describe('ReadRepair', () => {
     const { repair, client } = setup()
     const newest = value(v(2000), { size: 321 })
     const answers = [answer(A, newest), answer(B, value(v(1000))), answer(C, undefined), answer(D, { ...newest })]
-    repair.schedule(KEY, answers, newestOf(answers))
+    repair.schedule(asKey(KEY), answers, newestOf(answers))
     await repair.idle()
     expect(client.copy.mock.calls).toEqual([
       [KEY, [A, D], B, { version: newest.version }],
@@ -74,7 +75,7 @@ describe('ReadRepair', () => {
     const { repair, client } = setup()
     const newest = tombstone(v(3000, 0, 'c'), 2999, { origin: v(2500) })
     const answers = [answer(A, value(v(2000))), answer(B, undefined), answer(C, newest)]
-    repair.schedule(KEY, answers, newestOf(answers))
+    repair.schedule(asKey(KEY), answers, newestOf(answers))
     await repair.idle()
     expect(client.tombstone.mock.calls).toEqual([
       [A, KEY, newest.version, 2999, { origin: v(2500) }],
@@ -89,12 +90,12 @@ describe('ReadRepair', () => {
     const { repair, client } = setup()
     const e = value(v(2000))
     const same = [answer(A, e), answer(B, { ...e }), answer(C, { ...e })]
-    repair.schedule(KEY, same, newestOf(same))
+    repair.schedule(asKey(KEY), same, newestOf(same))
     const t = tombstone(v(2000), 5)
     const gone = [answer(A, t), answer(B, { ...t })]
-    repair.schedule('/rr/t', gone, newestOf(gone))
+    repair.schedule(asKey('/rr/t'), gone, newestOf(gone))
     const none = [answer(A, undefined), answer(B, undefined)]
-    repair.schedule('/rr/none', none, newestOf(none))
+    repair.schedule(asKey('/rr/none'), none, newestOf(none))
     await repair.idle()
     expect(client.copy).not.toHaveBeenCalled()
     expect(client.tombstone).not.toHaveBeenCalled()
@@ -105,7 +106,7 @@ describe('ReadRepair', () => {
     const { repair, client, clock } = setup()
     const expired = value(v(2000), { expires: clock.now() - 1 })
     const answers = [answer(A, expired), answer(B, undefined)]
-    repair.schedule(KEY, answers, newestOf(answers))
+    repair.schedule(asKey(KEY), answers, newestOf(answers))
     await repair.idle()
     expect(client.copy).not.toHaveBeenCalled()
     expect(repair.repaired).toBe(0)
@@ -115,12 +116,12 @@ describe('ReadRepair', () => {
     const { repair, client, lines } = setup()
     client.copy.mockRejectedValueOnce(Object.assign(new Error('no holder'), { code: 'ERR_UNAVAILABLE' }))
     const answers = [answer(A, value(v(2000))), answer(B, undefined)]
-    expect(() => { repair.schedule(KEY, answers, newestOf(answers)) }).not.toThrow()
+    expect(() => { repair.schedule(asKey(KEY), answers, newestOf(answers)) }).not.toThrow()
     await repair.idle()
     expect(lines.filter(l => l.msg === 'read repair failed' && l.key === KEY)).toHaveLength(1)
     expect(repair.repaired).toBe(0)
 
-    repair.schedule(KEY, answers, newestOf(answers))
+    repair.schedule(asKey(KEY), answers, newestOf(answers))
     await repair.idle()
     expect(client.copy).toHaveBeenCalledTimes(2)
     expect(repair.repaired).toBe(1)
@@ -131,14 +132,14 @@ describe('ReadRepair', () => {
     await repair.idle() // nothing in flight: at once
     const releases: Array<() => void> = []
     client.copy.mockImplementation(async () => await new Promise(resolve => { releases.push(() => resolve({ applied: true })) }))
-    const answersOf = (key: string): SurveyAnswer[] => [answer(A, { ...value(v(2000)), key }), answer(B, undefined)]
-    repair.schedule('/rr/0', answersOf('/rr/0'), newestOf(answersOf('/rr/0')))
+    const answersOf = (key: string): SurveyAnswer[] => [answer(A, { ...value(v(2000)), key: asKey(key) }), answer(B, undefined)]
+    repair.schedule(asKey('/rr/0'), answersOf('/rr/0'), newestOf(answersOf('/rr/0')))
     // A second read of a key under repair does not start another.
-    repair.schedule('/rr/0', answersOf('/rr/0'), newestOf(answersOf('/rr/0')))
+    repair.schedule(asKey('/rr/0'), answersOf('/rr/0'), newestOf(answersOf('/rr/0')))
     expect(client.copy).toHaveBeenCalledTimes(1)
     for (let i = 1; i < MAX_CONCURRENT_REPAIRS + 5; i++) {
       const answers = answersOf(`/rr/${i}`)
-      repair.schedule(`/rr/${i}`, answers, newestOf(answers))
+      repair.schedule(asKey(`/rr/${i}`), answers, newestOf(answers))
     }
     expect(client.copy).toHaveBeenCalledTimes(MAX_CONCURRENT_REPAIRS)
 

@@ -2,11 +2,12 @@ import { describe, expect, it } from 'vitest'
 import type { ReplicaEntry } from '../../../src/store/record.js'
 import { afterPrepare, backoffMs, decide, decideUndo, type PrepareRound } from '../../../src/store/replication/register-rules.js'
 import type { PrepareResult } from '../../../src/store/types.js'
+import { asKey } from '../../../src/store/index.js'
 
 const NOW = 1_000_000
 
 function value (version: string, origin?: string, extra: Partial<ReplicaEntry> = {}): ReplicaEntry {
-  return { key: '/k', version, deleted: false, deletedAt: null, size: 1, sha256: 'x', contentType: 'a/b', created: 1, expires: null, ...(origin !== undefined ? { origin } : {}), ...extra }
+  return { key: asKey('/k'), version, deleted: false, deletedAt: null, size: 1, sha256: 'x', contentType: 'a/b', created: 1, expires: null, ...(origin !== undefined ? { origin } : {}), ...extra }
 }
 const tomb = (version: string, origin?: string): ReplicaEntry => value(version, origin, { deleted: true, deletedAt: 5 })
 const promise = (entry?: ReplicaEntry): PrepareResult => ({ promised: true, ballot: 'b9', entry })

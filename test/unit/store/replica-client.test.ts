@@ -10,11 +10,12 @@ import type { Target } from '../../../src/store/replication/placement.js'
 import { ReplicaClient } from '../../../src/store/replication/replica-client.js'
 import { serveReplica } from '../../../src/store/replication/replica-server.js'
 import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE } from '../../../src/store/replication/messages.js'
+import { asKey } from '../../../src/store/index.js'
 
 const log = createLogger({ level: 'silent' })
 const V1 = encodeHlc({ wall: 1_700_000_000_000, logical: 0, peerId: 'b' })
-const entry: ReplicaEntry = { key: '/k', version: V1, deleted: false, deletedAt: null, size: 3, sha256: 'x', contentType: 'x', created: 1, expires: null }
-const meta: ValueMeta = { key: '/k', size: 3, sha256: 'x', contentType: 'x', created: 1, expires: null, version: V1 }
+const entry: ReplicaEntry = { key: asKey('/k'), version: V1, deleted: false, deletedAt: null, size: 3, sha256: 'x', contentType: 'x', created: 1, expires: null }
+const meta: ValueMeta = { key: asKey('/k'), size: 3, sha256: 'x', contentType: 'x', created: 1, expires: null, version: V1 }
 const put: ReplicaPut = { version: V1, created: 1, expires: null, contentType: 'x' }
 const b: Target = { peerId: 'b', address: 'b:1', isSelf: false, isAlive: true, http: '' }
 
@@ -32,16 +33,16 @@ function localStub (observed: string[]): ReplicaStore {
 
 /** Every way of asking `t` through the client, each named after the reply it expects. */
 const CALLS: Array<[string, (c: ReplicaClient) => Promise<unknown>]> = [
-  ['store.entry.reply', async c => await c.entry(b, '/k')],
-  ['store.fetch.reply', async c => await c.fetch(b, '/k')],
-  ['store.value', async c => await c.read(b, '/k')],
-  ['store.applied', async c => await c.put(b, '/k', Buffer.from('abc'), put)],
-  ['store.applied', async c => await c.put(b, '/k', Buffer.alloc(100 * 1024), put)],
-  ['store.applied', async c => await c.tombstone(b, '/k', V1, 5)],
-  ['store.staged', async c => await c.stage(b, '/k', (async function * () { yield Buffer.from('abc') })(), { created: 1, expires: null, contentType: 'x' })],
-  ['store.applied', async c => await c.commit(b, '/k', 's1', put)],
+  ['store.entry.reply', async c => await c.entry(b, asKey('/k'))],
+  ['store.fetch.reply', async c => await c.fetch(b, asKey('/k'))],
+  ['store.value', async c => await c.read(b, asKey('/k'))],
+  ['store.applied', async c => await c.put(b, asKey('/k'), Buffer.from('abc'), put)],
+  ['store.applied', async c => await c.put(b, asKey('/k'), Buffer.alloc(100 * 1024), put)],
+  ['store.applied', async c => await c.tombstone(b, asKey('/k'), V1, 5)],
+  ['store.staged', async c => await c.stage(b, asKey('/k'), (async function * () { yield Buffer.from('abc') })(), { created: 1, expires: null, contentType: 'x' })],
+  ['store.applied', async c => await c.commit(b, asKey('/k'), 's1', put)],
   ['store.unstaged', async c => { await c.unstage(b, 's1') }],
-  ['store.promise', async c => await c.prepare(b, '/k', V1)],
+  ['store.promise', async c => await c.prepare(b, asKey('/k'), V1)],
   ['store.list.reply', async c => await c.list('b:1', {})]
 ]
 

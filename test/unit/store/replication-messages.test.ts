@@ -5,30 +5,33 @@ import type { Message } from '../../../src/mesh/transport/index.js'
 import type { ReplicaEntry, ValueMeta } from '../../../src/store/record.js'
 import type { ReplicaPut } from '../../../src/store/types.js'
 import { parseReply, parseRequest, type ReplicationReply, type ReplicationRequest } from '../../../src/store/replication/messages.js'
+import { AE_V, parseAeReply } from '../../../src/store/replication/anti-entropy-messages.js'
+import { asKey } from '../../../src/store/index.js'
 
+const K = asKey('/k')
 const V1 = encodeHlc({ wall: 1_700_000_000_000, logical: 0, peerId: 'a' })
 const V2 = encodeHlc({ wall: 1_700_000_000_001, logical: 3, peerId: 'host-01.b' })
 const SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
-const entry: ReplicaEntry = { key: '/k', version: V1, deleted: false, deletedAt: null, size: 3, sha256: SHA, contentType: 'text/plain', created: 1, expires: null }
+const entry: ReplicaEntry = { key: K, version: V1, deleted: false, deletedAt: null, size: 3, sha256: SHA, contentType: 'text/plain', created: 1, expires: null }
 const tomb: ReplicaEntry = { ...entry, deleted: true, deletedAt: 5, size: 0, sha256: '', contentType: '', origin: V2 }
-const meta: ValueMeta = { key: '/k', size: 3, sha256: SHA, contentType: 'text/plain', created: 1, expires: 99, version: V1 }
+const meta: ValueMeta = { key: K, size: 3, sha256: SHA, contentType: 'text/plain', created: 1, expires: 99, version: V1 }
 const put: ReplicaPut = { version: V2, created: 1, expires: null, contentType: 'text/plain' }
 const bytes = Buffer.from('abc')
 
 /** One well-formed message of every request type, optional fields present and absent. */
 const REQUESTS: ReplicationRequest[] = [
-  { type: 'store.entry', v: 1, key: '/k' },
-  { type: 'store.fetch', v: 1, key: '/k' },
-  { type: 'store.read', v: 1, key: '/k' },
-  { type: 'store.put', v: 1, key: '/k', put, maxBytes: null, sizeHint: null },
-  { type: 'store.put', v: 1, key: '/k', put: { ...put, sha256: SHA, origin: V1, accept: true }, maxBytes: 1.5 * 1024 * 1024, sizeHint: 3, bytes },
-  { type: 'store.put', v: 1, key: '/k', put, maxBytes: 10, sizeHint: 3, bytes: null },
-  { type: 'store.tombstone', v: 1, key: '/k', version: V1, deletedAt: 5 },
-  { type: 'store.tombstone', v: 1, key: '/k', version: V1, deletedAt: 5, accept: true, origin: V2 },
-  { type: 'store.prepare', v: 1, key: '/k', ballot: V2 },
-  { type: 'store.stage', v: 1, key: '/k', fields: { created: 1, expires: 2, contentType: 'x', sha256: SHA }, maxBytes: null, sizeHint: 100 },
-  { type: 'store.commit', v: 1, key: '/k', stageId: 's1', put },
+  { type: 'store.entry', v: 1, key: K },
+  { type: 'store.fetch', v: 1, key: K },
+  { type: 'store.read', v: 1, key: K },
+  { type: 'store.put', v: 1, key: K, put, maxBytes: null, sizeHint: null },
+  { type: 'store.put', v: 1, key: K, put: { ...put, sha256: SHA, origin: V1, accept: true }, maxBytes: 1.5 * 1024 * 1024, sizeHint: 3, bytes },
+  { type: 'store.put', v: 1, key: K, put, maxBytes: 10, sizeHint: 3, bytes: null },
+  { type: 'store.tombstone', v: 1, key: K, version: V1, deletedAt: 5 },
+  { type: 'store.tombstone', v: 1, key: K, version: V1, deletedAt: 5, accept: true, origin: V2 },
+  { type: 'store.prepare', v: 1, key: K, ballot: V2 },
+  { type: 'store.stage', v: 1, key: K, fields: { created: 1, expires: 2, contentType: 'x', sha256: SHA }, maxBytes: null, sizeHint: 100 },
+  { type: 'store.commit', v: 1, key: K, stageId: 's1', put },
   { type: 'store.unstage', v: 1, stageId: 's1' },
   { type: 'store.list', v: 1, options: {} },
   { type: 'store.list', v: 1, options: { prefix: '/a', after: '/a/b', limit: 10 } }
@@ -50,7 +53,7 @@ const REPLIES: ReplicationReply[] = [
   { type: 'store.staged', v: 1, stageId: 's1', size: 0, sha256: SHA },
   { type: 'store.unstaged', v: 1 },
   { type: 'store.list.reply', v: 1, items: [] },
-  { type: 'store.list.reply', v: 1, items: [meta, { ...meta, key: '/l', expires: null }] }
+  { type: 'store.list.reply', v: 1, items: [meta, { ...meta, key: asKey('/l'), expires: null }] }
 ]
 
 /** The code and details a parse throws with, or 'ok'. */
@@ -79,6 +82,10 @@ describe('parseRequest', () => {
     ['entry without key', 'store.entry', { type: 'store.entry', v: 1 }],
     ['fetch with a numeric key', 'store.fetch', { type: 'store.fetch', v: 1, key: 7 }],
     ['read with a null key', 'store.read', { type: 'store.read', v: 1, key: null }],
+    ['read of a key without its leading /', 'store.read', { type: 'store.read', v: 1, key: 'k' }],
+    ['put of a key with a dot segment', 'store.put', { ...putReq, key: '/a/../b' }],
+    ['tombstone of a key with a space', 'store.tombstone', { type: 'store.tombstone', v: 1, key: '/a b', version: V1, deletedAt: 5 }],
+    ['prepare of a key longer than 1024 bytes', 'store.prepare', { type: 'store.prepare', v: 1, key: `/${'k'.repeat(1024)}`, ballot: V2 }],
     ['put without put', 'store.put', { ...putReq, put: undefined }],
     ['put whose put is null', 'store.put', { ...putReq, put: null }],
     ['put whose version is no HLC', 'store.put', { ...putReq, put: { ...put, version: 'v1' } }],
@@ -146,6 +153,8 @@ describe('parseReply', () => {
     ['entry.reply whose origin is no HLC', 'store.entry.reply', { type: 'store.entry.reply', v: 1, entry: { ...entry, origin: '' } }],
     ['fetch.reply without bytes', 'store.fetch.reply', { type: 'store.fetch.reply', v: 1, entry }],
     ['fetch.reply whose bytes are a string', 'store.fetch.reply', { type: 'store.fetch.reply', v: 1, entry, bytes: 'abc' }],
+    ['entry.reply whose entry has an invalid key', 'store.entry.reply', { type: 'store.entry.reply', v: 1, entry: { ...entry, key: '/a//b' } }],
+    ['value whose meta has an invalid key', 'store.value', { type: 'store.value', v: 1, meta: { ...meta, key: '/.' } }],
     ['fetch.reply with a bad entry', 'store.fetch.reply', { type: 'store.fetch.reply', v: 1, entry: { ...entry, key: 1 }, bytes: null }],
     ['value without meta', 'store.value', { type: 'store.value', v: 1 }],
     ['value whose meta lacks a version', 'store.value', { type: 'store.value', v: 1, meta: { ...meta, version: undefined } }],
@@ -173,5 +182,21 @@ describe('parseReply', () => {
   ]
   it.each(bad)('refuses %s with ERR_REMOTE naming the type and the replica', (_name, type, m) => {
     expect(outcome(() => parseReply(asMsg(m), type, 'b'))).toEqual({ code: 'ERR_REMOTE', details: { type, replica: 'b', got: m.type } })
+  })
+})
+
+describe('parseAeReply', () => {
+  const keysReply = (entries: unknown[]): Message => asMsg({ type: 'store.ae.keys.reply', v: AE_V, entries, last: null })
+
+  it('accepts a listing of well-formed entries', () => {
+    expect(outcome(() => parseAeReply(keysReply([entry, tomb]), 'store.ae.keys.reply'))).toBe('ok')
+  })
+
+  it.each([
+    ['an invalid key', { ...entry, key: '/a/../b' }],
+    ['a version that is no HLC', { ...entry, version: 'v1' }],
+    ['no content type', { ...entry, contentType: undefined }]
+  ])('refuses a listing with an entry of %s with ERR_REMOTE', (_name, bad) => {
+    expect(outcome(() => parseAeReply(keysReply([entry, bad]), 'store.ae.keys.reply'))).toMatchObject({ code: 'ERR_REMOTE' })
   })
 })

@@ -10,6 +10,7 @@ import { Survey } from '../../../src/store/replication/survey.js'
 import { codeOf } from '../../helpers/errors.js'
 import { ManualClock } from '../../helpers/manual-clock.js'
 import { View } from '../../helpers/replica-cluster.js'
+import { asKey } from '../../../src/store/index.js'
 
 /** One question a survey put to a replica, answered (or failed) by the test. */
 interface Ask {
@@ -46,7 +47,7 @@ class FakeReplicas {
   }
 }
 
-const entry = (wall: number, key = '/s/k'): ReplicaEntry => ({ key, version: encodeHlc({ wall, logical: 0, peerId: 'a' }), deleted: false, deletedAt: null, size: 3, sha256: 'cd'.repeat(32), contentType: 'text/plain', created: 1, expires: null })
+const entry = (wall: number, key = '/s/k'): ReplicaEntry => ({ key: asKey(key), version: encodeHlc({ wall, logical: 0, peerId: 'a' }), deleted: false, deletedAt: null, size: 3, sha256: 'cd'.repeat(32), contentType: 'text/plain', created: 1, expires: null })
 
 /** Lets queued promise continuations run. */
 const flush = async (): Promise<void> => { await new Promise(resolve => setImmediate(resolve)) }
@@ -84,7 +85,7 @@ function setup (peers = ['a', 'b', 'c'], replicas = 3, writeQuorum = 2, self = '
 function keyWhere (placement: Placement, self: string, at: number): string {
   for (let i = 0; ; i++) {
     const key = `/s/${i}`
-    if (placement.preferenceList(key).indexOf(self) === at) return key
+    if (placement.preferenceList(asKey(key)).indexOf(self) === at) return key
   }
 }
 
@@ -92,8 +93,8 @@ describe('Survey.run', () => {
   it('asks R = N - W + 1 live replicas, self first then by preference, when the ring is settled', async () => {
     const { survey, replicas, placement, schedule, clock } = setup()
     const key = keyWhere(placement, 'a', 2)
-    const [p0, p1] = placement.preferenceList(key)
-    const out = survey.run(key, placement.targets(key))
+    const [p0, p1] = placement.preferenceList(asKey(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     await flush()
     expect(replicas.asked()).toEqual(['a', p0])
     replicas.to('a').answer(entry(1))
@@ -114,14 +115,14 @@ describe('Survey.run', () => {
   it('asks R = 1 replica (self) with W = N, and all N with W = 1', async () => {
     const wAll = setup(['a', 'b', 'c'], 3, 3)
     const key = keyWhere(wAll.placement, 'a', 1)
-    const one = wAll.survey.run(key, wAll.placement.targets(key))
+    const one = wAll.survey.run(asKey(key), wAll.placement.targets(asKey(key)))
     await flush()
     expect(wAll.replicas.asked()).toEqual(['a'])
     wAll.replicas.to('a').answer(entry(1))
     expect(ids(await one)).toEqual(['a'])
 
     const wOne = setup(['a', 'b', 'c'], 3, 1)
-    const all = wOne.survey.run(key, wOne.placement.targets(key))
+    const all = wOne.survey.run(asKey(key), wOne.placement.targets(asKey(key)))
     await flush()
     expect(wOne.replicas.asked()).toHaveLength(3)
     wOne.replicas.to('a').answer(entry(1))
@@ -135,9 +136,9 @@ describe('Survey.run', () => {
     const { survey, replicas, placement, settled } = setup()
     settled.value = false
     const key = keyWhere(placement, 'a', 0)
-    const out = survey.run(key, placement.targets(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     await flush()
-    expect(replicas.asked()).toEqual(['a', ...placement.preferenceList(key).slice(1)])
+    expect(replicas.asked()).toEqual(['a', ...placement.preferenceList(asKey(key)).slice(1)])
     replicas.asks[0].answer(entry(1))
     replicas.asks[1].answer(entry(1))
     expect(await peek(out)).toBe('pending')
@@ -149,9 +150,9 @@ describe('Survey.run', () => {
     const { survey, replicas, placement, view, settled } = setup()
     settled.value = false
     const key = keyWhere(placement, 'a', 0)
-    const dead = placement.preferenceList(key)[1]
+    const dead = placement.preferenceList(asKey(key))[1]
     view.set(dead, 'dead')
-    const out = survey.run(key, placement.targets(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     await flush()
     expect(replicas.asked()).not.toContain(dead)
     for (const a of replicas.asks) a.answer(entry(1))
@@ -161,8 +162,8 @@ describe('Survey.run', () => {
   it('replaces a replica that fails by the next one', async () => {
     const { survey, replicas, placement } = setup()
     const key = keyWhere(placement, 'a', 0)
-    const [, p1, p2] = placement.preferenceList(key)
-    const out = survey.run(key, placement.targets(key))
+    const [, p1, p2] = placement.preferenceList(asKey(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     await flush()
     expect(replicas.asked()).toEqual(['a', p1])
     replicas.to('a').answer(entry(1))
@@ -176,8 +177,8 @@ describe('Survey.run', () => {
   it('asks the others too once a replica has been slow for SURVEY_SPECULATE_MS', async () => {
     const { survey, replicas, placement, clock } = setup()
     const key = keyWhere(placement, 'a', 0)
-    const [, p1, p2] = placement.preferenceList(key)
-    const out = survey.run(key, placement.targets(key))
+    const [, p1, p2] = placement.preferenceList(asKey(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     await flush()
     replicas.to('a').answer(entry(1))
     await flush()
@@ -195,8 +196,8 @@ describe('Survey.run', () => {
   it('speculation asks every replica not yet asked (N = 5, W = 4: R = 2)', async () => {
     const { survey, replicas, placement, clock } = setup(['a', 'b', 'c', 'd', 'e'], 5, 4)
     const key = keyWhere(placement, 'a', 0)
-    const list = placement.preferenceList(key)
-    const out = survey.run(key, placement.targets(key))
+    const list = placement.preferenceList(asKey(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     await flush()
     expect(replicas.asked()).toEqual(list.slice(0, 2))
     clock.advance(SURVEY_SPECULATE_MS)
@@ -210,7 +211,7 @@ describe('Survey.run', () => {
   it('resolves early on an answer that is enough', async () => {
     const { survey, replicas, placement } = setup()
     const key = keyWhere(placement, 'a', 0)
-    const out = survey.run(key, placement.targets(key), { enough: a => a.entry !== undefined && a.entry.version === entry(9).version })
+    const out = survey.run(asKey(key), placement.targets(asKey(key)), { enough: a => a.entry !== undefined && a.entry.version === entry(9).version })
     await flush()
     replicas.to('a').answer(entry(9))
     expect(ids(await out)).toEqual(['a'])
@@ -219,8 +220,8 @@ describe('Survey.run', () => {
   it('with fetch, asks one remote replica for the bytes when self is not a replica, the next one when it fails', async () => {
     const { survey, replicas, placement } = setup(['a', 'b', 'c', 'd'])
     const key = keyWhere(placement, 'a', -1)
-    const [p0, p1, p2] = placement.preferenceList(key)
-    const out = survey.run(key, placement.targets(key), { fetch: true })
+    const [p0, p1, p2] = placement.preferenceList(asKey(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)), { fetch: true })
     await flush()
     expect(replicas.asks.map(a => [a.peerId, a.kind])).toEqual([[p0, 'fetch'], [p1, 'entry']])
     replicas.to(p0).fail()
@@ -238,7 +239,7 @@ describe('Survey.run', () => {
     const { survey, replicas, placement, settled } = setup()
     settled.value = false
     const key = keyWhere(placement, 'a', 1)
-    const out = survey.run(key, placement.targets(key), { fetch: true })
+    const out = survey.run(asKey(key), placement.targets(asKey(key)), { fetch: true })
     await flush()
     expect(replicas.asks.map(a => a.kind)).toEqual(['entry', 'entry', 'entry'])
     for (const a of replicas.asks) a.answer(entry(1))
@@ -248,7 +249,7 @@ describe('Survey.run', () => {
   it('rejects with ERR_QUORUM_NOT_MET (503) when fewer than R replicas answer', async () => {
     const { survey, replicas, placement } = setup()
     const key = keyWhere(placement, 'a', 0)
-    const out = survey.run(key, placement.targets(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     const code = codeOf(out)
     await flush()
     replicas.asks[0].answer(entry(1))
@@ -261,16 +262,16 @@ describe('Survey.run', () => {
     // No live replica at all: nobody is asked.
     const none = setup(['a', 'b', 'c', 'd'])
     const k = keyWhere(none.placement, 'a', -1)
-    for (const p of none.placement.preferenceList(k)) none.view.set(p, 'dead')
-    expect(await codeOf(none.survey.run(k, none.placement.targets(k)))).toBe('ERR_QUORUM_NOT_MET')
+    for (const p of none.placement.preferenceList(asKey(k))) none.view.set(p, 'dead')
+    expect(await codeOf(none.survey.run(asKey(k), none.placement.targets(asKey(k))))).toBe('ERR_QUORUM_NOT_MET')
     expect(none.replicas.asks).toEqual([])
   })
 
   it('schedules read repair once, over every answer, when all the replicas asked have answered or failed', async () => {
     const { survey, replicas, placement, clock, schedule } = setup()
     const key = keyWhere(placement, 'a', 0)
-    const [, p1, p2] = placement.preferenceList(key)
-    const out = survey.run(key, placement.targets(key))
+    const [, p1, p2] = placement.preferenceList(asKey(key))
+    const out = survey.run(asKey(key), placement.targets(asKey(key)))
     await flush()
     clock.advance(SURVEY_SPECULATE_MS) // all three asked
     await flush()

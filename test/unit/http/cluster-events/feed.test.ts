@@ -4,7 +4,7 @@ import { ClusterEventFeed } from '../../../../src/http/cluster-events/feed.js'
 import type { ClusterEventsComponents } from '../../../../src/http/cluster-events/types.js'
 import { JobTable, type JobCommand, type JobResult, type ScheduleSpec } from '../../../../src/jobs/index.js'
 import type { Member, MembershipEvent } from '../../../../src/mesh/membership/index.js'
-import type { KeyChange, RepairEvent, Store, ValueMeta } from '../../../../src/store/index.js'
+import { asKey, type KeyChange, type RepairEvent, type Store, type ValueMeta } from '../../../../src/store/index.js'
 import { ManualClock } from '../../../helpers/manual-clock.js'
 
 const T0 = Date.UTC(2026, 0, 1)
@@ -112,13 +112,13 @@ describe('ClusterEventFeed', () => {
     stop = async () => await h.feed.stop()
     const tell = (c: KeyChange): void => { for (const fn of h.fns.key) fn(c) }
     for (let i = 0; i < 120; i++) tell(put(`/k/${i}`))
-    tell({ type: 'delete', key: '/k/0', reason: 'deleted' })
+    tell({ type: 'delete', key: asKey('/k/0'), reason: 'deleted' })
     expect(h.events()).toHaveLength(50)
     expect(h.events()[0]).toEqual({ topic: 'keys', data: { type: 'added', key: '/k/0', size: 3 } })
     h.clock.advance(1000)
     expect(h.events()[50]).toEqual({ topic: 'keys', data: { type: 'sampled', dropped: 71 } })
     // A new second: events pass again; a quiet second reports nothing.
-    tell({ type: 'delete', key: '/k/1', reason: 'expired' })
+    tell({ type: 'delete', key: asKey('/k/1'), reason: 'expired' })
     h.clock.advance(5000)
     expect(h.events().slice(51)).toEqual([{ topic: 'keys', data: { type: 'deleted', key: '/k/1', size: null } }])
   })
@@ -201,13 +201,13 @@ describe('ClusterEventFeed', () => {
     stop = async () => await h.feed.stop()
     const store = { put: async (key: string) => ({ key, size: 7 }), delete: async () => {}, stats: async () => ({ entries: 0 }) } as unknown as Store
     const seen = h.feed.observe(store)
-    await seen.put('/far', (async function * () {})())
-    await seen.delete('/far')
+    await seen.put(asKey('/far'), (async function * () {})())
+    await seen.delete(asKey('/far'))
     expect(await seen.stats()).toEqual({ entries: 0 })
     expect(h.events().map(e => e.data)).toEqual([{ type: 'added', key: '/far', size: 7 }, { type: 'deleted', key: '/far', size: null }])
     const near = harness({ replicas: ['self', 'y'] })
     await near.feed.start()
-    await near.feed.observe(store).put('/near', (async function * () {})())
+    await near.feed.observe(store).put(asKey('/near'), (async function * () {})())
     expect(near.events()).toEqual([])
     await near.feed.stop()
   })

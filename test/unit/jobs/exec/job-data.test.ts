@@ -5,7 +5,7 @@ import { Readable } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../../../../src/common/logger.js'
 import { StoreJobData, type StoreJobDataComponents } from '../../../../src/jobs/index.js'
-import { createLocalStore, type PutOptions, type ReplicaStore, type ValueMeta } from '../../../../src/store/index.js'
+import { asKey, createLocalStore, type PutOptions, type ReplicaStore, type ValueMeta } from '../../../../src/store/index.js'
 import { codeOf } from '../../../helpers/errors.js'
 import { ManualClock } from '../../../helpers/manual-clock.js'
 import { cleanupPeers, tempDir } from '../../../helpers/peer.js'
@@ -38,8 +38,8 @@ describe('StoreJobData (pulzar_data files and big outputs)', () => {
   it('copies the value from this peer\'s replica into a file named like the key, which the job may change, and removes it after', async () => {
     const local = await replica()
     const big = randomBytes(3 * CHUNK + 5) // a blob file
-    await local.put('/d/big.bin', once(big))
-    await local.put('/d/small.txt', once(Buffer.from('hello')))
+    await local.put(asKey('/d/big.bin'), once(big))
+    await local.put(asKey('/d/small.txt'), once(Buffer.from('hello')))
     const dir = join(tempDir('pmz-jobdata-'), 'job-data')
     const data = new StoreJobData({ store: local, local, log }, { dir })
     await data.start()
@@ -48,7 +48,7 @@ describe('StoreJobData (pulzar_data files and big outputs)', () => {
     expect(readFileSync(file.path).equals(big)).toBe(true)
     // The file is the job's: writing into it leaves the stored value alone.
     writeFileSync(file.path, 'scribbled')
-    expect((await readAll((await local.get('/d/big.bin')).body as Readable)).equals(big)).toBe(true)
+    expect((await readAll((await local.get(asKey('/d/big.bin'))).body as Readable)).equals(big)).toBe(true)
     await file.release()
     expect(existsSync(join(dir, '7-2'))).toBe(false)
     const small = await data.open('/d/small.txt', { jobId: 8, attempt: 1 })
@@ -58,7 +58,7 @@ describe('StoreJobData (pulzar_data files and big outputs)', () => {
 
   it('fetches the value through the store when this peer holds no copy or an older one', async () => {
     const local = await replica()
-    await local.put('/d/x.bin', once(Buffer.from('old')))
+    await local.put(asKey('/d/x.bin'), once(Buffer.from('old')))
     const fresh = Buffer.from('new content')
     const meta = { key: '/d/x.bin', size: fresh.length, sha256: 'other' } as ValueMeta
     const store: StoreJobDataComponents['store'] = {

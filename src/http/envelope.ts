@@ -10,7 +10,7 @@ export const CORS_HEADERS = {
 
 export const OPTIONS_HEADERS = {
   ...CORS_HEADERS,
-  'access-control-allow-headers': 'Origin, X-Requested-With, Content-Type, Accept'
+  'access-control-allow-headers': 'Origin, X-Requested-With, Content-Type, Accept, Authorization'
 } as const
 
 export function ok<T> (data: T | null, msg = ''): Envelope<T> {

@@ -151,7 +151,7 @@ describe('storage API of one peer (pulzar-api.md §4)', () => {
     expect(opt.status).toBe(200)
     expect(opt.json).toEqual({ data: null, status: 'ok', msg: 'options' })
     expect(opt.headers['access-control-allow-origin']).toBe('*')
-    expect(opt.headers['access-control-allow-headers']).toBe('Origin, X-Requested-With, Content-Type, Accept')
+    expect(opt.headers['access-control-allow-headers']).toBe('Origin, X-Requested-With, Content-Type, Accept, Authorization')
     expect(String(opt.headers['access-control-allow-methods'])).toContain('PUT')
   })
 

@@ -19,7 +19,7 @@ import type { PmzConfig } from './config/index.js'
 import { createInstanceHost } from './pipelines/exec/index.js'
 import { createRxDir } from './pipelines/rx-dir.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
-import { asKey, type Store } from './store/index.js'
+import { seedKey, type Store } from './store/index.js'
 
 /** Deadline of a peer's pipe.status answer, ms. */
 const STATUS_TIMEOUT_MS = 2_000
@@ -142,11 +142,11 @@ export function createPipelinesOfNode (config: PmzConfig, deps: {
 function storeAdapter (store: Store): PipelineStore {
   return {
     async put (key, bytes, options) {
-      await store.put(asKey(key), (async function * () { yield bytes })(), { sizeHint: bytes.byteLength, ...(options?.temporalDays !== undefined ? { temporalDays: options.temporalDays } : {}) })
+      await store.put(seedKey(key), (async function * () { yield bytes })(), { sizeHint: bytes.byteLength, ...(options?.temporalDays !== undefined ? { temporalDays: options.temporalDays } : {}) })
     },
     async get (key) {
       try {
-        const { body } = await store.get(asKey(key))
+        const { body } = await store.get(seedKey(key))
         if (Buffer.isBuffer(body)) return body
         const chunks: Buffer[] = []
         for await (const c of body as Readable) chunks.push(c as Buffer)
@@ -157,7 +157,7 @@ function storeAdapter (store: Store): PipelineStore {
       }
     },
     async delete (key) {
-      try { await store.delete(asKey(key)) } catch (err) { if (!isPmzError(err, 'ERR_NOT_FOUND')) throw err }
+      try { await store.delete(seedKey(key)) } catch (err) { if (!isPmzError(err, 'ERR_NOT_FOUND')) throw err }
     },
     async list (prefix) {
       const keys: string[] = []

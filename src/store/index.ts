@@ -6,7 +6,7 @@ export type { StoredValue, PutOptions, ListOptions, StoreStats, KeyChange, Store
 export type { ValueMeta, ValueRecord, ReplicaEntry } from './record.js'
 export { statDisk, type DiskUsage, type StatDisk } from './disk-space.js'
 export type { ReplicatedStoreComponents, ReplicatedStoreInit } from './replication/replicated-store.js'
-export { parseKey, asKey, isKey, storedKey, validateKey, keyToUrlPath, type Key } from './key.js'
+export { parseKey, asKey, isKey, seedKey, storedKey, validateKey, keyToUrlPath, type Key } from './key.js'
 export { isLmdbOrphanRejection } from './lmdb-orphans.js'
 
 export function createStore (components: StoreComponents, init: StoreInit): Store {

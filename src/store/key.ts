@@ -43,6 +43,11 @@ export function asKey (key: string): Key {
   return key as Key
 }
 
+/** A key a seed's code names (`ctx.store`, a pipeline's store): as {@link asKey}, its leading `/` optional. */
+export function seedKey (key: string): Key {
+  return asKey(key.startsWith('/') ? key : `/${key}`)
+}
+
 /** A key the store reads back from its own tables: it was a {@link Key} when written. */
 export function storedKey (key: string): Key {
   return key as Key

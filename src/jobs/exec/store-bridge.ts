@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import { isPmzError } from '../../common/errors.js'
 import type { JobStore } from './types.js'
-import { asKey, type Key } from '../../store/index.js'
+import { seedKey, type Key } from '../../store/index.js'
 import type { ChildMessage, ParentMessage } from './module-messages.js'
 
 type StoreRequest = Extract<ChildMessage, { type: 'store' }>
@@ -17,7 +17,7 @@ async function * once (bytes: Uint8Array): AsyncIterable<Uint8Array> { yield byt
 
 async function perform (store: JobStore, req: StoreRequest): Promise<unknown> {
   // The child is user code: its keys are checked here, where they enter the store.
-  const key = (): Key => asKey(req.key ?? '')
+  const key = (): Key => seedKey(req.key ?? '')
   switch (req.op) {
     case 'get': {
       const v = await store.get(key())

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
-import { asKey, isKey, keyToUrlPath, parseKey } from '../../../src/store/index.js'
+import { asKey, isKey, keyToUrlPath, parseKey, seedKey } from '../../../src/store/index.js'
 
 const rejects = (raw: string): boolean => {
   try {
@@ -62,5 +62,11 @@ describe('asKey and isKey (a key from a peer, a seed or a backup: taken as it is
     expect(asKey('/a/b')).toBe('/a/b')
     expect(isKey(7)).toBe(false)
     expect(isKey(null)).toBe(false)
+  })
+
+  it('seedKey takes a key a seed names with or without its leading /, and nothing asKey refuses beside that', () => {
+    expect(seedKey('stage/key')).toBe('/stage/key')
+    expect(seedKey('/stage/key')).toBe('/stage/key')
+    for (const k of ['', '/', 'a//b', '../a', 'a b']) expect(() => seedKey(k), JSON.stringify(k)).toThrow(/invalid key/)
   })
 })

@@ -3,22 +3,31 @@
 //    `collect` on A) carries 10,000 packets while B, busy with `double`, is
 //    kill -9'd: C gets what B had not acknowledged, and the sink ends with
 //    exactly 10,000 distinct results (at least once; dedup by the origin).
-// 2. A slow sink keeps every peer's memory bounded: injects over HTTP are
+// 2. The same, but B is frozen (SIGSTOP) until the others see it dead, then
+//    continued while C carries its share: what B made before it was thought
+//    dead comes late and unflagged, and the sink still gets every result
+//    exactly once (the stages look every packet up once a peer died).
+// 3. A slow sink keeps every peer's memory bounded: injects over HTTP are
 //    held back by the credit windows (back-pressure reaches HTTP) and no
 //    peer's RSS grows with what went through.
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CREDIT_WINDOW } from '../../src/pipelines/constants.js'
-import { converged, pool } from '../helpers/cluster.js'
+import { converged, network, pool } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
-import { graphLearnt, rss, seedDir, sinkLines, stageOn, writeSeed } from '../helpers/pipeline-peers.js'
+import { graphLearnt, holds, rss, seedDir, sinkLines, stageOn, writeSeed } from '../helpers/pipeline-peers.js'
 import { cleanupPeers, killPeer, startPeer, tempDir, type Peer } from '../helpers/peer.js'
 
 const PACKETS = 10_000
 
 const SOURCE = `export const produces = 'nums'
 export async function * source () { for (let i = 0; i < ${PACKETS}; i++) yield i }
+`
+/** The same numbers at about 2,000 a second, so that the stream outlasts the failure detector. */
+const PACED_SOURCE = `import { setTimeout as sleep } from 'node:timers/promises'
+export const produces = 'nums'
+export async function * source () { for (let i = 0; i < ${PACKETS}; i++) { if (i % 50 === 49) await sleep(25); yield i } }
 `
 const DOUBLE = `export const consumes = 'nums'
 export const produces = 'doubled'
@@ -84,6 +93,59 @@ describe('a middle stage\'s peer killed mid-stream (issue 17)', () => {
       `(${done - killedAt} ms after the kill); sink lines ${lines.length} (duplicates ${lines.length - PACKETS}); ` +
       `by B ${lines.filter(l => l.endsWith(` ${b.id}`)).length}, by C ${lines.filter(l => l.endsWith(` ${c.id}`)).length}, C processed ${status?.processed}`)
   }, 90_000)
+})
+
+describe('a middle stage\'s peer frozen mid-stream, then continued (issue 17)', () => {
+  let peers: Peer[]
+  let out: string
+  let seedsA: string
+  let frozen: number | undefined
+
+  beforeAll(async () => {
+    out = join(tempDir('pmz-pipe-out-'), 'collect.txt')
+    seedsA = seedDir({ 'flow/collect.mjs': COLLECT(out) })
+    peers = await threePeers([seedsA, seedDir({ 'flow/double.mjs': DOUBLE }), seedDir({ 'flow/double.mjs': DOUBLE })])
+    await graphLearnt(peers, { nums: ['flow/double'], doubled: ['flow/collect'] },
+      { 'flow/double': [peers[1].id, peers[2].id], 'flow/collect': [peers[0].id] })
+  }, 60_000)
+
+  afterAll(async () => {
+    // A stopped process group ignores SIGKILL's exit until it runs again; cleanupPeers kills it either way.
+    if (frozen !== undefined) try { process.kill(-frozen, 'SIGCONT') } catch {}
+    await cleanupPeers()
+  })
+
+  it('gives every result exactly once though the frozen peer\'s late outputs arrive after it was thought dead', async () => {
+    const [a, b, c] = peers
+    const stateOf = async (viewer: Peer, id: string): Promise<string | undefined> => (await network(viewer)).find(r => r.node === id)?.state
+    writeSeed(seedsA, 'flow/numbers.mjs', PACED_SOURCE)
+    const byB = (): number => sinkLines(out).filter(l => l.endsWith(` ${b.id}`)).length
+    await waitFor(() => sinkLines(out).length >= 1_500 && byB() > 0, 30_000, 'the stream under way, through B', 20)
+    process.kill(-b.pid, 'SIGSTOP')
+    frozen = b.pid
+    await waitFor(async () => await stateOf(a, b.id) === 'dead' && await stateOf(c, b.id) === 'dead', 20_000, 'B seen dead by A and C', 100)
+    const atDeath = sinkLines(out).length
+    expect(atDeath).toBeLessThan(PACKETS) // C still has work: B comes back into a live stream
+    process.kill(-b.pid, 'SIGCONT')
+    frozen = undefined
+
+    const distinct = (): Set<number> => new Set(sinkLines(out).map(l => Number(l.split(' ')[0])))
+    await waitFor(() => distinct().size >= PACKETS, 45_000, `${PACKETS} distinct results at the sink`, 100)
+    await waitFor(async () => await stateOf(a, b.id) === 'alive', 20_000, 'B back alive in A\'s view', 100)
+    await waitFor(async () => {
+      const mine = await stageOn(b, 'flow/double', b.id)
+      return mine !== undefined && mine.inbox === 0 && mine.running === 0
+    }, 20_000, 'B done with what it held', 100)
+    // What B still had to send (outputs of runs cut by the freeze, batches overdue) goes out now: none may reach the sink twice.
+    await holds(() => sinkLines(out).length === PACKETS, 3_000, 'exactly one result per packet at the sink')
+    const lines = sinkLines(out)
+    for (const l of lines) {
+      const [i, twice] = l.split(' ').map(Number)
+      expect(twice).toBe(i * 2)
+    }
+    console.log(`frozen B: seen dead with ${atDeath} results at the sink; sink lines ${lines.length} for ${PACKETS} packets; ` +
+      `by B ${lines.filter(l => l.endsWith(` ${b.id}`)).length}, by C ${lines.filter(l => l.endsWith(` ${c.id}`)).length}`)
+  }, 120_000)
 })
 
 const BLOBS = 4_000

@@ -46,17 +46,23 @@ async function threePeers (seeds: string[]): Promise<Peer[]> {
   return peers
 }
 
+/** A (collect, the sink) and B, C (double), the graph learnt everywhere; the source is written into `seedsA` by the test. */
+async function middleStageCluster (): Promise<{ peers: Peer[], out: string, seedsA: string }> {
+  const out = join(tempDir('pmz-pipe-out-'), 'collect.txt')
+  const seedsA = seedDir({ 'flow/collect.mjs': COLLECT(out) })
+  const peers = await threePeers([seedsA, seedDir({ 'flow/double.mjs': DOUBLE }), seedDir({ 'flow/double.mjs': DOUBLE })])
+  await graphLearnt(peers, { nums: ['flow/double'], doubled: ['flow/collect'] },
+    { 'flow/double': [peers[1].id, peers[2].id], 'flow/collect': [peers[0].id] })
+  return { peers, out, seedsA }
+}
+
 describe('a middle stage\'s peer killed mid-stream (issue 17)', () => {
   let peers: Peer[]
   let out: string
   let seedsA: string
 
   beforeAll(async () => {
-    out = join(tempDir('pmz-pipe-out-'), 'collect.txt')
-    seedsA = seedDir({ 'flow/collect.mjs': COLLECT(out) })
-    peers = await threePeers([seedsA, seedDir({ 'flow/double.mjs': DOUBLE }), seedDir({ 'flow/double.mjs': DOUBLE })])
-    await graphLearnt(peers, { nums: ['flow/double'], doubled: ['flow/collect'] },
-      { 'flow/double': [peers[1].id, peers[2].id], 'flow/collect': [peers[0].id] })
+    ({ peers, out, seedsA } = await middleStageCluster())
   }, 60_000)
 
   afterAll(cleanupPeers)
@@ -102,11 +108,7 @@ describe('a middle stage\'s peer frozen mid-stream, then continued (issue 17)', 
   let frozen: number | undefined
 
   beforeAll(async () => {
-    out = join(tempDir('pmz-pipe-out-'), 'collect.txt')
-    seedsA = seedDir({ 'flow/collect.mjs': COLLECT(out) })
-    peers = await threePeers([seedsA, seedDir({ 'flow/double.mjs': DOUBLE }), seedDir({ 'flow/double.mjs': DOUBLE })])
-    await graphLearnt(peers, { nums: ['flow/double'], doubled: ['flow/collect'] },
-      { 'flow/double': [peers[1].id, peers[2].id], 'flow/collect': [peers[0].id] })
+    ({ peers, out, seedsA } = await middleStageCluster())
   }, 60_000)
 
   afterAll(async () => {

@@ -11,7 +11,7 @@ import type { Membership } from './mesh/membership/index.js'
 import type { Transport } from './mesh/transport/index.js'
 import type { NodeCoordinator } from './node-coordinator.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
-import { asKey, type ReplicaStore, type Store } from './store/index.js'
+import { asKey, seedStore, type ReplicaStore, type Store } from './store/index.js'
 import { batchView, keyLister } from './node-batches.js'
 
 export interface NodeJobs {
@@ -46,7 +46,7 @@ export function createNodeJobs (config: PmzConfig, deps: {
   let localWorker: JobsWorker | undefined
   const workerRuntime = (coordinator: Pick<JobsCoordinator, 'propose'>): void => {
     const slots = config.jobs.slots > 0 ? config.jobs.slots : cpus().length
-    const runner = observed(createJobRunner({ clock, log, store: deps.store, ...(deps.emit !== undefined ? { emit: deps.emit } : {}) }, { slots }), deps.onAttempt)
+    const runner = observed(createJobRunner({ clock, log, store: seedStore(deps.store), ...(deps.emit !== undefined ? { emit: deps.emit } : {}) }, { slots }), deps.onAttempt)
     const retention = config.general.retentionDays
     const data = new StoreJobData({ store: deps.store, local: deps.local, log }, {
       dir: join(config.node.dataDir, 'job-data'), ...(retention > 0 ? { outputDays: retention } : {})

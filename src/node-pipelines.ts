@@ -19,7 +19,7 @@ import type { PmzConfig } from './config/index.js'
 import { createInstanceHost } from './pipelines/exec/index.js'
 import { createRxDir } from './pipelines/rx-dir.js'
 import type { ClusterCatalog, SeedCatalog } from './seeds/index.js'
-import { seedKey, type Store } from './store/index.js'
+import { seedKey, seedStore, type Store } from './store/index.js'
 
 /** Deadline of a peer's pipe.status answer, ms. */
 const STATUS_TIMEOUT_MS = 2_000
@@ -120,7 +120,7 @@ export function createPipelinesOfNode (config: PmzConfig, deps: {
   const { seeds, catalog, clock } = deps
   const log = deps.log.child({ component: 'pipelines' })
   const host = createInstanceHost({
-    clock, log, store: deps.store,
+    clock, log, store: seedStore(deps.store),
     seedOf (stage) {
       const seed = seeds.get(stage)
       const pipeline = catalog.get(stage)?.pipeline

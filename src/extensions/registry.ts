@@ -8,6 +8,7 @@ import { createImageMatching } from './imagematching/imagematching-extension.js'
 import type { ExtensionCall, ExtensionHandler, Extensions, ExtensionsComponents, ExtensionsInit } from './types.js'
 import { createOcr } from './ocr/ocr-extension.js'
 import { createSearch } from './search/search-extension.js'
+import { seedStore, type SeedStore } from '../store/index.js'
 
 interface Resolved { name: string, args: string[], handler: ExtensionHandler }
 
@@ -22,6 +23,8 @@ export class ExtensionRegistry implements Extensions {
   private readonly fromSeeds = new Map<string, ExtensionHandler>()
   private readonly log: Logger
   private readonly stopController = new AbortController()
+  /** What every extension's ctx.store is: seeds are code from outside pmz, so their keys are checked as they come in. */
+  private readonly store: SeedStore
   private maxSeedDepth = 0
   private unsubscribe: (() => void) | undefined
   private started = false
@@ -29,6 +32,7 @@ export class ExtensionRegistry implements Extensions {
 
   constructor (private readonly components: ExtensionsComponents, private readonly init: ExtensionsInit) {
     this.log = components.log
+    this.store = seedStore(components.store)
     const child = (name: string): Logger => this.log.child({ extension: name })
     for (const b of [
       createSearch({ store: components.store, clock: components.clock, log: child('search') }),
@@ -80,7 +84,7 @@ export class ExtensionRegistry implements Extensions {
     this.stopController.signal.addEventListener('abort', onStop, { once: true })
     options.signal?.addEventListener('abort', onClientGone, { once: true })
     if (options.signal?.aborted === true) onClientGone()
-    const ctx = { store: this.components.store, log: this.log.child({ extension: found.name }), signal: ac.signal, method: call.method, baseUrl: call.baseUrl }
+    const ctx = { store: this.store, log: this.log.child({ extension: found.name }), signal: ac.signal, method: call.method, baseUrl: call.baseUrl }
     try {
       const running = (async () => await found.handler(found.args, call.params, call.body, ctx))()
       return await untilAborted(running, ac.signal)

@@ -2,15 +2,15 @@ import type { Clock } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Startable } from '../common/startable.js'
 import type { SeedCatalog } from '../seeds/index.js'
-import type { Store } from '../store/index.js'
+import type { SeedStore, Store } from '../store/index.js'
 
 /** Query parameters as Pulzar hands them over: every value is a list (`?p=1&p=2` -> `{ p: ['1', '2'] }`). */
 export type ExtensionParams = Readonly<Record<string, readonly string[]>>
 
 /** What an extension gets besides its arguments. */
 export interface ExtensionContext {
-  /** The keys of the mesh: read and write through it (local or distributed, the same interface). */
-  store: Store
+  /** The keys of the mesh: read and write through it (local or distributed, the same interface); keys are checked as they come in. */
+  store: SeedStore
   /** A child logger bound to `{ extension: name }`. */
   log: Logger
   /** Aborts when the client goes away, the call's deadline passes or the peer stops. */

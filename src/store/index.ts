@@ -7,6 +7,7 @@ export type { ValueMeta, ValueRecord, ReplicaEntry } from './record.js'
 export { statDisk, type DiskUsage, type StatDisk } from './disk-space.js'
 export type { ReplicatedStoreComponents, ReplicatedStoreInit } from './replication/replicated-store.js'
 export { parseKey, asKey, isKey, seedKey, storedKey, validateKey, keyToUrlPath, type Key } from './key.js'
+export { seedStore, type SeedStore } from './seed-store.js'
 export { isLmdbOrphanRejection } from './lmdb-orphans.js'
 
 export function createStore (components: StoreComponents, init: StoreInit): Store {

@@ -7,7 +7,7 @@ import { IMAGE_FETCH_TIMEOUT_MS } from '../constants.js'
 export const DOWNLOAD_FAILED = 'Imagematching::Could not download the image, verify the source URL'
 
 export interface ImageSourceOptions {
-  store: Store
+  store: Pick<Store, 'get'>
   /** Whether an origin (`http://host:port`) is a gateway of this cluster: its `get_key` URLs are read from the store. */
   isClusterOrigin: (origin: string) => boolean
   maxBytes: number

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream'
 import { isPmzError } from '../../common/errors.js'
 import type { JobStore } from './types.js'
-import { seedKey, type Key } from '../../store/index.js'
 import type { ChildMessage, ParentMessage } from './module-messages.js'
 
 type StoreRequest = Extract<ChildMessage, { type: 'store' }>
@@ -16,17 +15,17 @@ async function readAll (body: Buffer | Readable): Promise<Buffer> {
 async function * once (bytes: Uint8Array): AsyncIterable<Uint8Array> { yield bytes }
 
 async function perform (store: JobStore, req: StoreRequest): Promise<unknown> {
-  // The child is user code: its keys are checked here, where they enter the store.
-  const key = (): Key => seedKey(req.key ?? '')
+  // A SeedStore checks the key the child (user code) names.
+  const key = req.key ?? ''
   switch (req.op) {
     case 'get': {
-      const v = await store.get(key())
+      const v = await store.get(key)
       return { meta: v.meta, body: await readAll(v.body) }
     }
-    case 'put': return await store.put(key(), once(req.body ?? new Uint8Array(0)), { temporalDays: req.options?.temporalDays as number | undefined, contentType: req.options?.contentType as string | undefined })
-    case 'stat': return await store.stat(key()) ?? null
+    case 'put': return await store.put(key, once(req.body ?? new Uint8Array(0)), { temporalDays: req.options?.temporalDays as number | undefined, contentType: req.options?.contentType as string | undefined })
+    case 'stat': return await store.stat(key) ?? null
     case 'list': return await store.list({ prefix: req.options?.prefix as string | undefined, after: req.options?.after as string | undefined, limit: req.options?.limit as number | undefined })
-    case 'delete': await store.delete(key()); return null
+    case 'delete': await store.delete(key); return null
   }
 }
 

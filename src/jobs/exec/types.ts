@@ -1,7 +1,7 @@
 import type { Clock } from '../../common/clock.js'
 import type { Logger } from '../../common/logger.js'
 import type { Seed } from '../../seeds/index.js'
-import type { Store } from '../../store/index.js'
+import type { SeedStore } from '../../store/index.js'
 import type { AttemptLog } from './log-buffer.js'
 
 /** The seed an attempt runs: what the catalog knows of a file. */
@@ -60,8 +60,8 @@ export interface AttemptOutcome {
   signal?: string
 }
 
-/** The part of the store a job reaches through `ctx.store`. */
-export type JobStore = Pick<Store, 'get' | 'put' | 'stat' | 'list' | 'delete'>
+/** What a job (or a stage) reaches through `ctx.store`: keys as the seed's code names them, checked on the way in. */
+export type JobStore = SeedStore
 
 /** Options of a job's `ctx.emit(tag, payload, options)`: those of a packet (issue 17). */
 export interface JobEmitOptions {

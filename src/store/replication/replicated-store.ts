@@ -9,7 +9,7 @@ import type { Key } from '../key.js'
 import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
 import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
-import { AntiEntropy, type AntiEntropyInit } from './anti-entropy.js'
+import { AntiEntropy, type AntiEntropyInit, type RoundResult } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
 import { ReadRepair, newestOf } from './read-repair.js'
@@ -42,6 +42,8 @@ export interface ReplicatedStoreInit {
   hintsDir?: string
   /** Hints older than this are dropped (the tombstone grace). @default 168 hours */
   hintMaxAgeMs?: number
+  /** Hints kept per replica; past it anti-entropy repairs what it missed. @default MAX_HINTS_PER_TARGET */
+  hintMaxPerTarget?: number
   /**
    * This peer was told to join others (a static join list): until it has
    * seen another volume peer (or the dead-peer grace has passed) it is not a
@@ -69,9 +71,9 @@ export class ReplicatedStore implements Store {
   private readonly log: Logger
   private readonly placement: Placement
   private readonly client: ReplicaClient
-  readonly repair: ReadRepair
-  readonly antiEntropy: AntiEntropy
-  readonly handoff: HintedHandoff | undefined
+  private readonly repair: ReadRepair
+  private readonly antiEntropy: AntiEntropy
+  private readonly handoff: HintedHandoff | undefined
   private readonly writer: ReplicaWriter
   private readonly register: Register
   private readonly surveys: Survey
@@ -98,7 +100,7 @@ export class ReplicatedStore implements Store {
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, random: c.random ?? Math.random, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
       ? undefined
-      : new HintedHandoff({ client: this.client, placement: this.placement, membership: c.membership, clock: c.clock, log: c.log }, { dir: init.hintsDir, maxAgeMs: init.hintMaxAgeMs ?? 168 * 3_600_000 })
+      : new HintedHandoff({ client: this.client, placement: this.placement, membership: c.membership, clock: c.clock, log: c.log }, { dir: init.hintsDir, maxAgeMs: init.hintMaxAgeMs ?? 168 * 3_600_000, maxPerTarget: init.hintMaxPerTarget })
     this.antiEntropy.onRepair(e => { this.reportRepair(e) })
   }
 
@@ -187,6 +189,21 @@ export class ReplicatedStore implements Store {
   /** The ring and the repair state (admin/ring). */
   async ringStatus (): Promise<RingStatus> {
     return await this.antiEntropy.status()
+  }
+
+  /** Runs an anti-entropy round now instead of at its timer (or waits for the one running); resolves with what it did. */
+  async repairNow (): Promise<RoundResult> {
+    return await this.antiEntropy.runRound()
+  }
+
+  /** Whether anti-entropy confirmed every live replica since the ring last changed (until then reads and writes ask every replica). */
+  ringSettled (): boolean {
+    return this.antiEntropy.settled()
+  }
+
+  /** Hands the hints waiting for `target` to it now instead of at the next pass (no-op without hinted handoff). */
+  async deliverHints (target: string): Promise<void> {
+    await this.handoff?.deliver(target)
   }
 
   /** The HTTP base URL of a live replica of `key` other than this peer; undefined when this peer is one (or none is known). */

@@ -68,7 +68,7 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
 
   it('once the ring is settled a write prepares at q1 replicas (self and one other), and at the third when one fails', async () => {
     const { nodes: [a, b, c] } = await cluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { intervalMs: 50, busyIntervalMs: 50 } })
-    await waitFor(() => [a, b, c].every(n => n.store.antiEntropy.settled()), 10_000, 'anti-entropy to settle the ring')
+    await waitFor(() => [a, b, c].every(n => n.store.ringSettled()), 10_000, 'anti-entropy to settle the ring')
     const prepares = vi.spyOn(a.transport, 'request')
     const prepared = (): number => prepares.mock.calls.filter(([, msg]) => (msg as { type: string }).type === 'store.prepare').length
     const k = key()
@@ -377,7 +377,7 @@ describe('copies keep a value\'s origin (3 peers, N=3, W=2)', () => {
     const tomb = await a.local.entry(asKey(k))
     expect(await c.local.dropReplica(asKey(k), tomb!.version)).toBe(true)
     await c.local.applyPut(asKey(k), pieces(Buffer.from('first')), { version: written!.version, created: written!.created, expires: null, contentType: written!.contentType })
-    for (let i = 0; i < 3; i++) for (const n of [a, b, c]) await n.store.antiEntropy.runRound()
+    for (let i = 0; i < 3; i++) for (const n of [a, b, c]) await n.store.repairNow()
     expect(await c.local.entry(asKey(k))).toMatchObject({ deleted: true, version: tomb!.version, origin: tomb!.origin })
   })
 })

@@ -8,6 +8,10 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Logic with fakes: a worker thread per core, its modules loaded once for all the files it
+          // runs (no test file mocks a module or leaves a spy or a global behind), ~40 s less per run.
+          pool: 'threads',
+          isolate: false,
           testTimeout: 20_000,
           hookTimeout: 20_000
         }

@@ -101,7 +101,8 @@ export async function millionBench (): Promise<void> {
     const repairMs = Date.now() - r0
     const cpu = peers.slice(0, 2).map((p, i) => cpuSeconds(p.pid) - cpuBefore[i])
     console.log(`outage of ${outageS} s (${outageWrites} writes + ${Math.min(outageWrites, written)} deletes missed): ready after ${ready} ms, every copy in place ${repairMs} ms after the restart; the survivors' CPU meanwhile ${cpu.map(x => fmt(x, 2)).join(' / ')} s`)
-    console.log(`search index: ${fmt(indexBytesPerKey(Math.min(written, 200_000)))} heap bytes per key (KeyIndex of ${Math.min(written, 200_000)} keys, measured in this process)`)
+    const perKey = indexBytesPerKey(Math.min(written, 200_000))
+    console.log(`search index: ${fmt(perKey.heap, 1)} JS heap + ${fmt(perKey.offHeap, 1)} off-heap bytes per key (KeyIndex of ${Math.min(written, 200_000)} keys, measured in this process)`)
   } finally {
     await cleanupPeers()
   }
@@ -129,17 +130,17 @@ async function idleCpu (peers: Peer[], s: number): Promise<number[]> {
   return peers.map((p, i) => (cpuSeconds(p.pid) - before[i]) / wall)
 }
 
-/** Heap bytes per key of the search extension's KeyIndex holding `n` keys like the bench's. */
-function indexBytesPerKey (n: number): number {
+/** Bytes per key of the search extension's KeyIndex holding `n` keys like the bench's: on the JS heap (what GC marks) and off it (its packed buffers). */
+function indexBytesPerKey (n: number): { heap: number, offHeap: number } {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
   gc()
-  const before = process.memoryUsage().heapUsed
+  const before = process.memoryUsage()
   const index = new KeyIndex()
   const now = Date.now()
   for (let i = 0; i < n; i++) index.upsert({ key: `/m/k${i}`, created: now - (i % 1000) * 86_400_000, expires: null })
   gc()
-  const bytes = process.memoryUsage().heapUsed - before
+  const after = process.memoryUsage()
   if (index.size !== n) throw new Error('index lost keys')
-  return bytes / n
+  return { heap: (after.heapUsed - before.heapUsed) / n, offHeap: (after.arrayBuffers - before.arrayBuffers) / n }
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { waitFor } from '../helpers/http.js'
-import { converged, localEntries, ringView } from '../helpers/cluster.js'
+import { converged, ringView } from '../helpers/cluster.js'
 import { cleanupPeers, killPeer, restartPeer, startPeer, type Peer } from '../helpers/peer.js'
 import { KeyIndex } from '../../src/extensions/search/key-index.js'
 import { cpuSeconds, fmt, load, memory } from './lib.js'
@@ -68,9 +69,11 @@ export async function millionBench (): Promise<void> {
         'load req/s': fmt(w.rps),
         'err/non2xx': `${w.errors}/${w.non2xx}`,
         'placed after load s': fmt(placedS, 1),
-        'idle CPU core/peer': idle.map(x => fmt(x, 4)).join(' '),
-        'AE CPU s/min/peer': idle.map(x => fmt(x * 60, 2)).join(' '),
-        'RSS MB/peer': peers.map(p => fmt(memory(p.pid).rss)).join(' ')
+        'idle CPU core/peer': idle.map(x => fmt(x.all, 4)).join(' '),
+        'of it main thread': idle.map(x => fmt(x.main, 4)).join(' '),
+        'AE CPU s/min/peer': idle.map(x => fmt(x.all * 60, 2)).join(' '),
+        'RSS MB/peer': peers.map(p => fmt(memory(p.pid).rss)).join(' '),
+        'of it anon MB': peers.map(p => fmt(memory(p.pid).anon)).join(' ')
       })
       console.table(rows.slice(-1))
     }
@@ -83,7 +86,7 @@ export async function millionBench (): Promise<void> {
     peers[2] = await restartPeer(victim, { readyTimeoutMs: 600_000 })
     const startupMs = Date.now() - s0
     await allPlaced(peers, written, 120_000)
-    console.log(`start-up of a peer holding ${await localEntries(peers[2])} keys: ${startupMs} ms to its ready line, RSS ${fmt(memory(peers[2].pid).rss)} MB`)
+    console.log(`start-up of a peer holding ${await storeKeys(peers[2])} keys: ${startupMs} ms to its ready line, RSS ${fmt(memory(peers[2].pid).rss)} MB`)
 
     // Outage: kill -9, writes and deletes elsewhere meanwhile, restart, time to every copy in place.
     await killPeer(peers[2])
@@ -92,54 +95,83 @@ export async function millionBench (): Promise<void> {
     await load(first.url, { method: 'DELETE', amount: Math.min(outageWrites, written), connections: 4, path: i => `/delete_key/m/k${i}` })
     const rest = outageS * 1000 - (Date.now() - down)
     if (rest > 0) await new Promise(resolve => setTimeout(resolve, rest)) // the outage itself: a duration, not a synchronisation
-    const cpuBefore = peers.slice(0, 2).map(p => cpuSeconds(p.pid))
+    const cpuBefore = peers.slice(0, 2).map(p => threadCpu(p.pid))
     const r0 = Date.now()
     peers[2] = await restartPeer(victim, { readyTimeoutMs: 600_000 })
     const ready = Date.now() - r0
     const live = written - Math.min(outageWrites, written) + outageWrites
     await allPlaced(peers, live, 600_000)
     const repairMs = Date.now() - r0
-    const cpu = peers.slice(0, 2).map((p, i) => cpuSeconds(p.pid) - cpuBefore[i])
-    console.log(`outage of ${outageS} s (${outageWrites} writes + ${Math.min(outageWrites, written)} deletes missed): ready after ${ready} ms, every copy in place ${repairMs} ms after the restart; the survivors' CPU meanwhile ${cpu.map(x => fmt(x, 2)).join(' / ')} s`)
-    console.log(`search index: ${fmt(indexBytesPerKey(Math.min(written, 200_000)))} heap bytes per key (KeyIndex of ${Math.min(written, 200_000)} keys, measured in this process)`)
+    const cpu = peers.slice(0, 2).map((p, i) => { const now = threadCpu(p.pid); return `${fmt(now.all - cpuBefore[i].all, 2)} (main thread ${fmt(now.main - cpuBefore[i].main, 2)})` })
+    console.log(`outage of ${outageS} s (${outageWrites} writes + ${Math.min(outageWrites, written)} deletes missed): ready after ${ready} ms, every copy in place ${repairMs} ms after the restart; the survivors' CPU meanwhile ${cpu.join(' / ')} s`)
+    const perKey = indexBytesPerKey(Math.min(written, 200_000))
+    console.log(`search index: ${fmt(perKey.heap, 1)} JS heap + ${fmt(perKey.offHeap, 1)} off-heap bytes per key (KeyIndex of ${Math.min(written, 200_000)} keys, measured in this process)`)
   } finally {
     await cleanupPeers()
   }
 }
 
-/** Seconds until every peer holds `keys` live keys and reports nothing under-replicated. */
+/**
+ * Seconds until every peer holds `keys` live keys and reports nothing
+ * under-replicated. The counts come from each peer's metrics (its store's
+ * own count): admin/status counts the cluster's live keys by listing every
+ * key of every peer, and polling it twice a second was most of the CPU the
+ * survivors spent while a peer was being repaired (at 100,000 keys, 4 s of
+ * 5), and left garbage that GC collected during the idle measurement.
+ */
 async function allPlaced (peers: Peer[], keys: number, timeoutMs: number): Promise<number> {
   const t0 = Date.now()
   await waitFor(async () => {
     const views = await Promise.all(peers.map(ringView))
     if (views.some(v => v === undefined || v.underReplicated !== 0)) return false
-    return (await Promise.all(peers.map(localEntries))).every(n => n === keys)
+    return (await Promise.all(peers.map(storeKeys))).every(n => n === keys)
   }, timeoutMs, `${peers.length} peers to hold ${keys} keys each`, 500)
   return (Date.now() - t0) / 1000
 }
 
-/** Each peer's CPU over `s` seconds of no requests, in cores. */
-async function idleCpu (peers: Peer[], s: number): Promise<number[]> {
+/** Live keys in the peer's own store (the pmz_store_keys gauge); -1 when it does not answer. */
+async function storeKeys (peer: Peer): Promise<number> {
+  const res = await fetch(`${peer.url}/metrics`).catch(() => undefined)
+  if (res === undefined || res.status !== 200) return -1
+  const m = /^pmz_store_keys(?:\{[^}]*\})? (\d+)$/m.exec(await res.text())
+  return m === null ? -1 : Number(m[1])
+}
+
+/** CPU seconds of a process so far: its main (JS) thread, and all its threads (GC helpers, libuv pool, ZeroMQ, LMDB). */
+function threadCpu (pid: number): { main: number, all: number } {
+  const ticks = (path: string): number => {
+    const stat = readFileSync(path, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / 100
+  }
+  return { main: ticks(`/proc/${pid}/task/${pid}/stat`), all: cpuSeconds(pid) }
+}
+
+/** Each peer's CPU over `s` seconds of no requests, in cores: all threads, and the main thread alone. */
+async function idleCpu (peers: Peer[], s: number): Promise<Array<{ all: number, main: number }>> {
   // Let the last repair round and the settle time pass first.
   await new Promise(resolve => setTimeout(resolve, 10_000))
-  const before = peers.map(p => cpuSeconds(p.pid))
+  const before = peers.map(p => threadCpu(p.pid))
   const t0 = Date.now()
   await new Promise(resolve => setTimeout(resolve, s * 1000))
   const wall = (Date.now() - t0) / 1000
-  return peers.map((p, i) => (cpuSeconds(p.pid) - before[i]) / wall)
+  return peers.map((p, i) => {
+    const now = threadCpu(p.pid)
+    return { all: (now.all - before[i].all) / wall, main: (now.main - before[i].main) / wall }
+  })
 }
 
-/** Heap bytes per key of the search extension's KeyIndex holding `n` keys like the bench's. */
-function indexBytesPerKey (n: number): number {
+/** Bytes per key of the search extension's KeyIndex holding `n` keys like the bench's: on the JS heap (what GC marks) and off it (its packed buffers, capacity included). */
+function indexBytesPerKey (n: number): { heap: number, offHeap: number } {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
   gc()
-  const before = process.memoryUsage().heapUsed
+  const before = process.memoryUsage()
   const index = new KeyIndex()
   const now = Date.now()
   for (let i = 0; i < n; i++) index.upsert({ key: `/m/k${i}`, created: now - (i % 1000) * 86_400_000, expires: null })
   gc()
-  const bytes = process.memoryUsage().heapUsed - before
+  const after = process.memoryUsage()
   if (index.size !== n) throw new Error('index lost keys')
-  return bytes / n
+  return { heap: (after.heapUsed - before.heapUsed) / n, offHeap: index.packedBytes / n }
 }

@@ -1,4 +1,5 @@
 import { localDay, type Day, type DayRange } from './dates.js'
+import { compareBytes, PackedKeys, type PackedEntry } from './packed-keys.js'
 
 /** What the index keeps of a key: no value bytes, only its name and dates. */
 export interface IndexedKey {
@@ -8,8 +9,6 @@ export interface IndexedKey {
   /** Expiry, ms since the epoch; null = permanent. */
   expires: number | null
 }
-
-interface Entry extends IndexedKey { day: Day }
 
 export interface KeyQuery {
   /** Case-sensitive substring of the whole key (with its leading `/`); '' matches every key. */
@@ -21,60 +20,84 @@ export interface KeyQuery {
   now: number
 }
 
-/** Below this share of all keys, a date range's day buckets are read instead of the whole sorted list. */
-const BUCKET_SHARE = 0.125
+/** A key written since the packed segment was built (what the index needs of it). */
+interface Pending { key: string, day: Day, expires: number }
+/** A pending key with its bytes, as a merge takes it. */
+interface SortedPending extends Pending, PackedEntry {}
+
+/** Keys written since the last merge at most, whatever the size of the index: a merge copies the whole segment. */
+const MAX_PENDING = 16_384
+/** ...and at least (a small index merges often, cheaply). */
+const MIN_PENDING = 1024
 
 /**
- * An in-memory index of key names and upload days:
- * - `sorted`: every entry in key order (the order answers come in);
- * - `byDay`: day -> keys uploaded that day, `days` the sorted list of days.
- * A date filter reads only the buckets of its days when they are a small
- * share of all keys; otherwise one pass over `sorted` answers, stopping at
- * the limit. Writes only append to `sorted` (keys arrive in order while the
- * index is built) or mark it stale; the next query sorts it again from
- * `entries`: a store takes many more writes than searches, and a splice into
- * a sorted array per write cost a quarter of a delete's CPU at 30,000 keys.
+ * An in-memory index of key names, upload days and expiries, in key order
+ * (byte order: keys are ASCII; in general UTF-8 byte order, the order the
+ * store lists them in). Most keys live in a {@link PackedKeys} segment that
+ * holds no JS object per key, so a store of millions of keys adds a few
+ * large buffers to the heap and nothing for the garbage collector to mark
+ * key by key (about 17 bytes plus the key's per key, off the JS heap).
+ *
+ * Keys that arrive in order (the listing the index is built from at start)
+ * are appended to the segment. Others wait in `pending`, a small map, and
+ * are merged into a new segment once there are MAX_PENDING of them (or an
+ * eighth of the index): a copy of the segment, runs of kept keys moved as
+ * blocks, so a write pays for a few entries of it. A removed or rewritten
+ * key is flagged in the segment; flags are dropped at the next merge, done
+ * early when they are a quarter of the segment.
+ *
+ * A query scans: a substring search runs over the packed key bytes
+ * (Buffer#indexOf), a date filter over the packed days; keys written since
+ * the last merge are filtered apart and the two sorted lists merged.
  */
 export class KeyIndex {
-  private readonly entries = new Map<string, Entry>()
-  private sorted: Entry[] = []
-  /** `sorted` is out of order or holds replaced and removed entries: rebuilt at the next query. */
-  private stale = false
-  private readonly byDay = new Map<Day, Set<string>>()
-  private readonly days: Day[] = []
+  private packed = new PackedKeys()
+  /** Keys not held (or flagged removed) in `packed`: a key is live in one of the two at most. */
+  private readonly pending = new Map<string, Pending>()
+  /** `pending` in key order with the keys' bytes, until it changes. */
+  private sortedPending: SortedPending[] | undefined
 
   constructor (private readonly dayOf: (ms: number) => Day = localDay) {}
 
-  get size (): number { return this.entries.size }
+  get size (): number { return this.packed.live + this.pending.size }
+
+  /** Bytes held off the JS heap by the packed segment (capacity included). */
+  get packedBytes (): number { return this.packed.bytes }
 
   upsert (item: IndexedKey): void {
-    const current = this.entries.get(item.key)
-    const entry: Entry = { key: item.key, created: item.created, expires: item.expires, day: this.dayOf(item.created) }
-    if (current !== undefined) {
-      if (current.created === item.created && current.expires === item.expires) return
-      this.leaveDay(current)
-      this.stale = true
-    } else if (!this.stale) {
-      const last = this.sorted[this.sorted.length - 1]
-      if (last !== undefined && last.key > item.key) this.stale = true
-      else this.sorted.push(entry)
+    const day = this.dayOf(item.created)
+    const expires = item.expires ?? Infinity
+    const waiting = this.pending.get(item.key)
+    if (waiting !== undefined) {
+      if (waiting.day === day && waiting.expires === expires) return
+      this.pending.set(item.key, { key: item.key, day, expires })
+      this.sortedPending = undefined
+      return
     }
-    this.entries.set(item.key, entry)
-    let bucket = this.byDay.get(entry.day)
-    if (bucket === undefined) {
-      bucket = new Set()
-      this.byDay.set(entry.day, bucket)
-      this.days.splice(lowerBound(this.days, entry.day), 0, entry.day)
+    const bytes = Buffer.from(item.key)
+    const i = this.packed.find(bytes)
+    if (i >= 0) {
+      // Only the day and the expiry are indexed: a rewrite that keeps both changes nothing.
+      if (this.packed.dayAt(i) === day && this.packed.expiresAt(i) === expires) return
+      this.packed.remove(i)
+    } else if (this.pending.size === 0 && this.packed.after(bytes)) {
+      this.packed.append({ bytes, day, expires })
+      return
     }
-    bucket.add(entry.key)
+    this.pending.set(item.key, { key: item.key, day, expires })
+    this.sortedPending = undefined
+    if (this.pending.size >= Math.min(MAX_PENDING, Math.max(MIN_PENDING, this.packed.live >>> 3))) this.merge()
   }
 
   remove (key: string): void {
-    const current = this.entries.get(key)
-    if (current === undefined) return
-    this.entries.delete(key)
-    this.stale = true
-    this.leaveDay(current)
+    if (this.pending.delete(key)) {
+      this.sortedPending = undefined
+      return
+    }
+    const i = this.packed.find(Buffer.from(key))
+    if (i < 0) return
+    this.packed.remove(i)
+    if (this.packed.removedCount > Math.max(MIN_PENDING, this.packed.length >>> 2)) this.merge()
   }
 
   /** Keys matching the query, in key order. */
@@ -83,57 +106,36 @@ export class KeyIndex {
     const from = q.range?.from ?? -Infinity
     const to = q.range?.to ?? Infinity
     if (limit <= 0 || from > to) return []
-    const live = (e: Entry): boolean => e.expires === null || e.expires > q.now
-    const matches = (e: Entry): boolean => e.key.includes(q.text) && e.day >= from && e.day <= to && live(e)
-    const dated = q.range?.from !== undefined || q.range?.to !== undefined
-    if (dated) {
-      const buckets = this.bucketsIn(from, to)
-      const count = buckets.reduce((n, b) => n + b.size, 0)
-      if (count < this.entries.size * BUCKET_SHARE) {
-        const keys: string[] = []
-        for (const b of buckets) for (const key of b) if (matches(this.entries.get(key) as Entry)) keys.push(key)
-        keys.sort((a, b) => a < b ? -1 : a > b ? 1 : 0)
-        return keys.length > limit ? keys.slice(0, limit) : keys
-      }
-    }
-    if (this.stale) {
-      this.sorted = [...this.entries.values()].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0)
-      this.stale = false
+    const packed = this.packed
+    const matches = (day: Day, expires: number): boolean => day >= from && day <= to && expires > q.now
+    // The first `limit` hits of each part are all the merge below can take.
+    const hits = packed.collect(q.text === '' ? undefined : Buffer.from(q.text), { from, to, now: q.now, limit })
+    const others: SortedPending[] = []
+    for (const p of this.sortedPending ?? this.sortPending()) {
+      if (others.length >= limit) break
+      if (matches(p.day, p.expires) && (q.text === '' || p.key.includes(q.text))) others.push(p)
     }
     const out: string[] = []
-    for (const e of this.sorted) {
-      if (out.length >= limit) break
-      if (matches(e)) out.push(e.key)
+    let a = 0
+    let b = 0
+    while (out.length < limit && (a < hits.length || b < others.length)) {
+      if (b >= others.length || (a < hits.length && packed.compareTo(others[b].bytes, hits[a]) > 0)) out.push(packed.keyAt(hits[a++]))
+      else out.push(others[b++].key)
     }
     return out
   }
 
-  private bucketsIn (from: Day, to: Day): Array<Set<string>> {
-    const out: Array<Set<string>> = []
-    for (let i = lowerBound(this.days, from); i < this.days.length && this.days[i] <= to; i++) {
-      out.push(this.byDay.get(this.days[i]) as Set<string>)
-    }
-    return out
+  private sortPending (): SortedPending[] {
+    const sorted = [...this.pending.values()].map(p => ({ ...p, bytes: Buffer.from(p.key) }))
+    sorted.sort((x, y) => compareBytes(x.bytes, y.bytes))
+    this.sortedPending = sorted
+    return sorted
   }
 
-  private leaveDay (e: Entry): void {
-    const bucket = this.byDay.get(e.day)
-    if (bucket === undefined) return
-    bucket.delete(e.key)
-    if (bucket.size > 0) return
-    this.byDay.delete(e.day)
-    this.days.splice(lowerBound(this.days, e.day), 1)
+  /** Folds the pending keys and the removal flags into a new packed segment. */
+  private merge (): void {
+    this.packed = this.packed.merge(this.sortedPending ?? this.sortPending())
+    this.pending.clear()
+    this.sortedPending = undefined
   }
-}
-
-/** The first index whose element is >= `value` in a sorted array. */
-function lowerBound (sorted: readonly number[], value: number): number {
-  let lo = 0
-  let hi = sorted.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (sorted[mid] < value) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

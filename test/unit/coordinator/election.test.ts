@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
+import { ELECTION_TIMEOUT_MS, HEARTBEAT_MS } from '../../../src/coordinator/constants.js'
 import { TestCluster } from './cluster.js'
 
 let cluster: TestCluster | undefined
@@ -16,6 +17,23 @@ describe('coordinator election', () => {
     // It stays the leader: heartbeats keep the followers from campaigning.
     const term = leader.coordinator?.term()
     await cluster.advance(5_000)
+    expect(cluster.leaders().map(p => p.id)).toEqual([leader.id])
+    expect(leader.coordinator?.term()).toBe(term)
+  })
+
+  it('an idle leader sends each follower one heartbeat per HEARTBEAT_MS, a third of the shortest election timeout, and keeps them through lost heartbeats', async () => {
+    // Heartbeats are most of an idle cluster's messages: one every 150 ms, not 75.
+    expect(HEARTBEAT_MS * 3).toBeLessThanOrEqual(ELECTION_TIMEOUT_MS)
+    cluster = new TestCluster({ ids: ['a', 'b', 'c'], seed: 3, lossRate: 0.1 })
+    await cluster.startAll()
+    const leader = await cluster.leader()
+    const term = leader.coordinator?.term()
+    const request = vi.spyOn(leader.transport!, 'request')
+    await cluster.advance(30_000)
+    const appends = request.mock.calls.filter(([, msg]) => msg.type === 'raft.append').length
+    // 2 followers x 30 s / 150 ms = 400, fewer when a lost request holds back the next ones until its deadline.
+    expect(appends).toBeGreaterThanOrEqual(320)
+    expect(appends).toBeLessThanOrEqual(420)
     expect(cluster.leaders().map(p => p.id)).toEqual([leader.id])
     expect(leader.coordinator?.term()).toBe(term)
   })

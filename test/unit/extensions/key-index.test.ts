@@ -46,7 +46,7 @@ describe('KeyIndex', () => {
     expect(index.size).toBe(1)
   })
 
-  it('agrees with a plain filter on random keys, dates and queries (bucket and scan paths alike)', () => {
+  it('agrees with a plain filter on random keys, dates and queries', () => {
     const rnd = seededRandom(42)
     const index = new KeyIndex()
     const items = new Map<string, IndexedKey>()
@@ -78,6 +78,61 @@ describe('KeyIndex', () => {
       const range = { from: from === -Infinity ? undefined : from, to: to === Infinity ? undefined : to }
       expect(index.query({ text, range, limit, now }), JSON.stringify({ text, range, limit })).toEqual(expected(items, text, from, to, now, limit))
     }
+  })
+
+  it('keeps agreeing with a plain filter across merges of pending keys and mass removals', () => {
+    const rnd = seededRandom(7)
+    const index = new KeyIndex()
+    const items = new Map<string, IndexedKey>()
+    const start = at(2021, 1, 1)
+    const now = start + 20 * DAY
+    const check = (): void => {
+      expect(index.size).toBe(items.size)
+      expect(index.query({ text: '', now })).toEqual(expected(items, '', -Infinity, Infinity, now))
+      const day = localDay(start) + Math.floor(rnd() * 30)
+      expect(index.query({ text: '7', now, range: { from: day, to: day + 3 }, limit: 50 })).toEqual(expected(items, '7', day, day + 3, now, 50))
+    }
+    // In key order first (appended), then random keys, rewrites and removals: well past the pending threshold, many merges.
+    for (let i = 0; i < 5000; i++) {
+      const item = { key: `/a/${String(i).padStart(5, '0')}`, created: start + (i % 30) * DAY, expires: null }
+      index.upsert(item)
+      items.set(item.key, item)
+    }
+    check()
+    for (let i = 0; i < 60_000; i++) {
+      const key = rnd() < 0.5 ? `/a/${String(Math.floor(rnd() * 20_000)).padStart(5, '0')}` : `/b/${Math.floor(rnd() * 20_000)}`
+      if (rnd() < 0.2) {
+        index.remove(key)
+        items.delete(key)
+      } else {
+        const created = start + Math.floor(rnd() * 30) * DAY
+        const item = { key, created, expires: rnd() < 0.1 ? created + 10 * DAY : null }
+        index.upsert(item)
+        items.set(key, item)
+      }
+      if (i % 7000 === 0) check()
+    }
+    check()
+    // Most keys removed: the removal flags outnumber the live keys and are folded away.
+    for (const key of [...items.keys()]) {
+      if (rnd() < 0.9) {
+        index.remove(key)
+        items.delete(key)
+      }
+    }
+    check()
+    for (const key of [...items.keys()]) index.remove(key)
+    items.clear()
+    check()
+    index.upsert({ key: '/again', created: start, expires: null })
+    expect(index.query({ text: 'ag', now })).toEqual(['/again'])
+  })
+
+  it('holds a key in a few dozen bytes off the JS heap', () => {
+    const index = new KeyIndex()
+    for (let i = 0; i < 50_000; i++) index.upsert({ key: `/m/k${i}`, created: at(2021, 1, 1), expires: null })
+    // Key bytes (7-9), offset, day, expiry and flag (17), capacity headroom.
+    expect(index.packedBytes / index.size).toBeLessThan(64)
   })
 
   it('builds and answers fast on 100,000 keys', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Clock } from '../../../src/common/clock.js'
-import { StallWatch } from '../../../src/common/stall-watch.js'
+import { STALL_TICK_MS, StallWatch } from '../../../src/common/stall-watch.js'
 
 describe('StallWatch', () => {
   it('logs a turn that came late by more than its bound, once, with how late', async () => {
@@ -10,11 +10,11 @@ describe('StallWatch', () => {
     const warned: unknown[] = []
     const w = new StallWatch({ clock, log: { warn: (o: unknown) => warned.push(o) } as never }, 200)
     await w.start()
-    for (let i = 0; i < 5; i++) { now += 100; tick() }
-    now += 150; tick() // 50 ms late: fine
+    for (let i = 0; i < 5; i++) { now += STALL_TICK_MS; tick() }
+    now += STALL_TICK_MS + 50; tick() // 50 ms late: fine
     expect(warned).toEqual([])
-    now += 700; tick() // the loop was held 600 ms
-    now += 100; tick()
+    now += STALL_TICK_MS + 600; tick() // the loop was held 600 ms
+    now += STALL_TICK_MS; tick()
     expect(warned).toEqual([{ lateMs: 600 }])
     await w.stop()
   })

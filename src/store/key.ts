@@ -17,6 +17,9 @@ declare const KEY_BRAND: unique symbol
  */
 export type Key = string & { readonly [KEY_BRAND]: true }
 
+/** The fast path every valid key takes (the key pattern is ASCII only, so its length is its byte length); validateKey tells why a key fails. */
+const passesAtOnce = (key: string): boolean => key.length <= MAX_KEY_BYTES && KEY.test(key) && !DOT_SEGMENT.test(key)
+
 const invalid = (why: string): PmzError => new PmzError('ERR_KEY_INVALID', `invalid key: ${why}`, { details: { reason: why } })
 
 /**
@@ -56,8 +59,7 @@ export function storedKey (key: string): Key {
 /** Whether `x` is a valid key (what arrives from another peer is checked with this). */
 export function isKey (x: unknown): x is Key {
   if (typeof x !== 'string') return false
-  // The key pattern is ASCII only, so its length is its byte length.
-  if (x.length <= MAX_KEY_BYTES && KEY.test(x) && !DOT_SEGMENT.test(x)) return true
+  if (passesAtOnce(x)) return true
   try {
     validateKey(x)
     return true
@@ -68,7 +70,7 @@ export function isKey (x: unknown): x is Key {
 
 /** Throws ERR_KEY_INVALID unless `key` (with its leading `/`) is a valid key. */
 export function validateKey (key: string): asserts key is Key {
-  if (key.length <= MAX_KEY_BYTES && KEY.test(key) && !DOT_SEGMENT.test(key)) return
+  if (passesAtOnce(key)) return
   if (!key.startsWith('/')) throw invalid('a key starts with /')
   if (key.length === 1) throw invalid('empty key')
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw invalid(`longer than ${MAX_KEY_BYTES} bytes`)

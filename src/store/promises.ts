@@ -1,5 +1,5 @@
-import type { Key } from './key.js'
 import { decodeHlc, encodeHlc, type HlcTimestamp } from '../common/hlc.js'
+import type { Key } from './key.js'
 
 /** Ballot time a raise of the high-water mark covers ahead of the ballot that needed it, ms: about one durable commit per second of ballots. */
 export const HIGH_WATER_STEP_MS = 1000

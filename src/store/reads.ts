@@ -1,4 +1,3 @@
-import type { Key } from './key.js'
 import { constants, existsSync } from 'node:fs'
 import { copyFile, open } from 'node:fs/promises'
 import type { Clock } from '../common/clock.js'
@@ -9,6 +8,7 @@ import { ChunkReader, chunkKey } from './chunk-reader.js'
 import { isLive, toMeta, type ValueMeta, type ValueRecord } from './record.js'
 import type { Tables } from './tables.js'
 import type { StoredValue } from './types.js'
+import type { Key } from './key.js'
 
 /** Times a read takes the record again when its content went away under it. */
 const GET_RETRIES = 3

@@ -1,9 +1,9 @@
-import type { Key } from './key.js'
 import { randomUUID } from 'node:crypto'
 import type { Clock, Timer } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { ContentUpload } from './content-upload.js'
 import type { ValueRecord } from './record.js'
+import type { Key } from './key.js'
 
 /** A value received whole but not committed: its content and the record it will get (all but the version). */
 export interface Staged {

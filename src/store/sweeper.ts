@@ -1,10 +1,10 @@
-import type { Key } from './key.js'
 import type { Database } from 'lmdb'
 import type { Clock, Timer } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import { PROMISE_TTL_MS, SWEEP_BATCH } from './constants.js'
 import type { ValueRecord } from './record.js'
 import type { IndexKey, Tables } from './tables.js'
+import type { Key } from './key.js'
 
 export interface SweeperInit {
   tombstoneGraceMs: number

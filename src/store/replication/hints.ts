@@ -1,4 +1,3 @@
-import { storedKey, type Key } from '../key.js'
 import { mkdirSync } from 'node:fs'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import type { Clock, Timer } from '../../common/clock.js'
@@ -10,6 +9,7 @@ import { HINT_BATCH, HINT_CONCURRENCY, HINT_DELIVERY_DELAY_MS, HINT_INTERVAL_MS,
 import type { Placement, Target } from './placement.js'
 import { newestOf, type SurveyAnswer } from './read-repair.js'
 import type { ReplicaClient } from './replica-client.js'
+import { storedKey, type Key } from '../key.js'
 
 /** A write a replica missed: the version its coordinator acknowledged without it. */
 export interface Hint {

@@ -1,10 +1,10 @@
-import { isKey, type Key } from '../key.js'
 import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Message } from '../../mesh/transport/index.js'
 import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ListOptions, ReplicaPut, StageFields } from '../types.js'
 import { REPLICATION_V } from './constants.js'
+import { isKey, type Key } from '../key.js'
 
 /**
  * Replication between volume peers (`store.*` requests on the mesh). Each

@@ -1,6 +1,6 @@
-import type { Key } from '../key.js'
 import type { Member, Membership } from '../../mesh/membership/index.js'
 import { createRing, type Ring } from '../../ring/index.js'
+import type { Key } from '../key.js'
 
 /** A replica of a key as the coordinator of a request sees it. */
 export interface Target {

@@ -1,4 +1,3 @@
-import type { Key } from '../key.js'
 import type { Clock } from '../../common/clock.js'
 import { compareHlc } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
@@ -6,6 +5,7 @@ import { isLiveEntry, type ReplicaEntry } from '../record.js'
 import { MAX_CONCURRENT_REPAIRS } from './constants.js'
 import type { Target } from './placement.js'
 import type { ReplicaClient } from './replica-client.js'
+import type { Key } from '../key.js'
 
 /** One replica's answer to a survey: its record of the key (undefined when it holds none), and the bytes of a small value when asked for. */
 export interface SurveyAnswer {

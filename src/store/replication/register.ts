@@ -1,4 +1,3 @@
-import type { Key } from '../key.js'
 import type { Clock } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
@@ -12,6 +11,7 @@ import type { Target } from './placement.js'
 import { quorumNotMet, waitQuorum, type QuorumOutcome } from './quorum.js'
 import type { ReplicaClient } from './replica-client.js'
 import { afterPrepare, backoffMs, type Decision, type Intent, type Outcome } from './register-rules.js'
+import type { Key } from '../key.js'
 
 export interface RegisterComponents {
   client: ReplicaClient

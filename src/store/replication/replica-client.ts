@@ -1,4 +1,3 @@
-import type { Key } from '../key.js'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { PmzError } from '../../common/errors.js'
@@ -10,6 +9,7 @@ import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES,
 import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, parseReply, type ReplicationRequest } from './messages.js'
 import type { Target } from './placement.js'
 import { sha256Hex } from '../../common/digest.js'
+import type { Key } from '../key.js'
 
 /**
  * The replica operations, addressed to a target: the local store for self,

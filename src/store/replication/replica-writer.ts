@@ -1,4 +1,3 @@
-import type { Key } from '../key.js'
 import { createHash } from 'node:crypto'
 import type { Clock } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
@@ -11,6 +10,7 @@ import type { Target } from './placement.js'
 import { waitQuorum, type QuorumOutcome } from './quorum.js'
 import type { ReplicaClient } from './replica-client.js'
 import { sha256Hex } from '../../common/digest.js'
+import type { Key } from '../key.js'
 
 export interface ReplicaWriterComponents {
   client: ReplicaClient

@@ -1,4 +1,3 @@
-import type { Key } from '../key.js'
 import type { Clock, Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import { SURVEY_SPECULATE_MS } from './constants.js'
@@ -6,6 +5,7 @@ import type { Placement, Target } from './placement.js'
 import { newestOf, type ReadRepair, type SurveyAnswer } from './read-repair.js'
 import type { ReplicaClient } from './replica-client.js'
 import { openSurvey, step, type Question, type SurveyEvent, type SurveyState, type SurveyStep } from './survey-rules.js'
+import type { Key } from '../key.js'
 
 export interface SurveyComponents {
   client: ReplicaClient

@@ -2,14 +2,16 @@ import { describe, expect, it } from 'vitest'
 import { isPmzError } from '../../../src/common/errors.js'
 import { asKey, isKey, keyToUrlPath, parseKey, seedKey } from '../../../src/store/index.js'
 
-const rejects = (raw: string): boolean => {
+/** Whether `check` refuses its key with ERR_KEY_INVALID. */
+const refuses = (check: () => unknown): boolean => {
   try {
-    parseKey(raw)
+    check()
     return false
   } catch (err) {
     return isPmzError(err, 'ERR_KEY_INVALID')
   }
 }
+const rejects = (raw: string): boolean => refuses(() => parseKey(raw))
 
 describe('parseKey', () => {
   it('keeps the leading / and accepts a superset of Pulzar keys', () => {
@@ -43,14 +45,7 @@ describe('parseKey', () => {
 })
 
 describe('asKey and isKey (a key from a peer, a seed or a backup: taken as it is, no percent-decoding)', () => {
-  const asKeyRejects = (k: string): boolean => {
-    try {
-      asKey(k)
-      return false
-    } catch (err) {
-      return isPmzError(err, 'ERR_KEY_INVALID')
-    }
-  }
+  const asKeyRejects = (k: string): boolean => refuses(() => asKey(k))
 
   it('take a key exactly when parseKey would give it back unchanged', () => {
     const samples = ['/a/b/c.txt', '/x|y/{z}', `/${'x'.repeat(255)}`, '/', '', 'a', '//a', '/a/', '/.', '/a/..', '/a b', '/caf\u00e9', '/a%2Fb', `/${'x'.repeat(256)}`]

@@ -193,6 +193,10 @@ class PromPeerMetrics implements PeerMetrics {
       const s = read()
       return [[{ via: 'anti_entropy' }, s.antiEntropy.bytes], [{ via: 'read_repair' }, s.readRepair.bytes]]
     }, ['via'])
+    this.counter('pmz_replication_reads_total', 'Reads through this peer, by how they were answered (alone: its own copy under a read lease; survey: the replicas asked).', () => {
+      const s = read()
+      return [[{ answered: 'alone' }, s.reads.alone], [{ answered: 'survey' }, s.reads.surveyed]]
+    }, ['answered'])
     this.counter('pmz_replication_handed_off_keys_total', 'Records handed to their new owners after a ring change.', () => [[{}, read().handedOff]])
   }
 

@@ -140,6 +140,8 @@ export interface ReplicationStats {
   handedOff: number
   /** Hinted handoff: hints waiting, delivered and dropped. */
   hints: { pending: number, delivered: number, dropped: number }
+  /** Reads through this peer: answered from its own copy alone under a read lease, or by a survey of the replicas. */
+  reads: { alone: number, surveyed: number }
 }
 
 /**
@@ -250,6 +252,8 @@ export interface ApplyResult {
   entry: ReplicaEntry | undefined
   /** An accept refused because this replica promised a newer ballot (ReplicaPut.accept). */
   promised?: HlcTimestamp
+  /** An accept taken: the read leases this replica granted to other replicas of the key (replication/lease-rules). */
+  leases?: Array<{ holder: string, ms: number }>
 }
 
 /** The fields of a value staged ahead of its version (ReplicaStore.stage). */

@@ -39,5 +39,11 @@ describe('same-key add_key races over 3 real peers (N=3, W=2)', () => {
     }
     expect(doubles, `rounds without exactly one 201: ${doubles.join(' | ')}`).toEqual([])
     expect(wrong, 'reads that did not return the 201 value').toEqual([])
+    // The reads were not all surveys: peers holding read leases answered some from their own copy (the case that could read a losing racer's value).
+    const alone = await Promise.all(peers.map(async p => {
+      const text = (await http('GET', `${p.url}/metrics`)).body.toString()
+      return Number(/^pmz_replication_reads_total\{answered="alone"\} (\d+)$/m.exec(text)?.[1] ?? 0)
+    }))
+    expect(alone.reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
   }, 240_000)
 })

@@ -5,6 +5,7 @@ import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ListOptions, ReplicaPut, StageFields } from '../types.js'
 import { REPLICATION_V } from './constants.js'
 import { isKey, type Key } from '../key.js'
+import type { LeaseReport } from './lease-rules.js'
 
 /**
  * Replication between volume peers (`store.*` requests on the mesh). Each
@@ -35,16 +36,20 @@ export type ReplicationRequest =
   | { type: 'store.unstage', v: 1, stageId: string }
   /** The replica's live keys. Reply: `store.list.reply`. */
   | { type: 'store.list', v: 1, options: ListOptions }
+  /** Asks for a read lease (leases.ts), the sender and the replica both placing keys on the ring of this fingerprint. Reply: `store.lease.reply`. */
+  | { type: 'store.lease', v: 1, ring: string }
 
 export type ReplicationReply =
   | { type: 'store.entry.reply', v: 1, entry: ReplicaEntry | null }
   | { type: 'store.fetch.reply', v: 1, entry: ReplicaEntry | null, bytes: Uint8Array | null }
   | { type: 'store.value', v: 1, meta: ValueMeta, bytes?: Uint8Array | null }
-  | { type: 'store.applied', v: 1, applied: boolean, entry: ReplicaEntry | null, promised?: HlcTimestamp }
+  /** `leases`: for an accept, the read leases of other replicas this one granted (lease-rules acceptReports). */
+  | { type: 'store.applied', v: 1, applied: boolean, entry: ReplicaEntry | null, promised?: HlcTimestamp, leases?: LeaseReport[] }
   | { type: 'store.promise', v: 1, promised: boolean, ballot: HlcTimestamp | null, entry: ReplicaEntry | null }
   | { type: 'store.staged', v: 1, stageId: string, size: number, sha256: string }
   | { type: 'store.unstaged', v: 1 }
   | { type: 'store.list.reply', v: 1, items: ValueMeta[] }
+  | { type: 'store.lease.reply', v: 1, granted: boolean, ms: number, continued: boolean, changes: Array<[Key, HlcTimestamp]> }
 
 export const STORE_ENTRY = 'store.entry'
 export const STORE_FETCH = 'store.fetch'
@@ -56,6 +61,7 @@ export const STORE_STAGE = 'store.stage'
 export const STORE_COMMIT = 'store.commit'
 export const STORE_UNSTAGE = 'store.unstage'
 export const STORE_LIST = 'store.list'
+export const STORE_LEASE = 'store.lease'
 
 // Checks of what arrives: plain typeof tests on the message as decoded, no copy (they run once per replicated write).
 
@@ -100,6 +106,9 @@ function isListOptions (x: unknown): x is ListOptions {
   return isObj(x) && (x.prefix === undefined || isStr(x.prefix)) && (x.after === undefined || isStr(x.after)) && (x.limit === undefined || isCount(x.limit))
 }
 
+const isLeaseReport = (x: unknown): x is LeaseReport => isObj(x) && isStr(x.holder) && isCount(x.ms)
+const isChange = (x: unknown): boolean => Array.isArray(x) && x.length === 2 && isKey(x[0]) && isHlc(x[1])
+
 /** Whether a message's fields (its type and version already checked) are those of its type. */
 type Check = (m: Message) => boolean
 
@@ -115,18 +124,20 @@ const REQUESTS: { readonly [T in ReplicationRequest['type']]: Check } = {
   'store.stage': m => isKey(m.key) && isStageFields(m.fields) && isLimit(m.maxBytes) && isLimit(m.sizeHint),
   'store.commit': m => isKey(m.key) && isStr(m.stageId) && isReplicaPut(m.put),
   'store.unstage': m => isStr(m.stageId),
-  'store.list': m => isListOptions(m.options)
+  'store.list': m => isListOptions(m.options),
+  'store.lease': m => isStr(m.ring)
 }
 
 const REPLIES: { readonly [T in ReplicationReply['type']]: Check } = {
   'store.entry.reply': m => isEntryOrNull(m.entry),
   'store.fetch.reply': m => isEntryOrNull(m.entry) && (m.bytes === null || m.bytes instanceof Uint8Array),
   'store.value': m => isValueMeta(m.meta) && isOptBytes(m.bytes),
-  'store.applied': m => isBool(m.applied) && isEntryOrNull(m.entry) && isOptHlc(m.promised),
+  'store.applied': m => isBool(m.applied) && isEntryOrNull(m.entry) && isOptHlc(m.promised) && (m.leases === undefined || (Array.isArray(m.leases) && m.leases.every(isLeaseReport))),
   'store.promise': m => isBool(m.promised) && (m.ballot === null || isHlc(m.ballot)) && isEntryOrNull(m.entry),
   'store.staged': m => isStr(m.stageId) && isCount(m.size) && isStr(m.sha256),
   'store.unstaged': () => true,
-  'store.list.reply': m => Array.isArray(m.items) && m.items.every(isValueMeta)
+  'store.list.reply': m => Array.isArray(m.items) && m.items.every(isValueMeta),
+  'store.lease.reply': m => isBool(m.granted) && isCount(m.ms) && isBool(m.continued) && Array.isArray(m.changes) && m.changes.every(isChange)
 }
 
 /**

@@ -12,6 +12,7 @@ import { quorumNotMet, waitQuorum, type QuorumOutcome } from './quorum.js'
 import type { ReplicaClient } from './replica-client.js'
 import { afterPrepare, backoffMs, type Decision, type Intent, type Outcome } from './register-rules.js'
 import type { Key } from '../key.js'
+import { awaitLeaseholders } from './leases.js'
 
 export interface RegisterComponents {
   client: ReplicaClient
@@ -51,6 +52,8 @@ export interface Proposal {
   payload?: Payload
   /** For a delete: when it happens (ms since the epoch). */
   deletedAt?: number
+  /** The key's replicas, live or not (read leases: one the write skips may hold one). @default live.length */
+  n?: number
   signal?: AbortSignal
 }
 
@@ -107,7 +110,10 @@ export class Register {
           if (sent.untouched === true) touched = before
         }
       }
-      if (sent.outcome.ok) return { outcome: decision.outcome, newest: decision.newest, ballot, ops: sent.ops, to }
+      if (sent.outcome.ok) {
+        await awaitLeaseholders({ accepted: sent.outcome.values, to, ops: sent.ops, n: p.n ?? p.live.length }, this.c.clock)
+        return { outcome: decision.outcome, newest: decision.newest, ballot, ops: sent.ops, to }
+      }
       // Refused by a newer ballot: try again; failed (replicas gone or slow) with nothing of ours out there: nothing changed.
       if (sent.outcome.stoppedBy === undefined && !touched) throw quorumNotMet(sent.outcome.values.length, p.q2, 'accepted', sent.outcome.errors)
       if (sent.outcome.stoppedBy === undefined) return await this.giveUp(p)
@@ -224,7 +230,7 @@ export class Register {
     if (p.intent.type === 'create') {
       let undo: Decided | undefined
       try {
-        undo = await this.propose({ key: p.key, live: p.live, q1: p.q1, q2: p.q2, waitAll: p.waitAll, intent: { type: 'undo', origin: p.intent.origin }, deletedAt: this.c.clock.now() })
+        undo = await this.propose({ key: p.key, live: p.live, q1: p.q1, q2: p.q2, waitAll: p.waitAll, n: p.n, intent: { type: 'undo', origin: p.intent.origin }, deletedAt: this.c.clock.now() })
       } catch (err) {
         this.c.log.warn({ err, key: p.key }, 'a write could be neither confirmed nor taken back')
       }

@@ -6,10 +6,11 @@ import type { Message, Transport } from '../../mesh/transport/index.js'
 import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ApplyResult, ListOptions, PrepareResult, ReplicaPut, ReplicaStore, StageFields, StageResult, StoredValue } from '../types.js'
 import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
-import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, parseReply, type ReplicationRequest } from './messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE, parseReply, type ReplicationRequest } from './messages.js'
 import type { Target } from './placement.js'
 import { sha256Hex } from '../../common/digest.js'
 import type { Key } from '../key.js'
+import type { GrantReply, LeaseGrants } from './leases.js'
 
 /**
  * The replica operations, addressed to a target: the local store for self,
@@ -17,7 +18,17 @@ import type { Key } from '../key.js'
  * back is folded into this peer's HLC.
  */
 export class ReplicaClient {
-  constructor (private readonly transport: Transport, private readonly local: ReplicaStore) {}
+  /**
+   * `grants`: this peer's read-lease grants, reported with the accepts it
+   * takes itself as a replica (`self` its peer id) as the replica server
+   * reports them with the others'.
+   */
+  constructor (private readonly transport: Transport, private readonly local: ReplicaStore, private readonly grants?: { leases: LeaseGrants, self: string }) {}
+
+  /** A local accept's answer with the read leases this peer granted (LeaseGrants.stamp); other applies unchanged. */
+  private stamped (out: ApplyResult, key: Key, version: HlcTimestamp, accept: boolean | undefined): ApplyResult {
+    return accept === true && this.grants !== undefined ? this.grants.leases.stamp(out, key, version, this.grants.self) : out
+  }
 
   async entry (t: Target, key: Key): Promise<ReplicaEntry | undefined> {
     if (t.isSelf) return await this.local.entry(key)
@@ -75,7 +86,7 @@ export class ReplicaClient {
   /** A replicated write of `body`: a stream, or a whole value (sent inside the request when small). */
   async put (t: Target, key: Key, body: AsyncIterable<Uint8Array> | Uint8Array, put: ReplicaPut, options: { maxBytes?: number, sizeHint?: number, signal?: AbortSignal } = {}): Promise<ApplyResult> {
     const whole = body instanceof Uint8Array ? body : undefined
-    if (t.isSelf) return await this.local.applyPut(key, whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, put, { ...options, sizeHint: options.sizeHint ?? whole?.length })
+    if (t.isSelf) return this.stamped(await this.local.applyPut(key, whole !== undefined ? pieces(whole) : body as AsyncIterable<Uint8Array>, put, { ...options, sizeHint: options.sizeHint ?? whole?.length }), key, put.version, put.accept)
     const maxBytes = Number.isFinite(options.maxBytes) ? options.maxBytes ?? null : null
     if (whole !== undefined && whole.length <= INLINE_MAX_BYTES) {
       // One message each way: no body to wait for, so the short deadline.
@@ -119,7 +130,7 @@ export class ReplicaClient {
   }
 
   async tombstone (t: Target, key: Key, version: HlcTimestamp, deletedAt: number, options: { accept?: boolean, origin?: HlcTimestamp } = {}): Promise<ApplyResult> {
-    if (t.isSelf) return await this.local.applyTombstone(key, version, deletedAt, options)
+    if (t.isSelf) return this.stamped(await this.local.applyTombstone(key, version, deletedAt, options), key, version, options.accept)
     const extra = { ...(options.accept === true ? { accept: true } : {}), ...(options.origin !== undefined ? { origin: options.origin } : {}) }
     const r = await this.call(t, { type: STORE_TOMBSTONE, v: 1, key, version, deletedAt, ...extra }, ACK_TIMEOUT_MS)
     return this.applied(r.msg, t.peerId)
@@ -136,7 +147,7 @@ export class ReplicaClient {
 
   /** Commits a value staged at `t` (ReplicaStore.applyStaged). */
   async commit (t: Target, key: Key, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
-    if (t.isSelf) return await this.local.applyStaged(key, stageId, put)
+    if (t.isSelf) return this.stamped(await this.local.applyStaged(key, stageId, put), key, put.version, put.accept)
     const r = await this.call(t, { type: STORE_COMMIT, v: 1, key, stageId, put }, ACK_TIMEOUT_MS)
     return this.applied(r.msg, t.peerId)
   }
@@ -157,6 +168,13 @@ export class ReplicaClient {
     return { promised: m.promised, ballot: m.ballot ?? undefined, entry: m.entry ?? undefined }
   }
 
+  /** Asks `t` for a read lease on the ring of fingerprint `ring` (LeaseGrants.grant). */
+  async lease (t: Target, ring: string): Promise<GrantReply> {
+    const r = await this.call(t, { type: STORE_LEASE, v: 1, ring }, ACK_TIMEOUT_MS)
+    const m = parseReply(r.msg, 'store.lease.reply', t.peerId)
+    return { granted: m.granted, ms: m.ms, continued: m.continued, changes: m.changes }
+  }
+
   async list (address: string, options: ListOptions): Promise<ValueMeta[]> {
     const r = await this.transport.request(address, { type: STORE_LIST, v: 1, options: { ...options } }, { timeoutMs: ACK_TIMEOUT_MS })
     return parseReply(r.msg, 'store.list.reply', address).items
@@ -166,7 +184,7 @@ export class ReplicaClient {
     const m = parseReply(msg, 'store.applied', replica)
     if (m.entry !== null) this.local.observeVersion(m.entry.version)
     if (m.promised !== undefined) this.local.observeVersion(m.promised)
-    return { applied: m.applied, entry: m.entry ?? undefined, ...(m.promised !== undefined ? { promised: m.promised } : {}) }
+    return { applied: m.applied, entry: m.entry ?? undefined, ...(m.promised !== undefined ? { promised: m.promised } : {}), ...(m.leases !== undefined ? { leases: m.leases } : {}) }
   }
 
   private async call (t: Target, msg: ReplicationRequest, timeoutMs: number, extra: { body?: AsyncIterable<Uint8Array>, signal?: AbortSignal } = {}): ReturnType<Transport['request']> {

@@ -5,18 +5,24 @@ import type { Message, Reply, Transport } from '../../mesh/transport/index.js'
 import type { ApplyResult, ReplicaStore } from '../types.js'
 import { metaToEntry } from '../record.js'
 import { INLINE_MAX_BYTES } from './constants.js'
+import type { HlcTimestamp } from '../../common/hlc.js'
+import type { Key } from '../key.js'
+import type { LeaseGrants } from './leases.js'
 import { pieces } from './replica-client.js'
-import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, parseRequest, type ReplicationReply } from './messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE, parseRequest, type ReplicationReply } from './messages.js'
 
 /**
  * Answers the `store.*` requests of other peers from the local store: a
  * replica's record, its bytes, replicated writes and deletes, its key list.
  * Returns the function that removes the handlers.
  */
-export function serveReplica (transport: Transport, local: ReplicaStore, log: Logger): () => void {
+export function serveReplica (transport: Transport, local: ReplicaStore, grants: LeaseGrants, log: Logger): () => void {
   const reply = (r: ReplicationReply): Message => r
   const applied = (out: ApplyResult): Message =>
-    reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.promised !== undefined ? { promised: out.promised } : {}) })
+    reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.promised !== undefined ? { promised: out.promised } : {}), ...(out.leases !== undefined ? { leases: out.leases } : {}) })
+  /** An accept (a proposal's phase 2) reports the read leases granted to the key's other replicas. */
+  const accepted = (out: ApplyResult, key: Key, version: HlcTimestamp, accept: boolean | undefined, from: string): Message =>
+    applied(accept === true ? grants.stamp(out, key, version, from) : out)
 
   const offs = [
     transport.handle(STORE_ENTRY, async req => {
@@ -52,11 +58,11 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
       // An inline value is already here: nothing to abort (and req.signal would build an AbortController per write).
       const out = await local.applyPut(key, body, put, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: inline ? undefined : req.signal })
       log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
-      return applied(out)
+      return accepted(out, key, put.version, put.accept, req.from.peerId)
     }),
     transport.handle(STORE_TOMBSTONE, async req => {
       const { key, version, deletedAt, accept, origin } = parseRequest(req.msg, STORE_TOMBSTONE)
-      return applied(await local.applyTombstone(key, version, deletedAt, { accept: accept === true, origin }))
+      return accepted(await local.applyTombstone(key, version, deletedAt, { accept: accept === true, origin }), key, version, accept, req.from.peerId)
     }),
     transport.handle(STORE_PREPARE, async req => {
       const { key, ballot } = parseRequest(req.msg, STORE_PREPARE)
@@ -70,7 +76,7 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
     }),
     transport.handle(STORE_COMMIT, async req => {
       const { key, stageId, put } = parseRequest(req.msg, STORE_COMMIT)
-      return applied(await local.applyStaged(key, stageId, put))
+      return accepted(await local.applyStaged(key, stageId, put), key, put.version, put.accept, req.from.peerId)
     }),
     transport.handle(STORE_UNSTAGE, async req => {
       const { stageId } = parseRequest(req.msg, STORE_UNSTAGE)
@@ -80,6 +86,10 @@ export function serveReplica (transport: Transport, local: ReplicaStore, log: Lo
     transport.handle(STORE_LIST, async req => {
       const { options } = parseRequest(req.msg, STORE_LIST)
       return reply({ type: 'store.list.reply', v: 1, items: await local.list(options) })
+    }),
+    transport.handle(STORE_LEASE, async req => {
+      const { ring } = parseRequest(req.msg, STORE_LEASE)
+      return reply({ type: 'store.lease.reply', v: 1, ...grants.grant(req.from.peerId, ring) })
     })
   ]
   return () => { for (const off of offs) off() }

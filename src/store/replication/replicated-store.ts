@@ -1,18 +1,21 @@
 import type { Clock } from '../../common/clock.js'
 import type { Random } from '../../common/random.js'
-import { PmzError, notFound } from '../../common/errors.js'
+import { PmzError, isPmzError, notFound } from '../../common/errors.js'
+import type { HlcTimestamp } from '../../common/hlc.js'
+import { Readable } from 'node:stream'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import type { Transport } from '../../mesh/transport/index.js'
 import { DAY_MS } from '../constants.js'
 import type { Key } from '../key.js'
 import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
-import type { KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
+import type { ApplyResult, KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
 import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit, type RoundResult } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
-import { ReadRepair, newestOf } from './read-repair.js'
+import { ReadRepair, newestOf, type SurveyAnswer } from './read-repair.js'
+import { ABSENT, LeaseGrants, LeaseHolder, type LeaseRing } from './leases.js'
 import { Survey } from './survey.js'
 import { ReplicaClient } from './replica-client.js'
 import { ReplicaWriter, readWhole, type Staging } from './replica-writer.js'
@@ -77,6 +80,10 @@ export class ReplicatedStore implements Store {
   private readonly writer: ReplicaWriter
   private readonly register: Register
   private readonly surveys: Survey
+  /** Read leases this peer granted the other replicas. */
+  private readonly grants: LeaseGrants
+  /** Read leases this peer holds, and the keys its own copy answers alone. */
+  private readonly leases: LeaseHolder
   private offs: Array<() => void> = []
   private started = false
   /** Until when a peer that expects others (a join list, or a ring remembered from before a restart) refuses to act alone, ms since the epoch. */
@@ -84,6 +91,8 @@ export class ReplicatedStore implements Store {
   private recorded = ''
   private forget: { cancel: () => void } | undefined
   private readonly repairListeners = new Set<(e: RepairEvent) => void>()
+  /** Reads answered by this peer's own copy under a read lease, and by a survey. */
+  private readonly reads = { alone: 0, surveyed: 0 }
   /** The ring last reported to repair listeners (membership and anti-entropy both see a change: it is told once). */
   private ringReported = ''
 
@@ -92,7 +101,10 @@ export class ReplicatedStore implements Store {
     this.clock = c.clock
     this.log = c.log
     this.placement = new Placement(c.membership, init.replicas ?? 3, init.writeQuorum ?? 2)
-    this.client = new ReplicaClient(c.transport, c.local)
+    const ring: LeaseRing = { fingerprint: () => this.placement.fingerprint(), preferenceList: key => this.placement.preferenceList(key) }
+    this.grants = new LeaseGrants({ clock: c.clock, ring })
+    this.client = new ReplicaClient(c.transport, c.local, { leases: this.grants, self: c.membership.peerId })
+    this.leases = new LeaseHolder({ clock: c.clock, ring, ask: async (t, fingerprint) => await this.client.lease(t, fingerprint), settled: () => this.antiEntropy.settled(), log: c.log })
     this.repair = new ReadRepair(this.client, c.clock, c.log)
     this.writer = new ReplicaWriter({ client: this.client, membership: c.membership, clock: c.clock, log: c.log })
     this.surveys = new Survey({ client: this.client, placement: this.placement, repair: this.repair, clock: c.clock, settled: () => this.antiEntropy.settled() })
@@ -123,7 +135,7 @@ export class ReplicatedStore implements Store {
     this.ringReported = this.recorded
     await this.handoff?.start()
     this.offs = [
-      serveReplica(this.c.transport, this.local, this.log),
+      serveReplica(this.c.transport, this.local, this.grants, this.log),
       this.c.membership.on('peer:change', () => {
         this.placement.refresh()
         this.noteRing()
@@ -222,7 +234,7 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.stat(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.stat(key)
-    const newest = newestOf(await this.surveys.run(key, targets))
+    const newest = (await this.entryAlone(key, targets) ?? { entry: newestOf(await this.survey(key, targets)) }).entry
     return isLiveEntry(newest, this.clock.now()) ? entryToMeta(newest) : undefined
   }
 
@@ -231,7 +243,69 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.entry(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.entry(key)
-    return newestOf(await this.surveys.run(key, targets))
+    return (await this.entryAlone(key, targets) ?? { entry: newestOf(await this.survey(key, targets)) }).entry
+  }
+
+  /**
+   * This peer's own record, when a read lease lets it answer alone
+   * (LeaseHolder: every other live replica granted one, and the record is at
+   * the version known chosen); undefined: survey.
+   */
+  private async entryAlone (key: Key, targets: Target[]): Promise<{ entry: ReplicaEntry | undefined } | undefined> {
+    if (this.leases.version(key, targets) === undefined) return undefined
+    const entry = await this.local.entry(key)
+    if (!this.leases.answers(key, entry?.version ?? ABSENT)) return undefined
+    this.reads.alone++
+    return { entry }
+  }
+
+  /** This peer's own value (or 'absent') when a read lease lets it answer alone (see entryAlone); undefined: survey. */
+  private async getAlone (key: Key, targets: Target[]): Promise<StoredValue | 'absent' | undefined> {
+    if (this.leases.version(key, targets) === undefined) return undefined
+    let got: StoredValue
+    try {
+      got = await this.local.get(key)
+    } catch (err) {
+      if (!isPmzError(err, 'ERR_NOT_FOUND')) return undefined // a bad copy: the survey reads another
+      const entry = await this.local.entry(key)
+      if (!this.leases.answers(key, entry?.version ?? ABSENT)) return undefined
+      this.reads.alone++
+      return 'absent'
+    }
+    if (this.leases.answers(key, got.meta.version)) {
+      this.reads.alone++
+      return got
+    }
+    if (got.body instanceof Readable) got.body.destroy()
+    return undefined
+  }
+
+  /**
+   * A survey (Survey.run) that also tells the read leases what it proved:
+   * this peer's own copy at the newest version, held by a write quorum (or
+   * absent from R replicas), is chosen.
+   */
+  private async survey (key: Key, targets: Target[], how: { fetch?: boolean } = {}): Promise<SurveyAnswer[]> {
+    const epoch = this.leases.epoch()
+    this.reads.surveyed++
+    const answers = await this.surveys.run(key, targets, how)
+    const own = answers.find(a => a.target.isSelf)
+    const r = this.placement.n() - this.placement.w() + 1
+    if (own === undefined || answers.length < r) return answers
+    const version = newestOf(answers)?.version ?? ABSENT
+    const held = answers.filter(a => (a.entry?.version ?? ABSENT) === version).length
+    if ((own.entry?.version ?? ABSENT) === version && held >= (version === ABSENT ? r : this.placement.w())) this.leases.chosen(key, version, epoch)
+    return answers
+  }
+
+  /**
+   * A write of this peer's decided at `ballot`: its own copy is not current
+   * below it until its own accept is in (then the ballot is chosen there).
+   */
+  private wrote (key: Key, ballot: HlcTimestamp, to: Target[], ops: Array<Promise<ApplyResult>>, epoch: number): void {
+    this.leases.written(key, ballot)
+    const self = to.findIndex(t => t.isSelf)
+    if (self >= 0) ops[self].then(r => { if (r.applied) this.leases.chosen(key, ballot, epoch) }, () => {})
   }
 
   /**
@@ -245,7 +319,10 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.get(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
-    const answers = await this.surveys.run(key, targets, { fetch: true })
+    const alone = await this.getAlone(key, targets)
+    if (alone === 'absent') throw notFound('key not found')
+    if (alone !== undefined) return alone
+    const answers = await this.survey(key, targets, { fetch: true })
     const newest = newestOf(answers)
     if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
     const holders = answers.filter(a => a.entry?.version === newest.version)
@@ -297,8 +374,9 @@ export class ReplicatedStore implements Store {
       }), w)
     }
     const intent = options.ifAbsent === true ? { type: 'create' as const, origin } : { type: 'replace' as const, origin }
+    const epoch = this.leases.epoch()
     // A value staged and not written is dropped at once (a late replica's commit of a written one still finds it; the rest expires).
-    const decided = await this.register.propose({ key, intent, live, q1, q2, waitAll, payload, signal: options.signal }).then(d => {
+    const decided = await this.register.propose({ key, intent, live, q1, q2, waitAll, n: targets.length, payload, signal: options.signal }).then(d => {
       if (d.outcome !== 'written' && staging !== undefined) this.unstage(staging)
       return d
     }, err => {
@@ -307,6 +385,7 @@ export class ReplicatedStore implements Store {
     })
     if (decided.outcome === 'exists') throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     const version = decided.ballot ?? decided.newest?.version ?? origin
+    if (decided.ballot !== undefined && decided.ops !== undefined) this.wrote(key, decided.ballot, decided.to ?? live, decided.ops, epoch)
     if (decided.ops !== undefined) await this.handoff?.afterWrite(key, version, targets, decided.to ?? live, decided.ops)
     const size = written?.size ?? decided.newest?.size ?? 0
     const sha256 = written?.sha256 ?? decided.newest?.sha256 ?? ''
@@ -318,7 +397,9 @@ export class ReplicatedStore implements Store {
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.delete(key)
     const { live, q1, q2, waitAll } = this.quorums(targets)
-    const decided = await this.register.propose({ key, intent: { type: 'delete', origin: this.local.nextVersion() }, live, q1, q2, waitAll, deletedAt: this.clock.now() })
+    const epoch = this.leases.epoch()
+    const decided = await this.register.propose({ key, intent: { type: 'delete', origin: this.local.nextVersion() }, live, q1, q2, waitAll, n: targets.length, deletedAt: this.clock.now() })
+    if (decided.ballot !== undefined && decided.ops !== undefined) this.wrote(key, decided.ballot, decided.to ?? live, decided.ops, epoch)
     if (decided.outcome === 'absent') throw notFound('key not found')
     if (decided.ballot !== undefined && decided.ops !== undefined) await this.handoff?.afterWrite(key, decided.ballot, targets, decided.to ?? live, decided.ops)
   }
@@ -381,7 +462,8 @@ export class ReplicatedStore implements Store {
       antiEntropy: { keys: ae.keysRepaired, bytes: ae.bytesRepaired },
       readRepair: { keys: this.repair.repaired, bytes: this.repair.repairedBytes },
       handedOff: ae.handedOff,
-      hints: { pending: this.handoff?.pending() ?? 0, delivered: this.handoff?.delivered ?? 0, dropped: this.handoff?.dropped ?? 0 }
+      hints: { pending: this.handoff?.pending() ?? 0, delivered: this.handoff?.delivered ?? 0, dropped: this.handoff?.dropped ?? 0 },
+      reads: { ...this.reads }
     }
   }
 

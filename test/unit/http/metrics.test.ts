@@ -18,7 +18,7 @@ function sample (text: string, series: string): number | undefined {
 const STORE: StoreFigures = { keys: 5, records: 7, bytes: 1234, diskFreeBytes: 1000, diskSizeBytes: 4000, acceptingWrites: true }
 
 function replication (n: number): ReplicationStats {
-  return { underReplicated: n, repairRounds: n, antiEntropy: { keys: n, bytes: 10 * n }, readRepair: { keys: 2 * n, bytes: 20 * n }, handedOff: n, hints: { pending: n, delivered: n, dropped: 0 } }
+  return { underReplicated: n, repairRounds: n, antiEntropy: { keys: n, bytes: 10 * n }, readRepair: { keys: 2 * n, bytes: 20 * n }, handedOff: n, hints: { pending: n, delivered: n, dropped: 0 }, reads: { alone: n, surveyed: n } }
 }
 
 describe('a peer\'s metrics', () => {

@@ -9,7 +9,8 @@ import type { ReplicaPut, ReplicaStore } from '../../../src/store/types.js'
 import type { Target } from '../../../src/store/replication/placement.js'
 import { ReplicaClient } from '../../../src/store/replication/replica-client.js'
 import { serveReplica } from '../../../src/store/replication/replica-server.js'
-import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE } from '../../../src/store/replication/messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE } from '../../../src/store/replication/messages.js'
+import type { LeaseGrants } from '../../../src/store/replication/leases.js'
 import { asKey } from '../../../src/store/index.js'
 
 const log = createLogger({ level: 'silent' })
@@ -19,7 +20,7 @@ const meta: ValueMeta = { key: asKey('/k'), size: 3, sha256: 'x', contentType: '
 const put: ReplicaPut = { version: V1, created: 1, expires: null, contentType: 'x' }
 const b: Target = { peerId: 'b', address: 'b:1', isSelf: false, isAlive: true, http: '' }
 
-const TYPES = [STORE_ENTRY, STORE_FETCH, STORE_READ, STORE_PUT, STORE_TOMBSTONE, STORE_PREPARE, STORE_STAGE, STORE_COMMIT, STORE_UNSTAGE, STORE_LIST]
+const TYPES = [STORE_ENTRY, STORE_FETCH, STORE_READ, STORE_PUT, STORE_TOMBSTONE, STORE_PREPARE, STORE_STAGE, STORE_COMMIT, STORE_UNSTAGE, STORE_LIST, STORE_LEASE]
 
 /** A local store of which the client only folds versions into a real HLC (which throws a TypeError on garbage); anything else is a bug here. */
 function localStub (observed: string[]): ReplicaStore {
@@ -43,7 +44,8 @@ const CALLS: Array<[string, (c: ReplicaClient) => Promise<unknown>]> = [
   ['store.applied', async c => await c.commit(b, asKey('/k'), 's1', put)],
   ['store.unstaged', async c => { await c.unstage(b, 's1') }],
   ['store.promise', async c => await c.prepare(b, asKey('/k'), V1)],
-  ['store.list.reply', async c => await c.list('b:1', {})]
+  ['store.list.reply', async c => await c.list('b:1', {})],
+  ['store.lease.reply', async c => await c.lease(b, 'ring')]
 ]
 
 /** For each reply type, one of the right type carrying garbage: a version that is no HLC wherever there is one. */
@@ -55,7 +57,8 @@ const GARBAGE: Record<string, Message> = {
   'store.staged': { type: 'store.staged', v: 1, stageId: 's1', size: 'three', sha256: 'x' },
   'store.unstaged': { type: 'store.unstaged', v: 2 },
   'store.promise': { type: 'store.promise', v: 1, promised: true, ballot: 'garbage', entry: null },
-  'store.list.reply': { type: 'store.list.reply', v: 1, items: [meta, { ...meta, size: null }] }
+  'store.list.reply': { type: 'store.list.reply', v: 1, items: [meta, { ...meta, size: null }] },
+  'store.lease.reply': { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [['/k', 'garbage']] }
 }
 
 describe('ReplicaClient against a replica answering malformed replies', () => {
@@ -109,7 +112,8 @@ describe('serveReplica given malformed requests', () => {
     const server = network.createTransport('b')
     const touched: string[] = []
     const local = new Proxy({} as ReplicaStore, { get: (_t, name) => () => { touched.push(String(name)); throw new Error('touched') } })
-    const off = serveReplica(server, local, log)
+    const grants = new Proxy({} as LeaseGrants, { get: (_t, name) => () => { touched.push(`grants.${String(name)}`); throw new Error('touched') } })
+    const off = serveReplica(server, local, grants, log)
     await a.start()
     await server.start()
     try {
@@ -123,7 +127,8 @@ describe('serveReplica given malformed requests', () => {
         { type: STORE_STAGE, v: 1, key: '/k', fields: null, maxBytes: null, sizeHint: null },
         { type: STORE_COMMIT, v: 1, key: '/k', stageId: 's', put: { ...put, created: 'yesterday' } },
         { type: STORE_UNSTAGE, v: 1 },
-        { type: STORE_LIST, v: 1, options: { limit: -1 } }
+        { type: STORE_LIST, v: 1, options: { limit: -1 } },
+        { type: STORE_LEASE, v: 1, ring: 7 }
       ]
       for (const msg of bad) {
         const code = await a.request('b:1', msg, { timeoutMs: 5_000 }).then(() => 'resolved', err => isPmzError(err) ? err.code : String(err))

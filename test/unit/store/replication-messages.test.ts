@@ -34,7 +34,8 @@ const REQUESTS: ReplicationRequest[] = [
   { type: 'store.commit', v: 1, key: K, stageId: 's1', put },
   { type: 'store.unstage', v: 1, stageId: 's1' },
   { type: 'store.list', v: 1, options: {} },
-  { type: 'store.list', v: 1, options: { prefix: '/a', after: '/a/b', limit: 10 } }
+  { type: 'store.list', v: 1, options: { prefix: '/a', after: '/a/b', limit: 10 } },
+  { type: 'store.lease', v: 1, ring: 'f1' }
 ]
 
 /** One well-formed message of every reply type. */
@@ -48,12 +49,15 @@ const REPLIES: ReplicationReply[] = [
   { type: 'store.value', v: 1, meta: { ...meta, origin: V2 }, bytes },
   { type: 'store.applied', v: 1, applied: true, entry },
   { type: 'store.applied', v: 1, applied: false, entry: null, promised: V2 },
+  { type: 'store.applied', v: 1, applied: true, entry, leases: [{ holder: 'a', ms: 1500 }, { holder: '*', ms: 3 }] },
   { type: 'store.promise', v: 1, promised: true, ballot: null, entry: null },
   { type: 'store.promise', v: 1, promised: false, ballot: V2, entry: tomb },
   { type: 'store.staged', v: 1, stageId: 's1', size: 0, sha256: SHA },
   { type: 'store.unstaged', v: 1 },
   { type: 'store.list.reply', v: 1, items: [] },
-  { type: 'store.list.reply', v: 1, items: [meta, { ...meta, key: asKey('/l'), expires: null }] }
+  { type: 'store.list.reply', v: 1, items: [meta, { ...meta, key: asKey('/l'), expires: null }] },
+  { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [[K, V1], [K, V2]] },
+  { type: 'store.lease.reply', v: 1, granted: false, ms: 0, continued: false, changes: [] }
 ]
 
 /** The code and details a parse throws with, or 'ok'. */
@@ -118,7 +122,9 @@ describe('parseRequest', () => {
     ['list with options an array', 'store.list', { type: 'store.list', v: 1, options: [] }],
     ['list with a fractional limit', 'store.list', { type: 'store.list', v: 1, options: { limit: 1.5 } }],
     ['list with a numeric prefix', 'store.list', { type: 'store.list', v: 1, options: { prefix: 1 } }],
-    ['a message of another type', 'store.entry', { type: 'store.read', v: 1, key: '/k' }]
+    ['a message of another type', 'store.entry', { type: 'store.read', v: 1, key: '/k' }],
+    ['lease without ring', 'store.lease', { type: 'store.lease', v: 1 }],
+    ['lease whose ring is a number', 'store.lease', { type: 'store.lease', v: 1, ring: 3 }]
   ]
   it.each(bad)('refuses %s with ERR_BAD_REQUEST', (_name, type, m) => {
     expect(outcome(() => parseRequest(asMsg(m), type))).toEqual({ code: 'ERR_BAD_REQUEST', details: { type } })
@@ -176,6 +182,13 @@ describe('parseReply', () => {
     ['list.reply whose items are an object', 'store.list.reply', { type: 'store.list.reply', v: 1, items: { 0: meta } }],
     ['list.reply with one bad item', 'store.list.reply', { type: 'store.list.reply', v: 1, items: [meta, { ...meta, version: null }] }],
     ['list.reply with a null item', 'store.list.reply', { type: 'store.list.reply', v: 1, items: [null] }],
+    ['applied whose leases are an object', 'store.applied', { type: 'store.applied', v: 1, applied: true, entry, leases: { holder: 'a', ms: 1 } }],
+    ['applied with a lease of no holder', 'store.applied', { type: 'store.applied', v: 1, applied: true, entry, leases: [{ ms: 1 }] }],
+    ['applied with a lease of negative ms', 'store.applied', { type: 'store.applied', v: 1, applied: true, entry, leases: [{ holder: 'a', ms: -1 }] }],
+    ['lease.reply whose ms is a string', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: '2000', continued: true, changes: [] }],
+    ['lease.reply without continued', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, changes: [] }],
+    ['lease.reply with a change of an invalid key', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [['k', V1]] }],
+    ['lease.reply with a change whose version is no HLC', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [[K, 'x']] }],
     ['a reply of another type', 'store.applied', { type: 'store.unstaged', v: 1 }],
     ['a reply of another version', 'store.unstaged', { type: 'store.unstaged', v: 2 }],
     ['a reply without version', 'store.unstaged', { type: 'store.unstaged' }]

@@ -1,0 +1,245 @@
+import type { Clock } from '../../common/clock.js'
+import type { HlcTimestamp } from '../../common/hlc.js'
+import type { Logger } from '../../common/logger.js'
+import type { Key } from '../key.js'
+import type { ApplyResult } from '../types.js'
+import {
+  ABSENT, ANY_HOLDER, LEASE_MAX_CHANGES, LEASE_MAX_MARKS, LEASE_MS, LEASE_RENEW_MS, LEASE_RETRY_MS,
+  acceptReports, answersAlone, heldUntil, leaseDeadlines, markChosen, markWritten, type Grant, type LeaseReport, type Mark
+} from './lease-rules.js'
+import type { Target } from './placement.js'
+
+/** The ring as the leases see it. */
+export interface LeaseRing {
+  /** Changes whenever placement does (Placement.fingerprint). */
+  fingerprint: () => string
+  /** The key's replicas (Placement.preferenceList). */
+  preferenceList: (key: Key) => string[]
+}
+
+/** A grantor's answer to a request for a lease. */
+export interface GrantReply {
+  granted: boolean
+  /** How long the grant lasts, ms. */
+  ms: number
+  /** The grant before this one had not run out: `changes` is every write acknowledged since then that the holder may lack. */
+  continued: boolean
+  /** Writes the grantor accepted from other proposers since its last grant to this holder, [key, version]. */
+  changes: Array<[Key, HlcTimestamp]>
+}
+
+interface Granted extends Grant {
+  changes: Array<[Key, HlcTimestamp]>
+  /** More changes than LEASE_MAX_CHANGES came: the next grant is not `continued`. */
+  overflow: boolean
+}
+
+/**
+ * The grantor's side (every volume peer): the leases it granted other
+ * replicas, reported with every write it accepts (lease-rules
+ * acceptReports) and recorded for the holder's next grant. Forgotten with
+ * the process: for LEASE_MS after start every accept reports ANY_HOLDER.
+ */
+export class LeaseGrants {
+  private readonly grants = new Map<string, Granted>()
+  private readonly forgetfulUntil: number
+
+  constructor (private readonly c: { clock: Clock, ring: LeaseRing }) {
+    this.forgetfulUntil = c.clock.monotonic() + LEASE_MS
+  }
+
+  /** A lease for `holder`, granted when both sides place keys on the same ring. */
+  grant (holder: string, ring: string): GrantReply {
+    const now = this.c.clock.monotonic()
+    const before = this.grants.get(holder)
+    if (ring !== this.c.ring.fingerprint()) {
+      return { granted: false, ms: 0, continued: false, changes: [] }
+    }
+    const continued = before !== undefined && before.until > now && !before.overflow && before.ring === ring
+    const changes = continued ? before.changes : []
+    this.grants.set(holder, { holder, until: now + LEASE_MS, ring, changes: [], overflow: false })
+    return { granted: true, ms: LEASE_MS, continued, changes }
+  }
+
+  /**
+   * A write this replica accepted (a proposal's phase 2, `from` its
+   * proposer): the leases to report to the proposer, each also noting the
+   * write for its holder's next grant.
+   */
+  accepted (key: Key, version: HlcTimestamp, from: string): LeaseReport[] | undefined {
+    const now = this.c.clock.monotonic()
+    if (this.grants.size === 0 && now >= this.forgetfulUntil) return undefined
+    for (const [holder, g] of this.grants) if (g.until <= now) this.grants.delete(holder)
+    const ring = this.c.ring.fingerprint()
+    const reports = acceptReports(this.grants.values(), { now, ring, replicas: this.grants.size > 0 ? this.c.ring.preferenceList(key) : [], from, forgetfulUntil: this.forgetfulUntil })
+    for (const r of reports) {
+      const g = this.grants.get(r.holder)
+      if (g === undefined || g.overflow) continue
+      if (g.changes.length >= LEASE_MAX_CHANGES) {
+        g.overflow = true
+        g.changes = []
+      } else {
+        g.changes.push([key, version])
+      }
+    }
+    return reports.length > 0 ? reports : undefined
+  }
+
+  /** `out`, the answer to an accept of `version` proposed by `from`, with the leases to report when it was taken. */
+  stamp (out: ApplyResult, key: Key, version: HlcTimestamp, from: string): ApplyResult {
+    if (!out.applied) return out
+    const leases = this.accepted(key, version, from)
+    return leases === undefined ? out : { ...out, leases }
+  }
+}
+
+/** How a holder asks a grantor for a lease. */
+export type AskGrant = (grantor: Target, ring: string) => Promise<GrantReply>
+
+/**
+ * The holder's side: the grants this peer holds from the other replicas,
+ * asked for when a read wants them (no timer: an idle peer sends nothing),
+ * and what it knows of each key's versions (lease-rules Mark). A read may
+ * answer from this peer's copy alone (`version`) while every other live
+ * replica of the key granted a lease on the current ring, the ring is
+ * settled, and the copy is at the version marked chosen. Every gap in a
+ * grant forgets the marks (a write may have been acknowledged unseen);
+ * `epoch` counts those gaps, so a read or write that began before one does
+ * not mark what it found after it.
+ */
+export class LeaseHolder {
+  private readonly held = new Map<string, { until: number, ring: string }>()
+  private readonly asking = new Map<string, Promise<void>>()
+  private readonly retryAt = new Map<string, number>()
+  private marks = new Map<Key, Mark>()
+  private gen = 0
+
+  constructor (private readonly c: { clock: Clock, ring: LeaseRing, ask: AskGrant, settled: () => boolean, log: Logger }) {}
+
+  /** Counts gaps in the grants; a mark taken in an older epoch is dropped. */
+  epoch (): number { return this.gen }
+
+  /**
+   * The version this peer's own copy must hold to answer a read of the key
+   * alone (ABSENT: no record), or undefined when it may not; asks the
+   * grantors whose grants are missing or running out.
+   */
+  version (key: Key, targets: readonly Target[]): HlcTimestamp | undefined {
+    if (!targets.some(t => t.isSelf)) return undefined
+    const now = this.c.clock.monotonic()
+    const ring = this.c.ring.fingerprint()
+    let covered = true
+    for (const t of targets) {
+      if (t.isSelf) continue
+      if (!t.isAlive) return undefined
+      const h = this.held.get(t.peerId)
+      if (h === undefined || h.until <= now || h.ring !== ring) {
+        if (h !== undefined) this.lapse(t.peerId)
+        covered = false
+      }
+      if (h === undefined || h.until - now < LEASE_RENEW_MS || h.ring !== ring) this.renew(t, ring, now)
+    }
+    if (!covered || !this.c.settled()) return undefined
+    const mark = this.marks.get(key)
+    return mark !== undefined && 'clean' in mark ? mark.clean : undefined
+  }
+
+  /** Whether a copy at `held` answers alone, as `version` said (lease-rules answersAlone). */
+  answers (key: Key, held: HlcTimestamp): boolean {
+    return answersAlone(this.marks.get(key), held)
+  }
+
+  /** This peer's copy holds `version` (ABSENT: no record), known chosen by a read or write begun in `epoch`. */
+  chosen (key: Key, version: HlcTimestamp, epoch: number): void {
+    // Without a grant there is nothing to mark: the first one forgets every mark anyway.
+    if (epoch !== this.gen || this.held.size === 0) return
+    this.set(key, markChosen(this.marks.get(key), version))
+  }
+
+  /** `version` of the key was written, this peer's copy perhaps not: no answer alone below it. */
+  written (key: Key, version: HlcTimestamp): void {
+    if (this.held.size === 0) return
+    const next = markWritten(this.marks.get(key), version)
+    if (next !== this.marks.get(key)) this.set(key, next)
+  }
+
+  private set (key: Key, mark: Mark | undefined): void {
+    if (mark === undefined) return
+    this.marks.delete(key)
+    this.marks.set(key, mark)
+    if (this.marks.size <= LEASE_MAX_MARKS) return
+    // The oldest goes; a floor forgotten lets an older read mark again: such reads end in a new epoch.
+    const [oldest, m] = this.marks.entries().next().value as [Key, Mark]
+    this.marks.delete(oldest)
+    if ('floor' in m) this.gen++
+  }
+
+  /** A grant ran out or could not be renewed in time: every mark goes. */
+  private lapse (grantor: string): void {
+    this.held.delete(grantor)
+    this.forget()
+  }
+
+  private forget (): void {
+    if (this.marks.size > 0) this.marks = new Map()
+    this.gen++
+  }
+
+  private renew (t: Target, ring: string, now: number): void {
+    if (this.asking.has(t.peerId) || (this.retryAt.get(t.peerId) ?? 0) > now) return
+    const sentAt = now
+    const asked = this.c.ask(t, ring).then(reply => {
+      if (!reply.granted) {
+        this.retryAt.set(t.peerId, this.c.clock.monotonic() + LEASE_RETRY_MS)
+        return
+      }
+      const before = this.held.get(t.peerId)
+      if (!reply.continued || before === undefined || before.ring !== ring) this.forget()
+      else for (const [key, version] of reply.changes) this.written(key, version)
+      this.held.set(t.peerId, { until: heldUntil(sentAt, reply.ms), ring })
+    }, err => {
+      this.c.log.debug({ err, grantor: t.peerId }, 'asking for a read lease failed')
+      this.retryAt.set(t.peerId, this.c.clock.monotonic() + LEASE_RETRY_MS)
+    }).finally(() => { this.asking.delete(t.peerId) })
+    this.asking.set(t.peerId, asked)
+  }
+}
+
+/**
+ * Waits, before a write its quorum accepted is acknowledged, for every
+ * lease holder its replicas reported (in `accepted`, the quorum's answers)
+ * to accept it too, or for the holder's lease to run out: a holder never
+ * answers a read alone without an acknowledged write. `to` and `ops` are
+ * the replicas the write went to and their answers, in the same order; `n`
+ * the key's replicas (those the write skipped may hold a lease too).
+ */
+export async function awaitLeaseholders (write: { accepted: readonly ApplyResult[], to: readonly Target[], ops: ReadonlyArray<Promise<ApplyResult>>, n: number }, clock: Clock): Promise<void> {
+  const { accepted, to, ops, n } = write
+  let reports: LeaseReport[] | undefined
+  for (const r of accepted) if (r.leases !== undefined) (reports ??= []).push(...r.leases)
+  if (reports === undefined) return
+  const now = clock.monotonic()
+  const waits: Array<Promise<void>> = []
+  for (const [holder, end] of leaseDeadlines(reports, now)) {
+    // A holder the write did not go to (or, for ANY_HOLDER, any such replica) can only be waited out.
+    const which = holder === ANY_HOLDER ? [...to.keys(), ...(to.length < n ? [-1] : [])] : [to.findIndex(t => t.peerId === holder)]
+    for (const i of which) waits.push(acceptedOrEnded(i < 0 ? undefined : ops[i], end - now, clock))
+  }
+  await Promise.all(waits)
+}
+
+/** Resolves once `op` applied, or `ms` passed (at once when it failed or was refused: then the lease's end is the wait). */
+async function acceptedOrEnded (op: Promise<ApplyResult> | undefined, ms: number, clock: Clock): Promise<void> {
+  if (ms <= 0) return
+  await new Promise<void>(resolve => {
+    const timer = clock.setTimeout(resolve, ms)
+    op?.then(r => {
+      if (r.applied) {
+        timer.cancel()
+        resolve()
+      }
+    }, () => {})
+  })
+}
+
+export { ABSENT }

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { asKey } from '../../../src/store/index.js'
+import { LEASE_MS } from '../../../src/store/replication/lease-rules.js'
+import { waitFor } from '../../helpers/http.js'
+import { cleanupPeers } from '../../helpers/peer.js'
+import { replicaCluster, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
+import { codeOf } from '../../helpers/errors.js'
+
+async function * one (s: string): AsyncIterable<Uint8Array> { yield Buffer.from(s) }
+
+async function text (node: ReplicaNode, k: string): Promise<string> {
+  const { body } = await node.store.get(asKey(k))
+  if (Buffer.isBuffer(body)) return body.toString()
+  const parts: Buffer[] = []
+  for await (const c of body as Readable) parts.push(c as Buffer)
+  return Buffer.concat(parts).toString()
+}
+
+/** Survey questions `node` has sent so far. */
+function questions (node: ReplicaNode): () => number {
+  const spy = vi.spyOn(node.transport, 'request')
+  return () => spy.mock.calls.filter(([, msg]) => ['store.fetch', 'store.entry'].includes((msg as { type: string }).type)).length
+}
+
+describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
+  afterEach(async () => {
+    vi.restoreAllMocks()
+    await stopReplicaNodes()
+    await cleanupPeers()
+  })
+
+  async function settled (): Promise<Awaited<ReturnType<typeof replicaCluster>>> {
+    const c = await replicaCluster(['a', 'b', 'c'], { replicas: 3, writeQuorum: 2, antiEntropy: { intervalMs: 50, busyIntervalMs: 50 } })
+    await waitFor(() => c.nodes.every(n => n.store.ringSettled()), 10_000, 'anti-entropy to settle the ring')
+    return c
+  }
+
+  /** Reads `k` through `node` until a read asks no other replica (the leases came), within the deadline. */
+  async function aloneSoon (node: ReplicaNode, k: string): Promise<void> {
+    const asked = questions(node)
+    await waitFor(async () => {
+      const before = asked()
+      await codeOf(node.store.get(asKey(k)))
+      return asked() === before
+    }, 5_000, `${node.id} to read ${k} alone`)
+  }
+
+  it('once the ring is settled, a replica that holds leases answers reads of a key it wrote, or read once, from its own copy', async () => {
+    const { nodes: [a, b] } = await settled()
+    const mine = `/l/${randomUUID()}`
+    await a.store.put(asKey(mine), one('by a'))
+    await aloneSoon(a, mine)
+    const asked = questions(a)
+    const base = asked()
+    expect(await text(a, mine)).toBe('by a')
+    expect((await a.store.stat(asKey(mine)))?.size).toBe(4)
+    expect(asked()).toBe(base)
+    // A key written through another peer: the first read surveys (and proves the copy chosen), the next ones do not.
+    const theirs = `/l/${randomUUID()}`
+    await b.store.put(asKey(theirs), one('by b'))
+    expect(await text(a, theirs)).toBe('by b')
+    const after = asked()
+    expect(await text(a, theirs)).toBe('by b')
+    expect(asked()).toBe(after)
+    // An absent key, once surveyed, is absent alone too.
+    const none = `/l/${randomUUID()}`
+    expect(await codeOf(a.store.get(asKey(none)))).toBe('ERR_NOT_FOUND')
+    const afterAbsent = asked()
+    expect(await codeOf(a.store.get(asKey(none)))).toBe('ERR_NOT_FOUND')
+    expect(asked()).toBe(afterAbsent)
+    expect(a.store.replicationStats().reads.alone).toBeGreaterThan(0)
+  })
+
+  /**
+   * Reads `k` through `node` in a loop until `stop`, and returns the reads
+   * that began after a write's 201 and still saw an older value (the values
+   * are `values`, in the order written).
+   */
+  function readLoop (node: ReplicaNode, k: string, values: string[]): { acked: (v: string) => void, stop: () => Promise<string[]> } {
+    const stale: string[] = []
+    let acked = -1
+    let reading = true
+    const loop = (async () => {
+      while (reading) {
+        const expected = acked
+        const got = values.indexOf(await text(node, k))
+        if (got < expected) stale.push(`${values[got]} after ${values[expected]}`)
+        await new Promise(resolve => setImmediate(resolve))
+      }
+    })()
+    return {
+      acked: v => { acked = values.indexOf(v) },
+      stop: async () => {
+        reading = false
+        await loop
+        return stale
+      }
+    }
+  }
+
+  it('a write acknowledged without the holder (its accept lost) waits for the holder\'s lease: the holder never reads the old value after the 201', async () => {
+    const { network, nodes: [a, b] } = await settled()
+    const k = `/l/${randomUUID()}`
+    const values = ['old', 'new 0', 'new 1']
+    await a.store.put(asKey(k), one(values[0]))
+    await aloneSoon(a, k)
+    // b's accepts (and every other request of b) no longer reach a; a still reaches c, and renews its grant there.
+    network.block('b:1', 'a:1')
+    const reads = readLoop(a, k, values)
+    for (const v of values.slice(1)) {
+      await b.store.put(asKey(k), one(v))
+      reads.acked(v)
+      expect(await text(a, k)).toBe(v)
+    }
+    expect(await reads.stop()).toEqual([])
+    network.heal()
+  })
+
+  it('a holder whose accept is slow keeps its grants, and learns of the write with the next one: no old value after the 201', async () => {
+    const { nodes: [a, b] } = await settled()
+    const k = `/l/${randomUUID()}`
+    const values = ['old', 'new']
+    await a.store.put(asKey(k), one(values[0]))
+    await aloneSoon(a, k)
+    // a takes b's accept only once released: b answers 201 when a's lease would have run out, a renewing it meanwhile.
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    const applyStaged = a.local.applyStaged.bind(a.local)
+    vi.spyOn(a.local, 'applyStaged').mockImplementation(async (...args) => {
+      await held
+      return await applyStaged(...args)
+    })
+    const reads = readLoop(a, k, values)
+    await b.store.put(asKey(k), one(values[1]))
+    reads.acked(values[1])
+    expect(await text(a, k)).toBe(values[1])
+    await waitFor(() => a.store.replicationStats().reads.surveyed > 0, 1_000, 'a read through a after the 201')
+    release()
+    expect(await reads.stop()).toEqual([])
+  })
+
+  it('a holder cut off from every grantor stops answering alone before a write that skipped it is acknowledged', async () => {
+    const { network, nodes: [a, b] } = await settled()
+    const k = `/l/${randomUUID()}`
+    await a.store.put(asKey(k), one('old'))
+    await aloneSoon(a, k)
+    // Nothing reaches a any more: no accept, no grant; a's own requests still leave (their answers are lost).
+    network.block('b:1', 'a:1')
+    network.block('c:1', 'a:1')
+    const started = performance.now()
+    await b.store.put(asKey(k), one('new'))
+    // b's write waited for a's lease to run out (at most LEASE_MS after its last grant).
+    expect(performance.now() - started).toBeLessThanOrEqual(LEASE_MS + 500)
+    // a cannot renew: its read surveys (and fails, no answer comes back), never the old copy alone.
+    expect(await text(a, k).catch((err: { code?: string }) => err.code)).not.toBe('old')
+    network.heal()
+  })
+})

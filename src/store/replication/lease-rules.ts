@@ -15,7 +15,10 @@ import type { HlcTimestamp } from '../../common/hlc.js'
  * write only once those holders accepted it too or their leases ran out. A
  * write acknowledged without the holder also goes into the list of changes
  * the grantor hands the holder with its next grant, so a renewed lease never
- * covers a copy the holder lacks.
+ * covers a copy the holder lacks. The grantor keeps that list for
+ * LEASE_RETAIN_MS after a grant ran out: a holder whose lease lapsed while
+ * it was idle gets it back with the writes it missed, and keeps what it
+ * knew of every other key.
  */
 
 /** How long a grant lasts, ms (on the grantor's monotonic clock). */
@@ -26,6 +29,8 @@ export const LEASE_RENEW_MS = 1_000
 export const LEASE_MARGIN_MS = 50
 /** Relative clock-rate difference allowed between two peers. */
 export const LEASE_DRIFT = 0.01
+/** How long a grantor keeps noting writes for a holder after its grant ran out, ms (its next grant then continues the last one). */
+export const LEASE_RETAIN_MS = 300_000
 /** After a failed request for a grant, a holder waits this long before asking that grantor again, ms. */
 export const LEASE_RETRY_MS = 500
 /** Writes a grantor keeps per holder for its next grant; past it the holder forgets every copy it knew was current. */
@@ -35,7 +40,7 @@ export const LEASE_MAX_MARKS = 100_000
 /** Stands for every replica in a report: a grantor that restarted less than LEASE_MS ago cannot know whom it granted a lease. */
 export const ANY_HOLDER = '*'
 
-/** A lease a grantor granted, as it keeps it. */
+/** A lease a grantor granted, as it keeps it (until LEASE_RETAIN_MS after its end). */
 export interface Grant {
   holder: string
   /** End, on the grantor's monotonic clock. */
@@ -43,6 +48,9 @@ export interface Grant {
   /** The ring fingerprint both sides had when it was granted. */
   ring: string
 }
+
+/** What an accept does with the grants: the leases to report to the proposer, and the holders to note the write for. */
+export interface AcceptOutcome { reports: LeaseReport[], note: string[] }
 
 /** One lease a grantor reports with a write it accepted: its holder (or ANY_HOLDER) and the ms left of it. */
 export interface LeaseReport { holder: string, ms: number }
@@ -62,20 +70,24 @@ export interface AcceptFacts {
 }
 
 /**
- * The leases a grantor reports with a write it accepted: every unexpired
- * grant to a replica of the key other than the proposer (every grant at all
- * when the ring changed since it was granted: the holder may still count the
- * key as its own), and ANY_HOLDER while it may have forgotten grants.
+ * What a grantor does with a write it accepted, for each grant (kept, see
+ * Grant) to a replica of the key other than the proposer (to any holder at
+ * all when the ring changed since the grant: it may still count the key as
+ * its own): notes the write for the holder's next grant, and reports the
+ * lease to the proposer while it runs; ANY_HOLDER too while it may have
+ * forgotten grants.
  */
-export function acceptReports (grants: Iterable<Grant>, f: AcceptFacts): LeaseReport[] {
-  const out: LeaseReport[] = []
-  if (f.now < f.forgetfulUntil) out.push({ holder: ANY_HOLDER, ms: Math.ceil(f.forgetfulUntil - f.now) })
+export function acceptReports (grants: Iterable<Grant>, f: AcceptFacts): AcceptOutcome {
+  const reports: LeaseReport[] = []
+  const note: string[] = []
+  if (f.now < f.forgetfulUntil) reports.push({ holder: ANY_HOLDER, ms: Math.ceil(f.forgetfulUntil - f.now) })
   for (const g of grants) {
-    if (g.until <= f.now || g.holder === f.from) continue
+    if (g.holder === f.from || g.until + LEASE_RETAIN_MS <= f.now) continue
     if (g.ring === f.ring && !f.replicas.includes(g.holder)) continue
-    out.push({ holder: g.holder, ms: Math.ceil(g.until - f.now) })
+    note.push(g.holder)
+    if (g.until > f.now) reports.push({ holder: g.holder, ms: Math.ceil(g.until - f.now) })
   }
-  return out
+  return { reports, note }
 }
 
 /**

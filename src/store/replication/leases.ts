@@ -5,7 +5,7 @@ import type { Key } from '../key.js'
 import type { ApplyResult } from '../types.js'
 import {
   ABSENT, ANY_HOLDER, LEASE_MAX_CHANGES, LEASE_MAX_MARKS, LEASE_MS, LEASE_RENEW_MS, LEASE_RETRY_MS,
-  acceptReports, answersAlone, heldUntil, leaseDeadlines, markChosen, markWritten, type Grant, type LeaseReport, type Mark
+  LEASE_RETAIN_MS, acceptReports, answersAlone, heldUntil, leaseDeadlines, markChosen, markWritten, type Grant, type LeaseReport, type Mark
 } from './lease-rules.js'
 import type { Target } from './placement.js'
 
@@ -20,15 +20,18 @@ export interface LeaseRing {
 /** A grantor's answer to a request for a lease. */
 export interface GrantReply {
   granted: boolean
+  /** This grant's id, unique across the grantor's restarts: the holder names it when it asks again (`since`). */
+  id: string
   /** How long the grant lasts, ms. */
   ms: number
-  /** The grant before this one had not run out: `changes` is every write acknowledged since then that the holder may lack. */
+  /** The grantor noted every write since the grant before this one (LEASE_RETAIN_MS): `changes` is each the holder may lack. */
   continued: boolean
   /** Writes the grantor accepted from other proposers since its last grant to this holder, [key, version]. */
   changes: Array<[Key, HlcTimestamp]>
 }
 
 interface Granted extends Grant {
+  id: string
   changes: Array<[Key, HlcTimestamp]>
   /** More changes than LEASE_MAX_CHANGES came: the next grant is not `continued`. */
   overflow: boolean
@@ -36,29 +39,37 @@ interface Granted extends Grant {
 
 /**
  * The grantor's side (every volume peer): the leases it granted other
- * replicas, reported with every write it accepts (lease-rules
- * acceptReports) and recorded for the holder's next grant. Forgotten with
- * the process: for LEASE_MS after start every accept reports ANY_HOLDER.
+ * replicas, reported with every write it accepts while they run (lease-rules
+ * acceptReports), the write noted for the holder's next grant until
+ * LEASE_RETAIN_MS after. Forgotten with the process: for LEASE_MS after
+ * start every accept reports ANY_HOLDER.
  */
 export class LeaseGrants {
   private readonly grants = new Map<string, Granted>()
   private readonly forgetfulUntil: number
 
-  constructor (private readonly c: { clock: Clock, ring: LeaseRing }) {
+  /** `newId`: a fresh id, never handed out before, this process or an earlier one (the HLC). */
+  constructor (private readonly c: { clock: Clock, ring: LeaseRing, newId: () => string }) {
     this.forgetfulUntil = c.clock.monotonic() + LEASE_MS
   }
 
-  /** A lease for `holder`, granted when both sides place keys on the same ring. */
-  grant (holder: string, ring: string): GrantReply {
+  /**
+   * A lease for `holder`, granted when both sides place keys on the same
+   * ring. It continues the last one (the writes noted since come with it)
+   * when that is the one the holder got (`since`, its id: a reply lost on
+   * the way would otherwise take its changes with it).
+   */
+  grant (holder: string, ring: string, since: string | null): GrantReply {
     const now = this.c.clock.monotonic()
     const before = this.grants.get(holder)
     if (ring !== this.c.ring.fingerprint()) {
-      return { granted: false, ms: 0, continued: false, changes: [] }
+      return { granted: false, id: '', ms: 0, continued: false, changes: [] }
     }
-    const continued = before !== undefined && before.until > now && !before.overflow && before.ring === ring
+    const continued = before !== undefined && before.id === since && before.until + LEASE_RETAIN_MS > now && !before.overflow && before.ring === ring
     const changes = continued ? before.changes : []
-    this.grants.set(holder, { holder, until: now + LEASE_MS, ring, changes: [], overflow: false })
-    return { granted: true, ms: LEASE_MS, continued, changes }
+    const id = this.c.newId()
+    this.grants.set(holder, { holder, id, until: now + LEASE_MS, ring, changes: [], overflow: false })
+    return { granted: true, id, ms: LEASE_MS, continued, changes }
   }
 
   /**
@@ -69,11 +80,11 @@ export class LeaseGrants {
   accepted (key: Key, version: HlcTimestamp, from: string): LeaseReport[] | undefined {
     const now = this.c.clock.monotonic()
     if (this.grants.size === 0 && now >= this.forgetfulUntil) return undefined
-    for (const [holder, g] of this.grants) if (g.until <= now) this.grants.delete(holder)
+    for (const [holder, g] of this.grants) if (g.until + LEASE_RETAIN_MS <= now) this.grants.delete(holder)
     const ring = this.c.ring.fingerprint()
-    const reports = acceptReports(this.grants.values(), { now, ring, replicas: this.grants.size > 0 ? this.c.ring.preferenceList(key) : [], from, forgetfulUntil: this.forgetfulUntil })
-    for (const r of reports) {
-      const g = this.grants.get(r.holder)
+    const { reports, note } = acceptReports(this.grants.values(), { now, ring, replicas: this.grants.size > 0 ? this.c.ring.preferenceList(key) : [], from, forgetfulUntil: this.forgetfulUntil })
+    for (const holder of note) {
+      const g = this.grants.get(holder)
       if (g === undefined || g.overflow) continue
       if (g.changes.length >= LEASE_MAX_CHANGES) {
         g.overflow = true
@@ -93,8 +104,8 @@ export class LeaseGrants {
   }
 }
 
-/** How a holder asks a grantor for a lease. */
-export type AskGrant = (grantor: Target, ring: string) => Promise<GrantReply>
+/** How a holder asks a grantor for a lease (`since`: the id of the last grant it got from it). */
+export type AskGrant = (grantor: Target, ring: string, since: string | null) => Promise<GrantReply>
 
 /**
  * The holder's side: the grants this peer holds from the other replicas,
@@ -102,13 +113,14 @@ export type AskGrant = (grantor: Target, ring: string) => Promise<GrantReply>
  * and what it knows of each key's versions (lease-rules Mark). A read may
  * answer from this peer's copy alone (`version`) while every other live
  * replica of the key granted a lease on the current ring, the ring is
- * settled, and the copy is at the version marked chosen. Every gap in a
- * grant forgets the marks (a write may have been acknowledged unseen);
- * `epoch` counts those gaps, so a read or write that began before one does
- * not mark what it found after it.
+ * settled, and the copy is at the version marked chosen. A grant that does
+ * not continue the last one from that grantor (lease-rules LEASE_RETAIN_MS,
+ * a restart, another ring) forgets the marks (a write may have been
+ * acknowledged unseen); `epoch` counts those, so a read or write that began
+ * before one does not mark what it found after it.
  */
 export class LeaseHolder {
-  private readonly held = new Map<string, { until: number, ring: string }>()
+  private readonly held = new Map<string, { id: string, until: number, ring: string }>()
   private readonly asking = new Map<string, Promise<void>>()
   private readonly retryAt = new Map<string, number>()
   private marks = new Map<Key, Mark>()
@@ -133,10 +145,8 @@ export class LeaseHolder {
       if (t.isSelf) continue
       if (!t.isAlive) return undefined
       const h = this.held.get(t.peerId)
-      if (h === undefined || h.until <= now || h.ring !== ring) {
-        if (h !== undefined) this.lapse(t.peerId)
-        covered = false
-      }
+      // A grant that ran out is kept: the next one may continue it (the grantor noted the writes meanwhile).
+      if (h === undefined || h.until <= now || h.ring !== ring) covered = false
       if (h === undefined || h.until - now < LEASE_RENEW_MS || h.ring !== ring) this.renew(t, ring, now)
     }
     if (!covered || !this.c.settled()) return undefined
@@ -174,12 +184,6 @@ export class LeaseHolder {
     if ('floor' in m) this.gen++
   }
 
-  /** A grant ran out or could not be renewed in time: every mark goes. */
-  private lapse (grantor: string): void {
-    this.held.delete(grantor)
-    this.forget()
-  }
-
   private forget (): void {
     if (this.marks.size > 0) this.marks = new Map()
     this.gen++
@@ -188,7 +192,7 @@ export class LeaseHolder {
   private renew (t: Target, ring: string, now: number): void {
     if (this.asking.has(t.peerId) || (this.retryAt.get(t.peerId) ?? 0) > now) return
     const sentAt = now
-    const asked = this.c.ask(t, ring).then(reply => {
+    const asked = this.c.ask(t, ring, this.held.get(t.peerId)?.id ?? null).then(reply => {
       if (!reply.granted) {
         this.retryAt.set(t.peerId, this.c.clock.monotonic() + LEASE_RETRY_MS)
         return
@@ -196,7 +200,7 @@ export class LeaseHolder {
       const before = this.held.get(t.peerId)
       if (!reply.continued || before === undefined || before.ring !== ring) this.forget()
       else for (const [key, version] of reply.changes) this.written(key, version)
-      this.held.set(t.peerId, { until: heldUntil(sentAt, reply.ms), ring })
+      this.held.set(t.peerId, { id: reply.id, until: heldUntil(sentAt, reply.ms), ring })
     }, err => {
       this.c.log.debug({ err, grantor: t.peerId }, 'asking for a read lease failed')
       this.retryAt.set(t.peerId, this.c.clock.monotonic() + LEASE_RETRY_MS)

@@ -17,9 +17,11 @@ export type ReplicationRequest =
   /**
    * Asks for a replica's record of a key and, when it is a live value of at
    * most INLINE_MAX_BYTES, its bytes too: a read's survey answer and its data
-   * in one round trip. Reply: `store.fetch.reply`.
+   * in one round trip. `read`: the replica answers as a read through it
+   * would (from its own copy under a read lease, else after its own survey),
+   * and says so. Reply: `store.fetch.reply`.
    */
-  | { type: 'store.fetch', v: 1, key: Key }
+  | { type: 'store.fetch', v: 1, key: Key, read?: boolean }
   /** Asks for a live value's bytes. Reply: `store.value`, the bytes inline (small values) or as body. */
   | { type: 'store.read', v: 1, key: Key }
   /** A replicated write, the bytes inline in `bytes` (small values) or as body. Reply: `store.applied`. */
@@ -37,11 +39,12 @@ export type ReplicationRequest =
   /** The replica's live keys. Reply: `store.list.reply`. */
   | { type: 'store.list', v: 1, options: ListOptions }
   /** Asks for a read lease (leases.ts), the sender and the replica both placing keys on the ring of this fingerprint. Reply: `store.lease.reply`. */
-  | { type: 'store.lease', v: 1, ring: string }
+  | { type: 'store.lease', v: 1, ring: string, since: string | null }
 
 export type ReplicationReply =
   | { type: 'store.entry.reply', v: 1, entry: ReplicaEntry | null }
-  | { type: 'store.fetch.reply', v: 1, entry: ReplicaEntry | null, bytes: Uint8Array | null }
+  /** `read`: the answer of a read (the key's newest record, not only this replica's). */
+  | { type: 'store.fetch.reply', v: 1, entry: ReplicaEntry | null, bytes: Uint8Array | null, read?: boolean }
   | { type: 'store.value', v: 1, meta: ValueMeta, bytes?: Uint8Array | null }
   /** `leases`: for an accept, the read leases of other replicas this one granted (lease-rules acceptReports). */
   | { type: 'store.applied', v: 1, applied: boolean, entry: ReplicaEntry | null, promised?: HlcTimestamp, leases?: LeaseReport[] }
@@ -49,7 +52,7 @@ export type ReplicationReply =
   | { type: 'store.staged', v: 1, stageId: string, size: number, sha256: string }
   | { type: 'store.unstaged', v: 1 }
   | { type: 'store.list.reply', v: 1, items: ValueMeta[] }
-  | { type: 'store.lease.reply', v: 1, granted: boolean, ms: number, continued: boolean, changes: Array<[Key, HlcTimestamp]> }
+  | { type: 'store.lease.reply', v: 1, granted: boolean, id: string, ms: number, continued: boolean, changes: Array<[Key, HlcTimestamp]> }
 
 export const STORE_ENTRY = 'store.entry'
 export const STORE_FETCH = 'store.fetch'
@@ -116,7 +119,7 @@ const isKeyed: Check = m => isKey(m.key)
 
 const REQUESTS: { readonly [T in ReplicationRequest['type']]: Check } = {
   'store.entry': isKeyed,
-  'store.fetch': isKeyed,
+  'store.fetch': m => isKey(m.key) && isOptBool(m.read),
   'store.read': isKeyed,
   'store.put': m => isKey(m.key) && isReplicaPut(m.put) && isLimit(m.maxBytes) && isLimit(m.sizeHint) && isOptBytes(m.bytes),
   'store.tombstone': m => isKey(m.key) && isHlc(m.version) && isNum(m.deletedAt) && isOptBool(m.accept) && isOptHlc(m.origin),
@@ -125,19 +128,19 @@ const REQUESTS: { readonly [T in ReplicationRequest['type']]: Check } = {
   'store.commit': m => isKey(m.key) && isStr(m.stageId) && isReplicaPut(m.put),
   'store.unstage': m => isStr(m.stageId),
   'store.list': m => isListOptions(m.options),
-  'store.lease': m => isStr(m.ring)
+  'store.lease': m => isStr(m.ring) && (m.since === null || isStr(m.since))
 }
 
 const REPLIES: { readonly [T in ReplicationReply['type']]: Check } = {
   'store.entry.reply': m => isEntryOrNull(m.entry),
-  'store.fetch.reply': m => isEntryOrNull(m.entry) && (m.bytes === null || m.bytes instanceof Uint8Array),
+  'store.fetch.reply': m => isEntryOrNull(m.entry) && (m.bytes === null || m.bytes instanceof Uint8Array) && isOptBool(m.read),
   'store.value': m => isValueMeta(m.meta) && isOptBytes(m.bytes),
   'store.applied': m => isBool(m.applied) && isEntryOrNull(m.entry) && isOptHlc(m.promised) && (m.leases === undefined || (Array.isArray(m.leases) && m.leases.every(isLeaseReport))),
   'store.promise': m => isBool(m.promised) && (m.ballot === null || isHlc(m.ballot)) && isEntryOrNull(m.entry),
   'store.staged': m => isStr(m.stageId) && isCount(m.size) && isStr(m.sha256),
   'store.unstaged': () => true,
   'store.list.reply': m => Array.isArray(m.items) && m.items.every(isValueMeta),
-  'store.lease.reply': m => isBool(m.granted) && isCount(m.ms) && isBool(m.continued) && Array.isArray(m.changes) && m.changes.every(isChange)
+  'store.lease.reply': m => isBool(m.granted) && isStr(m.id) && isCount(m.ms) && isBool(m.continued) && Array.isArray(m.changes) && m.changes.every(isChange)
 }
 
 /**

@@ -42,18 +42,20 @@ export class ReplicaClient {
    * The record at `t` and, for a small live value held remotely, its bytes
    * (checked against the record's size and sha256: a bad copy comes back
    * without bytes, so the caller reads another replica). For self only the
-   * record: the local read is cheap.
+   * record: the local read is cheap. `read`: `t` answers as a read through
+   * it would (ReadHere), and says so: its record is then the key's newest.
    */
-  async fetch (t: Target, key: Key): Promise<{ entry: ReplicaEntry | undefined, bytes?: Buffer }> {
+  async fetch (t: Target, key: Key, options: { read?: boolean } = {}): Promise<{ entry: ReplicaEntry | undefined, bytes?: Buffer, read?: boolean }> {
     if (t.isSelf) return { entry: await this.local.entry(key) }
-    const r = await this.call(t, { type: STORE_FETCH, v: 1, key }, SURVEY_TIMEOUT_MS)
+    const r = await this.call(t, { type: STORE_FETCH, v: 1, key, ...(options.read === true ? { read: true } : {}) }, SURVEY_TIMEOUT_MS)
     const m = parseReply(r.msg, 'store.fetch.reply', t.peerId)
     const entry = m.entry ?? undefined
-    if (entry === undefined) return { entry }
+    const alone = m.read === true ? { read: true } : {}
+    if (entry === undefined) return { entry, ...alone }
     this.local.observeVersion(entry.version)
-    if (m.bytes === null) return { entry }
+    if (m.bytes === null) return { entry, ...alone }
     const bytes = asBuffer(m.bytes)
-    return bytes.length === entry.size && sha256Hex(bytes) === entry.sha256 ? { entry, bytes } : { entry }
+    return bytes.length === entry.size && sha256Hex(bytes) === entry.sha256 ? { entry, bytes, ...alone } : { entry, ...alone }
   }
 
   /**
@@ -168,11 +170,11 @@ export class ReplicaClient {
     return { promised: m.promised, ballot: m.ballot ?? undefined, entry: m.entry ?? undefined }
   }
 
-  /** Asks `t` for a read lease on the ring of fingerprint `ring` (LeaseGrants.grant). */
-  async lease (t: Target, ring: string): Promise<GrantReply> {
-    const r = await this.call(t, { type: STORE_LEASE, v: 1, ring }, ACK_TIMEOUT_MS)
+  /** Asks `t` for a read lease on the ring of fingerprint `ring`, the last it granted this peer being `since` (LeaseGrants.grant). */
+  async lease (t: Target, ring: string, since: string | null): Promise<GrantReply> {
+    const r = await this.call(t, { type: STORE_LEASE, v: 1, ring, since }, ACK_TIMEOUT_MS)
     const m = parseReply(r.msg, 'store.lease.reply', t.peerId)
-    return { granted: m.granted, ms: m.ms, continued: m.continued, changes: m.changes }
+    return { granted: m.granted, id: m.id, ms: m.ms, continued: m.continued, changes: m.changes }
   }
 
   async list (address: string, options: ListOptions): Promise<ValueMeta[]> {

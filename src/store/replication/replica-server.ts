@@ -2,8 +2,8 @@ import { Readable } from 'node:stream'
 import { isPmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { Message, Reply, Transport } from '../../mesh/transport/index.js'
-import type { ApplyResult, ReplicaStore } from '../types.js'
-import { metaToEntry } from '../record.js'
+import type { ApplyResult, ReplicaStore, StoredValue } from '../types.js'
+import { metaToEntry, type ReplicaEntry } from '../record.js'
 import { INLINE_MAX_BYTES } from './constants.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Key } from '../key.js'
@@ -16,7 +16,15 @@ import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STOR
  * replica's record, its bytes, replicated writes and deletes, its key list.
  * Returns the function that removes the handlers.
  */
-export function serveReplica (transport: Transport, local: ReplicaStore, grants: LeaseGrants, log: Logger): () => void {
+/**
+ * A read of a key through this peer, as one of its replicas
+ * (ReplicatedStore): the key's newest record, and its value when live and
+ * held here; undefined when this peer is no replica of the key.
+ */
+export type ReadHere = (key: Key) => Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined>
+
+export function serveReplica (transport: Transport, local: ReplicaStore, reads: { grants: LeaseGrants, read: ReadHere }, log: Logger): () => void {
+  const { grants, read } = reads
   const reply = (r: ReplicationReply): Message => r
   const applied = (out: ApplyResult): Message =>
     reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.promised !== undefined ? { promised: out.promised } : {}), ...(out.leases !== undefined ? { leases: out.leases } : {}) })
@@ -30,7 +38,15 @@ export function serveReplica (transport: Transport, local: ReplicaStore, grants:
       return reply({ type: 'store.entry.reply', v: 1, entry: (await local.entry(key)) ?? null })
     }),
     transport.handle(STORE_FETCH, async req => {
-      const { key } = parseRequest(req.msg, STORE_FETCH)
+      const { key, read: asRead } = parseRequest(req.msg, STORE_FETCH)
+      const got = asRead === true ? await read(key) : undefined
+      if (got !== undefined) {
+        const body = got.value?.body
+        if (body instanceof Readable) body.destroy()
+        const bytes = Buffer.isBuffer(body) && body.length <= INLINE_MAX_BYTES ? body : null
+        const entry = got.value !== undefined ? metaToEntry(got.value.meta) : got.entry ?? null
+        return reply({ type: 'store.fetch.reply', v: 1, entry, bytes, read: true })
+      }
       const entry = await local.entry(key)
       if (entry === undefined || entry.deleted || entry.size > INLINE_MAX_BYTES) return reply({ type: 'store.fetch.reply', v: 1, entry: entry ?? null, bytes: null })
       try {
@@ -88,8 +104,8 @@ export function serveReplica (transport: Transport, local: ReplicaStore, grants:
       return reply({ type: 'store.list.reply', v: 1, items: await local.list(options) })
     }),
     transport.handle(STORE_LEASE, async req => {
-      const { ring } = parseRequest(req.msg, STORE_LEASE)
-      return reply({ type: 'store.lease.reply', v: 1, ...grants.grant(req.from.peerId, ring) })
+      const { ring, since } = parseRequest(req.msg, STORE_LEASE)
+      return reply({ type: 'store.lease.reply', v: 1, ...grants.grant(req.from.peerId, ring, since) })
     })
   ]
   return () => { for (const off of offs) off() }

@@ -10,7 +10,7 @@ import { DAY_MS } from '../constants.js'
 import type { Key } from '../key.js'
 import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { ApplyResult, KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
-import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
+import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES, SURVEY_SPECULATE_MS } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit, type RoundResult } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
@@ -102,9 +102,9 @@ export class ReplicatedStore implements Store {
     this.log = c.log
     this.placement = new Placement(c.membership, init.replicas ?? 3, init.writeQuorum ?? 2)
     const ring: LeaseRing = { fingerprint: () => this.placement.fingerprint(), preferenceList: key => this.placement.preferenceList(key) }
-    this.grants = new LeaseGrants({ clock: c.clock, ring })
+    this.grants = new LeaseGrants({ clock: c.clock, ring, newId: () => c.local.nextVersion() })
     this.client = new ReplicaClient(c.transport, c.local, { leases: this.grants, self: c.membership.peerId })
-    this.leases = new LeaseHolder({ clock: c.clock, ring, ask: async (t, fingerprint) => await this.client.lease(t, fingerprint), settled: () => this.antiEntropy.settled(), log: c.log })
+    this.leases = new LeaseHolder({ clock: c.clock, ring, ask: async (t, fingerprint, since) => await this.client.lease(t, fingerprint, since), settled: () => this.antiEntropy.settled(), log: c.log })
     this.repair = new ReadRepair(this.client, c.clock, c.log)
     this.writer = new ReplicaWriter({ client: this.client, membership: c.membership, clock: c.clock, log: c.log })
     this.surveys = new Survey({ client: this.client, placement: this.placement, repair: this.repair, clock: c.clock, settled: () => this.antiEntropy.settled() })
@@ -135,7 +135,7 @@ export class ReplicatedStore implements Store {
     this.ringReported = this.recorded
     await this.handoff?.start()
     this.offs = [
-      serveReplica(this.c.transport, this.local, this.grants, this.log),
+      serveReplica(this.c.transport, this.local, { grants: this.grants, read: async key => await this.readHere(key) }, this.log),
       this.c.membership.on('peer:change', () => {
         this.placement.refresh()
         this.noteRing()
@@ -259,25 +259,75 @@ export class ReplicatedStore implements Store {
     return { entry }
   }
 
-  /** This peer's own value (or 'absent') when a read lease lets it answer alone (see entryAlone); undefined: survey. */
-  private async getAlone (key: Key, targets: Target[]): Promise<StoredValue | 'absent' | undefined> {
+  /**
+   * This peer's own copy when a read lease lets it answer alone (see
+   * entryAlone): the value when live, else the record; undefined: survey.
+   */
+  private async readAlone (key: Key, targets: Target[]): Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined> {
     if (this.leases.version(key, targets) === undefined) return undefined
-    let got: StoredValue
+    let value: StoredValue
     try {
-      got = await this.local.get(key)
+      value = await this.local.get(key)
     } catch (err) {
       if (!isPmzError(err, 'ERR_NOT_FOUND')) return undefined // a bad copy: the survey reads another
       const entry = await this.local.entry(key)
       if (!this.leases.answers(key, entry?.version ?? ABSENT)) return undefined
       this.reads.alone++
-      return 'absent'
+      return { entry }
     }
-    if (this.leases.answers(key, got.meta.version)) {
+    if (this.leases.answers(key, value.meta.version)) {
       this.reads.alone++
-      return got
+      return { entry: undefined, value }
     }
-    if (got.body instanceof Readable) got.body.destroy()
+    if (value.body instanceof Readable) value.body.destroy()
     return undefined
+  }
+
+  /**
+   * A read of `key` through this peer as one of its replicas, for a peer
+   * that holds no copy (serveReplica's `store.fetch` with `read`): alone
+   * under the read lease, else by its own survey; the value only when this
+   * peer's copy is the newest. Undefined when this peer is no replica.
+   */
+  private async readHere (key: Key): Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined> {
+    const targets = this.placement.targets(key)
+    if (!targets.some(t => t.isSelf)) return undefined
+    const alone = await this.readAlone(key, targets)
+    if (alone !== undefined) return alone
+    const answers = await this.survey(key, targets)
+    const entry = newestOf(answers)
+    const own = answers.find(a => a.target.isSelf)?.entry
+    if (!isLiveEntry(entry, this.clock.now()) || own?.version !== entry.version || entry.size > INLINE_MAX_BYTES) return { entry }
+    try {
+      const value = await this.local.get(key)
+      if (value.meta.version === entry.version) return { entry, value }
+      if (value.body instanceof Readable) value.body.destroy()
+    } catch {}
+    return { entry }
+  }
+
+  /**
+   * A read through a peer that holds no copy: the key's first live replica
+   * reads it (readHere: usually alone under its read lease), one question
+   * instead of a survey. Undefined when that does not answer it (a large
+   * value, slower than SURVEY_SPECULATE_MS, failed): the survey follows.
+   */
+  private async readThroughReplica (key: Key, targets: Target[]): Promise<StoredValue | 'absent' | undefined> {
+    const first = this.placement.readOrder(key, targets)[0]
+    if (first === undefined || first.isSelf) return undefined
+    const answer = await new Promise<Awaited<ReturnType<ReplicaClient['fetch']>> | undefined>(resolve => {
+      const timer = this.clock.setTimeout(() => { resolve(undefined) }, SURVEY_SPECULATE_MS)
+      this.client.fetch(first, key, { read: true }).then(a => {
+        timer.cancel()
+        resolve(a)
+      }, () => {
+        timer.cancel()
+        resolve(undefined)
+      })
+    })
+    if (answer?.read !== true) return undefined
+    if (!isLiveEntry(answer.entry, this.clock.now())) return 'absent'
+    return answer.bytes !== undefined ? { meta: entryToMeta(answer.entry), body: answer.bytes } : undefined
   }
 
   /**
@@ -319,9 +369,12 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.get(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
-    const alone = await this.getAlone(key, targets)
-    if (alone === 'absent') throw notFound('key not found')
-    if (alone !== undefined) return alone
+    const alone = targets.some(t => t.isSelf) ? await this.readAlone(key, targets) : undefined
+    if (alone?.value !== undefined) return alone.value
+    if (alone !== undefined) throw notFound('key not found')
+    const through = targets.some(t => t.isSelf) ? undefined : await this.readThroughReplica(key, targets)
+    if (through === 'absent') throw notFound('key not found')
+    if (through !== undefined) return through
     const answers = await this.survey(key, targets, { fetch: true })
     const newest = newestOf(answers)
     if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
@@ -374,6 +427,8 @@ export class ReplicatedStore implements Store {
       }), w)
     }
     const intent = options.ifAbsent === true ? { type: 'create' as const, origin } : { type: 'replace' as const, origin }
+    // A replica writing a key holds read leases too (asks for them now if not), so that it reads back what it wrote alone.
+    this.leases.version(key, targets)
     const epoch = this.leases.epoch()
     // A value staged and not written is dropped at once (a late replica's commit of a written one still finds it; the rest expires).
     const decided = await this.register.propose({ key, intent, live, q1, q2, waitAll, n: targets.length, payload, signal: options.signal }).then(d => {
@@ -397,6 +452,7 @@ export class ReplicatedStore implements Store {
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.delete(key)
     const { live, q1, q2, waitAll } = this.quorums(targets)
+    this.leases.version(key, targets)
     const epoch = this.leases.epoch()
     const decided = await this.register.propose({ key, intent: { type: 'delete', origin: this.local.nextVersion() }, live, q1, q2, waitAll, n: targets.length, deletedAt: this.clock.now() })
     if (decided.ballot !== undefined && decided.ops !== undefined) this.wrote(key, decided.ballot, decided.to ?? live, decided.ops, epoch)

@@ -5,7 +5,7 @@ import { asKey } from '../../../src/store/index.js'
 import { LEASE_MS } from '../../../src/store/replication/lease-rules.js'
 import { waitFor } from '../../helpers/http.js'
 import { cleanupPeers } from '../../helpers/peer.js'
-import { replicaCluster, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
+import { replicaCluster, replicaNode, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
 import { codeOf } from '../../helpers/errors.js'
 
 async function * one (s: string): AsyncIterable<Uint8Array> { yield Buffer.from(s) }
@@ -100,6 +100,25 @@ describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
     }
   }
 
+  it('a read through a peer that holds no copy asks only the key\'s first replica, which answers alone under its lease', async () => {
+    const { network, view, nodes } = await settled()
+    view.add('g', ['gateway'])
+    const g = await replicaNode(network, view, 'g', { replicas: 3, writeQuorum: 2 })
+    const k = `/l/${randomUUID()}`
+    await g.store.put(asKey(k), one('through g'))
+    const asked = questions(g)
+    const alone = (): number => nodes.reduce((sum, n) => sum + n.store.replicationStats().reads.alone, 0)
+    /** Reads through g: whether that read asked one replica, which answered it alone. */
+    const readOnce = async (): Promise<boolean> => {
+      const [q, n] = [asked(), alone()]
+      expect(await text(g, k)).toBe('through g')
+      return asked() === q + 1 && alone() === n + 1
+    }
+    await waitFor(readOnce, 5_000, 'a read through g to be answered alone by one replica')
+    expect(await readOnce()).toBe(true)
+    expect(await codeOf(g.store.get(asKey(`/l/${randomUUID()}`)))).toBe('ERR_NOT_FOUND')
+  })
+
   it('a write acknowledged without the holder (its accept lost) waits for the holder\'s lease: the holder never reads the old value after the 201', async () => {
     const { network, nodes: [a, b] } = await settled()
     const k = `/l/${randomUUID()}`
@@ -139,6 +158,35 @@ describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
     await waitFor(() => a.store.replicationStats().reads.surveyed > 0, 1_000, 'a read through a after the 201')
     release()
     expect(await reads.stop()).toEqual([])
+  })
+
+  it('a lease that lapsed while the holder was idle comes back with the writes it missed: what it knew of other keys stays, those are read anew', async () => {
+    const { nodes: [a, b] } = await settled()
+    const [k, other] = [`/l/${randomUUID()}`, `/l/${randomUUID()}`]
+    await a.store.put(asKey(k), one('old'))
+    await a.store.put(asKey(other), one('other'))
+    await aloneSoon(a, k)
+    // a takes no accept while idle; its lease runs out, and b's write is acknowledged by b and c alone.
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    const applyStaged = a.local.applyStaged.bind(a.local)
+    vi.spyOn(a.local, 'applyStaged').mockImplementation(async (...args) => {
+      await held
+      return await applyStaged(...args)
+    })
+    await new Promise(resolve => setTimeout(resolve, LEASE_MS + 200))
+    const started = performance.now()
+    await b.store.put(asKey(k), one('new'))
+    expect(performance.now() - started).toBeLessThan(LEASE_MS / 2) // no lease of a's ran: nothing to wait for
+    const asked = questions(a)
+    for (let i = 0; i < 5; i++) expect(await text(a, k)).toBe('new')
+    // The other key: read alone again once the grants are back, without a survey.
+    await waitFor(async () => {
+      const before = asked()
+      expect(await text(a, other)).toBe('other')
+      return asked() === before
+    }, 5_000, 'a to read the other key alone again')
+    release()
   })
 
   it('a holder cut off from every grantor stops answering alone before a write that skipped it is acknowledged', async () => {

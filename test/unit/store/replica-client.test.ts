@@ -45,7 +45,7 @@ const CALLS: Array<[string, (c: ReplicaClient) => Promise<unknown>]> = [
   ['store.unstaged', async c => { await c.unstage(b, 's1') }],
   ['store.promise', async c => await c.prepare(b, asKey('/k'), V1)],
   ['store.list.reply', async c => await c.list('b:1', {})],
-  ['store.lease.reply', async c => await c.lease(b, 'ring')]
+  ['store.lease.reply', async c => await c.lease(b, 'ring', null)]
 ]
 
 /** For each reply type, one of the right type carrying garbage: a version that is no HLC wherever there is one. */
@@ -58,7 +58,7 @@ const GARBAGE: Record<string, Message> = {
   'store.unstaged': { type: 'store.unstaged', v: 2 },
   'store.promise': { type: 'store.promise', v: 1, promised: true, ballot: 'garbage', entry: null },
   'store.list.reply': { type: 'store.list.reply', v: 1, items: [meta, { ...meta, size: null }] },
-  'store.lease.reply': { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [['/k', 'garbage']] }
+  'store.lease.reply': { type: 'store.lease.reply', v: 1, granted: true, id: 'g', ms: 2000, continued: true, changes: [['/k', 'garbage']] }
 }
 
 describe('ReplicaClient against a replica answering malformed replies', () => {
@@ -113,7 +113,7 @@ describe('serveReplica given malformed requests', () => {
     const touched: string[] = []
     const local = new Proxy({} as ReplicaStore, { get: (_t, name) => () => { touched.push(String(name)); throw new Error('touched') } })
     const grants = new Proxy({} as LeaseGrants, { get: (_t, name) => () => { touched.push(`grants.${String(name)}`); throw new Error('touched') } })
-    const off = serveReplica(server, local, grants, log)
+    const off = serveReplica(server, local, { grants, read: async () => { touched.push('read'); throw new Error('touched') } }, log)
     await a.start()
     await server.start()
     try {
@@ -128,7 +128,7 @@ describe('serveReplica given malformed requests', () => {
         { type: STORE_COMMIT, v: 1, key: '/k', stageId: 's', put: { ...put, created: 'yesterday' } },
         { type: STORE_UNSTAGE, v: 1 },
         { type: STORE_LIST, v: 1, options: { limit: -1 } },
-        { type: STORE_LEASE, v: 1, ring: 7 }
+        { type: STORE_LEASE, v: 1, ring: 7, since: null }
       ]
       for (const msg of bad) {
         const code = await a.request('b:1', msg, { timeoutMs: 5_000 }).then(() => 'resolved', err => isPmzError(err) ? err.code : String(err))

@@ -23,6 +23,7 @@ const bytes = Buffer.from('abc')
 const REQUESTS: ReplicationRequest[] = [
   { type: 'store.entry', v: 1, key: K },
   { type: 'store.fetch', v: 1, key: K },
+  { type: 'store.fetch', v: 1, key: K, read: true },
   { type: 'store.read', v: 1, key: K },
   { type: 'store.put', v: 1, key: K, put, maxBytes: null, sizeHint: null },
   { type: 'store.put', v: 1, key: K, put: { ...put, sha256: SHA, origin: V1, accept: true }, maxBytes: 1.5 * 1024 * 1024, sizeHint: 3, bytes },
@@ -35,7 +36,8 @@ const REQUESTS: ReplicationRequest[] = [
   { type: 'store.unstage', v: 1, stageId: 's1' },
   { type: 'store.list', v: 1, options: {} },
   { type: 'store.list', v: 1, options: { prefix: '/a', after: '/a/b', limit: 10 } },
-  { type: 'store.lease', v: 1, ring: 'f1' }
+  { type: 'store.lease', v: 1, ring: 'f1', since: null },
+  { type: 'store.lease', v: 1, ring: 'f1', since: V1 }
 ]
 
 /** One well-formed message of every reply type. */
@@ -45,6 +47,7 @@ const REPLIES: ReplicationReply[] = [
   { type: 'store.entry.reply', v: 1, entry: tomb },
   { type: 'store.fetch.reply', v: 1, entry, bytes },
   { type: 'store.fetch.reply', v: 1, entry: null, bytes: null },
+  { type: 'store.fetch.reply', v: 1, entry, bytes, read: true },
   { type: 'store.value', v: 1, meta },
   { type: 'store.value', v: 1, meta: { ...meta, origin: V2 }, bytes },
   { type: 'store.applied', v: 1, applied: true, entry },
@@ -56,8 +59,8 @@ const REPLIES: ReplicationReply[] = [
   { type: 'store.unstaged', v: 1 },
   { type: 'store.list.reply', v: 1, items: [] },
   { type: 'store.list.reply', v: 1, items: [meta, { ...meta, key: asKey('/l'), expires: null }] },
-  { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [[K, V1], [K, V2]] },
-  { type: 'store.lease.reply', v: 1, granted: false, ms: 0, continued: false, changes: [] }
+  { type: 'store.lease.reply', v: 1, granted: true, id: V2, ms: 2000, continued: true, changes: [[K, V1], [K, V2]] },
+  { type: 'store.lease.reply', v: 1, granted: false, id: '', ms: 0, continued: false, changes: [] }
 ]
 
 /** The code and details a parse throws with, or 'ok'. */
@@ -85,6 +88,7 @@ describe('parseRequest', () => {
   const bad: Array<[string, ReplicationRequest['type'], Record<string, unknown>]> = [
     ['entry without key', 'store.entry', { type: 'store.entry', v: 1 }],
     ['fetch with a numeric key', 'store.fetch', { type: 'store.fetch', v: 1, key: 7 }],
+    ['fetch whose read is a string', 'store.fetch', { type: 'store.fetch', v: 1, key: '/k', read: 'yes' }],
     ['read with a null key', 'store.read', { type: 'store.read', v: 1, key: null }],
     ['read of a key without its leading /', 'store.read', { type: 'store.read', v: 1, key: 'k' }],
     ['put of a key with a dot segment', 'store.put', { ...putReq, key: '/a/../b' }],
@@ -123,8 +127,9 @@ describe('parseRequest', () => {
     ['list with a fractional limit', 'store.list', { type: 'store.list', v: 1, options: { limit: 1.5 } }],
     ['list with a numeric prefix', 'store.list', { type: 'store.list', v: 1, options: { prefix: 1 } }],
     ['a message of another type', 'store.entry', { type: 'store.read', v: 1, key: '/k' }],
-    ['lease without ring', 'store.lease', { type: 'store.lease', v: 1 }],
-    ['lease whose ring is a number', 'store.lease', { type: 'store.lease', v: 1, ring: 3 }]
+    ['lease without ring', 'store.lease', { type: 'store.lease', v: 1, since: null }],
+    ['lease whose ring is a number', 'store.lease', { type: 'store.lease', v: 1, ring: 3, since: null }],
+    ['lease without since', 'store.lease', { type: 'store.lease', v: 1, ring: 'f' }]
   ]
   it.each(bad)('refuses %s with ERR_BAD_REQUEST', (_name, type, m) => {
     expect(outcome(() => parseRequest(asMsg(m), type))).toEqual({ code: 'ERR_BAD_REQUEST', details: { type } })
@@ -158,6 +163,7 @@ describe('parseReply', () => {
     ['entry.reply whose expires is a string', 'store.entry.reply', { type: 'store.entry.reply', v: 1, entry: { ...entry, expires: 'soon' } }],
     ['entry.reply whose origin is no HLC', 'store.entry.reply', { type: 'store.entry.reply', v: 1, entry: { ...entry, origin: '' } }],
     ['fetch.reply without bytes', 'store.fetch.reply', { type: 'store.fetch.reply', v: 1, entry }],
+    ['fetch.reply whose read is 1', 'store.fetch.reply', { type: 'store.fetch.reply', v: 1, entry, bytes: null, read: 1 }],
     ['fetch.reply whose bytes are a string', 'store.fetch.reply', { type: 'store.fetch.reply', v: 1, entry, bytes: 'abc' }],
     ['entry.reply whose entry has an invalid key', 'store.entry.reply', { type: 'store.entry.reply', v: 1, entry: { ...entry, key: '/a//b' } }],
     ['value whose meta has an invalid key', 'store.value', { type: 'store.value', v: 1, meta: { ...meta, key: '/.' } }],
@@ -185,10 +191,11 @@ describe('parseReply', () => {
     ['applied whose leases are an object', 'store.applied', { type: 'store.applied', v: 1, applied: true, entry, leases: { holder: 'a', ms: 1 } }],
     ['applied with a lease of no holder', 'store.applied', { type: 'store.applied', v: 1, applied: true, entry, leases: [{ ms: 1 }] }],
     ['applied with a lease of negative ms', 'store.applied', { type: 'store.applied', v: 1, applied: true, entry, leases: [{ holder: 'a', ms: -1 }] }],
-    ['lease.reply whose ms is a string', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: '2000', continued: true, changes: [] }],
-    ['lease.reply without continued', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, changes: [] }],
-    ['lease.reply with a change of an invalid key', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [['k', V1]] }],
-    ['lease.reply with a change whose version is no HLC', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [[K, 'x']] }],
+    ['lease.reply whose ms is a string', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, id: 'g', ms: '2000', continued: true, changes: [] }],
+    ['lease.reply without id', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, ms: 2000, continued: true, changes: [] }],
+    ['lease.reply without continued', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, id: 'g', ms: 2000, changes: [] }],
+    ['lease.reply with a change of an invalid key', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, id: 'g', ms: 2000, continued: true, changes: [['k', V1]] }],
+    ['lease.reply with a change whose version is no HLC', 'store.lease.reply', { type: 'store.lease.reply', v: 1, granted: true, id: 'g', ms: 2000, continued: true, changes: [[K, 'x']] }],
     ['a reply of another type', 'store.applied', { type: 'store.unstaged', v: 1 }],
     ['a reply of another version', 'store.unstaged', { type: 'store.unstaged', v: 2 }],
     ['a reply without version', 'store.unstaged', { type: 'store.unstaged' }]

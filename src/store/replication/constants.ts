@@ -19,6 +19,10 @@ export const INLINE_MAX_BYTES = 64 * 1024
 export const READ_WHOLE_MAX_BYTES = 256 * 1024
 /** Read repairs in flight at once per peer; past it a repair is skipped (a later read or anti-entropy catches up). */
 export const MAX_CONCURRENT_REPAIRS = 32
+/** Chosen writes waiting per replica to be told with the next request to it (ReplicaClient.learn); past it the oldest are dropped. */
+export const LEARN_MAX_PENDING = 4_096
+/** Chosen writes told with one request at most. */
+export const LEARN_PER_MESSAGE = 512
 /** Version of the replication messages. */
 export const REPLICATION_V = 1
 /** Hints (missed writes) kept per target replica; past it the target waits for anti-entropy. */

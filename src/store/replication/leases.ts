@@ -120,10 +120,12 @@ export type AskGrant = (grantor: Target, ring: string, since: string | null) => 
  * before one does not mark what it found after it.
  */
 export class LeaseHolder {
-  private readonly held = new Map<string, { id: string, until: number, ring: string }>()
+  private readonly held = new Map<string, { id: string, until: number, ring: string, grantor: Target }>()
   private readonly asking = new Map<string, Promise<void>>()
   private readonly retryAt = new Map<string, number>()
   private marks = new Map<Key, Mark>()
+  /** Writes this peer took from other proposers and is not told chosen yet, with the epoch they were taken in. */
+  private readonly taken = new Map<Key, { version: HlcTimestamp, epoch: number }>()
   private gen = 0
 
   constructor (private readonly c: { clock: Clock, ring: LeaseRing, ask: AskGrant, settled: () => boolean, log: Logger }) {}
@@ -166,6 +168,36 @@ export class LeaseHolder {
     this.set(key, markChosen(this.marks.get(key), version))
   }
 
+  /** This peer's copy took `version` of the key from another proposer (an accept); chosen when the proposer says so (learnt). */
+  accepting (key: Key, version: HlcTimestamp): void {
+    if (this.held.size === 0) return
+    this.taken.delete(key)
+    this.taken.set(key, { version, epoch: this.gen })
+    if (this.taken.size > LEASE_MAX_MARKS) this.taken.delete(this.taken.keys().next().value as Key)
+    this.keepUp()
+  }
+
+  /**
+   * Renews the grants this peer holds that run out soon, as a read would: a
+   * replica taking writes keeps its grants going, so the writes noted for it
+   * come a few at a time and its marks last until its next read.
+   */
+  private keepUp (): void {
+    const now = this.c.clock.monotonic()
+    const ring = this.c.ring.fingerprint()
+    for (const h of this.held.values()) if (h.until - now < LEASE_RENEW_MS || h.ring !== ring) this.renew(h.grantor, ring, now)
+  }
+
+  /** The proposers of these writes found them on a write quorum: a copy that took one (accepting) holds a chosen version. */
+  learnt (chosen: ReadonlyArray<[Key, HlcTimestamp]>): void {
+    for (const [key, version] of chosen) {
+      const t = this.taken.get(key)
+      if (t === undefined || t.version !== version) continue
+      this.taken.delete(key)
+      this.chosen(key, version, t.epoch)
+    }
+  }
+
   /** `version` of the key was written, this peer's copy perhaps not: no answer alone below it. */
   written (key: Key, version: HlcTimestamp): void {
     if (this.held.size === 0) return
@@ -200,7 +232,7 @@ export class LeaseHolder {
       const before = this.held.get(t.peerId)
       if (!reply.continued || before === undefined || before.ring !== ring) this.forget()
       else for (const [key, version] of reply.changes) this.written(key, version)
-      this.held.set(t.peerId, { id: reply.id, until: heldUntil(sentAt, reply.ms), ring })
+      this.held.set(t.peerId, { id: reply.id, until: heldUntil(sentAt, reply.ms), ring, grantor: t })
     }, err => {
       this.c.log.debug({ err, grantor: t.peerId }, 'asking for a read lease failed')
       this.retryAt.set(t.peerId, this.c.clock.monotonic() + LEASE_RETRY_MS)

@@ -11,7 +11,16 @@ import type { LeaseReport } from './lease-rules.js'
  * Replication between volume peers (`store.*` requests on the mesh). Each
  * carries `v` so a peer can refuse what it cannot read.
  */
-export type ReplicationRequest =
+export type ReplicationRequest = Requests & {
+  /**
+   * Writes the sender proposed and this replica took, chosen since (on a
+   * write quorum): Paxos's learn step, carried by the next request to the
+   * replica instead of a message of its own (read leases: leases.ts).
+   */
+  chosen?: Array<[Key, HlcTimestamp]>
+}
+
+type Requests =
   /** Asks for a replica's record of a key, tombstones included. Reply: `store.entry.reply`. */
   | { type: 'store.entry', v: 1, key: Key }
   /**
@@ -150,7 +159,9 @@ const REPLIES: { readonly [T in ReplicationReply['type']]: Check } = {
  */
 export function parseRequest<T extends ReplicationRequest['type']> (msg: Message, type: T): Extract<ReplicationRequest, { type: T }> {
   if (msg.v !== REPLICATION_V) throw new PmzError('ERR_BAD_REQUEST', `unsupported ${type} version ${String(msg.v)}`, { details: { type, v: msg.v } })
-  if (msg.type !== type || !REQUESTS[type](msg)) throw new PmzError('ERR_BAD_REQUEST', `malformed ${type}`, { details: { type } })
+  if (msg.type !== type || !REQUESTS[type](msg) || !(msg.chosen === undefined || (Array.isArray(msg.chosen) && msg.chosen.every(isChange)))) {
+    throw new PmzError('ERR_BAD_REQUEST', `malformed ${type}`, { details: { type } })
+  }
   return msg as Extract<ReplicationRequest, { type: T }>
 }
 

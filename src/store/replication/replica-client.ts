@@ -5,7 +5,7 @@ import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Message, Transport } from '../../mesh/transport/index.js'
 import type { ReplicaEntry, ValueMeta } from '../record.js'
 import type { ApplyResult, ListOptions, PrepareResult, ReplicaPut, ReplicaStore, StageFields, StageResult, StoredValue } from '../types.js'
-import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
+import { ACK_TIMEOUT_MS, INLINE_MAX_BYTES, LEARN_MAX_PENDING, LEARN_PER_MESSAGE, PUT_TIMEOUT_MS, READ_WHOLE_MAX_BYTES, SURVEY_TIMEOUT_MS } from './constants.js'
 import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE, parseReply, type ReplicationRequest } from './messages.js'
 import type { Target } from './placement.js'
 import { sha256Hex } from '../../common/digest.js'
@@ -189,8 +189,25 @@ export class ReplicaClient {
     return { applied: m.applied, entry: m.entry ?? undefined, ...(m.promised !== undefined ? { promised: m.promised } : {}), ...(m.leases !== undefined ? { leases: m.leases } : {}) }
   }
 
+  /**
+   * Tells replica `peerId` with the next request to it that `version` of
+   * `key`, which it took, is chosen (ReplicationRequest.chosen). Kept for
+   * at most LEARN_MAX_PENDING writes per replica; older ones are dropped
+   * (the replica then finds out with its next read of the key).
+   */
+  learn (peerId: string, key: Key, version: HlcTimestamp): void {
+    let out = this.learnt.get(peerId)
+    if (out === undefined) this.learnt.set(peerId, out = [])
+    if (out.length >= LEARN_MAX_PENDING) out.shift()
+    out.push([key, version])
+  }
+
+  private readonly learnt = new Map<string, Array<[Key, HlcTimestamp]>>()
+
   private async call (t: Target, msg: ReplicationRequest, timeoutMs: number, extra: { body?: AsyncIterable<Uint8Array>, signal?: AbortSignal } = {}): ReturnType<Transport['request']> {
     if (t.address === '') throw new PmzError('ERR_UNAVAILABLE', `no mesh address for ${t.peerId}`)
+    const learnt = this.learnt.get(t.peerId)
+    if (learnt !== undefined && learnt.length > 0) msg.chosen = learnt.splice(0, LEARN_PER_MESSAGE)
     return await this.transport.request(t.address, msg, { timeoutMs, ...extra })
   }
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import { isPmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
-import type { Message, Reply, Transport } from '../../mesh/transport/index.js'
+import type { Message, Reply, RequestHandler, Transport } from '../../mesh/transport/index.js'
 import type { ApplyResult, ReplicaStore, StoredValue } from '../types.js'
 import { metaToEntry, type ReplicaEntry } from '../record.js'
 import { INLINE_MAX_BYTES } from './constants.js'
@@ -9,7 +9,7 @@ import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Key } from '../key.js'
 import type { LeaseGrants } from './leases.js'
 import { pieces } from './replica-client.js'
-import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE, parseRequest, type ReplicationReply } from './messages.js'
+import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE, parseRequest, type ReplicationReply, type ReplicationRequest } from './messages.js'
 
 /**
  * Answers the `store.*` requests of other peers from the local store: a
@@ -23,21 +23,39 @@ import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STOR
  */
 export type ReadHere = (key: Key) => Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined>
 
-export function serveReplica (transport: Transport, local: ReplicaStore, reads: { grants: LeaseGrants, read: ReadHere }, log: Logger): () => void {
-  const { grants, read } = reads
+/** This peer's read leases as the replica server sees them: the grants it gave, how it reads, what it learns of its copies. */
+export interface ServedLeases {
+  grants: LeaseGrants
+  read: ReadHere
+  /** Took a write (a proposal's accept), not known chosen yet. */
+  accepting: (key: Key, version: HlcTimestamp) => void
+  /** A proposer says the write it sent is chosen (ReplicationRequest.chosen). */
+  learnt: (chosen: Array<[Key, HlcTimestamp]>) => void
+}
+
+export function serveReplica (transport: Transport, local: ReplicaStore, leases: ServedLeases, log: Logger): () => void {
+  const { grants, read } = leases
+  /** Every request may carry the writes its sender learnt are chosen: learnt first (a read of one of them then answers alone), once the whole request is checked. */
+  const handle = (type: ReplicationRequest['type'], fn: RequestHandler): () => void => transport.handle(type, async req => {
+    if (req.msg.chosen !== undefined) leases.learnt(parseRequest(req.msg, type).chosen ?? [])
+    return await fn(req)
+  })
   const reply = (r: ReplicationReply): Message => r
   const applied = (out: ApplyResult): Message =>
     reply({ type: 'store.applied', v: 1, applied: out.applied, entry: out.entry ?? null, ...(out.promised !== undefined ? { promised: out.promised } : {}), ...(out.leases !== undefined ? { leases: out.leases } : {}) })
   /** An accept (a proposal's phase 2) reports the read leases granted to the key's other replicas. */
-  const accepted = (out: ApplyResult, key: Key, version: HlcTimestamp, accept: boolean | undefined, from: string): Message =>
-    applied(accept === true ? grants.stamp(out, key, version, from) : out)
+  const accepted = (out: ApplyResult, key: Key, version: HlcTimestamp, accept: boolean | undefined, from: string): Message => {
+    if (accept !== true) return applied(out)
+    if (out.applied) leases.accepting(key, version)
+    return applied(grants.stamp(out, key, version, from))
+  }
 
   const offs = [
-    transport.handle(STORE_ENTRY, async req => {
+    handle(STORE_ENTRY, async req => {
       const { key } = parseRequest(req.msg, STORE_ENTRY)
       return reply({ type: 'store.entry.reply', v: 1, entry: (await local.entry(key)) ?? null })
     }),
-    transport.handle(STORE_FETCH, async req => {
+    handle(STORE_FETCH, async req => {
       const { key, read: asRead } = parseRequest(req.msg, STORE_FETCH)
       const got = asRead === true ? await read(key) : undefined
       if (got !== undefined) {
@@ -60,14 +78,14 @@ export function serveReplica (transport: Transport, local: ReplicaStore, reads: 
         return reply({ type: 'store.fetch.reply', v: 1, entry: (await local.entry(key)) ?? null, bytes: null })
       }
     }),
-    transport.handle(STORE_READ, async (req): Promise<Reply> => {
+    handle(STORE_READ, async (req): Promise<Reply> => {
       const { key } = parseRequest(req.msg, STORE_READ)
       const { meta, body } = await local.get(key)
       if (Buffer.isBuffer(body) && body.length <= INLINE_MAX_BYTES) return { msg: reply({ type: 'store.value', v: 1, meta, bytes: body }) }
       const bytes = Buffer.isBuffer(body) ? pieces(body) : body
       return { msg: reply({ type: 'store.value', v: 1, meta }), body: bytes }
     }),
-    transport.handle(STORE_PUT, async req => {
+    handle(STORE_PUT, async req => {
       const { key, put, maxBytes, sizeHint, bytes } = parseRequest(req.msg, STORE_PUT)
       const inline = bytes !== undefined && bytes !== null
       const body = inline ? pieces(bytes) : req.body ?? pieces(new Uint8Array(0))
@@ -76,34 +94,34 @@ export function serveReplica (transport: Transport, local: ReplicaStore, reads: 
       log.debug({ key, version: put.version, applied: out.applied, from: req.from.peerId }, 'replicated put')
       return accepted(out, key, put.version, put.accept, req.from.peerId)
     }),
-    transport.handle(STORE_TOMBSTONE, async req => {
+    handle(STORE_TOMBSTONE, async req => {
       const { key, version, deletedAt, accept, origin } = parseRequest(req.msg, STORE_TOMBSTONE)
       return accepted(await local.applyTombstone(key, version, deletedAt, { accept: accept === true, origin }), key, version, accept, req.from.peerId)
     }),
-    transport.handle(STORE_PREPARE, async req => {
+    handle(STORE_PREPARE, async req => {
       const { key, ballot } = parseRequest(req.msg, STORE_PREPARE)
       const out = await local.prepare(key, ballot)
       return reply({ type: 'store.promise', v: 1, promised: out.promised, ballot: out.ballot ?? null, entry: out.entry ?? null })
     }),
-    transport.handle(STORE_STAGE, async req => {
+    handle(STORE_STAGE, async req => {
       const { key, fields, maxBytes, sizeHint } = parseRequest(req.msg, STORE_STAGE)
       const out = await local.stage(key, req.body ?? pieces(new Uint8Array(0)), fields, { maxBytes: maxBytes ?? undefined, sizeHint: sizeHint ?? undefined, signal: req.signal })
       return reply({ type: 'store.staged', v: 1, ...out })
     }),
-    transport.handle(STORE_COMMIT, async req => {
+    handle(STORE_COMMIT, async req => {
       const { key, stageId, put } = parseRequest(req.msg, STORE_COMMIT)
       return accepted(await local.applyStaged(key, stageId, put), key, put.version, put.accept, req.from.peerId)
     }),
-    transport.handle(STORE_UNSTAGE, async req => {
+    handle(STORE_UNSTAGE, async req => {
       const { stageId } = parseRequest(req.msg, STORE_UNSTAGE)
       await local.unstage(stageId)
       return reply({ type: 'store.unstaged', v: 1 })
     }),
-    transport.handle(STORE_LIST, async req => {
+    handle(STORE_LIST, async req => {
       const { options } = parseRequest(req.msg, STORE_LIST)
       return reply({ type: 'store.list.reply', v: 1, items: await local.list(options) })
     }),
-    transport.handle(STORE_LEASE, async req => {
+    handle(STORE_LEASE, async req => {
       const { ring, since } = parseRequest(req.msg, STORE_LEASE)
       return reply({ type: 'store.lease.reply', v: 1, ...grants.grant(req.from.peerId, ring, since) })
     })

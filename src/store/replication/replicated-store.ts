@@ -135,7 +135,12 @@ export class ReplicatedStore implements Store {
     this.ringReported = this.recorded
     await this.handoff?.start()
     this.offs = [
-      serveReplica(this.c.transport, this.local, { grants: this.grants, read: async key => await this.readHere(key) }, this.log),
+      serveReplica(this.c.transport, this.local, {
+        grants: this.grants,
+        read: async key => await this.readHere(key),
+        accepting: (key, version) => { this.leases.accepting(key, version) },
+        learnt: chosen => { this.leases.learnt(chosen) }
+      }, this.log),
       this.c.membership.on('peer:change', () => {
         this.placement.refresh()
         this.noteRing()
@@ -350,12 +355,19 @@ export class ReplicatedStore implements Store {
 
   /**
    * A write of this peer's decided at `ballot`: its own copy is not current
-   * below it until its own accept is in (then the ballot is chosen there).
+   * below it until its own accept is in (then the ballot is chosen there);
+   * each other replica that took it is told it is chosen with the next
+   * request to it (ReplicaClient.learn).
    */
   private wrote (key: Key, ballot: HlcTimestamp, to: Target[], ops: Array<Promise<ApplyResult>>, epoch: number): void {
     this.leases.written(key, ballot)
-    const self = to.findIndex(t => t.isSelf)
-    if (self >= 0) ops[self].then(r => { if (r.applied) this.leases.chosen(key, ballot, epoch) }, () => {})
+    to.forEach((t, i) => {
+      ops[i].then(r => {
+        if (!r.applied) return
+        if (t.isSelf) this.leases.chosen(key, ballot, epoch)
+        else this.client.learn(t.peerId, key, ballot)
+      }, () => {})
+    })
   }
 
   /**

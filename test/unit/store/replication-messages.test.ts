@@ -37,6 +37,8 @@ const REQUESTS: ReplicationRequest[] = [
   { type: 'store.list', v: 1, options: {} },
   { type: 'store.list', v: 1, options: { prefix: '/a', after: '/a/b', limit: 10 } },
   { type: 'store.lease', v: 1, ring: 'f1', since: null },
+  { type: 'store.put', v: 1, key: K, put, maxBytes: null, sizeHint: null, chosen: [[K, V1], [asKey('/other'), V2]] },
+  { type: 'store.entry', v: 1, key: K, chosen: [] },
   { type: 'store.lease', v: 1, ring: 'f1', since: V1 }
 ]
 

@@ -42,15 +42,23 @@ interface Granted extends Grant {
  * replicas, reported with every write it accepts while they run (lease-rules
  * acceptReports), the write noted for the holder's next grant until
  * LEASE_RETAIN_MS after. Forgotten with the process: for LEASE_MS after
- * start every accept reports ANY_HOLDER.
+ * a restart every accept reports ANY_HOLDER (restarted).
  */
 export class LeaseGrants {
   private readonly grants = new Map<string, Granted>()
-  private readonly forgetfulUntil: number
+  private forgetfulUntil = 0
 
   /** `newId`: a fresh id, never handed out before, this process or an earlier one (the HLC). */
   constructor (private readonly c: { clock: Clock, ring: LeaseRing, newId: () => string }) {
-    this.forgetfulUntil = c.clock.monotonic() + LEASE_MS
+  }
+
+  /**
+   * A peer that was on a ring before it started (a restart) may have granted
+   * leases it no longer knows of: for LEASE_MS every accept reports
+   * ANY_HOLDER. A peer new to the cluster granted none.
+   */
+  restarted (): void {
+    this.forgetfulUntil = this.c.clock.monotonic() + LEASE_MS
   }
 
   /**
@@ -168,6 +176,15 @@ export class LeaseHolder {
     this.set(key, markChosen(this.marks.get(key), version))
   }
 
+  /**
+   * This peer promised another proposer `ballot` for the key: a write may
+   * follow, acknowledged without this copy (it refuses an older accept from
+   * then on), so no answer alone below it.
+   */
+  promising (key: Key, ballot: HlcTimestamp): void {
+    this.written(key, ballot)
+  }
+
   /** This peer's copy took `version` of the key from another proposer (an accept); chosen when the proposer says so (learnt). */
   accepting (key: Key, version: HlcTimestamp): void {
     if (this.held.size === 0) return
@@ -264,16 +281,19 @@ export async function awaitLeaseholders (write: { accepted: readonly ApplyResult
   await Promise.all(waits)
 }
 
-/** Resolves once `op` applied, or `ms` passed (at once when it failed or was refused: then the lease's end is the wait). */
+/**
+ * Resolves once the holder answered `op`, or `ms` passed (when it failed:
+ * then the lease's end is the wait). A refusal will do: the holder took a
+ * newer version, or promised a newer ballot, which stops its answers alone
+ * below it (LeaseHolder.promising).
+ */
 async function acceptedOrEnded (op: Promise<ApplyResult> | undefined, ms: number, clock: Clock): Promise<void> {
   if (ms <= 0) return
   await new Promise<void>(resolve => {
     const timer = clock.setTimeout(resolve, ms)
-    op?.then(r => {
-      if (r.applied) {
-        timer.cancel()
-        resolve()
-      }
+    op?.then(() => {
+      timer.cancel()
+      resolve()
     }, () => {})
   })
 }

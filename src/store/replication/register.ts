@@ -23,6 +23,8 @@ export interface RegisterComponents {
   clock: Clock
   random: Random
   log: Logger
+  /** A proposal is about to prepare `ballot` (read leases: this peer's copy is not current below it, LeaseHolder.written). */
+  proposing?: (key: Key, ballot: HlcTimestamp) => void
 }
 
 /**
@@ -84,6 +86,8 @@ export class Register {
       p.signal?.throwIfAborted()
       if (attempt > 1) await this.pause(backoffMs(attempt - 1, this.c.random, REGISTER_BACKOFF_BASE_MS, REGISTER_BACKOFF_MAX_MS))
       const ballot = this.c.local.nextVersion()
+      // This peer promises the ballot itself (its copy then refuses older accepts), and phase 2 may put it on a write quorum unbeknown to this proposal.
+      this.c.proposing?.(p.key, ballot)
       const { decision, sources, gone } = await this.prepare(p, ballot)
       const to = p.live.filter(t => !gone.has(t.peerId))
       if (decision.type === 'unavailable') {

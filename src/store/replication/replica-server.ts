@@ -27,6 +27,8 @@ export type ReadHere = (key: Key) => Promise<{ entry: ReplicaEntry | undefined, 
 export interface ServedLeases {
   grants: LeaseGrants
   read: ReadHere
+  /** Promised another proposer a ballot for a key. */
+  promising: (key: Key, ballot: HlcTimestamp) => void
   /** Took a write (a proposal's accept), not known chosen yet. */
   accepting: (key: Key, version: HlcTimestamp) => void
   /** A proposer says the write it sent is chosen (ReplicationRequest.chosen). */
@@ -101,6 +103,7 @@ export function serveReplica (transport: Transport, local: ReplicaStore, leases:
     handle(STORE_PREPARE, async req => {
       const { key, ballot } = parseRequest(req.msg, STORE_PREPARE)
       const out = await local.prepare(key, ballot)
+      if (out.promised) leases.promising(key, ballot)
       return reply({ type: 'store.promise', v: 1, promised: out.promised, ballot: out.ballot ?? null, entry: out.entry ?? null })
     }),
     handle(STORE_STAGE, async req => {

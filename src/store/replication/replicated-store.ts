@@ -108,7 +108,7 @@ export class ReplicatedStore implements Store {
     this.repair = new ReadRepair(this.client, c.clock, c.log)
     this.writer = new ReplicaWriter({ client: this.client, membership: c.membership, clock: c.clock, log: c.log })
     this.surveys = new Survey({ client: this.client, placement: this.placement, repair: this.repair, clock: c.clock, settled: () => this.antiEntropy.settled() })
-    this.register = new Register({ client: this.client, membership: c.membership, local: c.local, clock: c.clock, random: c.random ?? Math.random, log: c.log })
+    this.register = new Register({ client: this.client, membership: c.membership, local: c.local, clock: c.clock, random: c.random ?? Math.random, log: c.log, proposing: (key, ballot) => { this.leases.written(key, ballot) } })
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, random: c.random ?? Math.random, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
       ? undefined
@@ -124,6 +124,7 @@ export class ReplicatedStore implements Store {
     const graceMs = this.init.antiEntropy?.deadGraceMs ?? DEAD_PEER_GRACE_MS
     const before = this.local.lastRing().filter(p => p !== this.c.membership.peerId)
     if (before.length > 0 || this.init.expectPeers === true) this.aloneUntil = this.clock.now() + graceMs
+    if (before.length > 0) this.grants.restarted()
     this.placement.remember(before)
     this.forget = this.clock.setTimeout(() => {
       const unknown = this.placement.unknownRemembered()
@@ -138,6 +139,7 @@ export class ReplicatedStore implements Store {
       serveReplica(this.c.transport, this.local, {
         grants: this.grants,
         read: async key => await this.readHere(key),
+        promising: (key, ballot) => { this.leases.promising(key, ballot) },
         accepting: (key, version) => { this.leases.accepting(key, version) },
         learnt: chosen => { this.leases.learnt(chosen) }
       }, this.log),

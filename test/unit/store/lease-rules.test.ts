@@ -85,8 +85,11 @@ describe('LeaseGrants (a grantor, manual clock)', () => {
     return { g: new LeaseGrants({ clock, ring: { fingerprint: () => 'r', preferenceList: () => ['a', 'b', 'c'] }, newId: () => `g${++n}` }), clock }
   }
 
-  it('for a lease period after it starts, reports every replica: it cannot know whom it granted a lease before', () => {
+  it('for a lease period after a restart, reports every replica: it cannot know whom it granted a lease before; a new peer granted none', () => {
+    const fresh = grantor()
+    expect(fresh.g.accepted(key, v1, 'b')).toBeUndefined()
     const { g, clock } = grantor()
+    g.restarted()
     expect(g.accepted(key, v1, 'b')).toEqual([{ holder: ANY_HOLDER, ms: LEASE_MS }])
     clock.advance(LEASE_MS)
     expect(g.accepted(key, v1, 'b')).toBeUndefined()

@@ -5,6 +5,7 @@ import { asKey } from '../../../src/store/index.js'
 import { LEASE_MS } from '../../../src/store/replication/lease-rules.js'
 import { waitFor } from '../../helpers/http.js'
 import { cleanupPeers } from '../../helpers/peer.js'
+import type { MemoryTransport } from '../../../src/mesh/transport/index.js'
 import { replicaCluster, replicaNode, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
 import { codeOf } from '../../helpers/errors.js'
 
@@ -176,6 +177,51 @@ describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
     await waitFor(() => a.store.replicationStats().reads.surveyed > 0, 1_000, 'a read through a after the 201')
     release()
     expect(await reads.stop()).toEqual([])
+  })
+
+  it('a holder that refused a write because it promised a newer ballot is not waited for, and does not answer alone below that ballot', async () => {
+    const { nodes } = await settled()
+    const [a, b, c] = nodes
+    await warm(nodes)
+    // A key that c prepares at c and b only (its own copy first, then the preference list), so a sees nothing of c's write but its accept.
+    let k = ''
+    do k = `/l/${randomUUID()}`; while (c.store.replicasOf(asKey(k))[2] !== 'a')
+    await a.store.put(asKey(k), one('old'))
+    await aloneSoon(a, k)
+    // Another proposer's phase 1 reaches a with a ballot newer than any c will use: a refuses c's accept.
+    const v = a.local.nextVersion()
+    const newer = (BigInt(`0x${v.slice(0, 12)}`) + 60_000n).toString(16).padStart(12, '0') + v.slice(12)
+    const promise = await b.transport.request('a:1', { type: 'store.prepare', v: 1, key: k, ballot: newer }, { timeoutMs: 5_000 })
+    expect(promise.msg.promised).toBe(true)
+    const started = performance.now()
+    await c.store.put(asKey(k), one('new'))
+    expect(performance.now() - started).toBeLessThan(LEASE_MS / 2)
+    expect((await a.local.entry(asKey(k)))?.size).toBe(3) // a still holds 'old'
+    expect(await text(a, k)).toBe('new')
+  })
+
+  it('a holder\'s own proposal floors its copy from phase 1 on: a write it refuses under its own promise never leaves it answering the old copy alone', async () => {
+    const { nodes } = await settled()
+    const [a, , c] = nodes
+    await warm(nodes)
+    let k = ''
+    do k = `/l/${randomUUID()}`; while (c.store.replicasOf(asKey(k))[2] !== 'a')
+    expect(await codeOf(a.store.get(asKey(k)))).toBe('ERR_NOT_FOUND') // a knows the key absent, alone from now on
+    // a's own add_key takes a ballot newer than c's and promises it to itself; its questions to the others never get answered.
+    const v = a.local.nextVersion()
+    a.local.observeVersion((BigInt(`0x${v.slice(0, 12)}`) + 60_000n).toString(16).padStart(12, '0') + v.slice(12))
+    const request = Object.getPrototypeOf(a.transport).request as MemoryTransport['request']
+    vi.spyOn(a.transport, 'request').mockImplementation(async (to, msg, opts) => {
+      if ((msg as { type: string }).type === 'store.prepare') return await new Promise(() => {})
+      return await request.call(a.transport, to, msg, opts)
+    })
+    const mine = a.store.put(asKey(k), one('by a'), { ifAbsent: true })
+    mine.catch(() => {})
+    await waitFor(async () => (await a.local.prepare(asKey(k), '000000000000.0000.x')).promised === false, 2_000, 'a to promise its ballot')
+    // c's add_key (older ballot) is taken by b and c; a refuses it under its promise, and c answers 201 without waiting.
+    await c.store.put(asKey(k), one('by c'), { ifAbsent: true })
+    vi.mocked(a.transport.request).mockImplementation(async (to, msg, opts) => await request.call(a.transport, to, msg, opts))
+    expect(await text(a, k)).toBe('by c')
   })
 
   it('a lease that lapsed while the holder was idle comes back with the writes it missed: what it knew of other keys stays, those are read anew', async () => {

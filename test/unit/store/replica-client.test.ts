@@ -114,7 +114,7 @@ describe('serveReplica given malformed requests', () => {
     const local = new Proxy({} as ReplicaStore, { get: (_t, name) => () => { touched.push(String(name)); throw new Error('touched') } })
     const grants = new Proxy({} as LeaseGrants, { get: (_t, name) => () => { touched.push(`grants.${String(name)}`); throw new Error('touched') } })
     const refuse = (name: string) => () => { touched.push(name); throw new Error('touched') }
-    const off = serveReplica(server, local, { grants, read: refuse('read'), accepting: refuse('accepting'), learnt: refuse('learnt') }, log)
+    const off = serveReplica(server, local, { grants, read: refuse('read'), promising: refuse('promising'), accepting: refuse('accepting'), learnt: refuse('learnt') }, log)
     await a.start()
     await server.start()
     try {

@@ -215,6 +215,18 @@ export class LeaseHolder {
     }
   }
 
+  /**
+   * This peer's own proposal at `ballot` ended on phase 1 alone, which
+   * proved `current` chosen (ABSENT: nothing): no write between the two can
+   * be chosen any more (a write quorum of it would meet the promises), so
+   * the floor it set at `ballot` (proposing) comes down to `current`,
+   * unless something newer raised it meanwhile.
+   */
+  decided (key: Key, ballot: HlcTimestamp, current: HlcTimestamp): void {
+    const mark = this.marks.get(key)
+    if (mark !== undefined && 'floor' in mark && mark.floor === ballot) this.set(key, { clean: current })
+  }
+
   /** `version` of the key was written, this peer's copy perhaps not: no answer alone below it. */
   written (key: Key, version: HlcTimestamp): void {
     if (this.held.size === 0) return

@@ -64,7 +64,20 @@ export interface Proposal {
  * found; `ballot` and `ops` the accepted phase 2, when there was one, sent
  * to `to` (the live replicas less those declared dead meanwhile).
  */
-export interface Decided { outcome: Outcome, newest: ReplicaEntry | undefined, ballot?: HlcTimestamp, ops?: Array<Promise<ApplyResult>>, to?: Target[] }
+export interface Decided {
+  outcome: Outcome
+  newest: ReplicaEntry | undefined
+  ballot?: HlcTimestamp
+  ops?: Array<Promise<ApplyResult>>
+  to?: Target[]
+  /**
+   * Decided on phase 1 alone (no phase 2): the ballot it prepared, and the
+   * register's value phase 1 proved chosen, `current` (its version; '' for
+   * none at all), when it did: on a write quorum, or absent from every
+   * promise. No value between the two can be chosen any more (read leases).
+   */
+  prepared?: { ballot: HlcTimestamp, current: HlcTimestamp | undefined }
+}
 
 /**
  * The proposer of a key's CASPaxos register (rules in register-rules.ts):
@@ -96,7 +109,11 @@ export class Register {
       }
       if (decision.type === 'retry') continue
       const { accept } = decision
-      if (accept.type === 'none') return { outcome: decision.outcome, newest: decision.newest }
+      if (accept.type === 'none') {
+        const newest = decision.newest
+        const current = newest === undefined ? '' : sources(newest).length >= p.q2 ? newest.version : undefined
+        return { outcome: decision.outcome, newest, prepared: { ballot, current } }
+      }
       let sent: Sent | undefined
       if (accept.type === 'carry') {
         const from = sources(accept.entry)

@@ -19,7 +19,7 @@ import { ABSENT, LeaseGrants, LeaseHolder, type LeaseRing } from './leases.js'
 import { Survey } from './survey.js'
 import { ReplicaClient } from './replica-client.js'
 import { ReplicaWriter, readWhole, type Staging } from './replica-writer.js'
-import { Register, quorumOf, type Payload } from './register.js'
+import { Register, quorumOf, type Decided, type Payload } from './register.js'
 import { quorumNotMet } from './quorum.js'
 import { serveReplica } from './replica-server.js'
 
@@ -452,6 +452,7 @@ export class ReplicatedStore implements Store {
       if (staging !== undefined) this.unstage(staging)
       throw err
     })
+    this.decidedAlone(key, decided)
     if (decided.outcome === 'exists') throw new PmzError('ERR_CONFLICT', 'key already exists', { details: { key } })
     const version = decided.ballot ?? decided.newest?.version ?? origin
     if (decided.ballot !== undefined && decided.ops !== undefined) this.wrote(key, decided.ballot, decided.to ?? live, decided.ops, epoch)
@@ -470,8 +471,14 @@ export class ReplicatedStore implements Store {
     const epoch = this.leases.epoch()
     const decided = await this.register.propose({ key, intent: { type: 'delete', origin: this.local.nextVersion() }, live, q1, q2, waitAll, n: targets.length, deletedAt: this.clock.now() })
     if (decided.ballot !== undefined && decided.ops !== undefined) this.wrote(key, decided.ballot, decided.to ?? live, decided.ops, epoch)
+    this.decidedAlone(key, decided)
     if (decided.outcome === 'absent') throw notFound('key not found')
     if (decided.ballot !== undefined && decided.ops !== undefined) await this.handoff?.afterWrite(key, decided.ballot, targets, decided.to ?? live, decided.ops)
+  }
+
+  /** A proposal of this peer's that phase 1 alone decided (a 409, a 404, a value already written): its floor comes down (LeaseHolder.decided). */
+  private decidedAlone (key: Key, decided: Decided): void {
+    if (decided.prepared?.current !== undefined) this.leases.decided(key, decided.prepared.ballot, decided.prepared.current)
   }
 
   /** Drops what a proposal staged and did not commit (a replica that committed holds nothing staged any more). */

@@ -71,6 +71,11 @@ describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
     const afterAbsent = asked()
     expect(await codeOf(a.store.get(asKey(none)))).toBe('ERR_NOT_FOUND')
     expect(asked()).toBe(afterAbsent)
+    // A 409 (decided on phase 1 alone) leaves the key readable alone: phase 1 proved its value chosen.
+    await expect(a.store.put(asKey(mine), one('again'), { ifAbsent: true })).rejects.toMatchObject({ code: 'ERR_CONFLICT' })
+    const after409 = asked()
+    expect(await text(a, mine)).toBe('by a')
+    expect(asked()).toBe(after409)
     expect(a.store.replicationStats().reads.alone).toBeGreaterThan(0)
   })
 
@@ -99,6 +104,18 @@ describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
         return stale
       }
     }
+  }
+
+  /** Makes `node` commit no staged accept (every value here is written without a size hint, so staged) until the returned function is called. */
+  function holdAccepts (node: ReplicaNode): () => void {
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    const applyStaged = node.local.applyStaged.bind(node.local)
+    vi.spyOn(node.local, 'applyStaged').mockImplementation(async (...args) => {
+      await held
+      return await applyStaged(...args)
+    })
+    return release
   }
 
   /** Has every node read a key, so each asks for (and holds) read leases. */
@@ -158,18 +175,14 @@ describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
 
   it('a holder whose accept is slow keeps its grants, and learns of the write with the next one: no old value after the 201', async () => {
     const { nodes: [a, b] } = await settled()
-    const k = `/l/${randomUUID()}`
+    // A key b prepares at b and c only: a hears of b's write by its accept alone.
+    let k = ''
+    do k = `/l/${randomUUID()}`; while (b.store.replicasOf(asKey(k))[2] !== 'a')
     const values = ['old', 'new']
     await a.store.put(asKey(k), one(values[0]))
     await aloneSoon(a, k)
     // a takes b's accept only once released: b answers 201 when a's lease would have run out, a renewing it meanwhile.
-    let release = (): void => {}
-    const held = new Promise<void>(resolve => { release = resolve })
-    const applyStaged = a.local.applyStaged.bind(a.local)
-    vi.spyOn(a.local, 'applyStaged').mockImplementation(async (...args) => {
-      await held
-      return await applyStaged(...args)
-    })
+    const release = holdAccepts(a)
     const reads = readLoop(a, k, values)
     await b.store.put(asKey(k), one(values[1]))
     reads.acked(values[1])
@@ -225,22 +238,24 @@ describe('read leases (3 volume peers over MemoryTransport, N=3, W=2)', () => {
   })
 
   it('a lease that lapsed while the holder was idle comes back with the writes it missed: what it knew of other keys stays, those are read anew', async () => {
-    const { nodes: [a, b] } = await settled()
-    const [k, other] = [`/l/${randomUUID()}`, `/l/${randomUUID()}`]
+    const { nodes: [a, , c] } = await settled()
+    // A key c prepares at c and b only: a hears of c's write by its accept alone, which it holds.
+    let k = ''
+    do k = `/l/${randomUUID()}`; while (c.store.replicasOf(asKey(k))[2] !== 'a')
+    const other = `/l/${randomUUID()}`
     await a.store.put(asKey(k), one('old'))
     await a.store.put(asKey(other), one('other'))
     await aloneSoon(a, k)
-    // a takes no accept while idle; its lease runs out, and b's write is acknowledged by b and c alone.
-    let release = (): void => {}
-    const held = new Promise<void>(resolve => { release = resolve })
-    const applyStaged = a.local.applyStaged.bind(a.local)
-    vi.spyOn(a.local, 'applyStaged').mockImplementation(async (...args) => {
-      await held
-      return await applyStaged(...args)
-    })
-    await new Promise(resolve => setTimeout(resolve, LEASE_MS + 200))
+    // a takes no accept while idle; its lease runs out, and c's write is acknowledged by b and c alone.
+    const release = holdAccepts(a)
+    // Until a write through c no longer waits for a: a's grants ran out.
+    await waitFor(async () => {
+      const t0 = performance.now()
+      await c.store.put(asKey(`/l/${randomUUID()}`), one('probe'))
+      return performance.now() - t0 < LEASE_MS / 2
+    }, 10_000, 'a\'s grants to run out')
     const started = performance.now()
-    await b.store.put(asKey(k), one('new'))
+    await c.store.put(asKey(k), one('new'))
     expect(performance.now() - started).toBeLessThan(LEASE_MS / 2) // no lease of a's ran: nothing to wait for
     const asked = questions(a)
     for (let i = 0; i < 5; i++) expect(await text(a, k)).toBe('new')

@@ -119,7 +119,7 @@ export type AskGrant = (grantor: Target, ring: string, since: string | null) => 
  * The holder's side: the grants this peer holds from the other replicas,
  * asked for when a read wants them (no timer: an idle peer sends nothing),
  * and what it knows of each key's versions (lease-rules Mark). A read may
- * answer from this peer's copy alone (`version`) while every other live
+ * answer from this peer's copy alone (`mayAnswer`) while every other live
  * replica of the key granted a lease on the current ring, the ring is
  * settled, and the copy is at the version marked chosen. A grant that does
  * not continue the last one from that grantor (lease-rules LEASE_RETAIN_MS,
@@ -142,29 +142,44 @@ export class LeaseHolder {
   epoch (): number { return this.gen }
 
   /**
-   * The version this peer's own copy must hold to answer a read of the key
-   * alone (ABSENT: no record), or undefined when it may not; asks the
-   * grantors whose grants are missing or running out.
+   * Whether this peer's own copy of the key may answer a read alone, at the
+   * version marked chosen (`answers` then says whether the copy is at it):
+   * this peer is a replica, every other is alive and granted a lease on the
+   * current ring, the ring is settled, and a version is marked. Asks the
+   * grantors whose grants are missing or running out (renew).
    */
-  version (key: Key, targets: readonly Target[]): HlcTimestamp | undefined {
-    if (!targets.some(t => t.isSelf)) return undefined
+  mayAnswer (key: Key, targets: readonly Target[]): boolean {
+    if (!targets.some(t => t.isSelf) || targets.some(t => !t.isAlive)) return false
+    this.renew(targets)
     const now = this.c.clock.monotonic()
     const ring = this.c.ring.fingerprint()
-    let covered = true
-    for (const t of targets) {
-      if (t.isSelf) continue
-      if (!t.isAlive) return undefined
+    // A grant that ran out is kept: the next one may continue it (the grantor noted the writes meanwhile).
+    const covered = targets.every(t => {
       const h = this.held.get(t.peerId)
-      // A grant that ran out is kept: the next one may continue it (the grantor noted the writes meanwhile).
-      if (h === undefined || h.until <= now || h.ring !== ring) covered = false
-      if (h === undefined || h.until - now < LEASE_RENEW_MS || h.ring !== ring) this.renew(t, ring, now)
-    }
-    if (!covered || !this.c.settled()) return undefined
+      return t.isSelf || (h !== undefined && h.until > now && h.ring === ring)
+    })
     const mark = this.marks.get(key)
-    return mark !== undefined && 'clean' in mark ? mark.clean : undefined
+    return covered && this.c.settled() && mark !== undefined && 'clean' in mark
   }
 
-  /** Whether a copy at `held` answers alone, as `version` said (lease-rules answersAlone). */
+  /**
+   * When this peer is one of `targets` (a key's replicas), asks each other
+   * live one for a grant when it holds none from it, or one on another ring
+   * or running out.
+   */
+  renew (targets: readonly Target[]): void {
+    if (!targets.some(t => t.isSelf)) return
+    const now = this.c.clock.monotonic()
+    const ring = this.c.ring.fingerprint()
+    for (const t of targets) if (!t.isSelf && t.isAlive && this.due(this.held.get(t.peerId), now, ring)) this.ask(t, ring, now)
+  }
+
+  /** Whether a grant (or none) wants asking again. */
+  private due (h: { until: number, ring: string } | undefined, now: number, ring: string): boolean {
+    return h === undefined || h.until - now < LEASE_RENEW_MS || h.ring !== ring
+  }
+
+  /** Whether a copy at `held` answers alone (lease-rules answersAlone). */
   answers (key: Key, held: HlcTimestamp): boolean {
     return answersAlone(this.marks.get(key), held)
   }
@@ -202,7 +217,7 @@ export class LeaseHolder {
   private keepUp (): void {
     const now = this.c.clock.monotonic()
     const ring = this.c.ring.fingerprint()
-    for (const h of this.held.values()) if (h.until - now < LEASE_RENEW_MS || h.ring !== ring) this.renew(h.grantor, ring, now)
+    for (const h of this.held.values()) if (this.due(h, now, ring)) this.ask(h.grantor, ring, now)
   }
 
   /** The proposers of these writes found them on a write quorum: a copy that took one (accepting) holds a chosen version. */
@@ -250,7 +265,7 @@ export class LeaseHolder {
     this.gen++
   }
 
-  private renew (t: Target, ring: string, now: number): void {
+  private ask (t: Target, ring: string, now: number): void {
     if (this.asking.has(t.peerId) || (this.retryAt.get(t.peerId) ?? 0) > now) return
     const sentAt = now
     const asked = this.c.ask(t, ring, this.held.get(t.peerId)?.id ?? null).then(reply => {
@@ -273,8 +288,9 @@ export class LeaseHolder {
 /**
  * Waits, before a write its quorum accepted is acknowledged, for every
  * lease holder its replicas reported (in `accepted`, the quorum's answers)
- * to accept it too, or for the holder's lease to run out: a holder never
- * answers a read alone without an acknowledged write. `to` and `ops` are
+ * to answer it too (take it, or refuse it: see answeredOrEnded), or for the
+ * holder's lease to run out: a holder never answers a read alone without an
+ * acknowledged write. `to` and `ops` are
  * the replicas the write went to and their answers, in the same order; `n`
  * the key's replicas (those the write skipped may hold a lease too).
  */
@@ -288,7 +304,7 @@ export async function awaitLeaseholders (write: { accepted: readonly ApplyResult
   for (const [holder, end] of leaseDeadlines(reports, now)) {
     // A holder the write did not go to (or, for ANY_HOLDER, any such replica) can only be waited out.
     const which = holder === ANY_HOLDER ? [...to.keys(), ...(to.length < n ? [-1] : [])] : [to.findIndex(t => t.peerId === holder)]
-    for (const i of which) waits.push(acceptedOrEnded(i < 0 ? undefined : ops[i], end - now, clock))
+    for (const i of which) waits.push(answeredOrEnded(i < 0 ? undefined : ops[i], end - now, clock))
   }
   await Promise.all(waits)
 }
@@ -299,7 +315,7 @@ export async function awaitLeaseholders (write: { accepted: readonly ApplyResult
  * newer version, or promised a newer ballot, which stops its answers alone
  * below it (LeaseHolder.promising).
  */
-async function acceptedOrEnded (op: Promise<ApplyResult> | undefined, ms: number, clock: Clock): Promise<void> {
+async function answeredOrEnded (op: Promise<ApplyResult> | undefined, ms: number, clock: Clock): Promise<void> {
   if (ms <= 0) return
   await new Promise<void>(resolve => {
     const timer = clock.setTimeout(resolve, ms)

@@ -259,7 +259,7 @@ export class ReplicatedStore implements Store {
    * the version known chosen); undefined: survey.
    */
   private async entryAlone (key: Key, targets: Target[]): Promise<{ entry: ReplicaEntry | undefined } | undefined> {
-    if (this.leases.version(key, targets) === undefined) return undefined
+    if (!this.leases.mayAnswer(key, targets)) return undefined
     const entry = await this.local.entry(key)
     if (!this.leases.answers(key, entry?.version ?? ABSENT)) return undefined
     this.reads.alone++
@@ -271,7 +271,7 @@ export class ReplicatedStore implements Store {
    * entryAlone): the value when live, else the record; undefined: survey.
    */
   private async readAlone (key: Key, targets: Target[]): Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined> {
-    if (this.leases.version(key, targets) === undefined) return undefined
+    if (!this.leases.mayAnswer(key, targets)) return undefined
     let value: StoredValue
     try {
       value = await this.local.get(key)
@@ -442,7 +442,7 @@ export class ReplicatedStore implements Store {
     }
     const intent = options.ifAbsent === true ? { type: 'create' as const, origin } : { type: 'replace' as const, origin }
     // A replica writing a key holds read leases too (asks for them now if not), so that it reads back what it wrote alone.
-    this.leases.version(key, targets)
+    this.leases.renew(targets)
     const epoch = this.leases.epoch()
     // A value staged and not written is dropped at once (a late replica's commit of a written one still finds it; the rest expires).
     const decided = await this.register.propose({ key, intent, live, q1, q2, waitAll, n: targets.length, payload, signal: options.signal }).then(d => {
@@ -467,7 +467,7 @@ export class ReplicatedStore implements Store {
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.delete(key)
     const { live, q1, q2, waitAll } = this.quorums(targets)
-    this.leases.version(key, targets)
+    this.leases.renew(targets)
     const epoch = this.leases.epoch()
     const decided = await this.register.propose({ key, intent: { type: 'delete', origin: this.local.nextVersion() }, live, q1, q2, waitAll, n: targets.length, deletedAt: this.clock.now() })
     if (decided.ballot !== undefined && decided.ops !== undefined) this.wrote(key, decided.ballot, decided.to ?? live, decided.ops, epoch)

@@ -2,12 +2,13 @@ import { Readable } from 'node:stream'
 import { isPmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { Message, Reply, RequestHandler, Transport } from '../../mesh/transport/index.js'
-import type { ApplyResult, ReplicaStore, StoredValue } from '../types.js'
-import { metaToEntry, type ReplicaEntry } from '../record.js'
+import type { ApplyResult, ReplicaStore } from '../types.js'
+import { metaToEntry } from '../record.js'
 import { INLINE_MAX_BYTES } from './constants.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Key } from '../key.js'
 import type { LeaseGrants } from './leases.js'
+import type { ReadAnswer } from './reader.js'
 import { pieces } from './replica-client.js'
 import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE, parseRequest, type ReplicationReply, type ReplicationRequest } from './messages.js'
 
@@ -21,7 +22,7 @@ import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STOR
  * (ReplicatedStore): the key's newest record, and its value when live and
  * held here; undefined when this peer is no replica of the key.
  */
-export type ReadHere = (key: Key) => Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined>
+export type ReadHere = (key: Key) => Promise<ReadAnswer | undefined>
 
 /** This peer's read leases as the replica server sees them: the grants it gave, how it reads, what it learns of its copies. */
 export interface ServedLeases {

@@ -1,8 +1,7 @@
 import type { Clock } from '../../common/clock.js'
 import type { Random } from '../../common/random.js'
-import { PmzError, isPmzError, notFound } from '../../common/errors.js'
+import { PmzError, notFound } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
-import { Readable } from 'node:stream'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import type { Transport } from '../../mesh/transport/index.js'
@@ -10,13 +9,14 @@ import { DAY_MS } from '../constants.js'
 import type { Key } from '../key.js'
 import { entryToMeta, isLiveEntry, type ReplicaEntry, type ValueMeta } from '../record.js'
 import type { ApplyResult, KeyChange, ListOptions, PutOptions, RepairEvent, ReplicaPut, ReplicaStore, ReplicationStats, RingStatus, Store, StoreStats, StoredValue } from '../types.js'
-import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES, SURVEY_SPECULATE_MS } from './constants.js'
+import { DEAD_PEER_GRACE_MS, INLINE_MAX_BYTES } from './constants.js'
 import { AntiEntropy, type AntiEntropyInit, type RoundResult } from './anti-entropy.js'
 import { HintedHandoff } from './hints.js'
 import { Placement, type Target } from './placement.js'
-import { ReadRepair, newestOf, type SurveyAnswer } from './read-repair.js'
-import { ABSENT, LeaseGrants, LeaseHolder, type LeaseRing } from './leases.js'
+import { ReadRepair } from './read-repair.js'
+import { LeaseGrants, LeaseHolder, type LeaseRing } from './leases.js'
 import { Survey } from './survey.js'
+import { Reader } from './reader.js'
 import { ReplicaClient } from './replica-client.js'
 import { ReplicaWriter, readWhole, type Staging } from './replica-writer.js'
 import { Register, quorumOf, type Decided, type Payload } from './register.js'
@@ -79,7 +79,8 @@ export class ReplicatedStore implements Store {
   private readonly handoff: HintedHandoff | undefined
   private readonly writer: ReplicaWriter
   private readonly register: Register
-  private readonly surveys: Survey
+  /** The read path: alone under a read lease, through a replica, or a survey. */
+  private readonly reader: Reader
   /** Read leases this peer granted the other replicas. */
   private readonly grants: LeaseGrants
   /** Read leases this peer holds, and the keys its own copy answers alone. */
@@ -91,8 +92,6 @@ export class ReplicatedStore implements Store {
   private recorded = ''
   private forget: { cancel: () => void } | undefined
   private readonly repairListeners = new Set<(e: RepairEvent) => void>()
-  /** Reads answered by this peer's own copy under a read lease, and by a survey. */
-  private readonly reads = { alone: 0, surveyed: 0 }
   /** The ring last reported to repair listeners (membership and anti-entropy both see a change: it is told once). */
   private ringReported = ''
 
@@ -107,7 +106,8 @@ export class ReplicatedStore implements Store {
     this.leases = new LeaseHolder({ clock: c.clock, ring, ask: async (t, fingerprint, since) => await this.client.lease(t, fingerprint, since), settled: () => this.antiEntropy.settled(), log: c.log })
     this.repair = new ReadRepair(this.client, c.clock, c.log)
     this.writer = new ReplicaWriter({ client: this.client, membership: c.membership, clock: c.clock, log: c.log })
-    this.surveys = new Survey({ client: this.client, placement: this.placement, repair: this.repair, clock: c.clock, settled: () => this.antiEntropy.settled() })
+    const surveys = new Survey({ client: this.client, placement: this.placement, repair: this.repair, clock: c.clock, settled: () => this.antiEntropy.settled() })
+    this.reader = new Reader({ local: c.local, client: this.client, placement: this.placement, surveys, leases: this.leases, clock: c.clock, log: c.log })
     this.register = new Register({ client: this.client, membership: c.membership, local: c.local, clock: c.clock, random: c.random ?? Math.random, log: c.log, proposing: (key, ballot) => { this.leases.written(key, ballot) } })
     this.antiEntropy = new AntiEntropy({ local: c.local, client: this.client, placement: this.placement, membership: c.membership, transport: c.transport, clock: c.clock, random: c.random ?? Math.random, log: c.log }, init.antiEntropy)
     this.handoff = init.hintsDir === undefined
@@ -138,7 +138,7 @@ export class ReplicatedStore implements Store {
     this.offs = [
       serveReplica(this.c.transport, this.local, {
         grants: this.grants,
-        read: async key => await this.readHere(key),
+        read: async key => await this.reader.readHere(key),
         promising: (key, ballot) => { this.leases.promising(key, ballot) },
         accepting: (key, version) => { this.leases.accepting(key, version) },
         learnt: chosen => { this.leases.learnt(chosen) }
@@ -241,7 +241,7 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.stat(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.stat(key)
-    const newest = (await this.entryAlone(key, targets) ?? { entry: newestOf(await this.survey(key, targets)) }).entry
+    const newest = await this.reader.entry(key, targets)
     return isLiveEntry(newest, this.clock.now()) ? entryToMeta(newest) : undefined
   }
 
@@ -250,109 +250,7 @@ export class ReplicatedStore implements Store {
     if (this.alone()) return await this.local.entry(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.entry(key)
-    return (await this.entryAlone(key, targets) ?? { entry: newestOf(await this.survey(key, targets)) }).entry
-  }
-
-  /**
-   * This peer's own record, when a read lease lets it answer alone
-   * (LeaseHolder: every other live replica granted one, and the record is at
-   * the version known chosen); undefined: survey.
-   */
-  private async entryAlone (key: Key, targets: Target[]): Promise<{ entry: ReplicaEntry | undefined } | undefined> {
-    if (!this.leases.mayAnswer(key, targets)) return undefined
-    const entry = await this.local.entry(key)
-    if (!this.leases.answers(key, entry?.version ?? ABSENT)) return undefined
-    this.reads.alone++
-    return { entry }
-  }
-
-  /**
-   * This peer's own copy when a read lease lets it answer alone (see
-   * entryAlone): the value when live, else the record; undefined: survey.
-   */
-  private async readAlone (key: Key, targets: Target[]): Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined> {
-    if (!this.leases.mayAnswer(key, targets)) return undefined
-    let value: StoredValue
-    try {
-      value = await this.local.get(key)
-    } catch (err) {
-      if (!isPmzError(err, 'ERR_NOT_FOUND')) return undefined // a bad copy: the survey reads another
-      const entry = await this.local.entry(key)
-      if (!this.leases.answers(key, entry?.version ?? ABSENT)) return undefined
-      this.reads.alone++
-      return { entry }
-    }
-    if (this.leases.answers(key, value.meta.version)) {
-      this.reads.alone++
-      return { entry: undefined, value }
-    }
-    if (value.body instanceof Readable) value.body.destroy()
-    return undefined
-  }
-
-  /**
-   * A read of `key` through this peer as one of its replicas, for a peer
-   * that holds no copy (serveReplica's `store.fetch` with `read`): alone
-   * under the read lease, else by its own survey; the value only when this
-   * peer's copy is the newest. Undefined when this peer is no replica.
-   */
-  private async readHere (key: Key): Promise<{ entry: ReplicaEntry | undefined, value?: StoredValue } | undefined> {
-    const targets = this.placement.targets(key)
-    if (!targets.some(t => t.isSelf)) return undefined
-    const alone = await this.readAlone(key, targets)
-    if (alone !== undefined) return alone
-    const answers = await this.survey(key, targets)
-    const entry = newestOf(answers)
-    const own = answers.find(a => a.target.isSelf)?.entry
-    if (!isLiveEntry(entry, this.clock.now()) || own?.version !== entry.version || entry.size > INLINE_MAX_BYTES) return { entry }
-    try {
-      const value = await this.local.get(key)
-      if (value.meta.version === entry.version) return { entry, value }
-      if (value.body instanceof Readable) value.body.destroy()
-    } catch {}
-    return { entry }
-  }
-
-  /**
-   * A read through a peer that holds no copy: the key's first live replica
-   * reads it (readHere: usually alone under its read lease), one question
-   * instead of a survey. Undefined when that does not answer it (a large
-   * value, slower than SURVEY_SPECULATE_MS, failed): the survey follows.
-   */
-  private async readThroughReplica (key: Key, targets: Target[]): Promise<StoredValue | 'absent' | undefined> {
-    const first = this.placement.readOrder(key, targets)[0]
-    if (first === undefined || first.isSelf) return undefined
-    const answer = await new Promise<Awaited<ReturnType<ReplicaClient['fetch']>> | undefined>(resolve => {
-      const timer = this.clock.setTimeout(() => { resolve(undefined) }, SURVEY_SPECULATE_MS)
-      this.client.fetch(first, key, { read: true }).then(a => {
-        timer.cancel()
-        resolve(a)
-      }, () => {
-        timer.cancel()
-        resolve(undefined)
-      })
-    })
-    if (answer?.read !== true) return undefined
-    if (!isLiveEntry(answer.entry, this.clock.now())) return 'absent'
-    return answer.bytes !== undefined ? { meta: entryToMeta(answer.entry), body: answer.bytes } : undefined
-  }
-
-  /**
-   * A survey (Survey.run) that also tells the read leases what it proved:
-   * this peer's own copy at the newest version, held by a write quorum (or
-   * absent from R replicas), is chosen.
-   */
-  private async survey (key: Key, targets: Target[], how: { fetch?: boolean } = {}): Promise<SurveyAnswer[]> {
-    const epoch = this.leases.epoch()
-    this.reads.surveyed++
-    const answers = await this.surveys.run(key, targets, how)
-    const own = answers.find(a => a.target.isSelf)
-    const r = this.placement.n() - this.placement.w() + 1
-    if (own === undefined || answers.length < r) return answers
-    const version = newestOf(answers)?.version ?? ABSENT
-    const held = answers.filter(a => (a.entry?.version ?? ABSENT) === version).length
-    if ((own.entry?.version ?? ABSENT) === version && held >= (version === ABSENT ? r : this.placement.w())) this.leases.chosen(key, version, epoch)
-    return answers
+    return await this.reader.entry(key, targets)
   }
 
   /**
@@ -372,40 +270,12 @@ export class ReplicatedStore implements Store {
     })
   }
 
-  /**
-   * Surveys the replicas; on a peer that holds no copy, the first replica
-   * asked answers with the bytes of a small value too (`fetch`), so a read
-   * through any gateway usually takes one round trip: those bytes when they
-   * are the newest version, else this peer's own copy, else a read from the
-   * nearest holder (the first to answer).
-   */
+  /** The key's live value, read as Reader.get says. */
   async get (key: Key, options: { signal?: AbortSignal } = {}): Promise<StoredValue> {
     if (this.alone()) return await this.local.get(key)
     const targets = this.placement.targets(key)
     if (isLocalOnly(targets)) return await this.local.get(key)
-    const alone = targets.some(t => t.isSelf) ? await this.readAlone(key, targets) : undefined
-    if (alone?.value !== undefined) return alone.value
-    if (alone !== undefined) throw notFound('key not found')
-    const through = targets.some(t => t.isSelf) ? undefined : await this.readThroughReplica(key, targets)
-    if (through === 'absent') throw notFound('key not found')
-    if (through !== undefined) return through
-    const answers = await this.survey(key, targets, { fetch: true })
-    const newest = newestOf(answers)
-    if (!isLiveEntry(newest, this.clock.now())) throw notFound('key not found')
-    const holders = answers.filter(a => a.entry?.version === newest.version)
-    const inline = holders.find(a => a.bytes !== undefined)
-    if (inline?.bytes !== undefined) return { meta: entryToMeta(newest), body: inline.bytes }
-    holders.sort((a, b) => Number(b.target.isSelf) - Number(a.target.isSelf))
-    let lastErr: unknown
-    for (const a of holders) {
-      try {
-        return await this.client.read(a.target, key, options.signal)
-      } catch (err) {
-        lastErr = err
-        this.log.warn({ err, key, replica: a.target.peerId }, 'replica read failed, trying the next')
-      }
-    }
-    throw lastErr ?? new PmzError('ERR_UNAVAILABLE', 'no replica could serve the key', { details: { key } })
+    return await this.reader.get(key, targets, options.signal)
   }
 
   async put (key: Key, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<ValueMeta> {
@@ -540,7 +410,7 @@ export class ReplicatedStore implements Store {
       readRepair: { keys: this.repair.repaired, bytes: this.repair.repairedBytes },
       handedOff: ae.handedOff,
       hints: { pending: this.handoff?.pending() ?? 0, delivered: this.handoff?.delivered ?? 0, dropped: this.handoff?.dropped ?? 0 },
-      reads: { ...this.reads }
+      reads: { ...this.reader.counts }
     }
   }
 

@@ -77,10 +77,10 @@ export class PackedKeys {
     return at === end ? 0 : -1
   }
 
-  /** The first entry at or after `from` whose key is >= `bytes` (removed entries included). */
-  lowerBound (bytes: Uint8Array, from = 0): number {
+  /** The first entry in [from, to) whose key is >= `bytes` (removed entries included), `to` when none is. */
+  lowerBound (bytes: Uint8Array, from = 0, to = this.length): number {
     let lo = from
-    let hi = this.length
+    let hi = to
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
       if (this.compareTo(bytes, mid) > 0) lo = mid + 1
@@ -97,15 +97,7 @@ export class PackedKeys {
       lo += step
       step *= 2
     }
-    const hi = Math.min(this.length, lo + step)
-    let l = lo
-    let h = hi
-    while (l < h) {
-      const mid = (l + h) >>> 1
-      if (this.compareTo(bytes, mid) > 0) l = mid + 1
-      else h = mid
-    }
-    return l
+    return this.lowerBound(bytes, lo, Math.min(this.length, lo + step))
   }
 
   /** The entry holding exactly `bytes` and not removed, or -1. */

@@ -23,6 +23,9 @@ export class ReplicaClient {
    * takes itself as a replica (`self` its peer id) as the replica server
    * reports them with the others'.
    */
+  /** Chosen writes to tell each replica with the next request to it (learn). */
+  private readonly learnt = new Map<string, Array<[Key, HlcTimestamp]>>()
+
   constructor (private readonly transport: Transport, private readonly local: ReplicaStore, private readonly grants?: { leases: LeaseGrants, self: string }) {}
 
   /** A local accept's answer with the read leases this peer granted (LeaseGrants.stamp); other applies unchanged. */
@@ -201,8 +204,6 @@ export class ReplicaClient {
     if (out.length >= LEARN_MAX_PENDING) out.shift()
     out.push([key, version])
   }
-
-  private readonly learnt = new Map<string, Array<[Key, HlcTimestamp]>>()
 
   private async call (t: Target, msg: ReplicationRequest, timeoutMs: number, extra: { body?: AsyncIterable<Uint8Array>, signal?: AbortSignal } = {}): ReturnType<Transport['request']> {
     if (t.address === '') throw new PmzError('ERR_UNAVAILABLE', `no mesh address for ${t.peerId}`)

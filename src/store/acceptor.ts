@@ -86,6 +86,10 @@ export class Acceptor {
   }
 
   async applyStaged (key: Key, stageId: string, put: ReplicaPut): Promise<ApplyResult> {
+    const staged = this.h.staged.get(stageId)
+    if (staged !== undefined && put.sha256 !== undefined && staged.record.sha256 !== put.sha256) {
+      throw new PmzError('ERR_CORRUPT', 'the staged value does not match its sha256', { details: { key } })
+    }
     this.h.hlc.update(put.version)
     const t = this.h.tables()
     const now = this.h.clock.now()

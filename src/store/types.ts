@@ -307,7 +307,8 @@ export interface ReplicaStore extends Store {
    * Commits a staged value under `put` (its version, origin, accept) as
    * applyPut would; a replica that already holds the same proposal's value
    * (same origin) at an older version just takes the new version.
-   * ERR_NOT_FOUND when the staged value is gone.
+   * ERR_NOT_FOUND when the staged value is gone, ERR_CORRUPT when it does
+   * not match `put.sha256`.
    */
   applyStaged(key: Key, stageId: string, put: ReplicaPut): Promise<ApplyResult>
   /** Drops a staged value that will not be committed (no-op when gone). */

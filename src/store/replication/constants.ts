@@ -6,6 +6,8 @@ export const SURVEY_SPECULATE_MS = 100
 export const PUT_TIMEOUT_MS = 60_000
 /** Deadline of a tombstone's or a list's reply, ms. */
 export const ACK_TIMEOUT_MS = 5_000
+/** A streamed value goes to its replicas in pieces of this size (fanout inPiecesOf): the transport's chunk, and the store's. */
+export const STREAM_PIECE_BYTES = 256 * 1024
 /** Bytes queued per replica of a write before the upload waits for the slowest replica (bounded memory per upload). */
 export const FANOUT_HIGH_WATER_BYTES = 1024 * 1024
 /** A replica whose queue stays full this long is dropped from the write (it stalls, or died), ms. */

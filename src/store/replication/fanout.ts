@@ -120,6 +120,30 @@ export async function fanOut (source: AsyncIterable<Uint8Array>, sinks: FanoutSi
   }
 }
 
+/**
+ * The pieces of `source` joined into pieces of at least `bytes` (the last
+ * may be shorter): an HTTP body comes in pieces of 16 to 64 KiB, and each
+ * piece a replica is sent costs a mesh message and its share of credit, so
+ * one copy of the bytes here saves several sends.
+ */
+export async function * inPiecesOf (source: AsyncIterable<Uint8Array>, bytes: number): AsyncIterable<Uint8Array> {
+  let held: Uint8Array[] = []
+  let size = 0
+  for await (const piece of source) {
+    if (size === 0 && piece.length >= bytes) {
+      yield piece
+      continue
+    }
+    held.push(piece)
+    size += piece.length
+    if (size < bytes) continue
+    yield Buffer.concat(held, size)
+    held = []
+    size = 0
+  }
+  if (size > 0) yield held.length === 1 ? held[0] : Buffer.concat(held, size)
+}
+
 function quorumLost (open: number, needed: number): PmzError {
   return new PmzError('ERR_QUORUM_NOT_MET', `only ${open} replicas still take the write, ${needed} needed`, { details: { replicas: open, writeQuorum: needed } })
 }

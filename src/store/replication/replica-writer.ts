@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto'
 import type { Clock } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import type { ApplyResult, PutOptions, ReplicaPut, StageFields, StageResult } from '../types.js'
-import { FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS } from './constants.js'
-import { FanoutSink, fanOut } from './fanout.js'
+import { FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, STREAM_PIECE_BYTES } from './constants.js'
+import { FanoutSink, fanOut, inPiecesOf } from './fanout.js'
 import type { Target } from './placement.js'
 import { waitQuorum, type QuorumOutcome } from './quorum.js'
 import type { ReplicaClient } from './replica-client.js'
@@ -51,7 +50,10 @@ export class ReplicaWriter {
    * A value of any size, streamed once from the client and fanned out to
    * every replica with bounded memory, to be staged there (not committed:
    * see ReplicaStore.stage); resolves once W replicas staged it, with the
-   * stage of each replica (a failed one rejects).
+   * stage of each replica (a failed one rejects). The value's size and
+   * sha256 are those the W replicas computed of what they received: the
+   * proposer does not hash it a second time (a replica that is this peer
+   * already does), and W replicas that disagree fail the write (ERR_CORRUPT).
    */
   async staged (write: StagedWrite, options: StagedOptions = {}): Promise<Staging> {
     const { key, fields, body, to, w } = write
@@ -60,7 +62,6 @@ export class ReplicaWriter {
       drop(t, new PmzError('ERR_TIMEOUT', 'replica stalled'))
     }))
     let drop: (t: Target, reason: Error) => void = () => {}
-    const hash = createHash('sha256')
     let size = 0
     const { ops, outcome } = await this.replicate(write, options.signal, {
       send: async (t, signal) => {
@@ -75,7 +76,7 @@ export class ReplicaWriter {
       feed: async (dropReplica, abortAll) => {
         drop = dropReplica
         try {
-          size = await fanOut(hashing(body, hash), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
+          size = await fanOut(inPiecesOf(body, STREAM_PIECE_BYTES), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
         } catch (err) {
           // No replica saw a clean end of the body, so none can keep it.
           abortAll(err)
@@ -84,7 +85,13 @@ export class ReplicaWriter {
       },
       dropped: i => { sinks[i].cancel() }
     })
-    return { targets: to, stages: ops, outcome, size, sha256: hash.digest('hex') }
+    if (!outcome.ok) return { targets: to, stages: ops, outcome, size, sha256: '' }
+    const [first] = outcome.values
+    if (outcome.values.some(v => v.sha256 !== first.sha256 || v.size !== size)) {
+      const err = new PmzError('ERR_CORRUPT', 'the replicas received different bytes of the value', { details: { key } })
+      return { targets: to, stages: ops, outcome: { ok: false, values: outcome.values, errors: [err] }, size, sha256: '' }
+    }
+    return { targets: to, stages: ops, outcome, size, sha256: first.sha256 }
   }
 
   /**
@@ -160,7 +167,7 @@ interface Replication<T> {
   dropped?: (i: number) => void
 }
 
-/** A value staged on the replicas: each one's stage (`stages[i]` on `targets[i]`), W of them, and what the client sent. */
+/** A value staged on the replicas: each one's stage (`stages[i]` on `targets[i]`), W of them, and what the client sent (its sha256 as W replicas computed it, '' when they did not stage it). */
 export interface Staging {
   targets: Target[]
   stages: Array<Promise<StageResult>>
@@ -192,11 +199,4 @@ export async function readWhole (body: AsyncIterable<Uint8Array>, limit: number,
     parts.push(piece)
   }
   return parts.length === 1 && Buffer.isBuffer(parts[0]) ? parts[0] : Buffer.concat(parts)
-}
-
-async function * hashing (body: AsyncIterable<Uint8Array>, hash: ReturnType<typeof createHash>): AsyncIterable<Uint8Array> {
-  for await (const piece of body) {
-    hash.update(piece)
-    yield piece
-  }
 }

@@ -307,7 +307,8 @@ export class ReplicatedStore implements Store {
       return await quorumOf(to.map(async t => {
         const i = st.targets.indexOf(t)
         if (i < 0) throw new PmzError('ERR_UNAVAILABLE', 'the value was not staged on this replica', { details: { key, replica: t.peerId } })
-        return await this.client.commit(t, key, (await st.stages[i]).stageId, put)
+        // With the sha256 the quorum computed: a replica whose stage differs refuses to commit it (ERR_CORRUPT).
+        return await this.client.commit(t, key, (await st.stages[i]).stageId, { ...put, sha256: st.sha256 })
       }), w)
     }
     const intent = options.ifAbsent === true ? { type: 'create' as const, origin } : { type: 'replace' as const, origin }

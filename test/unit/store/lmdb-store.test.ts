@@ -280,6 +280,10 @@ describe.each(['flush', 'os'] as const)('LmdbStore, sync=%s', sync => {
     expect((await replica.applyStaged(asKey('/staged'), 'gone', { ...fields, version: b2, origin, accept: true })).applied).toBe(true)
     expect(await replica.entry(asKey('/staged'))).toMatchObject({ version: b2, origin })
     expect(await codeOf(replica.applyStaged(asKey('/other'), 'gone', { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')
+    // A commit naming another sha256 than the staged bytes' is refused, and changes nothing.
+    const other = await replica.stage(asKey('/other-sum'), Readable.from([value]), fields)
+    expect(await codeOf(replica.applyStaged(asKey('/other-sum'), other.stageId, { ...fields, version: replica.nextVersion(), accept: true, sha256: 'f'.repeat(64) }))).toBe('ERR_CORRUPT')
+    expect(await replica.entry(asKey('/other-sum'))).toBeUndefined()
     const dropped = await replica.stage(asKey('/dropped'), Readable.from([value]), fields)
     await replica.unstage(dropped.stageId)
     expect(await codeOf(replica.applyStaged(asKey('/dropped'), dropped.stageId, { ...fields, version: replica.nextVersion(), accept: true }))).toBe('ERR_NOT_FOUND')

@@ -103,6 +103,38 @@ describe('ReplicatedStore over MemoryTransport (3 volume peers, N=3, W=2)', () =
     expect(await c.local.entry(asKey(k))).toBeUndefined()
   })
 
+  it('a streamed value is committed under the sha256 its replicas computed: one that received other bytes never holds them', async () => {
+    const { nodes: [a, b, c] } = await cluster()
+    // c's copy of every streamed value arrives with its last byte flipped.
+    const stage = c.local.stage.bind(c.local)
+    vi.spyOn(c.local, 'stage').mockImplementation(async (k, body, fields, options) => await stage(k, (async function * () {
+      const all: Uint8Array[] = []
+      for await (const p of body) all.push(p)
+      const bytes = Buffer.concat(all)
+      bytes[bytes.length - 1] ^= 1
+      yield bytes
+    })(), fields, options))
+    const value = randomBytes(300_000)
+    const sha256 = createHash('sha256').update(value).digest('hex')
+    for (let i = 0; i < 6; i++) {
+      const k = key()
+      // W=2 of a, b, c: when c is among the first two stages the replicas disagree and nothing is written (503).
+      const put = await a.store.put(asKey(k), pieces(value)).then(meta => meta, err => err as Error)
+      if (put instanceof Error) {
+        expect(isPmzError(put, 'ERR_QUORUM_NOT_MET'), String(put)).toBe(true)
+      } else {
+        expect(put.sha256).toBe(sha256)
+        await waitFor(async () => (await b.local.entry(asKey(k)))?.sha256 === sha256, 5_000, 'b to commit the value')
+      }
+      // c never commits its corrupt copy, and no replica holds a value under another sha256.
+      for (const n of [a, b, c]) {
+        const e = await n.local.entry(asKey(k))
+        expect(e === undefined || e.deleted || e.sha256 === sha256, `${n.id}: ${JSON.stringify(e)}`).toBe(true)
+      }
+      expect((await c.local.entry(asKey(k)))?.deleted ?? true).toBe(true)
+    }
+  })
+
   it('with two replicas down the write fails with ERR_QUORUM_NOT_MET (503) and leaves no visible key', async () => {
     const { view, nodes: [a, b, c] } = await cluster()
     // Known dead: refused before any byte is read.
@@ -409,5 +441,22 @@ describe('fanOut', () => {
     const t = new FanoutSink(systemClock, 1 << 20, 5_000, () => {})
     t.cancel()
     expect(await codeOf(fanOut(pieces(randomBytes(10)), [t], { maxBytes: Infinity, minSinks: 1 }))).toBe('ERR_QUORUM_NOT_MET')
+  })
+
+  it('inPiecesOf joins small pieces into pieces of at least the size asked, passes big ones as they are, and keeps every byte in order', async () => {
+    const { inPiecesOf } = await import('../../../src/store/replication/fanout.js')
+    const collect = async (source: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> => { const out: Uint8Array[] = []; for await (const p of inPiecesOf(source, 1000)) out.push(p); return out }
+    const value = randomBytes(10_500)
+    const joined = await collect(pieces(value, 300))
+    expect(joined.map(p => p.length)).toEqual([1200, 1200, 1200, 1200, 1200, 1200, 1200, 1200, 900])
+    expect(Buffer.concat(joined).equals(value)).toBe(true)
+    // A piece as big as asked, with nothing held before it, goes on as it is: no copy.
+    const big = randomBytes(5000)
+    const small = randomBytes(10)
+    const out = await collect((async function * () { yield big; yield small })())
+    expect(out).toHaveLength(2)
+    expect(out[0]).toBe(big)
+    expect(out[1]).toBe(small)
+    expect(await collect(pieces(Buffer.alloc(0)))).toEqual([])
   })
 })

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { afterAll, afterEach } from 'vitest'
+import { cleanupPeers } from './peer.js'
 
 /** A network namespace with one veth leg on a private bridge. */
 export interface Namespace { name: string, ip: string }
@@ -97,4 +99,20 @@ export function createNetnsLab (count: number, options: { hostLeg?: boolean } = 
       for (const n of made) try { ip('netns', 'del', n) } catch {}
     }
   }
+}
+
+/**
+ * For the tests of one describe block: what makes a test's lab, and hooks
+ * that stop the peers and remove the lab after each test (and after all of
+ * them, should a hook have failed), whether it passed or not.
+ */
+export function labPerTest (): (count: number, options?: { hostLeg?: boolean }) => NetnsLab {
+  let lab: NetnsLab | undefined
+  afterEach(async () => {
+    await cleanupPeers()
+    lab?.cleanup()
+    lab = undefined
+  })
+  afterAll(() => { lab?.cleanup() })
+  return (count, options) => (lab = createNetnsLab(count, options))
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/http.js'
-import { createNetnsLab, netnsUnavailable, type NetnsLab } from '../helpers/netns.js'
-import { cleanupPeers, startPeer, type Peer } from '../helpers/peer.js'
+import { labPerTest, netnsUnavailable } from '../helpers/netns.js'
+import { startPeer, type Peer } from '../helpers/peer.js'
 
 const unavailable = netnsUnavailable()
 if (unavailable !== undefined) console.log(`skipping the mDNS and broadcast tests: ${unavailable}`)
@@ -24,18 +24,11 @@ function joinedIds (peer: Peer): Set<string> {
  * Multicast and broadcast stay inside the namespaces.
  */
 describe.skipIf(unavailable !== undefined)('discovery in network namespaces', () => {
-  let lab: NetnsLab | undefined
-
-  afterEach(async () => {
-    await cleanupPeers()
-    lab?.cleanup()
-    lab = undefined
-  })
-  afterAll(() => { lab?.cleanup() })
+  const newLab = labPerTest()
 
   for (const method of ['mdns', 'broadcast'] as const) {
     it(`peers with --discovery ${method} only find each other`, async () => {
-      lab = createNetnsLab(3)
+      const lab = newLab(3)
       const cluster = `netns-${method}-${randomUUID().slice(0, 8)}`
       const peers = await Promise.all(lab.namespaces.map(async ns => await startPeer({
         cluster,
@@ -54,7 +47,7 @@ describe.skipIf(unavailable !== undefined)('discovery in network namespaces', ()
   }
 
   it('a peer of another cluster name never joins', async () => {
-    lab = createNetnsLab(2)
+    const lab = newLab(2)
     const [a, b] = lab.namespaces
     const ours = await startPeer({ cluster: 'netns-ours', host: a.ip, discovery: 'broadcast,mdns', wrap: ['ip', 'netns', 'exec', a.name] })
     const theirs = await startPeer({ cluster: 'netns-theirs', host: b.ip, discovery: 'broadcast,mdns', wrap: ['ip', 'netns', 'exec', b.name] })

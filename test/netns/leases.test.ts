@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { converged } from '../helpers/cluster.js'
 import { http, waitFor } from '../helpers/http.js'
-import { createNetnsLab, netnsUnavailable, type NetnsLab } from '../helpers/netns.js'
-import { cleanupPeers, startPeer, type Peer } from '../helpers/peer.js'
+import { labPerTest, netnsUnavailable } from '../helpers/netns.js'
+import { startPeer, type Peer } from '../helpers/peer.js'
 
 const unavailable = netnsUnavailable()
 if (unavailable !== undefined) console.log(`skipping the read-lease partition test: ${unavailable}`)
@@ -22,20 +22,13 @@ async function readsAlone (peer: Peer): Promise<number> {
  * no read through it after the acknowledgement may return the old value.
  */
 describe.skipIf(unavailable !== undefined)('read leases across a network partition', () => {
-  let lab: NetnsLab | undefined
-
-  afterEach(async () => {
-    await cleanupPeers()
-    lab?.cleanup()
-    lab = undefined
-  })
-  afterAll(() => { lab?.cleanup() })
+  const newLab = labPerTest()
 
   it('a peer cut off while it reads alone never serves a value the majority deleted after that', async () => {
-    lab = createNetnsLab(3, { hostLeg: true })
+    const lab = newLab(3, { hostLeg: true })
     const cluster = `netns-lease-${randomUUID().slice(0, 8)}`
     const args = ['--replicas', '3', '--write-quorum', '2']
-    const placed = (i: number): { host: string, wrap: string[] } => ({ host: lab!.namespaces[i].ip, wrap: ['ip', 'netns', 'exec', lab!.namespaces[i].name] })
+    const placed = (i: number): { host: string, wrap: string[] } => ({ host: lab.namespaces[i].ip, wrap: ['ip', 'netns', 'exec', lab.namespaces[i].name] })
     const a = await startPeer({ cluster, args, ...placed(0) })
     const [b, c] = await Promise.all([1, 2].map(async i => await startPeer({ cluster, args: [...args, '--join', a.mesh], ...placed(i) })))
     await converged([a, b, c], [a, b, c].map(p => p.id), 20_000)

@@ -8,6 +8,8 @@ export const PUT_TIMEOUT_MS = 60_000
 export const ACK_TIMEOUT_MS = 5_000
 /** A streamed value goes to its replicas in pieces of this size (fanout inPiecesOf): the transport's chunk, and the store's. */
 export const STREAM_PIECE_BYTES = 256 * 1024
+/** A piece of a streamed value that is still short goes on anyway once the client sent nothing more for this long, ms. */
+export const STREAM_PIECE_WAIT_MS = 5
 /** Bytes queued per replica of a write before the upload waits for the slowest replica (bounded memory per upload). */
 export const FANOUT_HIGH_WATER_BYTES = 1024 * 1024
 /** A replica whose queue stays full this long is dropped from the write (it stalls, or died), ms. */

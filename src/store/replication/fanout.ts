@@ -124,24 +124,66 @@ export async function fanOut (source: AsyncIterable<Uint8Array>, sinks: FanoutSi
  * The pieces of `source` joined into pieces of at least `bytes` (the last
  * may be shorter): an HTTP body comes in pieces of 16 to 64 KiB, and each
  * piece a replica is sent costs a mesh message and its share of credit, so
- * one copy of the bytes here saves several sends.
+ * one copy of the bytes here saves several sends. Only while they keep
+ * coming: what is held goes on once the source had nothing new for `waitMs`
+ * (a slow client's bytes are not held back from the replicas, whose streams
+ * would otherwise sit idle). One piece is read ahead while the caller takes
+ * the last.
  */
-export async function * inPiecesOf (source: AsyncIterable<Uint8Array>, bytes: number): AsyncIterable<Uint8Array> {
+export async function * inPiecesOf (source: AsyncIterable<Uint8Array>, bytes: number, timing: { clock: Clock, waitMs: number }): AsyncIterable<Uint8Array> {
+  const it = source[Symbol.asyncIterator]()
   let held: Uint8Array[] = []
   let size = 0
-  for await (const piece of source) {
-    if (size === 0 && piece.length >= bytes) {
-      yield piece
-      continue
+  let next = it.next()
+  let finished = false
+  try {
+    for (;;) {
+      const r = size === 0 ? await next : await within(next, timing)
+      if (r === undefined) {
+        yield joined(held, size)
+        held = []
+        size = 0
+        continue
+      }
+      if (r.done === true) {
+        finished = true
+        break
+      }
+      next = it.next()
+      const piece = r.value
+      if (size === 0 && piece.length >= bytes) {
+        yield piece
+        continue
+      }
+      held.push(piece)
+      size += piece.length
+      if (size < bytes) continue
+      yield joined(held, size)
+      held = []
+      size = 0
     }
-    held.push(piece)
-    size += piece.length
-    if (size < bytes) continue
-    yield Buffer.concat(held, size)
-    held = []
-    size = 0
+    if (size > 0) yield joined(held, size)
+  } finally {
+    if (!finished) {
+      // Stopped early (the caller, or the source failed): a read ahead that fails now is of no interest.
+      next.catch(() => {})
+      await it.return?.()
+    }
   }
-  if (size > 0) yield held.length === 1 ? held[0] : Buffer.concat(held, size)
+}
+
+function joined (pieces: Uint8Array[], size: number): Uint8Array {
+  return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, size)
+}
+
+/** What `p` resolves to, or undefined once `waitMs` passed first. */
+async function within<T> (p: Promise<T>, timing: { clock: Clock, waitMs: number }): Promise<T | undefined> {
+  let timer: Timer | undefined
+  try {
+    return await Promise.race([p, new Promise<undefined>(resolve => { timer = timing.clock.setTimeout(() => { resolve(undefined) }, timing.waitMs) })])
+  } finally {
+    timer?.cancel()
+  }
 }
 
 function quorumLost (open: number, needed: number): PmzError {

@@ -3,7 +3,7 @@ import { PmzError } from '../../common/errors.js'
 import type { Logger } from '../../common/logger.js'
 import type { Membership } from '../../mesh/membership/index.js'
 import type { ApplyResult, PutOptions, ReplicaPut, StageFields, StageResult } from '../types.js'
-import { FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, STREAM_PIECE_BYTES } from './constants.js'
+import { FANOUT_HIGH_WATER_BYTES, SINK_STALL_MS, STREAM_PIECE_BYTES, STREAM_PIECE_WAIT_MS } from './constants.js'
 import { FanoutSink, fanOut, inPiecesOf } from './fanout.js'
 import type { Target } from './placement.js'
 import { waitQuorum, type QuorumOutcome } from './quorum.js'
@@ -76,7 +76,7 @@ export class ReplicaWriter {
       feed: async (dropReplica, abortAll) => {
         drop = dropReplica
         try {
-          size = await fanOut(inPiecesOf(body, STREAM_PIECE_BYTES), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
+          size = await fanOut(inPiecesOf(body, STREAM_PIECE_BYTES, { clock: this.clock, waitMs: STREAM_PIECE_WAIT_MS }), sinks, { maxBytes: options.maxBytes ?? Infinity, minSinks: w, signal: options.signal })
         } catch (err) {
           // No replica saw a clean end of the body, so none can keep it.
           abortAll(err)

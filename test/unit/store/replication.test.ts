@@ -13,6 +13,7 @@ import { waitFor } from '../../helpers/http.js'
 import { cleanupPeers } from '../../helpers/peer.js'
 import { View, replicaCluster, replicaNode, stopLater, stopReplicaNodes, type ReplicaNode } from '../../helpers/replica-cluster.js'
 import { codeOf } from '../../helpers/errors.js'
+import { ManualClock } from '../../helpers/manual-clock.js'
 
 const log = createLogger({ level: 'silent' })
 const CHUNK = 64 * 1024
@@ -445,7 +446,8 @@ describe('fanOut', () => {
 
   it('inPiecesOf joins small pieces into pieces of at least the size asked, passes big ones as they are, and keeps every byte in order', async () => {
     const { inPiecesOf } = await import('../../../src/store/replication/fanout.js')
-    const collect = async (source: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> => { const out: Uint8Array[] = []; for await (const p of inPiecesOf(source, 1000)) out.push(p); return out }
+    const timing = { clock: systemClock, waitMs: 60_000 }
+    const collect = async (source: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> => { const out: Uint8Array[] = []; for await (const p of inPiecesOf(source, 1000, timing)) out.push(p); return out }
     const value = randomBytes(10_500)
     const joined = await collect(pieces(value, 300))
     expect(joined.map(p => p.length)).toEqual([1200, 1200, 1200, 1200, 1200, 1200, 1200, 1200, 900])
@@ -458,5 +460,28 @@ describe('fanOut', () => {
     expect(out[0]).toBe(big)
     expect(out[1]).toBe(small)
     expect(await collect(pieces(Buffer.alloc(0)))).toEqual([])
+  })
+
+  it('inPiecesOf does not hold a slow source\'s bytes back: what it holds goes on once nothing new came for waitMs', async () => {
+    const { inPiecesOf } = await import('../../../src/store/replication/fanout.js')
+    const clock = new ManualClock()
+    // The source gives one 100-byte piece, then waits until the test lets it go on.
+    let release = (): void => {}
+    const source = (async function * () {
+      yield Buffer.alloc(100, 1)
+      await new Promise<void>(resolve => { release = resolve })
+      yield Buffer.alloc(100, 2)
+    })()
+    const it = inPiecesOf(source, 1000, { clock, waitMs: 5 })[Symbol.asyncIterator]()
+    const first = it.next()
+    let got: IteratorResult<Uint8Array> | undefined
+    void first.then(r => { got = r })
+    await clock.advanceAsync(4)
+    expect(got).toBeUndefined() // still within waitMs: held, the source may send more
+    await clock.advanceAsync(1)
+    expect(got?.value).toEqual(Buffer.alloc(100, 1))
+    release()
+    expect((await it.next()).value).toEqual(Buffer.alloc(100, 2))
+    expect((await it.next()).done).toBe(true)
   })
 })

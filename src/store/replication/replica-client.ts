@@ -18,14 +18,14 @@ import type { GrantReply, LeaseGrants } from './leases.js'
  * back is folded into this peer's HLC.
  */
 export class ReplicaClient {
+  /** Chosen writes to tell each replica with the next request to it (learn). */
+  private readonly learnt = new Map<string, Array<[Key, HlcTimestamp]>>()
+
   /**
    * `grants`: this peer's read-lease grants, reported with the accepts it
    * takes itself as a replica (`self` its peer id) as the replica server
    * reports them with the others'.
    */
-  /** Chosen writes to tell each replica with the next request to it (learn). */
-  private readonly learnt = new Map<string, Array<[Key, HlcTimestamp]>>()
-
   constructor (private readonly transport: Transport, private readonly local: ReplicaStore, private readonly grants?: { leases: LeaseGrants, self: string }) {}
 
   /** A local accept's answer with the read leases this peer granted (LeaseGrants.stamp); other applies unchanged. */

@@ -13,11 +13,6 @@ import { pieces } from './replica-client.js'
 import { STORE_COMMIT, STORE_ENTRY, STORE_FETCH, STORE_LIST, STORE_PREPARE, STORE_PUT, STORE_READ, STORE_STAGE, STORE_TOMBSTONE, STORE_UNSTAGE, STORE_LEASE, parseRequest, type ReplicationReply, type ReplicationRequest } from './messages.js'
 
 /**
- * Answers the `store.*` requests of other peers from the local store: a
- * replica's record, its bytes, replicated writes and deletes, its key list.
- * Returns the function that removes the handlers.
- */
-/**
  * A read of a key through this peer, as one of its replicas
  * (ReplicatedStore): the key's newest record, and its value when live and
  * held here; undefined when this peer is no replica of the key.
@@ -36,6 +31,11 @@ export interface ServedLeases {
   learnt: (chosen: Array<[Key, HlcTimestamp]>) => void
 }
 
+/**
+ * Answers the `store.*` requests of other peers from the local store: a
+ * replica's record, its bytes, replicated writes and deletes, its key list.
+ * Returns the function that removes the handlers.
+ */
 export function serveReplica (transport: Transport, local: ReplicaStore, leases: ServedLeases, log: Logger): () => void {
   const { grants, read } = leases
   /** Every request may carry the writes its sender learnt are chosen: learnt first (a read of one of them then answers alone), once the whole request is checked. */

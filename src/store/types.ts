@@ -253,8 +253,11 @@ export interface ApplyResult {
   /** An accept refused because this replica promised a newer ballot (ReplicaPut.accept). */
   promised?: HlcTimestamp
   /** An accept taken: the read leases this replica granted to other replicas of the key (replication/lease-rules). */
-  leases?: Array<{ holder: string, ms: number }>
+  leases?: LeaseReport[]
 }
+
+/** One read lease a replica reports with a write it accepted: its holder (or ANY_HOLDER, replication/lease-rules) and the ms left of it. */
+export interface LeaseReport { holder: string, ms: number }
 
 /** The fields of a value staged ahead of its version (ReplicaStore.stage). */
 export interface StageFields {

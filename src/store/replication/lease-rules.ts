@@ -1,4 +1,7 @@
 import type { HlcTimestamp } from '../../common/hlc.js'
+import type { LeaseReport } from '../types.js'
+
+export type { LeaseReport }
 
 /**
  * The decisions of read leases, pure: what a replica that took a write
@@ -52,8 +55,6 @@ export interface Grant {
 /** What an accept does with the grants: the leases to report to the proposer, and the holders to note the write for. */
 export interface AcceptOutcome { reports: LeaseReport[], note: string[] }
 
-/** One lease a grantor reports with a write it accepted: its holder (or ANY_HOLDER) and the ms left of it. */
-export interface LeaseReport { holder: string, ms: number }
 
 /** What a grantor knows of an accepted write. */
 export interface AcceptFacts {

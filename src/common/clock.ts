@@ -30,3 +30,16 @@ export const systemClock: Clock = {
     return { cancel: () => clearInterval(t) }
   }
 }
+
+/** What `beforeTimeout` gives when the time ran out first. */
+export const TIMED_OUT: unique symbol = Symbol('timed out')
+
+/** What `promise` resolves to, or TIMED_OUT once `ms` passed on `clock` first (the timer is cancelled either way). */
+export async function beforeTimeout<T> (clock: Clock, promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: Timer | undefined
+  try {
+    return await Promise.race([promise, new Promise<typeof TIMED_OUT>(resolve => { timer = clock.setTimeout(() => { resolve(TIMED_OUT) }, ms) })])
+  } finally {
+    timer?.cancel()
+  }
+}

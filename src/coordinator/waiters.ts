@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../common/clock.js'
+import { TIMED_OUT, beforeTimeout, type Clock, type Timer } from '../common/clock.js'
 
 interface Waiter {
   check: () => unknown
@@ -62,13 +62,7 @@ export class Waiters {
 
 /** `promise`, or `onTimeout()` at `deadline` (monotonic ms), whichever comes first. */
 export async function withDeadline<T> (clock: Clock, promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
-  let timer: Timer | undefined
-  const late = new Promise<never>((_resolve, reject) => {
-    timer = clock.setTimeout(() => reject(onTimeout()), Math.max(0, deadline - clock.monotonic()))
-  })
-  try {
-    return await Promise.race([promise, late])
-  } finally {
-    timer?.cancel()
-  }
+  const r = await beforeTimeout(clock, promise, Math.max(0, deadline - clock.monotonic()))
+  if (r === TIMED_OUT) throw onTimeout()
+  return r
 }

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from '../../common/clock.js'
+import { TIMED_OUT, beforeTimeout, type Clock, type Timer } from '../../common/clock.js'
 import { PmzError } from '../../common/errors.js'
 
 /**
@@ -138,8 +138,8 @@ export async function * inPiecesOf (source: AsyncIterable<Uint8Array>, bytes: nu
   let finished = false
   try {
     for (;;) {
-      const r = size === 0 ? await next : await within(next, timing)
-      if (r === undefined) {
+      const r = size === 0 ? await next : await beforeTimeout(timing.clock, next, timing.waitMs)
+      if (r === TIMED_OUT) {
         yield joined(held, size)
         held = []
         size = 0
@@ -174,16 +174,6 @@ export async function * inPiecesOf (source: AsyncIterable<Uint8Array>, bytes: nu
 
 function joined (pieces: Uint8Array[], size: number): Uint8Array {
   return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, size)
-}
-
-/** What `p` resolves to, or undefined once `waitMs` passed first. */
-async function within<T> (p: Promise<T>, timing: { clock: Clock, waitMs: number }): Promise<T | undefined> {
-  let timer: Timer | undefined
-  try {
-    return await Promise.race([p, new Promise<undefined>(resolve => { timer = timing.clock.setTimeout(() => { resolve(undefined) }, timing.waitMs) })])
-  } finally {
-    timer?.cancel()
-  }
 }
 
 function quorumLost (open: number, needed: number): PmzError {

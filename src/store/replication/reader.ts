@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream'
-import type { Clock } from '../../common/clock.js'
+import { TIMED_OUT, beforeTimeout, type Clock } from '../../common/clock.js'
 import { PmzError, isPmzError, notFound } from '../../common/errors.js'
 import type { HlcTimestamp } from '../../common/hlc.js'
 import type { Logger } from '../../common/logger.js'
@@ -151,17 +151,8 @@ export class Reader {
   private async readThroughReplica (key: Key, targets: Target[]): Promise<StoredValue | 'absent' | undefined> {
     const first = this.c.placement.readOrder(key, targets)[0]
     if (first === undefined || first.isSelf) return undefined
-    const answer = await new Promise<Awaited<ReturnType<ReplicaClient['fetch']>> | undefined>(resolve => {
-      const timer = this.c.clock.setTimeout(() => { resolve(undefined) }, SURVEY_SPECULATE_MS)
-      this.c.client.fetch(first, key, { read: true }).then(a => {
-        timer.cancel()
-        resolve(a)
-      }, () => {
-        timer.cancel()
-        resolve(undefined)
-      })
-    })
-    if (answer?.read !== true) return undefined
+    const answer = await beforeTimeout(this.c.clock, this.c.client.fetch(first, key, { read: true }).catch(() => undefined), SURVEY_SPECULATE_MS)
+    if (answer === TIMED_OUT || answer?.read !== true) return undefined
     if (!isLiveEntry(answer.entry, this.c.clock.now())) return 'absent'
     return answer.bytes !== undefined ? { meta: entryToMeta(answer.entry), body: answer.bytes } : undefined
   }
